@@ -1,0 +1,66 @@
+import type { InstanceRef, Lxd } from '../lxd/lxd.js';
+
+export type Phase = 'baseline' | 'after-update' | 'after-rollback' | 'check';
+
+export interface ProbeTiming {
+  /** Bound on one attempt. */
+  timeoutMs: number;
+  /** Pause between attempts. */
+  intervalMs: number;
+  /** Bound on the whole check, settle excluded. */
+  deadlineMs: number;
+  /** Wait before the first attempt after an update, for services that take time to come up. */
+  settleMs: number;
+}
+
+export const DEFAULT_TIMING: ProbeTiming = { timeoutMs: 10_000, intervalMs: 2_000, deadlineMs: 60_000, settleMs: 0 };
+
+export type CheckSpec =
+  | { kind: 'exec'; command: string }
+  | { kind: 'unit'; unit: string }
+  | { kind: 'systemd' };
+
+export interface CheckDefinition {
+  /** Used in reports and to refer to the check; defaults to the spec as written. */
+  name: string;
+  spec: CheckSpec;
+  /** A failing non-required check is a warning and never triggers a rollback. */
+  required: boolean;
+  timing: ProbeTiming;
+}
+
+/** What one attempt saw. */
+export interface Observation {
+  /** `fail` is definite (no use retrying); `retry` may still turn into a pass. */
+  state: 'pass' | 'fail' | 'retry';
+  message: string;
+  /**
+   * A pass with a key is confirmed by a second pass with the same key a moment later: a service
+   * that is `active` for the instant between its start and its crash must not count as healthy.
+   */
+  confirmKey?: string;
+  failedUnits?: string[];
+}
+
+export interface CheckContext {
+  lxd: Lxd;
+  ref: InstanceRef;
+  phase: Phase;
+  /** Units already failed at baseline: the systemd check does not blame the update for them. */
+  baselineFailedUnits: readonly string[];
+  signal?: AbortSignal;
+}
+
+export interface CheckResult {
+  name: string;
+  phase: Phase;
+  ok: boolean;
+  required: boolean;
+  attempts: number;
+  durationMs: number;
+  message: string;
+  /** The systemd check's failed units, for the report and the next phase's baseline. */
+  failedUnits?: string[];
+}
+
+export type Attempt = (context: CheckContext, timeoutMs: number) => Promise<Observation>;

@@ -1,0 +1,94 @@
+import type { Attempt, CheckContext, CheckDefinition, CheckResult, CheckSpec, Observation } from './check.js';
+import { execAttempt } from './exec-check.js';
+import { systemdAttempt } from './systemd-check.js';
+import { unitAttempt } from './unit-check.js';
+
+export interface Clock {
+  now(): number;
+  /** Resolves early when the signal aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** How long a pass with a confirm key must hold before it counts. */
+export const CONFIRM_MS = 1_000;
+
+function attemptFor(spec: CheckSpec): Attempt {
+  switch (spec.kind) {
+    case 'exec':
+      return execAttempt(spec.command);
+    case 'unit':
+      return unitAttempt(spec.unit);
+    case 'systemd':
+      return systemdAttempt;
+  }
+}
+
+/**
+ * The one probe loop every check kind shares: settle (after an update only), then attempts every
+ * `interval` until one passes, one fails definitely, the deadline passes, or the run is interrupted.
+ */
+export async function probe(check: CheckDefinition, context: CheckContext, clock: Clock): Promise<CheckResult> {
+  const attempt = attemptFor(check.spec);
+  const { timeoutMs, intervalMs, deadlineMs, settleMs } = check.timing;
+  const started = clock.now();
+  if (context.phase === 'after-update' && settleMs > 0) await clock.sleep(settleMs, context.signal);
+  const deadline = clock.now() + deadlineMs;
+  let attempts = 0;
+  // The first pass of a check that wants confirmation: its key, and when it was seen.
+  const unconfirmed = { key: null as string | null, at: 0 };
+  let last: Observation = { state: 'retry', message: 'not attempted' };
+  const finish = (ok: boolean, message: string): CheckResult => ({
+    name: check.name,
+    phase: context.phase,
+    ok,
+    required: check.required,
+    attempts,
+    durationMs: clock.now() - started,
+    message,
+    ...(last.failedUnits ? { failedUnits: last.failedUnits } : {}),
+  });
+
+  for (;;) {
+    if (context.signal?.aborted) return finish(false, `interrupted (${last.message})`);
+    attempts += 1;
+    last = await attemptSafely(attempt, context, Math.min(timeoutMs, Math.max(deadline - clock.now(), 1)));
+    if (last.state === 'fail') return finish(false, last.message);
+    let wait = intervalMs;
+    if (last.state === 'pass') {
+      if (last.confirmKey === undefined) return finish(true, last.message);
+      if (unconfirmed.key === last.confirmKey && clock.now() - unconfirmed.at >= CONFIRM_MS) return finish(true, last.message);
+      if (unconfirmed.key !== last.confirmKey) Object.assign(unconfirmed, { key: last.confirmKey, at: clock.now() });
+      wait = Math.min(intervalMs, CONFIRM_MS);
+    } else {
+      unconfirmed.key = null;
+    }
+    if (clock.now() + wait > deadline) {
+      const reason = last.state === 'pass' ? `${last.message}, but not steady` : last.message;
+      return finish(false, `${reason} (gave up after ${attempts} attempt${attempts === 1 ? '' : 's'})`);
+    }
+    await clock.sleep(wait, context.signal);
+  }
+}
+
+async function attemptSafely(attempt: Attempt, context: CheckContext, timeoutMs: number): Promise<Observation> {
+  try {
+    return await attempt(context, timeoutMs);
+  } catch (error) {
+    return { state: 'retry', message: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      }
+      signal?.addEventListener('abort', done, { once: true });
+    }),
+};

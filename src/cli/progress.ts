@@ -1,0 +1,45 @@
+import { formatDuration } from '../config/duration.js';
+import type { LxdCall } from '../lxd/lxd.js';
+import { renderCheck } from '../report/human.js';
+import type { RunEvent } from '../run/events.js';
+
+export interface ProgressOptions {
+  write: (text: string) => void;
+  verbose: boolean;
+  quiet: boolean;
+  /** Show the update command's output as it comes (it is in the log file either way). */
+  showOutput: boolean;
+}
+
+/** The line-per-step view of a run, for logs, CI and hooks. */
+export function lineProgress(options: ProgressOptions): { onEvent: (event: RunEvent) => void; onCall: (call: LxdCall) => void } {
+  const { write, verbose, quiet, showOutput } = options;
+  return {
+    onEvent(event) {
+      switch (event.type) {
+        case 'step-start':
+          if (!quiet) write(`▸ ${event.title}\n`);
+          return;
+        case 'step-end':
+          if (!quiet || !event.step.ok) {
+            write(`${event.step.ok ? '✔' : '✖'} ${event.step.action} (${formatDuration(event.step.durationMs)}): ${event.step.message}\n`);
+          }
+          return;
+        case 'check':
+          if (!quiet) write(`  ${renderCheck(event.result)}\n`);
+          return;
+        case 'output':
+          if (showOutput && !quiet) write(event.chunk);
+          return;
+        case 'warning':
+          write(`! ${event.message}\n`);
+          return;
+        case 'update-owns-terminal':
+          return;
+      }
+    },
+    onCall(call) {
+      if (verbose) write(`  · ${call.command.join(' ')} (${formatDuration(call.durationMs)}${call.ok ? '' : ', failed'})\n`);
+    },
+  };
+}

@@ -1,0 +1,17 @@
+/** Bad usage or invalid input: exit 2, and nothing has been touched. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** A call to LXD failed. `kind` lets callers decide without parsing messages. */
+export class LxdError extends Error {
+  override name = 'LxdError';
+  constructor(
+    message: string,
+    readonly kind: 'unreachable' | 'not-found' | 'timeout' | 'failed',
+    readonly command: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

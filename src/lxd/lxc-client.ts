@@ -1,0 +1,185 @@
+import { execa, type Options as ExecaOptions } from 'execa';
+import { LxdError } from '../errors.js';
+import type { ExecOptions, ExecResult, Instance, InstanceRef, Lxd, LxdCall, Snapshot } from './lxd.js';
+
+export interface LxcClientOptions {
+  /** The client binary: `lxc` (later `incus`). */
+  binary?: string;
+  /** Bound on reads and quick writes: a hung daemon must give an error, not a hang. */
+  callTimeoutMs?: number;
+  /** Bound on snapshot and restore, which copy a whole root filesystem on a `dir` pool. */
+  storageTimeoutMs?: number;
+  onCall?: (call: LxdCall) => void;
+}
+
+const NEVER_EXPIRES = '0001-01-01T00:00:00Z';
+
+/** `Lxd` over the `lxc` command-line client: reads through `lxc query`, writes through its commands. */
+export class LxcClient implements Lxd {
+  private readonly binary: string;
+  private readonly callTimeoutMs: number;
+  private readonly storageTimeoutMs: number;
+  private readonly onCall: (call: LxdCall) => void;
+
+  constructor(options: LxcClientOptions = {}) {
+    this.binary = options.binary ?? 'lxc';
+    this.callTimeoutMs = options.callTimeoutMs ?? 30_000;
+    this.storageTimeoutMs = options.storageTimeoutMs ?? 30 * 60_000;
+    this.onCall = options.onCall ?? (() => {});
+  }
+
+  async checkReachable(remote: string | null): Promise<void> {
+    await this.query(remote, '/1.0');
+  }
+
+  async getInstance(ref: InstanceRef): Promise<Instance | null> {
+    try {
+      const raw = (await this.query(ref.remote, instancePath(ref, ''))) as RawInstance;
+      return {
+        name: raw.name,
+        type: raw.type === 'virtual-machine' ? 'virtual-machine' : 'container',
+        status: raw.status,
+        ephemeral: raw.ephemeral,
+        devices: raw.expanded_devices ?? {},
+      };
+    } catch (error) {
+      if (error instanceof LxdError && error.kind === 'not-found') return null;
+      throw error;
+    }
+  }
+
+  async listSnapshots(ref: InstanceRef): Promise<Snapshot[]> {
+    const raw = (await this.query(ref.remote, instancePath(ref, '/snapshots', 'recursion=1'))) as RawSnapshot[];
+    return raw.map((snapshot) => ({
+      name: snapshot.name,
+      createdAt: snapshot.created_at,
+      expiresAt: !snapshot.expires_at || snapshot.expires_at === NEVER_EXPIRES ? null : snapshot.expires_at,
+      stateful: snapshot.stateful,
+      sizeBytes: typeof snapshot.size === 'number' && snapshot.size >= 0 ? snapshot.size : null,
+    }));
+  }
+
+  async createSnapshot(ref: InstanceRef, name: string, expiresAt: Date | null): Promise<void> {
+    // Through the API: LXD 5.0's `lxc snapshot` cannot set an expiry, and a snapshot without its own
+    // expiry would get the instance's `snapshots.expiry`.
+    const body = { name, stateful: false, expires_at: expiresAt ? expiresAt.toISOString() : NEVER_EXPIRES };
+    await this.run(
+      ['query', '--wait', '-X', 'POST', '--data', JSON.stringify(body), remotePath(ref.remote, instancePath(ref, '/snapshots'))],
+      this.storageTimeoutMs,
+    );
+  }
+
+  async restoreSnapshot(ref: InstanceRef, name: string): Promise<void> {
+    await this.run(['restore', target(ref), name, ...projectFlag(ref)], this.storageTimeoutMs);
+  }
+
+  async stopInstance(ref: InstanceRef, options: { force: boolean }): Promise<void> {
+    await this.run(['stop', target(ref), ...projectFlag(ref), ...(options.force ? ['--force'] : [])], this.callTimeoutMs);
+  }
+
+  async startInstance(ref: InstanceRef): Promise<void> {
+    await this.run(['start', target(ref), ...projectFlag(ref)], this.callTimeoutMs);
+  }
+
+  async exec(ref: InstanceRef, argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const envFlags = Object.entries(options.env ?? {}).flatMap(([key, value]) => ['--env', `${key}=${value}`]);
+    const args = [
+      'exec', target(ref), ...projectFlag(ref), ...envFlags,
+      ...(options.interactive ? ['-t'] : ['-T', '-n']),
+      '--', ...argv,
+    ];
+    const started = Date.now();
+    const child = execa(this.binary, args, {
+      reject: false,
+      stdin: options.interactive ? 'inherit' : 'ignore',
+      stdout: options.interactive ? 'inherit' : 'pipe',
+      stderr: options.interactive ? 'inherit' : 'pipe',
+      // SIGKILL of the client makes LXD end the command inside; a gentler signal is forwarded into
+      // the container, where apt ignores SIGINT while a maintainer script runs.
+      killSignal: 'SIGKILL',
+      ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
+      ...(options.signal ? { cancelSignal: options.signal } : {}),
+    } satisfies ExecaOptions);
+    if (options.onOutput && !options.interactive) {
+      child.stdout?.on('data', (chunk: Buffer) => options.onOutput!(chunk.toString()));
+      child.stderr?.on('data', (chunk: Buffer) => options.onOutput!(chunk.toString()));
+    }
+    const result = await child;
+    this.onCall({ command: [this.binary, ...args], durationMs: Date.now() - started, ok: result.exitCode === 0 });
+    if (result.code === 'ENOENT') {
+      throw new LxdError(`the "${this.binary}" client is not installed`, 'unreachable', [this.binary, ...args]);
+    }
+    const stderr = typeof result.stderr === 'string' ? result.stderr : '';
+    // The client's own failures (daemon gone, instance stopped) also exit 1 with "Error: …" on stderr;
+    // they are not told apart from the command's here: either way the command did not succeed.
+    const killed = result.timedOut || result.isCanceled;
+    return {
+      exitCode: killed ? null : (result.exitCode ?? null),
+      signal: result.signal ?? null,
+      timedOut: result.timedOut,
+      canceled: result.isCanceled,
+      stdout: typeof result.stdout === 'string' ? result.stdout : '',
+      stderr,
+    };
+  }
+
+  private async query(remote: string | null, path: string): Promise<unknown> {
+    const stdout = await this.run(['query', remotePath(remote, path)], this.callTimeoutMs);
+    return JSON.parse(stdout) as unknown;
+  }
+
+  private async run(args: string[], timeoutMs: number): Promise<string> {
+    const command = [this.binary, ...args];
+    const started = Date.now();
+    const result = await execa(this.binary, args, { reject: false, timeout: timeoutMs, killSignal: 'SIGKILL', stdin: 'ignore' });
+    this.onCall({ command, durationMs: Date.now() - started, ok: result.exitCode === 0 });
+    if (result.code === 'ENOENT') throw new LxdError(`the "${this.binary}" client is not installed`, 'unreachable', command);
+    if (result.timedOut) {
+      throw new LxdError(`LXD did not answer within ${Math.round(timeoutMs / 1000)}s (${command.join(' ')})`, 'timeout', command);
+    }
+    if (result.exitCode !== 0) throw classify(String(result.stderr), command);
+    return String(result.stdout);
+  }
+}
+
+interface RawInstance {
+  name: string;
+  type: string;
+  status: string;
+  ephemeral: boolean;
+  expanded_devices?: Record<string, Record<string, string>>;
+}
+
+interface RawSnapshot {
+  name: string;
+  created_at: string;
+  expires_at?: string;
+  stateful: boolean;
+  size?: number;
+}
+
+function target(ref: InstanceRef): string {
+  return ref.remote === null ? ref.name : `${ref.remote}:${ref.name}`;
+}
+
+function projectFlag(ref: InstanceRef): string[] {
+  return ref.project === null ? [] : ['--project', ref.project];
+}
+
+function instancePath(ref: InstanceRef, suffix: string, query = ''): string {
+  const params = [ref.project === null ? '' : `project=${encodeURIComponent(ref.project)}`, query].filter(Boolean).join('&');
+  return `/1.0/instances/${encodeURIComponent(ref.name)}${suffix}${params ? `?${params}` : ''}`;
+}
+
+function remotePath(remote: string | null, path: string): string {
+  return remote === null ? path : `${remote}:${path}`;
+}
+
+const UNREACHABLE = /connect: no such file|connection refused|dial unix|dial tcp|no route to host|i\/o timeout|Remote .* doesn't exist|certificate|The LXD daemon doesn't appear to be started/i;
+
+function classify(stderr: string, command: string[]): LxdError {
+  const message = stderr.trim().replace(/^Error: /, '') || `${command.join(' ')} failed`;
+  if (UNREACHABLE.test(stderr)) return new LxdError(`LXD is not reachable: ${message}`, 'unreachable', command);
+  if (/not found/i.test(stderr)) return new LxdError(message, 'not-found', command);
+  return new LxdError(message, 'failed', command);
+}

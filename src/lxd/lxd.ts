@@ -1,0 +1,74 @@
+/**
+ * The one boundary to LXD (and, later, Incus). Everything else receives an `Lxd`; only
+ * `lxc-client.ts` runs the client. Unit tests replace it with a scripted fake.
+ */
+
+export interface InstanceRef {
+  /** `null`: the client's default remote. */
+  remote: string | null;
+  name: string;
+  /** `null`: the client's current project. */
+  project: string | null;
+}
+
+export type DeviceConfig = Record<string, string>;
+
+export interface Instance {
+  name: string;
+  type: 'container' | 'virtual-machine';
+  /** As LXD says it: Running, Stopped, Frozen, Error, … */
+  status: string;
+  ephemeral: boolean;
+  /** Expanded devices, profiles included. */
+  devices: Record<string, DeviceConfig>;
+}
+
+export interface Snapshot {
+  name: string;
+  createdAt: string;
+  /** ISO 8601, or null when it never expires. */
+  expiresAt: string | null;
+  stateful: boolean;
+  /** Bytes, or null where the storage driver does not report it. */
+  sizeBytes: number | null;
+}
+
+export interface ExecOptions {
+  env?: Record<string, string>;
+  /** The command owns the terminal (stdin, stdout, stderr inherited, a TTY inside). */
+  interactive?: boolean;
+  timeoutMs?: number;
+  /** Aborting ends the command: the client is killed, and LXD ends the command inside. */
+  signal?: AbortSignal;
+  /** Receives the command's output as it comes (non-interactive only). */
+  onOutput?: (chunk: string) => void;
+}
+
+export interface ExecResult {
+  /** null when the command did not exit by itself (killed, timed out). */
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  canceled: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+export interface LxdCall {
+  command: readonly string[];
+  durationMs: number;
+  ok: boolean;
+}
+
+export interface Lxd {
+  /** Throws an LxdError of kind `unreachable` when the server does not answer. */
+  checkReachable(remote: string | null): Promise<void>;
+  /** null when there is no such instance. */
+  getInstance(ref: InstanceRef): Promise<Instance | null>;
+  listSnapshots(ref: InstanceRef): Promise<Snapshot[]>;
+  createSnapshot(ref: InstanceRef, name: string, expiresAt: Date | null): Promise<void>;
+  restoreSnapshot(ref: InstanceRef, name: string): Promise<void>;
+  stopInstance(ref: InstanceRef, options: { force: boolean }): Promise<void>;
+  startInstance(ref: InstanceRef): Promise<void>;
+  exec(ref: InstanceRef, argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+}

@@ -1,0 +1,43 @@
+import type { Outcome } from './report.js';
+
+/**
+ * The exit-code contract, the same for every subcommand. Scripts, CI jobs and apt hooks depend on
+ * it: values are added, never changed.
+ */
+export const EXIT = {
+  ok: 0,
+  failedCleanly: 1,
+  usage: 2,
+  couldNotStart: 3,
+  needsHuman: 4,
+  followUpFailed: 5,
+} as const;
+
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+
+export function exitCodeFor(outcome: Outcome, interruptedBy: string | null): number {
+  switch (outcome) {
+    case 'updated':
+    case 'planned':
+      return EXIT.ok;
+    case 'rolled-back':
+      return EXIT.failedCleanly;
+    case 'not-started':
+      return EXIT.couldNotStart;
+    case 'needs-attention':
+      return EXIT.needsHuman;
+    case 'interrupted':
+      return SIGNAL_EXIT[interruptedBy ?? 'SIGINT'] ?? 130;
+  }
+}
+
+export const EXIT_CODE_HELP = `Exit codes:
+  0    updated and healthy (or a dry run that would proceed)
+  1    the update or its checks failed; rolled back and healthy again on the snapshot
+  2    bad usage or invalid input; nothing changed
+  3    could not start (instance missing, stopped or ephemeral, LXD unreachable,
+       baseline unhealthy, snapshot failed); nothing changed
+  4    needs a human: rollback failed, unhealthy after rollback, or a failure left
+       in place by --no-rollback
+  5    updated and healthy, but a follow-up step failed
+  130/143/129  interrupted by SIGINT/SIGTERM/SIGHUP, then rolled back (4 if that failed)`;

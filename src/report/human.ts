@@ -1,0 +1,48 @@
+import type { CheckResult } from '../checks/check.js';
+import { formatDuration } from '../config/duration.js';
+import type { InstanceReport, Outcome, Report } from './report.js';
+
+const HEADLINE: Record<Outcome, string> = {
+  updated: 'updated and healthy',
+  'rolled-back': 'update failed; rolled back and healthy again',
+  'not-started': 'not started; nothing changed',
+  'needs-attention': 'NEEDS ATTENTION',
+  interrupted: 'interrupted; rolled back and healthy again',
+  planned: 'dry run; nothing changed',
+};
+
+/** The summary for a person at a terminal: a pure function of the report. */
+export function renderHuman(report: Report): string {
+  const lines: string[] = [];
+  for (const item of report.instances) lines.push(...renderInstance(item, report));
+  lines.push(`run ${report.runId}: ${formatDuration(report.durationMs)}, exit ${report.exitCode}; report in ${report.runDir}/report.json`);
+  return `${lines.join('\n')}\n`;
+}
+
+function renderInstance(item: InstanceReport, report: Report): string[] {
+  const lines = [`${item.instance}: ${HEADLINE[item.outcome]}${item.error ? ` (${item.error.step}: ${item.error.message})` : ''}`];
+  const row = (label: string, text: string) => lines.push(`  ${label.padEnd(10)} ${text}`);
+  if (item.plan.length) item.plan.forEach((step, i) => row(i === 0 ? 'plan' : '', step));
+  if (item.snapshot.name) row('snapshot', `${item.snapshot.name} (${item.snapshot.expiresAt ? `expires ${item.snapshot.expiresAt}` : 'never expires'})`);
+  if (item.update.durationMs !== null) {
+    const how = item.update.timedOut ? 'timed out' : item.update.exitCode === null ? `killed (${item.update.signal ?? 'interrupted'})` : `exit ${item.update.exitCode}`;
+    row('update', `${report.command.join(' ')}: ${how} after ${formatDuration(item.update.durationMs)}`);
+  }
+  if (item.update.logFile) row('log', item.update.logFile);
+  item.checks.forEach((check, i) => row(i === 0 ? 'checks' : '', renderCheck(check)));
+  if (item.rollback.performed) {
+    row('rollback', item.rollback.steps.map((s) => `${s.ok ? '✔' : '✖'} ${s.action} ${formatDuration(s.durationMs)}`).join('  '));
+  }
+  if (item.evidenceDir) row('evidence', item.evidenceDir);
+  item.uncoveredVolumes.forEach((v, i) => row(i === 0 ? 'not covered' : '', `${v.path} (device ${v.device}: ${v.pool ? `volume ${v.pool}/${v.source}` : v.source})`));
+  item.warnings.forEach((w, i) => row(i === 0 ? 'warnings' : '', w));
+  row('steps', item.steps.map((s) => `${s.ok ? '' : '✖'}${s.action} ${formatDuration(s.durationMs)}`).join(', '));
+  if (item.finalStatus) row('now', item.finalStatus.toLowerCase());
+  return lines;
+}
+
+export function renderCheck(check: CheckResult): string {
+  const tries = check.attempts === 1 ? '' : `, ${check.attempts} attempts`;
+  const mark = check.ok ? '✔' : check.required ? '✖' : '!';
+  return `${mark} ${check.name} [${check.phase}] ${check.message} (${formatDuration(check.durationMs)}${tries})`;
+}

@@ -1,0 +1,80 @@
+import type { CheckResult } from '../checks/check.js';
+
+export type Outcome = 'updated' | 'rolled-back' | 'not-started' | 'needs-attention' | 'interrupted' | 'planned';
+
+export interface StepRecord {
+  action: string;
+  ok: boolean;
+  durationMs: number;
+  message: string;
+}
+
+/** A disk device that an instance snapshot does not contain, so a rollback does not restore it. */
+export interface UncoveredVolume {
+  device: string;
+  path: string;
+  source: string;
+  pool: string | null;
+}
+
+export interface InstanceReport {
+  instance: string;
+  project: string | null;
+  outcome: Outcome;
+  snapshot: { name: string | null; expiresAt: string | null };
+  update: {
+    /** null when the command was killed or never ran. */
+    exitCode: number | null;
+    signal: string | null;
+    timedOut: boolean;
+    durationMs: number | null;
+    logFile: string | null;
+  };
+  checks: CheckResult[];
+  rollback: { performed: boolean; steps: StepRecord[] };
+  evidenceDir: string | null;
+  uncoveredVolumes: UncoveredVolume[];
+  /** Every step of the run in order, rollback steps included. */
+  steps: StepRecord[];
+  /** What a dry run would do. */
+  plan: string[];
+  /** LXD's status of the instance when the run ended, where known. */
+  finalStatus: string | null;
+  warnings: string[];
+  error: { step: string; message: string } | null;
+}
+
+export interface Report {
+  schema: 1;
+  runId: string;
+  tool: { name: 'safeupdate'; version: string };
+  startedAt: string;
+  durationMs: number;
+  outcome: Outcome;
+  exitCode: number;
+  /** The signal that interrupted the run, if one did. */
+  interruptedBy: string | null;
+  command: string[];
+  dryRun: boolean;
+  runDir: string;
+  instances: InstanceReport[];
+}
+
+export function emptyInstanceReport(instance: string, project: string | null): InstanceReport {
+  return {
+    instance,
+    project,
+    outcome: 'not-started',
+    snapshot: { name: null, expiresAt: null },
+    update: { exitCode: null, signal: null, timedOut: false, durationMs: null, logFile: null },
+    checks: [],
+    rollback: { performed: false, steps: [] },
+    evidenceDir: null,
+    uncoveredVolumes: [],
+    steps: [],
+    plan: [],
+    finalStatus: null,
+    warnings: [],
+    error: null,
+  };
+}

@@ -1,0 +1,13 @@
+import type { CheckResult } from '../checks/check.js';
+import type { StepRecord } from '../report/report.js';
+
+/** What a run tells its views (task list, line output, verbose log) as it goes. */
+export type RunEvent =
+  | { type: 'step-start'; action: string; title: string }
+  | { type: 'step-end'; step: StepRecord }
+  | { type: 'check'; result: CheckResult }
+  | { type: 'output'; chunk: string }
+  | { type: 'update-owns-terminal'; owns: boolean }
+  | { type: 'warning'; message: string };
+
+export type Emit = (event: RunEvent) => void;
