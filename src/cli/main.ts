@@ -6,6 +6,7 @@ import { systemClock } from '../checks/probe.js';
 import { stateDir } from '../config/paths.js';
 import { UsageError } from '../errors.js';
 import { LxcClient } from '../lxd/lxc-client.js';
+import type { Lxd, LxdCall } from '../lxd/lxd.js';
 import { EXIT, EXIT_CODE_HELP } from '../report/exit-codes.js';
 import { renderHuman } from '../report/human.js';
 import { runUpdate } from '../run/run-update.js';
@@ -21,6 +22,8 @@ export interface Io {
   /** Both stdin and stdout are terminals. */
   terminal: boolean;
   env: NodeJS.ProcessEnv;
+  /** The LXD access layer; tests hand in a scripted fake. */
+  createLxd?: (onCall: (call: LxdCall) => void) => Lxd;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -54,6 +57,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .description('snapshot an instance, run the update command in it, check its health, and roll back on failure')
     .usage('[options] <instance> -- <command> [args...]')
     .argument('<instance>', 'the instance to update: [remote:]name')
+    // Words after the instance without "--" are a forgotten "--": say that, not "too many arguments".
+    .allowExcessArguments(true)
     .option('--project <name>', 'the LXD project of the instance')
     .option('--check <spec>', 'health check, repeatable: systemd | unit:<name> | exec:<shell command> (default: systemd where the instance runs it)', collect, [])
     .option('--force', 'update even when a required check fails before the update')
@@ -68,7 +73,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .addOption(new Option('-v, --verbose', 'show every LXD call and its duration').conflicts('quiet'))
     .option('-q, --quiet', 'print only the summary and errors')
     .addHelpText('after', RUN_EXAMPLES)
-    .action(async (instance: string, flags: RunFlags & { verbose?: boolean; quiet?: boolean }) => {
+    .action(async (instance: string, flags: RunFlags & { verbose?: boolean; quiet?: boolean }, self: Command) => {
+      const excess = self.args.slice(1);
+      if (excess.length && command !== null) throw new UsageError(`unexpected "${excess.join(' ')}" between the instance and "--"`);
       exitCode = await runCommand(instance, command, flags, io);
     });
 
@@ -101,7 +108,7 @@ async function runCommand(instance: string, command: string[] | null, flags: Run
   const signals = watchSignals((message) => io.stderr(`${message}\n`));
   try {
     const report = await runUpdate(options, {
-      lxd: new LxcClient({ onCall: progress.onCall }),
+      lxd: (io.createLxd ?? ((onCall) => new LxcClient({ onCall })))(progress.onCall),
       clock: systemClock,
       emit: progress.onEvent,
       runId,

@@ -219,7 +219,8 @@ class Stages {
       const existing = new Set((await lxd.listSnapshots(this.ref)).map((s) => s.name));
       const name = chooseSnapshotName(options.snapshotName, existing, new Date(clock.now()));
       if (name === null) throw new Refusal(`snapshot ${options.snapshotName} already exists on ${this.item.instance}; safeupdate never replaces a snapshot`);
-      const expiresAt = options.expiryMs === null ? null : new Date(clock.now() + options.expiryMs);
+      // Whole seconds: the expiry is read by people and compared by scripts.
+      const expiresAt = options.expiryMs === null ? null : new Date(Math.floor((clock.now() + options.expiryMs) / 1000) * 1000);
       await lxd.createSnapshot(this.ref, name, expiresAt);
       this.item.snapshot = { name, expiresAt: expiresAt?.toISOString() ?? null };
       return { name, message: `${name}, ${expiresAt ? `expires ${expiresAt.toISOString()}` : 'never expires'}` };

@@ -1,0 +1,100 @@
+import type { ExecOptions, ExecResult, Instance, InstanceRef, Lxd, Snapshot } from '../../src/lxd/lxd.js';
+
+type Method = keyof Lxd;
+
+interface Expectation {
+  method: Method;
+  describe: string;
+  match: (args: unknown[]) => boolean;
+  respond: (args: unknown[]) => unknown;
+}
+
+/**
+ * A scripted stand-in for the LXD access layer. Calls must come in the scripted order; any other
+ * call is recorded and throws. Because the code under test may catch that throw (a failed step is
+ * a result), `assertDone()` fails the test afterwards for every unexpected or missing call.
+ */
+export class FakeLxd implements Lxd {
+  private readonly script: Expectation[] = [];
+  readonly unexpected: string[] = [];
+  readonly calls: Array<{ method: Method; args: unknown[] }> = [];
+
+  expect(method: Method, respond: (args: unknown[]) => unknown, match: (args: unknown[]) => boolean = () => true, describe = method): this {
+    this.script.push({ method, respond, match, describe });
+    return this;
+  }
+
+  assertDone(): void {
+    if (this.unexpected.length) throw new Error(`unexpected LXD calls:\n${this.unexpected.join('\n')}`);
+    if (this.script.length) throw new Error(`expected LXD calls not made:\n${this.script.map((e) => e.describe).join('\n')}`);
+  }
+
+  private async take(method: Method, args: unknown[]): Promise<any> {
+    this.calls.push({ method, args });
+    const next = this.script[0];
+    if (!next || next.method !== method || !next.match(args)) {
+      const message = `unexpected lxd.${method}(${JSON.stringify(args.slice(0, 3))}); expected ${next ? next.describe : 'no more calls'}`;
+      this.unexpected.push(message);
+      throw new Error(message);
+    }
+    this.script.shift();
+    return next.respond(args);
+  }
+
+  checkReachable(remote: string | null): Promise<void> {
+    return this.take('checkReachable', [remote]);
+  }
+  getInstance(ref: InstanceRef): Promise<Instance | null> {
+    return this.take('getInstance', [ref]);
+  }
+  listSnapshots(ref: InstanceRef): Promise<Snapshot[]> {
+    return this.take('listSnapshots', [ref]);
+  }
+  createSnapshot(ref: InstanceRef, name: string, expiresAt: Date | null): Promise<void> {
+    return this.take('createSnapshot', [ref, name, expiresAt]);
+  }
+  restoreSnapshot(ref: InstanceRef, name: string): Promise<void> {
+    return this.take('restoreSnapshot', [ref, name]);
+  }
+  stopInstance(ref: InstanceRef, options: { force: boolean }): Promise<void> {
+    return this.take('stopInstance', [ref, options]);
+  }
+  startInstance(ref: InstanceRef): Promise<void> {
+    return this.take('startInstance', [ref]);
+  }
+  async exec(ref: InstanceRef, argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const result: ExecResult = await this.take('exec', [ref, argv, options]);
+    // As the real client does, non-interactive output also streams to the listener.
+    if (options.onOutput && !options.interactive) {
+      if (result.stdout) options.onOutput(result.stdout);
+      if (result.stderr) options.onOutput(result.stderr);
+    }
+    return result;
+  }
+}
+
+export function execResult(partial: Partial<ExecResult> = {}): ExecResult {
+  return { exitCode: 0, signal: null, timedOut: false, canceled: false, stdout: '', stderr: '', ...partial };
+}
+
+export function runningContainer(partial: Partial<Instance> = {}): Instance {
+  return { name: 'web1', type: 'container', status: 'Running', ephemeral: false, devices: { root: { type: 'disk', path: '/', pool: 'default' } }, ...partial };
+}
+
+/** Matchers for the exec calls the run makes, by what they run. */
+export const isSystemdProbe = (args: unknown[]) => (args[1] as string[]).join(' ') === 'test -d /run/systemd/system';
+export const isSystemdCheck = (args: unknown[]) => String((args[1] as string[])[2]).includes('is-system-running');
+export const isUnitCheck = (unit: string) => (args: unknown[]) => {
+  const argv = args[1] as string[];
+  return argv[0] === 'systemctl' && argv[1] === 'show' && argv.at(-1) === unit;
+};
+export const isEvidence = (args: unknown[]) => (args[1] as string[])[3] === 'safeupdate-evidence';
+export const isCommand = (command: string[]) => (args: unknown[]) => JSON.stringify(args[1]) === JSON.stringify(command);
+
+export function systemdOutput(state: string, failed: string[] = [], jobs = 0): ExecResult {
+  return execResult({ stdout: `${state}\n---\n${failed.map((u) => `${u}\n`).join('')}---\n${jobs}\n` });
+}
+
+export function unitOutput(active: string, sub: string, invocation = 'inv-1', result = 'success'): ExecResult {
+  return execResult({ stdout: `LoadState=loaded\nActiveState=${active}\nSubState=${sub}\nResult=${result}\nInvocationID=${invocation}\nNRestarts=0\n` });
+}

@@ -1,0 +1,476 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defineCheck } from '../../../src/checks/spec.js';
+import { LxdError } from '../../../src/errors.js';
+import type { ExecResult, Instance } from '../../../src/lxd/lxd.js';
+import type { RunEvent } from '../../../src/run/events.js';
+import { chooseSnapshotName, runUpdate, type RunOptions } from '../../../src/run/run-update.js';
+import { FakeClock } from '../../support/fake-clock.js';
+import {
+  execResult, FakeLxd, isCommand, isEvidence, isSystemdCheck, isSystemdProbe, isUnitCheck, runningContainer, systemdOutput, unitOutput,
+} from '../../support/fake-lxd.js';
+
+const COMMAND = ['apt-get', 'upgrade', '-y'];
+const DAY = 86_400_000;
+
+let lxd: FakeLxd;
+let clock: FakeClock;
+let runDir: string;
+let events: RunEvent[];
+
+beforeEach(async () => {
+  lxd = new FakeLxd();
+  clock = new FakeClock();
+  runDir = await mkdtemp(join(tmpdir(), 'safeupdate-run-'));
+  events = [];
+});
+
+afterEach(async () => {
+  await rm(runDir, { recursive: true, force: true });
+});
+
+function options(overrides: Partial<RunOptions> = {}): RunOptions {
+  return {
+    ref: { remote: null, name: 'web1', project: null },
+    command: COMMAND,
+    checks: null,
+    force: false,
+    snapshotName: null,
+    expiryMs: 14 * DAY,
+    env: {},
+    timeoutMs: 3_600_000,
+    rollback: true,
+    dryRun: false,
+    interactive: false,
+    ...overrides,
+  };
+}
+
+async function run(overrides: Partial<RunOptions> = {}, interrupt = new AbortController().signal) {
+  const report = await runUpdate(options(overrides), {
+    lxd, clock, emit: (event) => events.push(event), runId: 'run-1', runDir, toolVersion: '0.0.0-test', interrupt,
+  });
+  lxd.assertDone();
+  return { report, item: report.instances[0]! };
+}
+
+// Scripted stages of a run, in the order the run makes its calls.
+/** `systemd`: what the probe for the default check finds; null when checks are configured (no probe). */
+function preflight(instance: Instance | null = runningContainer(), systemd: boolean | null = true) {
+  lxd.expect('checkReachable', () => undefined);
+  lxd.expect('getInstance', () => instance);
+  if (systemd !== null && instance?.status === 'Running' && !instance.ephemeral) {
+    lxd.expect('exec', () => execResult({ exitCode: systemd ? 0 : 1 }), isSystemdProbe, 'systemd probe');
+  }
+}
+function systemdHealthy(failed: string[] = []) {
+  // A pass is confirmed by a second look a moment later.
+  lxd.expect('exec', () => systemdOutput(failed.length ? 'degraded' : 'running', failed), isSystemdCheck, 'systemd check');
+  lxd.expect('exec', () => systemdOutput(failed.length ? 'degraded' : 'running', failed), isSystemdCheck, 'systemd check (confirm)');
+}
+function snapshot(existing: string[] = []) {
+  lxd.expect('listSnapshots', () => existing.map((name) => ({ name, createdAt: '', expiresAt: null, stateful: false, sizeBytes: null })));
+  lxd.expect('createSnapshot', () => undefined);
+}
+function update(result: ExecResult = execResult()) {
+  lxd.expect('exec', () => result, isCommand(COMMAND), 'the update command');
+}
+function rollback(status = 'Running') {
+  lxd.expect('exec', () => execResult({ stdout: 'evidence' }), isEvidence, 'evidence');
+  lxd.expect('getInstance', () => runningContainer({ status }));
+  if (status !== 'Stopped') lxd.expect('stopInstance', () => undefined, (args) => (args[1] as { force: boolean }).force === true, 'forced stop');
+  lxd.expect('restoreSnapshot', () => undefined);
+  lxd.expect('startInstance', () => undefined);
+}
+function finalStatus(status = 'Running') {
+  lxd.expect('getInstance', () => runningContainer({ status }));
+}
+
+describe('a healthy update', () => {
+  it('snapshots with an expiry, runs the command non-interactively, checks, and exits 0', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    update(execResult({ stdout: 'Setting up demo (1.1)\n' }));
+    systemdHealthy();
+    finalStatus();
+    const { report, item } = await run();
+
+    expect(report.outcome).toBe('updated');
+    expect(report.exitCode).toBe(0);
+    const [, name, expiresAt] = lxd.calls.find((c) => c.method === 'createSnapshot')!.args as [unknown, string, Date];
+    expect(name).toBe('safeupdate-20261126-100001');
+    expect(expiresAt.getTime() - clock.now()).toBeGreaterThan(14 * DAY - 10_000);
+    expect(item.snapshot).toEqual({ name, expiresAt: expiresAt.toISOString() });
+    const updateCall = lxd.calls.find((c) => c.method === 'exec' && isCommand(COMMAND)(c.args))!;
+    expect(updateCall.args[2]).toMatchObject({ env: { DEBIAN_FRONTEND: 'noninteractive' }, interactive: false, timeoutMs: 3_600_000 });
+    expect(item.checks.map((c) => [c.name, c.phase, c.ok])).toEqual([['systemd', 'baseline', true], ['systemd', 'after-update', true]]);
+    expect(item.rollback).toEqual({ performed: false, steps: [] });
+    expect(item.update).toMatchObject({ exitCode: 0, timedOut: false });
+    expect(await readFile(item.update.logFile!, 'utf8')).toContain('Setting up demo (1.1)');
+    expect(JSON.parse(await readFile(join(runDir, 'report.json'), 'utf8'))).toMatchObject({ schema: 1, outcome: 'updated', exitCode: 0 });
+    expect(events.filter((e) => e.type === 'step-end').map((e) => e.type === 'step-end' && e.step.action)).toEqual(['preflight', 'baseline', 'snapshot', 'update', 'after-update']);
+  });
+
+  it('passes --env variables and, interactive, leaves the terminal to the command', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    update();
+    systemdHealthy();
+    finalStatus();
+    await run({ interactive: true, env: { HTTP_PROXY: 'http://127.0.0.1:3128' } });
+    const updateCall = lxd.calls.find((c) => c.method === 'exec' && isCommand(COMMAND)(c.args))!;
+    expect(updateCall.args[2]).toMatchObject({ env: { HTTP_PROXY: 'http://127.0.0.1:3128' }, interactive: true });
+    expect((updateCall.args[2] as { env: object }).env).not.toHaveProperty('DEBIAN_FRONTEND');
+    expect(events).toContainEqual({ type: 'update-owns-terminal', owns: true });
+  });
+
+  it('never expires the snapshot with --no-expiry, and keeps an explicit name', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot(['safeupdate-other']);
+    update();
+    systemdHealthy();
+    finalStatus();
+    const { item } = await run({ expiryMs: null, snapshotName: 'safeupdate-before-php8' });
+    expect(lxd.calls.find((c) => c.method === 'createSnapshot')!.args.slice(1)).toEqual(['safeupdate-before-php8', null]);
+    expect(item.snapshot.expiresAt).toBeNull();
+  });
+});
+
+describe('a failed update is rolled back', () => {
+  it('on a non-zero exit: collects evidence, stops, restores, starts, verifies, exits 1', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    update(execResult({ exitCode: 100, stderr: 'E: Sub-process /usr/bin/dpkg returned an error code (1)' }));
+    rollback();
+    systemdHealthy();
+    finalStatus();
+    const { report, item } = await run();
+
+    expect(report.outcome).toBe('rolled-back');
+    expect(report.exitCode).toBe(1);
+    expect(item.update.exitCode).toBe(100);
+    expect(item.error).toEqual({ step: 'update', message: 'the update command exited 100' });
+    expect(item.rollback.performed).toBe(true);
+    expect(item.rollback.steps.map((s) => [s.action, s.ok])).toEqual([['stop', true], ['restore', true], ['start', true]]);
+    expect(lxd.calls.find((c) => c.method === 'restoreSnapshot')!.args[1]).toBe(item.snapshot.name);
+    expect(item.checks.map((c) => c.phase)).toEqual(['baseline', 'after-rollback']);
+    expect(await readFile(join(item.evidenceDir!, 'instance.txt'), 'utf8')).toContain('evidence');
+  });
+
+  it('when a unit check fails after an update that apt reported as successful', async () => {
+    preflight(undefined, null);
+    lxd.expect('exec', () => unitOutput('active', 'running'), isUnitCheck('nginx'));
+    lxd.expect('exec', () => unitOutput('active', 'running'), isUnitCheck('nginx'));
+    snapshot();
+    update();
+    lxd.expect('exec', () => unitOutput('failed', 'failed', 'inv-2', 'exit-code'), isUnitCheck('nginx'));
+    rollback();
+    lxd.expect('exec', () => unitOutput('activating', 'start'), isUnitCheck('nginx'));
+    lxd.expect('exec', () => unitOutput('active', 'running', 'inv-3'), isUnitCheck('nginx'));
+    lxd.expect('exec', () => unitOutput('active', 'running', 'inv-3'), isUnitCheck('nginx'));
+    finalStatus();
+    lxd.expect('exec', () => execResult(), () => false, 'nothing more');
+    const { report, item } = await runExpectingLeftover({ checks: [defineCheck('unit:nginx')] });
+
+    expect(report.exitCode).toBe(1);
+    expect(item.error?.message).toContain('unit:nginx (failed (failed), result exit-code)');
+    const afterRollback = item.checks.find((c) => c.phase === 'after-rollback')!;
+    expect(afterRollback).toMatchObject({ ok: true, attempts: 3 });
+  });
+
+  it('when the update times out: no exit code, timedOut, rolled back', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    update(execResult({ exitCode: null, signal: 'SIGKILL', timedOut: true }));
+    rollback();
+    systemdHealthy();
+    finalStatus();
+    const { report, item } = await run({ timeoutMs: 90_000 });
+    expect(report.exitCode).toBe(1);
+    expect(item.update).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: true });
+    expect(item.error?.message).toBe('the update command did not finish within 1m30s (--timeout)');
+  });
+
+  it('skips the stop when the update left the instance stopped', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    update(execResult({ exitCode: 255 }));
+    rollback('Stopped');
+    systemdHealthy();
+    finalStatus();
+    const { item } = await run();
+    expect(item.rollback.steps.map((s) => s.action)).toEqual(['stop', 'restore', 'start']);
+    expect(lxd.calls.some((c) => c.method === 'stopInstance')).toBe(false);
+  });
+});
+
+// Used where the script ends with a sentinel that must stay unused.
+async function runExpectingLeftover(overrides: Partial<RunOptions>) {
+  const report = await runUpdate(options(overrides), {
+    lxd, clock, emit: (event) => events.push(event), runId: 'run-1', runDir, toolVersion: '0.0.0-test', interrupt: new AbortController().signal,
+  });
+  expect(lxd.unexpected).toEqual([]);
+  return { report, item: report.instances[0]! };
+}
+
+describe('refusing to start changes nothing', () => {
+  it.each([
+    ['a missing instance', null, 'instance web1 does not exist'],
+    ['a stopped instance', runningContainer({ status: 'Stopped' }), 'instance web1 is stopped, not running; start it first (lxc start web1)'],
+    ['an ephemeral instance', runningContainer({ ephemeral: true }), 'instance web1 is ephemeral: LXD deletes it when it stops, so it cannot be rolled back'],
+  ])('%s: exit 3', async (_, instance, message) => {
+    preflight(instance);
+    finalStatus(instance ? instance.status : 'missing');
+    const { report, item } = await run();
+    expect(report).toMatchObject({ outcome: 'not-started', exitCode: 3 });
+    expect(item.error).toEqual({ step: 'preflight', message });
+    expect(lxd.calls.map((c) => c.method)).not.toContain('createSnapshot');
+  });
+
+  it('an unreachable LXD: exit 3', async () => {
+    lxd.expect('checkReachable', () => {
+      throw new LxdError('LXD is not reachable: connect: no such file or directory', 'unreachable', ['lxc', 'query', '/1.0']);
+    });
+    lxd.expect('getInstance', () => {
+      throw new LxdError('LXD is not reachable', 'unreachable', []);
+    });
+    const { report, item } = await run();
+    expect(report.exitCode).toBe(3);
+    expect(item.error?.message).toContain('LXD is not reachable');
+    expect(item.finalStatus).toBeNull();
+  });
+
+  it('an unhealthy baseline: exit 3 and no snapshot', async () => {
+    preflight(undefined, null);
+    lxd.expect('exec', () => execResult({ exitCode: 1, stderr: 'connection refused' }), isCommand(['sh', '-c', 'curl -f localhost']));
+    finalStatus();
+    const check = defineCheck('exec:curl -f localhost', { timing: { deadlineMs: 1_000, intervalMs: 2_000 } });
+    const { report, item } = await run({ checks: [check] });
+    expect(report.exitCode).toBe(3);
+    expect(item.error?.step).toBe('baseline');
+    expect(item.error?.message).toContain('--force');
+  });
+
+  it('a failed snapshot: exit 3, the update never runs', async () => {
+    preflight();
+    systemdHealthy();
+    lxd.expect('listSnapshots', () => []);
+    lxd.expect('createSnapshot', () => {
+      throw new LxdError('Failed to create parent snapshot directory', 'failed', []);
+    });
+    finalStatus();
+    const { report, item } = await run();
+    expect(report.exitCode).toBe(3);
+    expect(item.error).toEqual({ step: 'snapshot', message: 'snapshot failed: Failed to create parent snapshot directory' });
+  });
+
+  it('an explicit snapshot name that exists: exit 3, never replaced', async () => {
+    preflight();
+    systemdHealthy();
+    lxd.expect('listSnapshots', () => [{ name: 'safeupdate-x', createdAt: '', expiresAt: null, stateful: false, sizeBytes: null }]);
+    finalStatus();
+    const { report, item } = await run({ snapshotName: 'safeupdate-x' });
+    expect(report.exitCode).toBe(3);
+    expect(item.error?.message).toContain('safeupdate never replaces a snapshot');
+  });
+});
+
+describe('--force with an unhealthy baseline', () => {
+  it('updates, and after a rollback expects only what passed at baseline', async () => {
+    const broken = defineCheck('exec:test -f /etc/broken-before');
+    const unit = defineCheck('unit:nginx');
+    preflight(undefined, null);
+    lxd.expect('exec', () => execResult({ exitCode: 1 }), isCommand(['sh', '-c', 'test -f /etc/broken-before']));
+    lxd.expect('exec', () => unitOutput('active', 'running'), isUnitCheck('nginx'));
+    lxd.expect('exec', () => unitOutput('active', 'running'), isUnitCheck('nginx'));
+    snapshot();
+    update(execResult({ exitCode: 1 }));
+    rollback();
+    lxd.expect('exec', () => unitOutput('active', 'running', 'inv-9'), isUnitCheck('nginx'));
+    lxd.expect('exec', () => unitOutput('active', 'running', 'inv-9'), isUnitCheck('nginx'));
+    finalStatus();
+    const brokenFast = { ...broken, timing: { ...broken.timing, deadlineMs: 1_000 } };
+    const { report, item } = await run({ checks: [brokenFast, unit], force: true });
+    expect(report.exitCode).toBe(1);
+    expect(item.warnings[0]).toContain('updating anyway (--force)');
+    expect(item.checks.filter((c) => c.phase === 'after-rollback').map((c) => c.name)).toEqual(['unit:nginx']);
+  });
+});
+
+describe('when a human is needed (exit 4)', () => {
+  it('--no-rollback leaves a failure in place', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    update(execResult({ exitCode: 100 }));
+    finalStatus();
+    const { report, item } = await run({ rollback: false });
+    expect(report).toMatchObject({ outcome: 'needs-attention', exitCode: 4 });
+    expect(item.rollback.performed).toBe(false);
+    expect(item.error?.message).toContain(`left as it is (--no-rollback), snapshot ${item.snapshot.name} kept`);
+  });
+
+  it('a failed restore says what to run by hand', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    update(execResult({ exitCode: 100 }));
+    lxd.expect('exec', () => execResult(), isEvidence);
+    lxd.expect('getInstance', () => runningContainer());
+    lxd.expect('stopInstance', () => undefined);
+    lxd.expect('restoreSnapshot', () => {
+      throw new LxdError('Snapshot not found', 'not-found', []);
+    });
+    finalStatus('Stopped');
+    const { report, item } = await run();
+    expect(report.exitCode).toBe(4);
+    expect(item.error?.step).toBe('restore');
+    expect(item.error?.message).toContain(`lxc restore web1 ${item.snapshot.name} && lxc start web1`);
+    expect(item.finalStatus).toBe('Stopped');
+    expect(item.rollback.steps.map((s) => [s.action, s.ok])).toEqual([['stop', true], ['restore', false]]);
+  });
+
+  it('still unhealthy after the rollback', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    update(execResult({ exitCode: 100 }));
+    rollback();
+    lxd.expect('exec', () => systemdOutput('degraded', ['db.service']), isSystemdCheck);
+    finalStatus();
+    const { report, item } = await run();
+    expect(report.exitCode).toBe(4);
+    expect(item.error?.message).toContain('still unhealthy: check failed: systemd (failed units: db.service)');
+  });
+});
+
+describe('the systemd check', () => {
+  it('does not blame the update for units that had failed at baseline', async () => {
+    preflight();
+    systemdHealthy(['motd-news.service']);
+    snapshot();
+    update();
+    systemdHealthy(['motd-news.service']);
+    finalStatus();
+    const { report } = await run();
+    expect(report.exitCode).toBe(0);
+  });
+});
+
+describe('a non-required check', () => {
+  it('fails as a warning and never causes a rollback', async () => {
+    const optional = defineCheck('exec:pdnsutil check-all-zones', { required: false, timing: { deadlineMs: 1_000 } });
+    preflight(undefined, null);
+    lxd.expect('exec', () => execResult(), isCommand(['sh', '-c', 'pdnsutil check-all-zones']));
+    snapshot();
+    update();
+    lxd.expect('exec', () => execResult({ exitCode: 1, stderr: 'zone example.org broken' }), isCommand(['sh', '-c', 'pdnsutil check-all-zones']));
+    finalStatus();
+    const { report, item } = await run({ checks: [optional] });
+    expect(report.exitCode).toBe(0);
+    expect(item.warnings).toContainEqual(expect.stringContaining('zone example.org broken'));
+  });
+});
+
+describe('--dry-run', () => {
+  it('prints a plan, takes no snapshot, exits 0', async () => {
+    preflight();
+    systemdHealthy();
+    finalStatus();
+    const { report, item } = await run({ dryRun: true });
+    expect(report).toMatchObject({ outcome: 'planned', exitCode: 0, dryRun: true });
+    expect(item.plan[0]).toContain('snapshot web1 as safeupdate-<UTC timestamp> (expires in 2w)');
+    expect(item.plan[1]).toContain('"apt-get","upgrade","-y"');
+  });
+
+  it('exits 3 when a real run would refuse', async () => {
+    preflight(runningContainer({ status: 'Frozen' }));
+    finalStatus('Frozen');
+    const { report } = await run({ dryRun: true });
+    expect(report.exitCode).toBe(3);
+  });
+});
+
+describe('storage that a snapshot does not cover', () => {
+  it('is named in the plan and the report', async () => {
+    preflight(runningContainer({
+      devices: {
+        root: { type: 'disk', path: '/', pool: 'default' },
+        data: { type: 'disk', path: '/var/lib/postgresql', pool: 'fast', source: 'pgdata' },
+        share: { type: 'disk', path: '/srv/share', source: '/mnt/share' },
+      },
+    }));
+    systemdHealthy();
+    finalStatus();
+    const { item } = await run({ dryRun: true });
+    expect(item.uncoveredVolumes).toEqual([
+      { device: 'data', path: '/var/lib/postgresql', source: 'pgdata', pool: 'fast' },
+      { device: 'share', path: '/srv/share', source: '/mnt/share', pool: null },
+    ]);
+    expect(item.plan).toContain('not covered by rollback: /var/lib/postgresql (device data)');
+  });
+});
+
+describe('an instance without systemd and without checks', () => {
+  it('lets the exit code decide, and says so', async () => {
+    preflight(runningContainer(), false);
+    snapshot();
+    update();
+    finalStatus();
+    const { report, item } = await run();
+    expect(report.exitCode).toBe(0);
+    expect(item.checks).toEqual([]);
+    expect(item.warnings[0]).toContain("only the update command's exit code decides");
+  });
+});
+
+describe('an interrupt', () => {
+  it('during the update rolls back and exits 143 for SIGTERM', async () => {
+    const controller = new AbortController();
+    preflight();
+    systemdHealthy();
+    snapshot();
+    lxd.expect('exec', () => {
+      controller.abort('SIGTERM');
+      return execResult({ exitCode: null, signal: 'SIGKILL', canceled: true });
+    }, isCommand(COMMAND));
+    rollback();
+    systemdHealthy();
+    finalStatus();
+    const { report, item } = await run({}, controller.signal);
+    expect(report).toMatchObject({ outcome: 'interrupted', exitCode: 143, interruptedBy: 'SIGTERM' });
+    expect(item.error).toEqual({ step: 'update', message: 'interrupted by SIGTERM' });
+    expect(item.rollback.performed).toBe(true);
+  });
+
+  it('before the snapshot changes nothing and exits 130', async () => {
+    const controller = new AbortController();
+    preflight();
+    lxd.expect('exec', () => systemdOutput('running'), isSystemdCheck);
+    lxd.expect('exec', () => {
+      controller.abort('SIGINT');
+      return systemdOutput('running');
+    }, isSystemdCheck);
+    finalStatus();
+    const { report } = await run({}, controller.signal);
+    expect(report.exitCode).toBe(130);
+    expect(lxd.calls.map((c) => c.method)).not.toContain('createSnapshot');
+  });
+});
+
+describe('chooseSnapshotName', () => {
+  const now = new Date('2026-11-26T09:08:07Z');
+  it('names by UTC time and adds a suffix rather than replacing', () => {
+    expect(chooseSnapshotName(null, new Set(), now)).toBe('safeupdate-20261126-090807');
+    expect(chooseSnapshotName(null, new Set(['safeupdate-20261126-090807', 'safeupdate-20261126-090807-2']), now)).toBe('safeupdate-20261126-090807-3');
+    expect(chooseSnapshotName('safeupdate-a', new Set(['safeupdate-a']), now)).toBeNull();
+  });
+});
