@@ -13,6 +13,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/e2e/global-setup.ts'],
           // Real containers: snapshots copy a whole rootfs on a dir pool, so tests run one file at a time.
           fileParallelism: false,
           testTimeout: 300_000,

@@ -1,0 +1,18 @@
+import { execa } from 'execa';
+import { E2E_PREFIX } from './lab.js';
+
+/**
+ * The end-to-end tests need the lab (scripts/lab up): a running LXD and the lab image. They fail
+ * here, loudly, rather than skip. Instances left by an earlier run that was killed are removed.
+ */
+export default async function setup(): Promise<void> {
+  const daemon = await execa('lxc', ['query', '/1.0'], { reject: false });
+  if (daemon.exitCode !== 0) throw new Error(`LXD is not reachable (${daemon.stderr || daemon.message}); run: scripts/lab up`);
+  const image = await execa('lxc', ['image', 'info', 'safeupdate-lab'], { reject: false });
+  if (image.exitCode !== 0) throw new Error('the lab image safeupdate-lab is missing; run: scripts/lab up');
+  const instances = JSON.parse((await execa('lxc', ['query', '/1.0/instances'])).stdout) as string[];
+  for (const path of instances) {
+    const name = path.split('/').pop()!;
+    if (name.startsWith(E2E_PREFIX)) await execa('lxc', ['delete', '--force', name], { reject: false });
+  }
+}

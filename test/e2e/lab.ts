@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import type { Report } from '../../src/report/report.js';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+const LAB = join(ROOT, 'scripts/lab');
+const BIN = join(ROOT, 'bin/safeupdate.js');
+/** Every instance an end-to-end test makes starts with this, so leftovers can be found and removed. */
+export const E2E_PREFIX = 'sue2e-';
+export const UPGRADE = ['sh', '-c', 'apt-get update -q && apt-get upgrade -y'];
+
+const created = new Set<string>();
+
+export function uniqueName(story: string): string {
+  return `${E2E_PREFIX}${story}-${randomBytes(3).toString('hex')}`;
+}
+
+/** A running lab container with safeupdate-demo 1.0 installed and its service up. */
+export async function launch(story: string): Promise<string> {
+  const name = uniqueName(story);
+  created.add(name);
+  await execa(LAB, ['launch', name], { stdin: 'ignore' });
+  return name;
+}
+
+/** Serves exactly these demo versions from the container's apt repository. */
+export async function publish(name: string, ...versions: string[]): Promise<void> {
+  await execa(LAB, ['publish', name, ...versions], { stdin: 'ignore' });
+}
+
+/** Deletes the instances this test file made, snapshots and all: on a dir pool each is a full rootfs copy. */
+export async function removeAll(): Promise<void> {
+  for (const name of created) {
+    if (!name.startsWith(E2E_PREFIX)) throw new Error(`refusing to delete ${name}: not an end-to-end instance`);
+    await execa('lxc', ['delete', '--force', name], { reject: false });
+    created.delete(name);
+  }
+}
+
+export async function lxc(...args: string[]): Promise<string> {
+  return (await execa('lxc', args, { stdin: 'ignore' })).stdout;
+}
+
+export async function demoVersion(name: string): Promise<string> {
+  return lxc('exec', name, '--', 'dpkg-query', '-W', '-f=${Version}', 'safeupdate-demo');
+}
+
+export async function unitState(name: string, unit = 'safeupdate-demo'): Promise<string> {
+  return (await execa('lxc', ['exec', name, '--', 'systemctl', 'is-active', unit], { reject: false, stdin: 'ignore' })).stdout.trim();
+}
+
+export async function status(name: string): Promise<string> {
+  return JSON.parse(await lxc('query', `/1.0/instances/${name}`)).status as string;
+}
+
+export interface LxdSnapshot {
+  name: string;
+  expires_at: string;
+}
+
+export async function snapshots(name: string): Promise<LxdSnapshot[]> {
+  return JSON.parse(await lxc('query', `/1.0/instances/${name}/snapshots?recursion=1`)) as LxdSnapshot[];
+}
+
+/** Every snapshot of every instance on the daemon, by instance/snapshot. */
+export async function allSnapshots(): Promise<string[]> {
+  const instances = JSON.parse(await lxc('query', '/1.0/instances?recursion=1')) as Array<{ name: string }>;
+  const lists = await Promise.all(instances.map(async (i) => (await snapshots(i.name)).map((s) => `${i.name}/${s.name}`)));
+  return lists.flat().sort();
+}
+
+export interface SafeupdateResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  stateDir: string;
+  durationMs: number;
+  /** The JSON report, where --json was given. */
+  report: Report | null;
+}
+
+/** Runs the real CLI, as an operator or a CI job would, with its own state folder. */
+export async function safeupdate(args: string[], env: Record<string, string> = {}): Promise<SafeupdateResult> {
+  if (!existsSync(join(ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run "npm run build" (npm test does)');
+  const stateDir = await mkdtemp(join(tmpdir(), 'safeupdate-e2e-'));
+  const started = Date.now();
+  const result = await execa('node', [BIN, ...args], { reject: false, env: { SAFEUPDATE_STATE_DIR: stateDir, ...env }, stdin: 'ignore' });
+  const report = args.includes('--json') && result.stdout.trim().startsWith('{') ? (JSON.parse(result.stdout) as Report) : null;
+  return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr, stateDir, durationMs: Date.now() - started, report };
+}
