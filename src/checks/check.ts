@@ -18,7 +18,10 @@ export const DEFAULT_TIMING: ProbeTiming = { timeoutMs: 10_000, intervalMs: 2_00
 export type CheckSpec =
   | { kind: 'exec'; command: string }
   | { kind: 'unit'; unit: string }
-  | { kind: 'systemd' };
+  | { kind: 'systemd' }
+  /** From the host; `{ip}` in the URL is the instance's IPv4 address, looked up on every attempt. */
+  | { kind: 'http'; url: string; expect: string | null }
+  | { kind: 'tcp'; host: string; port: number };
 
 export interface CheckDefinition {
   /** Used in reports and to refer to the check; defaults to the spec as written. */

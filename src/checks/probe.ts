@@ -1,5 +1,7 @@
 import type { Attempt, CheckContext, CheckDefinition, CheckResult, CheckSpec, Observation } from './check.js';
 import { execAttempt } from './exec-check.js';
+import { httpAttempt } from './http-check.js';
+import { tcpAttempt } from './tcp-check.js';
 import { systemdAttempt } from './systemd-check.js';
 import { unitAttempt } from './unit-check.js';
 
@@ -20,6 +22,10 @@ function attemptFor(spec: CheckSpec): Attempt {
       return unitAttempt(spec.unit);
     case 'systemd':
       return systemdAttempt;
+    case 'http':
+      return httpAttempt(spec.url, spec.expect);
+    case 'tcp':
+      return tcpAttempt(spec.host, spec.port);
   }
 }
 

@@ -1,33 +1,91 @@
+import { parseDuration } from '../config/duration.js';
+import type { CheckEntry } from '../config/config-file.js';
 import { UsageError } from '../errors.js';
+import { IP_PLACEHOLDER } from './address.js';
 import { DEFAULT_TIMING, type CheckDefinition, type CheckSpec, type ProbeTiming } from './check.js';
 
 const UNIT_NAME = /^[A-Za-z0-9:_.\\@-]+$/;
+const HOST = /^(\{ip\}|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])$/;
+const KINDS = 'systemd, unit:<name>, exec:<command>, http(s)://host:port/path or tcp:host:port';
 
-/** Parses a `--check` string: `systemd`, `unit:<name>`, `exec:<shell command>`. */
-export function parseCheckSpec(text: string): CheckSpec {
+/**
+ * Parses a check as written on the command line or as a config string: `systemd`, `unit:<name>`,
+ * `exec:<shell command>`, `http://…`, `https://…`, `tcp:<host>:<port>`. A check that could never
+ * succeed is bad input.
+ */
+export function parseCheckSpec(text: string, expect: string | null = null): CheckSpec {
   if (text === 'systemd') return { kind: 'systemd' };
+  if (/^https?:\/\//.test(text)) return { kind: 'http', url: validUrl(text), expect };
   const colon = text.indexOf(':');
   const kind = colon > 0 ? text.slice(0, colon) : text;
   const value = colon > 0 ? text.slice(colon + 1) : '';
   switch (kind) {
     case 'unit':
-      if (!UNIT_NAME.test(value)) {
-        throw new UsageError(`check "${text}": "${value}" is not a systemd unit name`);
-      }
+      if (!UNIT_NAME.test(value)) throw new UsageError(`check "${text}": "${value}" is not a systemd unit name`);
       return { kind: 'unit', unit: value };
     case 'exec':
       if (value.trim() === '') throw new UsageError(`check "${text}": exec needs a shell command, like exec:'test -f /ok'`);
       return { kind: 'exec', command: value };
+    case 'tcp':
+      return parseTcp(text, value);
     default:
-      throw new UsageError(`check "${text}": unknown check kind "${kind}"; use systemd, unit:<name> or exec:<command>`);
+      throw new UsageError(`check "${text}": unknown check kind "${kind}"; use ${KINDS}`);
   }
 }
 
-export function defineCheck(text: string, overrides: Partial<Omit<CheckDefinition, 'spec'>> & { timing?: Partial<ProbeTiming> } = {}): CheckDefinition {
+function validUrl(text: string): string {
+  let url: URL;
+  try {
+    // {ip} is filled in at each attempt; a stand-in address lets the rest be checked now.
+    url = new URL(text.replaceAll(IP_PLACEHOLDER, '192.0.2.1'));
+  } catch {
+    throw new UsageError(`check "${text}": not a valid URL`);
+  }
+  if (!url.hostname) throw new UsageError(`check "${text}": the URL has no host`);
+  return text;
+}
+
+function parseTcp(text: string, value: string): CheckSpec {
+  const colon = value.lastIndexOf(':');
+  const host = value.slice(0, colon);
+  const port = Number(value.slice(colon + 1));
+  if (colon <= 0 || !HOST.test(host) || !Number.isInteger(port) || port < 1 || port > 65_535 || !/^\d+$/.test(value.slice(colon + 1))) {
+    throw new UsageError(`check "${text}": expected tcp:<host>:<port> with a port from 1 to 65535, like tcp:{ip}:53`);
+  }
+  return { kind: 'tcp', host: host.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+export function defineCheck(text: string, overrides: Partial<Omit<CheckDefinition, 'spec' | 'timing'>> & { timing?: Partial<ProbeTiming> } = {}): CheckDefinition {
   return {
     name: overrides.name ?? text,
     spec: parseCheckSpec(text),
     required: overrides.required ?? true,
     timing: { ...DEFAULT_TIMING, ...overrides.timing },
+  };
+}
+
+/** A check from the config file: a string as on the command line, or a mapping with its settings. */
+export function checkFromEntry(entry: CheckEntry): CheckDefinition {
+  if (typeof entry === 'string') return defineCheck(entry);
+  const spec = entry.systemd
+    ? 'systemd'
+    : entry.unit !== undefined
+      ? `unit:${entry.unit}`
+      : entry.exec !== undefined
+        ? `exec:${entry.exec}`
+        : entry.tcp !== undefined
+          ? `tcp:${entry.tcp}`
+          : entry.http!;
+  const timing: Partial<ProbeTiming> = {};
+  if (entry.timeout) timing.timeoutMs = parseDuration(entry.timeout, 'timeout');
+  if (entry.interval) timing.intervalMs = parseDuration(entry.interval, 'interval');
+  if (entry.deadline) timing.deadlineMs = parseDuration(entry.deadline, 'deadline');
+  if (entry.settle) timing.settleMs = parseDuration(entry.settle, 'settle');
+  if (entry.expect !== undefined && entry.http === undefined) throw new UsageError('expect: only an http check has an expected body');
+  return {
+    name: entry.name ?? spec,
+    spec: parseCheckSpec(spec, entry.expect ?? null),
+    required: entry.required ?? true,
+    timing: { ...DEFAULT_TIMING, ...timing },
   };
 }

@@ -3,15 +3,19 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { systemClock } from '../checks/probe.js';
+import { loadConfig, settingsFor } from '../config/config-file.js';
 import { stateDir } from '../config/paths.js';
 import { UsageError } from '../errors.js';
 import { LxcClient } from '../lxd/lxc-client.js';
 import type { Lxd, LxdCall } from '../lxd/lxd.js';
+import { parseInstanceRef } from '../lxd/names.js';
 import { EXIT, EXIT_CODE_HELP } from '../report/exit-codes.js';
 import { renderHuman } from '../report/human.js';
+import type { Report } from '../report/report.js';
+import { runChecksOnly } from '../run/run-checks.js';
 import { runUpdate } from '../run/run-update.js';
 import { lineProgress } from './progress.js';
-import { toRunOptions, type RunFlags } from './run-options.js';
+import { resolveChecks, toRunOptions, type RunFlags } from './run-options.js';
 import { watchSignals } from './signals.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -26,16 +30,34 @@ export interface Io {
   createLxd?: (onCall: (call: LxdCall) => void) => Lxd;
 }
 
+interface OutputFlags {
+  json?: boolean;
+  verbose?: boolean;
+  quiet?: boolean;
+  config?: string;
+}
+
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 const RUN_EXAMPLES = `
 Examples:
   safeupdate web1 -- apt-get upgrade -y
-  safeupdate web1 --check unit:nginx --check 'exec:curl -fsS localhost/health' -- apt-get upgrade -y
+  safeupdate web1 --check unit:nginx --check http://127.0.0.1:8080/health -- apt-get upgrade -y
   safeupdate backup:db1 --project prod --expiry 7d -- sh -c 'apt-get update && apt-get -y dist-upgrade'
   safeupdate web1 --dry-run -- apt-get upgrade -y
 
+Checks: systemd | unit:<name> | exec:<shell command> | http(s)://host:port/path | tcp:host:port
+  ({ip} in a URL or host is the instance's IPv4 address as LXD reports it)
+
 ${EXIT_CODE_HELP}`;
+
+const CHECK_EXAMPLES = `
+Examples:
+  safeupdate check web1
+  safeupdate check web1 web2 --check unit:nginx --check 'tcp:{ip}:443' --json
+
+Exit codes: 0 all required checks pass, 1 a required check failed, 2 bad input,
+3 could not check (instance missing or stopped, LXD unreachable).`;
 
 /** Runs the command line and returns the exit code; it never calls process.exit itself. */
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -52,31 +74,53 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError('(safeupdate --help for usage)');
 
-  program
-    .command('run', { isDefault: true })
-    .description('snapshot an instance, run the update command in it, check its health, and roll back on failure')
-    .usage('[options] <instance> -- <command> [args...]')
-    .argument('<instance>', 'the instance to update: [remote:]name')
-    // Words after the instance without "--" are a forgotten "--": say that, not "too many arguments".
-    .allowExcessArguments(true)
-    .option('--project <name>', 'the LXD project of the instance')
-    .option('--check <spec>', 'health check, repeatable: systemd | unit:<name> | exec:<shell command> (default: systemd where the instance runs it)', collect, [])
-    .option('--force', 'update even when a required check fails before the update')
-    .option('--snapshot-name <name>', 'snapshot name (default safeupdate-YYYYMMDD-HHMMSS, UTC); "safeupdate-" is prefixed if missing')
-    .option('--expiry <duration>', 'when the snapshot expires: 90s, 30m, 12h, 14d, 2w, 1h30m', '14d')
-    .option('--no-expiry', 'keep the snapshot until it is deleted')
-    .option('--env <KEY=VALUE>', 'environment variable for the update command, repeatable', collect, [])
-    .option('--timeout <duration>', 'bound on the update command; hitting it counts as a failure', '1h')
-    .option('--no-rollback', 'on failure, leave the instance as it is and report (exit 4)')
-    .option('--dry-run', 'check and print the plan; change nothing')
-    .option('--json', 'print the report as JSON on stdout; everything else goes to stderr')
-    .addOption(new Option('-v, --verbose', 'show every LXD call and its duration').conflicts('quiet'))
-    .option('-q, --quiet', 'print only the summary and errors')
+  withOutputOptions(
+    program
+      .command('run', { isDefault: true })
+      .description('snapshot an instance, run the update command in it, check its health, and roll back on failure')
+      .usage('[options] <instance> -- <command> [args...]')
+      .argument('<instance>', 'the instance to update: [remote:]name')
+      // Words after the instance without "--" are a forgotten "--": say that, not "too many arguments".
+      .allowExcessArguments(true)
+      .option('--project <name>', 'the LXD project of the instance')
+      .option('--check <spec>', 'health check, repeatable; replaces the configured checks (default: systemd where the instance runs it)', collect, [])
+      .option('--force', 'update even when a required check fails before the update')
+      .option('--snapshot-name <name>', 'snapshot name (default safeupdate-YYYYMMDD-HHMMSS, UTC); "safeupdate-" is prefixed if missing')
+      .option('--expiry <duration>', 'when the snapshot expires: 90s, 30m, 12h, 14d, 2w, 1h30m (default 14d)')
+      .option('--no-expiry', 'keep the snapshot until it is deleted')
+      .option('--env <KEY=VALUE>', 'environment variable for the update command, repeatable', collect, [])
+      .option('--timeout <duration>', 'bound on the update command; hitting it counts as a failure (default 1h)')
+      .option('--no-rollback', 'on failure, leave the instance as it is and report (exit 4)')
+      .option('--dry-run', 'check and print the plan; change nothing'),
+  )
     .addHelpText('after', RUN_EXAMPLES)
-    .action(async (instance: string, flags: RunFlags & { verbose?: boolean; quiet?: boolean }, self: Command) => {
+    .action(async (instance: string, flags: RunFlags & OutputFlags, self: Command) => {
       const excess = self.args.slice(1);
       if (excess.length && command !== null) throw new UsageError(`unexpected "${excess.join(' ')}" between the instance and "--"`);
-      exitCode = await runCommand(instance, command, flags, io);
+      // Commander fills in negated flags (--no-rollback) even when absent: only given flags may override config.
+      const given = <K extends keyof RunFlags>(key: K) => (self.getOptionValueSource(key) === 'cli' ? flags[key] : undefined);
+      const config = await loadConfig(flags.config);
+      const options = toRunOptions(instance, command, { ...flags, expiry: given('expiry'), rollback: given('rollback') }, settingsFor(config, instance), io.terminal);
+      exitCode = await withRun(io, flags, options.ref.name, !options.interactive, (context, interrupt) => runUpdate(options, { ...context, interrupt }));
+    });
+
+  withOutputOptions(
+    program
+      .command('check')
+      .description('run the health checks alone (phase "check"); changes nothing')
+      .argument('<instance...>', 'instances to check: [remote:]name')
+      .option('--project <name>', 'the LXD project of the instances')
+      .option('--check <spec>', 'health check, repeatable; replaces the configured checks', collect, []),
+  )
+    .addHelpText('after', CHECK_EXAMPLES)
+    .action(async (instances: string[], flags: { project?: string; check: string[] } & OutputFlags) => {
+      if (command !== null) throw new UsageError('check takes no command after "--"');
+      const config = await loadConfig(flags.config);
+      const targets = instances.map((text) => ({
+        ref: parseInstanceRef(text, flags.project ?? null),
+        checks: resolveChecks(flags.check, settingsFor(config, text)),
+      }));
+      exitCode = await withRun(io, flags, targets.length === 1 ? targets[0]!.ref.name : 'check', false, (context) => runChecksOnly(targets, context));
     });
 
   program.addHelpText('after', `\nWithout a subcommand, "run" is meant: safeupdate <instance> -- <command>.\n${RUN_EXAMPLES}`);
@@ -96,28 +140,47 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
-async function runCommand(instance: string, command: string[] | null, flags: RunFlags & { verbose?: boolean; quiet?: boolean }, io: Io): Promise<number> {
-  const options = toRunOptions(instance, command, flags, io.terminal);
-  const progress = lineProgress({
-    write: io.stderr,
-    verbose: flags.verbose ?? false,
-    quiet: flags.quiet ?? false,
-    showOutput: !options.interactive,
-  });
-  const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${options.ref.name}-${randomBytes(2).toString('hex')}`;
+function withOutputOptions(command: Command): Command {
+  return command
+    .option('--config <file>', 'config file (default ./safeupdate.yaml, then /etc/safeupdate/config.yaml)')
+    .option('--json', 'print the report as JSON on stdout; everything else goes to stderr')
+    .addOption(new Option('-v, --verbose', 'show every LXD call and its duration').conflicts('quiet'))
+    .option('-q, --quiet', 'print only the summary and errors');
+}
+
+interface RunContextBase {
+  lxd: Lxd;
+  clock: typeof systemClock;
+  emit: ReturnType<typeof lineProgress>['onEvent'];
+  runId: string;
+  runDir: string;
+  toolVersion: string;
+}
+
+/** What every subcommand that reports shares: progress, the LXD client, signals, the run folder, the report. */
+async function withRun(
+  io: Io,
+  flags: OutputFlags,
+  label: string,
+  showOutput: boolean,
+  work: (context: RunContextBase, interrupt: AbortSignal) => Promise<Report>,
+): Promise<number> {
+  const progress = lineProgress({ write: io.stderr, verbose: flags.verbose ?? false, quiet: flags.quiet ?? false, showOutput });
+  const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${label}-${randomBytes(2).toString('hex')}`;
   const signals = watchSignals((message) => io.stderr(`${message}\n`));
   try {
-    const report = await runUpdate(options, {
-      lxd: (io.createLxd ?? ((onCall) => new LxcClient({ onCall })))(progress.onCall),
-      clock: systemClock,
-      emit: progress.onEvent,
-      runId,
-      runDir: join(stateDir(io.env), 'runs', runId),
-      toolVersion: version,
-      interrupt: signals.interrupt,
-    });
-    if (flags.json) io.stdout(`${JSON.stringify(report, null, 2)}\n`);
-    else io.stdout(renderHuman(report));
+    const report = await work(
+      {
+        lxd: (io.createLxd ?? ((onCall) => new LxcClient({ onCall })))(progress.onCall),
+        clock: systemClock,
+        emit: progress.onEvent,
+        runId,
+        runDir: join(stateDir(io.env), 'runs', runId),
+        toolVersion: version,
+      },
+      signals.interrupt,
+    );
+    io.stdout(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderHuman(report));
     return report.exitCode;
   } finally {
     signals.dispose();

@@ -1,51 +1,64 @@
 import type { CheckDefinition } from '../checks/check.js';
-import { defineCheck } from '../checks/spec.js';
+import { checkFromEntry, defineCheck } from '../checks/spec.js';
+import type { Settings } from '../config/config-file.js';
 import { parseDuration } from '../config/duration.js';
 import { UsageError } from '../errors.js';
 import { ownSnapshotName, parseInstanceRef } from '../lxd/names.js';
 import type { RunOptions } from '../run/run-update.js';
 
-/** The run's flags as commander hands them over. */
+/** The run's flags as commander hands them over; undefined where not given. */
 export interface RunFlags {
   project?: string;
   check: string[];
   force?: boolean;
   snapshotName?: string;
   /** false with --no-expiry. */
-  expiry: string | false;
+  expiry?: string | false;
   env: string[];
-  timeout: string;
+  timeout?: string;
   /** false with --no-rollback. */
-  rollback: boolean;
+  rollback?: boolean;
   dryRun?: boolean;
   json?: boolean;
+  config?: string;
 }
+
+export const BUILT_IN = { expiry: '14d', timeout: '1h' } as const;
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Turns flags into run options, refusing bad input before anything is touched. */
-export function toRunOptions(instance: string, command: string[] | null, flags: RunFlags, terminal: boolean): RunOptions {
+/**
+ * Turns flags and config into run options, refusing bad input before anything is touched.
+ * Precedence: flags > the instance's config section > config defaults > built-in values.
+ */
+export function toRunOptions(instance: string, command: string[] | null, flags: RunFlags, settings: Settings, terminal: boolean): RunOptions {
   if (command === null) throw new UsageError(`missing "--" before the update command, as in: safeupdate ${instance} -- apt-get upgrade -y`);
   if (command.length === 0 || command[0]!.trim() === '') throw new UsageError('the update command after "--" is empty');
-  const checks: CheckDefinition[] | null = flags.check.length ? flags.check.map((spec) => defineCheck(spec)) : null;
-  const names = new Set<string>();
-  for (const check of checks ?? []) {
-    if (names.has(check.name)) throw new UsageError(`check "${check.name}" is given twice`);
-    names.add(check.name);
-  }
+  const expiry = flags.expiry ?? (settings.expiry === 'never' ? false : (settings.expiry ?? BUILT_IN.expiry));
   return {
     ref: parseInstanceRef(instance, flags.project ?? null),
     command,
-    checks,
-    force: flags.force ?? false,
+    checks: resolveChecks(flags.check, settings),
+    force: flags.force ?? settings.force ?? false,
     snapshotName: flags.snapshotName === undefined ? null : ownSnapshotName(flags.snapshotName),
-    expiryMs: flags.expiry === false ? null : parseDuration(flags.expiry, '--expiry'),
-    env: parseEnv(flags.env),
-    timeoutMs: parseDuration(flags.timeout, '--timeout'),
-    rollback: flags.rollback,
+    expiryMs: expiry === false ? null : parseDuration(expiry, '--expiry'),
+    env: { ...settings.env, ...parseEnv(flags.env) },
+    timeoutMs: parseDuration(flags.timeout ?? settings.timeout ?? BUILT_IN.timeout, '--timeout'),
+    rollback: flags.rollback ?? settings.rollback ?? true,
     dryRun: flags.dryRun ?? false,
     interactive: terminal && !flags.json && !flags.dryRun,
   };
+}
+
+/** `--check` flags replace the configured checks; null when none are given anywhere. */
+export function resolveChecks(flagChecks: string[], settings: Settings): CheckDefinition[] | null {
+  const checks = flagChecks.length ? flagChecks.map((spec) => defineCheck(spec)) : (settings.checks?.map(checkFromEntry) ?? null);
+  const names = new Set<string>();
+  for (const check of checks ?? []) {
+    if (names.has(check.name)) throw new UsageError(`check "${check.name}" is given twice; give one a name of its own`);
+    names.add(check.name);
+  }
+  return checks;
 }
 
 function parseEnv(pairs: string[]): Record<string, string> {

@@ -59,6 +59,15 @@ export class LxcClient implements Lxd {
     }));
   }
 
+  async getIPv4Addresses(ref: InstanceRef): Promise<string[]> {
+    const state = (await this.query(ref.remote, instancePath(ref, '/state'))) as RawState;
+    return Object.entries(state.network ?? {})
+      .filter(([device]) => device !== 'lo')
+      .flatMap(([, network]) => network.addresses ?? [])
+      .filter((address) => address.family === 'inet' && address.scope === 'global')
+      .map((address) => address.address);
+  }
+
   async createSnapshot(ref: InstanceRef, name: string, expiresAt: Date | null): Promise<void> {
     // Through the API: LXD 5.0's `lxc snapshot` cannot set an expiry, and a snapshot without its own
     // expiry would get the instance's `snapshots.expiry`.
@@ -148,6 +157,10 @@ interface RawInstance {
   status: string;
   ephemeral: boolean;
   expanded_devices?: Record<string, Record<string, string>>;
+}
+
+interface RawState {
+  network?: Record<string, { addresses?: Array<{ family: string; address: string; scope: string }> }>;
 }
 
 interface RawSnapshot {

@@ -66,6 +66,8 @@ export interface Lxd {
   /** null when there is no such instance. */
   getInstance(ref: InstanceRef): Promise<Instance | null>;
   listSnapshots(ref: InstanceRef): Promise<Snapshot[]>;
+  /** The instance's global IPv4 addresses as LXD reports them (they can change across a restart). */
+  getIPv4Addresses(ref: InstanceRef): Promise<string[]>;
   createSnapshot(ref: InstanceRef, name: string, expiresAt: Date | null): Promise<void>;
   restoreSnapshot(ref: InstanceRef, name: string): Promise<void>;
   stopInstance(ref: InstanceRef, options: { force: boolean }): Promise<void>;

@@ -19,8 +19,10 @@ export function exitCodeFor(outcome: Outcome, interruptedBy: string | null): num
   switch (outcome) {
     case 'updated':
     case 'planned':
+    case 'healthy':
       return EXIT.ok;
     case 'rolled-back':
+    case 'unhealthy':
       return EXIT.failedCleanly;
     case 'not-started':
       return EXIT.couldNotStart;
@@ -32,11 +34,12 @@ export function exitCodeFor(outcome: Outcome, interruptedBy: string | null): num
 }
 
 export const EXIT_CODE_HELP = `Exit codes:
-  0    updated and healthy (or a dry run that would proceed)
+  0    updated and healthy (or a dry run that would proceed; check: all required checks pass)
   1    the update or its checks failed; rolled back and healthy again on the snapshot
+       (check: a required check failed)
   2    bad usage or invalid input; nothing changed
   3    could not start (instance missing, stopped or ephemeral, LXD unreachable,
-       baseline unhealthy, snapshot failed); nothing changed
+       baseline unhealthy, snapshot failed; check: could not check); nothing changed
   4    needs a human: rollback failed, unhealthy after rollback, or a failure left
        in place by --no-rollback
   5    updated and healthy, but a follow-up step failed

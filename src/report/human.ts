@@ -9,6 +9,8 @@ const HEADLINE: Record<Outcome, string> = {
   'needs-attention': 'NEEDS ATTENTION',
   interrupted: 'interrupted; rolled back and healthy again',
   planned: 'dry run; nothing changed',
+  healthy: 'healthy',
+  unhealthy: 'UNHEALTHY',
 };
 
 /** The summary for a person at a terminal: a pure function of the report. */

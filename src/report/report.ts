@@ -1,6 +1,15 @@
 import type { CheckResult } from '../checks/check.js';
 
-export type Outcome = 'updated' | 'rolled-back' | 'not-started' | 'needs-attention' | 'interrupted' | 'planned';
+export type Outcome =
+  | 'updated'
+  | 'rolled-back'
+  | 'not-started'
+  | 'needs-attention'
+  | 'interrupted'
+  | 'planned'
+  /** `safeupdate check`: every required check passed, or one failed. */
+  | 'healthy'
+  | 'unhealthy';
 
 export interface StepRecord {
   action: string;

@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckDefinition, CheckResult, Phase } from '../checks/check.js';
 import { probe, type Clock } from '../checks/probe.js';
-import { defineCheck } from '../checks/spec.js';
+import { defaultChecks } from '../checks/defaults.js';
 import { formatDuration } from '../config/duration.js';
 import { LxdError } from '../errors.js';
 import type { ExecResult, Instance, InstanceRef, Lxd } from '../lxd/lxd.js';
@@ -182,11 +182,9 @@ class Stages {
       for (const volume of this.item.uncoveredVolumes) {
         this.warn(`${volume.path} (device ${volume.device}, ${volume.pool ? `volume ${volume.pool}/${volume.source}` : `host path ${volume.source}`}) is not in the snapshot: not covered by rollback`);
       }
-      if (options.checks) return { checks: options.checks, message: `${instance!.status} ${instance!.type}` };
-      const probe = await lxd.exec(ref, ['test', '-d', '/run/systemd/system'], { timeoutMs: 10_000 });
-      if (probe.exitCode === 0) return { checks: [defineCheck('systemd')], message: `${instance!.status} ${instance!.type}, systemd` };
-      this.warn('no health checks configured and the instance does not run systemd: only the update command\'s exit code decides');
-      return { checks: [], message: `${instance!.status} ${instance!.type}` };
+      const found = options.checks ? { checks: options.checks, warning: null } : await defaultChecks(lxd, ref);
+      if (found.warning) this.warn(`${found.warning}: only the update command's exit code decides`);
+      return { checks: found.checks, message: `${instance!.status} ${instance!.type}` };
     });
     if (!outcome.ok) return { failure: { step: 'preflight', message: outcome.message } };
     return { checks: outcome.value.checks };

@@ -50,6 +50,9 @@ export class FakeLxd implements Lxd {
   listSnapshots(ref: InstanceRef): Promise<Snapshot[]> {
     return this.take('listSnapshots', [ref]);
   }
+  getIPv4Addresses(ref: InstanceRef): Promise<string[]> {
+    return this.take('getIPv4Addresses', [ref]);
+  }
   createSnapshot(ref: InstanceRef, name: string, expiresAt: Date | null): Promise<void> {
     return this.take('createSnapshot', [ref, name, expiresAt]);
   }

@@ -26,3 +26,16 @@ describe('parseCheckSpec', () => {
     expect(defineCheck('unit:nginx')).toMatchObject({ name: 'unit:nginx', required: true, timing: { deadlineMs: 60_000 } });
   });
 });
+
+describe('http and tcp checks', () => {
+  it('reads URLs and host:port, with {ip} left for each attempt', () => {
+    expect(parseCheckSpec('http://{ip}:8080/health')).toEqual({ kind: 'http', url: 'http://{ip}:8080/health', expect: null });
+    expect(parseCheckSpec('https://example.org/')).toMatchObject({ kind: 'http' });
+    expect(parseCheckSpec('tcp:127.0.0.1:5432')).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 5432 });
+    expect(parseCheckSpec('tcp:[::1]:53')).toEqual({ kind: 'tcp', host: '::1', port: 53 });
+  });
+
+  it.each(['http://', 'http://exa mple.org/', 'tcp:host', 'tcp::80', 'tcp:host:0', 'tcp:host:65536', 'tcp:host:8o', 'tcp:a b:80'])('refuses "%s"', (text) => {
+    expect(() => parseCheckSpec(text)).toThrow(UsageError);
+  });
+});

@@ -1,0 +1,37 @@
+import { connect } from 'node:net';
+import { resolveAddress } from './address.js';
+import type { Attempt, Observation } from './check.js';
+
+/** How long an opened connection must stay open, silent or not, to count. */
+export const TCP_HOLD_MS = 300;
+
+/**
+ * Healthy when a connection opens and the peer does not close it at once without a word: an LXD
+ * proxy device accepts on the host side even when nothing listens inside, then closes at once.
+ */
+export function tcpAttempt(hostTemplate: string, port: number): Attempt {
+  return async (context, timeoutMs) => {
+    const host = await resolveAddress(hostTemplate, context);
+    return new Promise<Observation>((resolve) => {
+      const socket = connect({ host, port });
+      const done = (observation: Observation) => {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(observation);
+      };
+      const timer = setTimeout(() => done({ state: 'retry', message: `${host}:${port}: no connection within ${timeoutMs / 1000}s` }), timeoutMs);
+      socket.once('connect', () => {
+        const hold = setTimeout(() => done({ state: 'pass', message: `${host}:${port} accepts connections` }), TCP_HOLD_MS);
+        socket.once('data', () => {
+          clearTimeout(hold);
+          done({ state: 'pass', message: `${host}:${port} accepts connections and speaks` });
+        });
+        socket.once('close', () => {
+          clearTimeout(hold);
+          done({ state: 'retry', message: `${host}:${port} closed the connection at once (a proxy with nothing listening behind it?)` });
+        });
+      });
+      socket.once('error', (error: NodeJS.ErrnoException) => done({ state: 'retry', message: `${host}:${port}: ${error.code ?? error.message}` }));
+    });
+  };
+}

@@ -1,0 +1,125 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+import { checkFromEntry } from '../checks/spec.js';
+import { UsageError } from '../errors.js';
+import { parseDuration } from './duration.js';
+
+const isDuration = (text: string) => {
+  try {
+    parseDuration(text, '');
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const duration = z.string({ error: 'expected a duration like 5s' }).refine(isDuration, { error: 'expected a duration like 5s' });
+
+const CHECK_KINDS = ['exec', 'unit', 'systemd', 'http', 'tcp'] as const;
+
+const checkObject = z
+  .strictObject({
+    exec: z.string().optional(),
+    unit: z.string().optional(),
+    systemd: z.literal(true).optional(),
+    http: z.string().optional(),
+    tcp: z.string().optional(),
+    name: z.string().min(1).optional(),
+    expect: z.string().optional(),
+    required: z.boolean({ error: 'expected true or false' }).optional(),
+    timeout: duration.optional(),
+    interval: duration.optional(),
+    deadline: duration.optional(),
+    settle: duration.optional(),
+  })
+  .refine((check) => CHECK_KINDS.filter((kind) => check[kind] !== undefined).length === 1, {
+    error: `expected exactly one of ${CHECK_KINDS.join(', ')}`,
+  });
+
+const checkEntry = z.union([z.string(), checkObject], { error: 'expected a check: a string like "unit:nginx" or a mapping like {unit: nginx}' });
+
+/** The run settings a config section may hold: each is named as its command-line option. */
+const settings = z.strictObject({
+  checks: z.array(checkEntry, { error: 'expected a list of checks' }).optional(),
+  expiry: z
+    .string({ error: 'expected a duration like 14d, or never' })
+    .refine((text) => text === 'never' || isDuration(text), { error: 'expected a duration like 14d, or never' })
+    .optional(),
+  timeout: duration.optional(),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected a variable name' }), z.string({ error: 'expected a string' })).optional(),
+  force: z.boolean({ error: 'expected true or false' }).optional(),
+  rollback: z.boolean({ error: 'expected true or false' }).optional(),
+});
+
+const configSchema = z.strictObject({
+  defaults: settings.optional(),
+  instances: z.record(z.string(), settings).optional(),
+});
+
+export type CheckEntry = z.infer<typeof checkEntry>;
+export type Settings = z.infer<typeof settings>;
+export type Config = z.infer<typeof configSchema> & { file: string | null };
+
+export const CONFIG_SEARCH = ['./safeupdate.yaml', '/etc/safeupdate/config.yaml'];
+
+/** `--config FILE`, else the first of ./safeupdate.yaml and /etc/safeupdate/config.yaml, else none. */
+export async function loadConfig(explicit: string | undefined): Promise<Config> {
+  const file = explicit ?? CONFIG_SEARCH.find((candidate) => existsSync(candidate));
+  if (file === undefined) return { file: null };
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--config ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  return { ...parseConfig(text, resolve(file)), file: resolve(file) };
+}
+
+export function parseConfig(text: string, file: string): z.infer<typeof configSchema> {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (error) {
+    const where = error instanceof YAMLParseError && error.linePos ? `:${error.linePos[0].line}` : '';
+    throw new UsageError(`${file}${where}: not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new UsageError(`${file}: ${formatPath(issue.path) || '(top level)'}: ${describeIssue(issue)}`);
+  }
+  // A check that can never succeed is bad input wherever it stands, not only for the instance at hand.
+  const sections: Array<[string, Settings | undefined]> = [
+    ['defaults', result.data.defaults],
+    ...Object.entries(result.data.instances ?? {}).map(([name, section]): [string, Settings] => [`instances.${name}`, section]),
+  ];
+  for (const [path, section] of sections) {
+    section?.checks?.forEach((entry, i) => {
+      try {
+        checkFromEntry(entry);
+      } catch (error) {
+        throw new UsageError(`${file}: ${path}.checks[${i}]: ${(error as Error).message}`);
+      }
+    });
+  }
+  return result.data;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
+  return issue.message;
+}
+
+function formatPath(path: PropertyKey[]): string {
+  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)), '');
+}
+
+/** Precedence: instance section over defaults; lists replace, they do not merge; env merges by key. */
+export function settingsFor(config: Config, instance: string): Settings {
+  const defaults = config.defaults ?? {};
+  const own = config.instances?.[instance] ?? {};
+  return { ...defaults, ...own, env: { ...defaults.env, ...own.env } };
+}

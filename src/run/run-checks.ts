@@ -1,0 +1,85 @@
+import type { CheckDefinition } from '../checks/check.js';
+import { defaultChecks } from '../checks/defaults.js';
+import { probe, type Clock } from '../checks/probe.js';
+import { LxdError } from '../errors.js';
+import type { InstanceRef, Lxd } from '../lxd/lxd.js';
+import { formatRef } from '../lxd/names.js';
+import { exitCodeFor } from '../report/exit-codes.js';
+import { emptyInstanceReport, type InstanceReport, type Outcome, type Report } from '../report/report.js';
+import type { Emit } from './events.js';
+
+export interface CheckTarget {
+  ref: InstanceRef;
+  /** null: none configured, so the default checks. */
+  checks: CheckDefinition[] | null;
+}
+
+export interface CheckRunContext {
+  lxd: Lxd;
+  clock: Clock;
+  emit: Emit;
+  runId: string;
+  runDir: string;
+  toolVersion: string;
+}
+
+// Worst first: the report's outcome is the worst of its instances'.
+const SEVERITY: Outcome[] = ['not-started', 'unhealthy', 'healthy'];
+
+/**
+ * `safeupdate check`: the checks alone, phase `check`, on each instance in turn. Changes nothing.
+ * healthy → 0, a required check failed → 1, could not check (missing, stopped, LXD down) → 3.
+ */
+export async function runChecksOnly(targets: CheckTarget[], context: CheckRunContext): Promise<Report> {
+  const started = context.clock.now();
+  const instances: InstanceReport[] = [];
+  for (const target of targets) instances.push(await checkInstance(target, context));
+  const outcome = SEVERITY.find((candidate) => instances.some((item) => item.outcome === candidate)) ?? 'healthy';
+  return {
+    schema: 1,
+    runId: context.runId,
+    tool: { name: 'safeupdate', version: context.toolVersion },
+    startedAt: new Date(started).toISOString(),
+    durationMs: context.clock.now() - started,
+    outcome,
+    exitCode: exitCodeFor(outcome, null),
+    interruptedBy: null,
+    command: [],
+    dryRun: false,
+    runDir: context.runDir,
+    instances,
+  };
+}
+
+async function checkInstance({ ref, checks }: CheckTarget, { lxd, clock, emit }: CheckRunContext): Promise<InstanceReport> {
+  const item = emptyInstanceReport(formatRef(ref), ref.project);
+  const started = clock.now();
+  emit({ type: 'step-start', action: 'check', title: `Check ${item.instance}` });
+  try {
+    await lxd.checkReachable(ref.remote);
+    const instance = await lxd.getInstance(ref);
+    item.finalStatus = instance?.status ?? 'missing';
+    if (!instance) throw new CannotCheck(`instance ${item.instance} does not exist`);
+    if (instance.status !== 'Running') throw new CannotCheck(`instance ${item.instance} is ${instance.status.toLowerCase()}, not running`);
+    const found = checks ? { checks, warning: null } : await defaultChecks(lxd, ref);
+    if (found.warning) item.warnings.push(`${found.warning}: nothing to check`);
+    for (const check of found.checks) {
+      const result = await probe(check, { lxd, ref, phase: 'check', baselineFailedUnits: [] }, clock);
+      item.checks.push(result);
+      emit({ type: 'check', result });
+    }
+    const failed = item.checks.filter((check) => check.required && !check.ok);
+    item.outcome = failed.length ? 'unhealthy' : 'healthy';
+    if (failed.length) item.error = { step: 'check', message: `check${failed.length > 1 ? 's' : ''} failed: ${failed.map((c) => `${c.name} (${c.message})`).join('; ')}` };
+  } catch (error) {
+    if (!(error instanceof CannotCheck || error instanceof LxdError)) throw error;
+    item.outcome = 'not-started';
+    item.error = { step: 'preflight', message: error.message };
+  }
+  const step = { action: 'check', ok: item.outcome === 'healthy', durationMs: clock.now() - started, message: item.error?.message ?? `${item.checks.length} check(s) passed` };
+  item.steps.push(step);
+  emit({ type: 'step-end', step });
+  return item;
+}
+
+class CannotCheck extends Error {}

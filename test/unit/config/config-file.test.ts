@@ -1,0 +1,106 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkFromEntry } from '../../../src/checks/spec.js';
+import { loadConfig, parseConfig, settingsFor } from '../../../src/config/config-file.js';
+import { UsageError } from '../../../src/errors.js';
+import { resolveChecks, toRunOptions } from '../../../src/cli/run-options.js';
+
+const EXAMPLE = `
+defaults:
+  expiry: 7d
+  timeout: 30m
+  env:
+    LANG: C.UTF-8
+  checks:
+    - systemd
+instances:
+  web1:
+    checks:
+      - http: "http://{ip}:8080/health"
+        expect: ok
+        timeout: 5s
+        interval: 2s
+        deadline: 60s
+      - unit: nginx
+      - tcp: "{ip}:53"
+      - exec: "pdnsutil check-all-zones"
+        required: false
+        settle: 10s
+  "backup:db1":
+    expiry: never
+    rollback: false
+    env:
+      PGOPTIONS: "-c statement_timeout=0"
+`;
+
+describe('the config file', () => {
+  it('reads the documented example', () => {
+    const config = { ...parseConfig(EXAMPLE, 'safeupdate.yaml'), file: 'safeupdate.yaml' };
+    const web1 = settingsFor(config, 'web1');
+    const checks = resolveChecks([], web1)!;
+    expect(checks.map((c) => [c.name, c.spec.kind, c.required])).toEqual([
+      ['http://{ip}:8080/health', 'http', true],
+      ['unit:nginx', 'unit', true],
+      ['tcp:{ip}:53', 'tcp', true],
+      ['exec:pdnsutil check-all-zones', 'exec', false],
+    ]);
+    expect(checks[0]!.spec).toEqual({ kind: 'http', url: 'http://{ip}:8080/health', expect: 'ok' });
+    expect(checks[0]!.timing).toEqual({ timeoutMs: 5_000, intervalMs: 2_000, deadlineMs: 60_000, settleMs: 0 });
+    expect(checks[3]!.timing.settleMs).toBe(10_000);
+    expect(checks[2]!.spec).toEqual({ kind: 'tcp', host: '{ip}', port: 53 });
+  });
+
+  it('applies precedence: flags > instance > defaults > built-in; lists replace; env merges by key', () => {
+    const config = { ...parseConfig(EXAMPLE, 'safeupdate.yaml'), file: 'x' };
+    const base = { check: [], env: [] };
+    const db1 = toRunOptions('backup:db1', ['true'], base, settingsFor(config, 'backup:db1'), false);
+    expect(db1).toMatchObject({ expiryMs: null, timeoutMs: 1_800_000, rollback: false, env: { LANG: 'C.UTF-8', PGOPTIONS: '-c statement_timeout=0' } });
+    expect(db1.checks!.map((c) => c.name)).toEqual(['systemd']);
+    const flagged = toRunOptions('backup:db1', ['true'], { ...base, expiry: '1d', rollback: true, check: ['unit:pg'], env: ['LANG=C'] }, settingsFor(config, 'backup:db1'), false);
+    expect(flagged).toMatchObject({ expiryMs: 86_400_000, rollback: true, env: { LANG: 'C', PGOPTIONS: '-c statement_timeout=0' } });
+    expect(flagged.checks!.map((c) => c.name)).toEqual(['unit:pg']);
+    const other = toRunOptions('web9', ['true'], base, settingsFor({ file: null }, 'web9'), false);
+    expect(other).toMatchObject({ expiryMs: 14 * 86_400_000, timeoutMs: 3_600_000, rollback: true, checks: null });
+  });
+
+  it('an empty checks list means no checks, not the built-in systemd check', () => {
+    const config = { ...parseConfig('instances:\n  tiny:\n    checks: []\n', 'f'), file: 'f' };
+    expect(resolveChecks([], settingsFor(config, 'tiny'))).toEqual([]);
+  });
+
+  it.each([
+    ['instances:\n  web1:\n    checks:\n      - unit: nginx\n      - tcp: "{ip}:53"\n      - http: "http://{ip}/"\n        timeout: 5 seconds\n', 'instances.web1.checks[2].timeout: expected a duration like 5s'],
+    ['defaults:\n  expiry: soon\n', 'defaults.expiry: expected a duration like 14d, or never'],
+    ['defaults:\n  timeuot: 5m\n', 'defaults: unknown key timeuot'],
+    ['defaults:\n  checks:\n    - unit: a\n      exec: b\n', 'defaults.checks[0]: expected exactly one of exec, unit, systemd, http, tcp'],
+    ['defaults:\n  checks:\n    - "unit:my unit"\n', 'defaults.checks[0]: check "unit:my unit": "my unit" is not a systemd unit name'],
+    ['instances:\n  web1:\n    checks:\n      - http: "http://"\n', 'instances.web1.checks[0]: check "http://": not a valid URL'],
+    ['instances:\n  web1:\n    checks:\n      - tcp: "{ip}:99999"\n', 'instances.web1.checks[0]: check "tcp:{ip}:99999": expected tcp:<host>:<port>'],
+    ['defaults:\n  checks:\n    - unit: nginx\n      expect: ok\n', 'defaults.checks[0]: expect: only an http check has an expected body'],
+    ['defaults:\n  env:\n    1BAD: x\n', 'defaults.env.1BAD'],
+    ['defaults: [1, 2]\n', 'defaults'],
+    ['defaults:\n  expiry: 7d\n   bad indent: x\n', 'not valid YAML'],
+    ['surprise: true\n', '(top level): unknown key surprise'],
+  ])('refuses %j naming file, path and what was expected', (text, message) => {
+    expect(() => parseConfig(text, '/etc/safeupdate/config.yaml')).toThrow(UsageError);
+    expect(() => parseConfig(text, '/etc/safeupdate/config.yaml')).toThrow(`/etc/safeupdate/config.yaml`);
+    expect(() => parseConfig(text, '/etc/safeupdate/config.yaml')).toThrow(message);
+  });
+
+  it('is read from --config, and a missing one is bad input', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'safeupdate-config-'));
+    try {
+      await writeFile(join(dir, 'c.yaml'), 'defaults:\n  timeout: 5m\n');
+      expect((await loadConfig(join(dir, 'c.yaml'))).defaults?.timeout).toBe('5m');
+      await expect(loadConfig(join(dir, 'missing.yaml'))).rejects.toThrow('cannot read it (ENOENT)');
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+
+  it('names a check by its name key', () => {
+    expect(checkFromEntry({ name: 'dns', tcp: '{ip}:53' }).name).toBe('dns');
+  });
+});
