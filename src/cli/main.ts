@@ -13,7 +13,11 @@ import { EXIT, EXIT_CODE_HELP } from '../report/exit-codes.js';
 import { renderHuman } from '../report/human.js';
 import type { Report } from '../report/report.js';
 import { runChecksOnly } from '../run/run-checks.js';
+import { recoverInstance, recoveryPlan } from '../run/recover.js';
 import { runUpdate } from '../run/run-update.js';
+import type { RunContext } from '../run/types.js';
+import { InstanceRecordFile } from '../state/instance-record.js';
+import { confirm } from './confirm.js';
 import { lineProgress } from './progress.js';
 import { resolveChecks, toRunOptions, type RunFlags } from './run-options.js';
 import { watchSignals } from './signals.js';
@@ -101,7 +105,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       const given = <K extends keyof RunFlags>(key: K) => (self.getOptionValueSource(key) === 'cli' ? flags[key] : undefined);
       const config = await loadConfig(flags.config);
       const options = toRunOptions(instance, command, { ...flags, expiry: given('expiry'), rollback: given('rollback') }, settingsFor(config, instance), io.terminal);
-      exitCode = await withRun(io, flags, options.ref.name, !options.interactive, (context, interrupt) => runUpdate(options, { ...context, interrupt }));
+      exitCode = await withRun(io, flags, options.ref.name, !options.interactive, (context) => runUpdate(options, context));
     });
 
   withOutputOptions(
@@ -121,6 +125,33 @@ export async function main(argv: string[], io: Io): Promise<number> {
         checks: resolveChecks(flags.check, settingsFor(config, text)),
       }));
       exitCode = await withRun(io, flags, targets.length === 1 ? targets[0]!.ref.name : 'check', false, (context) => runChecksOnly(targets, context));
+    });
+
+  withOutputOptions(
+    program
+      .command('recover')
+      .description('finish the job of a run that was killed (SIGKILL, power loss): roll back to its snapshot if the update had begun, else clear its record')
+      .argument('<instance>', 'the instance: [remote:]name')
+      .option('--project <name>', 'the LXD project of the instance')
+      .option('--check <spec>', 'health check after the rollback, repeatable; replaces the configured checks', collect, [])
+      .option('--yes', 'do not ask for confirmation'),
+  )
+    .addHelpText('after', '\nExit codes: 0 recovered (or nothing to recover), 2 bad input or no confirmation, 3 a run is still in progress, 4 the rollback failed or the instance is unhealthy after it.')
+    .action(async (instance: string, flags: { project?: string; check: string[]; yes?: boolean } & OutputFlags) => {
+      if (command !== null) throw new UsageError('recover takes no command after "--"');
+      const ref = parseInstanceRef(instance, flags.project ?? null);
+      const checks = resolveChecks(flags.check, settingsFor(await loadConfig(flags.config), instance));
+      const record = await new InstanceRecordFile(stateDir(io.env), ref).read();
+      if (record) {
+        io.stderr(`${instance}: ${recoveryPlan(record)}\n`);
+        const answer = await confirm(`Recover ${instance}?`, { yes: flags.yes ?? false, terminal: io.terminal });
+        if (answer !== 'yes') {
+          io.stderr(`${answer === 'no' ? 'Not recovered' : 'Cancelled'}; nothing changed.\n`);
+          exitCode = answer === 'no' ? EXIT.ok : EXIT.interruptedByUser;
+          return;
+        }
+      }
+      exitCode = await withRun(io, flags, `recover-${ref.name}`, false, (context) => recoverInstance(ref, checks, context));
     });
 
   program.addHelpText('after', `\nWithout a subcommand, "run" is meant: safeupdate <instance> -- <command>.\n${RUN_EXAMPLES}`);
@@ -148,38 +179,28 @@ function withOutputOptions(command: Command): Command {
     .option('-q, --quiet', 'print only the summary and errors');
 }
 
-interface RunContextBase {
-  lxd: Lxd;
-  clock: typeof systemClock;
-  emit: ReturnType<typeof lineProgress>['onEvent'];
-  runId: string;
-  runDir: string;
-  toolVersion: string;
-}
-
 /** What every subcommand that reports shares: progress, the LXD client, signals, the run folder, the report. */
 async function withRun(
   io: Io,
   flags: OutputFlags,
   label: string,
   showOutput: boolean,
-  work: (context: RunContextBase, interrupt: AbortSignal) => Promise<Report>,
+  work: (context: RunContext) => Promise<Report>,
 ): Promise<number> {
   const progress = lineProgress({ write: io.stderr, verbose: flags.verbose ?? false, quiet: flags.quiet ?? false, showOutput });
   const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${label}-${randomBytes(2).toString('hex')}`;
   const signals = watchSignals((message) => io.stderr(`${message}\n`));
   try {
-    const report = await work(
-      {
-        lxd: (io.createLxd ?? ((onCall) => new LxcClient({ onCall })))(progress.onCall),
-        clock: systemClock,
-        emit: progress.onEvent,
-        runId,
-        runDir: join(stateDir(io.env), 'runs', runId),
-        toolVersion: version,
-      },
-      signals.interrupt,
-    );
+    const report = await work({
+      lxd: (io.createLxd ?? ((onCall) => new LxcClient({ onCall })))(progress.onCall),
+      clock: systemClock,
+      emit: progress.onEvent,
+      runId,
+      runDir: join(stateDir(io.env), 'runs', runId),
+      stateDir: stateDir(io.env),
+      toolVersion: version,
+      interrupt: signals.interrupt,
+    });
     io.stdout(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderHuman(report));
     return report.exitCode;
   } finally {

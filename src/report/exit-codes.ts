@@ -11,6 +11,8 @@ export const EXIT = {
   couldNotStart: 3,
   needsHuman: 4,
   followUpFailed: 5,
+  /** Ctrl+C at a prompt: nothing changed. */
+  interruptedByUser: 130,
 } as const;
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
@@ -20,6 +22,7 @@ export function exitCodeFor(outcome: Outcome, interruptedBy: string | null): num
     case 'updated':
     case 'planned':
     case 'healthy':
+    case 'recovered':
       return EXIT.ok;
     case 'rolled-back':
     case 'unhealthy':

@@ -11,6 +11,7 @@ const HEADLINE: Record<Outcome, string> = {
   planned: 'dry run; nothing changed',
   healthy: 'healthy',
   unhealthy: 'UNHEALTHY',
+  recovered: 'recovered',
 };
 
 /** The summary for a person at a terminal: a pure function of the report. */

@@ -9,7 +9,9 @@ export type Outcome =
   | 'planned'
   /** `safeupdate check`: every required check passed, or one failed. */
   | 'healthy'
-  | 'unhealthy';
+  | 'unhealthy'
+  /** `safeupdate recover`: back on the recorded snapshot and healthy, or nothing needed doing. */
+  | 'recovered';
 
 export interface StepRecord {
   action: string;

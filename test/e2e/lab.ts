@@ -92,3 +92,36 @@ export async function safeupdate(args: string[], env: Record<string, string> = {
   const report = args.includes('--json') && result.stdout.trim().startsWith('{') ? (JSON.parse(result.stdout) as Report) : null;
   return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr, stateDir, durationMs: Date.now() - started, report };
 }
+
+export interface RunningSafeupdate {
+  pid: number;
+  stateDir: string;
+  /** Resolves once the run has printed this on stderr (its progress), rejects after `timeoutMs`. */
+  waitFor(text: string, timeoutMs?: number): Promise<void>;
+  /** Resolves with the exit code and everything printed. */
+  result: Promise<{ exitCode: number; stdout: string; stderr: string; durationMs: number }>;
+}
+
+/** Starts the real CLI in the background, for tests that interrupt or kill it. */
+export async function startSafeupdate(args: string[]): Promise<RunningSafeupdate> {
+  const stateDir = await mkdtemp(join(tmpdir(), 'safeupdate-e2e-'));
+  const started = Date.now();
+  const child = execa('node', [BIN, ...args], { reject: false, env: { SAFEUPDATE_STATE_DIR: stateDir }, stdin: 'ignore' });
+  let stderr = '';
+  const waiters: Array<{ text: string; resolve: () => void }> = [];
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    for (const waiter of waiters.filter((w) => stderr.includes(w.text))) waiter.resolve();
+  });
+  return {
+    pid: child.pid!,
+    stateDir,
+    waitFor: (text, timeoutMs = 120_000) =>
+      new Promise<void>((resolve, reject) => {
+        if (stderr.includes(text)) return resolve();
+        const timer = setTimeout(() => reject(new Error(`"${text}" did not appear within ${timeoutMs} ms; stderr so far:\n${stderr}`)), timeoutMs);
+        waiters.push({ text, resolve: () => (clearTimeout(timer), resolve()) });
+      }),
+    result: child.then((r) => ({ exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr, durationMs: Date.now() - started })),
+  };
+}

@@ -19,7 +19,7 @@ export class FakeLxd implements Lxd {
   readonly unexpected: string[] = [];
   readonly calls: Array<{ method: Method; args: unknown[] }> = [];
 
-  expect(method: Method, respond: (args: unknown[]) => unknown, match: (args: unknown[]) => boolean = () => true, describe = method): this {
+  expect(method: Method, respond: (args: unknown[]) => unknown, match: (args: unknown[]) => boolean = () => true, describe: string = method): this {
     this.script.push({ method, respond, match, describe });
     return this;
   }

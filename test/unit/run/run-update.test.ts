@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -50,7 +50,7 @@ function options(overrides: Partial<RunOptions> = {}): RunOptions {
 
 async function run(overrides: Partial<RunOptions> = {}, interrupt = new AbortController().signal) {
   const report = await runUpdate(options(overrides), {
-    lxd, clock, emit: (event) => events.push(event), runId: 'run-1', runDir, toolVersion: '0.0.0-test', interrupt,
+    lxd, clock, emit: (event) => events.push(event), runId: 'run-1', runDir, stateDir: runDir, toolVersion: '0.0.0-test', interrupt,
   });
   lxd.assertDone();
   return { report, item: report.instances[0]! };
@@ -215,7 +215,7 @@ describe('a failed update is rolled back', () => {
 // Used where the script ends with a sentinel that must stay unused.
 async function runExpectingLeftover(overrides: Partial<RunOptions>) {
   const report = await runUpdate(options(overrides), {
-    lxd, clock, emit: (event) => events.push(event), runId: 'run-1', runDir, toolVersion: '0.0.0-test', interrupt: new AbortController().signal,
+    lxd, clock, emit: (event) => events.push(event), runId: 'run-1', runDir, stateDir: runDir, toolVersion: '0.0.0-test', interrupt: new AbortController().signal,
   });
   expect(lxd.unexpected).toEqual([]);
   return { report, item: report.instances[0]! };
@@ -472,5 +472,58 @@ describe('chooseSnapshotName', () => {
     expect(chooseSnapshotName(null, new Set(), now)).toBe('safeupdate-20261126-090807');
     expect(chooseSnapshotName(null, new Set(['safeupdate-20261126-090807', 'safeupdate-20261126-090807-2']), now)).toBe('safeupdate-20261126-090807-3');
     expect(chooseSnapshotName('safeupdate-a', new Set(['safeupdate-a']), now)).toBeNull();
+  });
+});
+
+describe('the per-instance record (lock)', () => {
+  const recordPath = () => join(runDir, 'instances', 'local_default_web1.json');
+
+  it('records the phase and snapshot before the update runs, and is gone after the run', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    let during: { phase: string; snapshot: string; pid: number } | undefined;
+    lxd.expect('exec', async () => {
+      during = JSON.parse(await readFile(recordPath(), 'utf8'));
+      return execResult();
+    }, isCommand(COMMAND));
+    systemdHealthy();
+    finalStatus();
+    const { item } = await run();
+    expect(during).toMatchObject({ phase: 'updating', snapshot: item.snapshot.name, pid: process.pid });
+    await expect(readFile(recordPath())).rejects.toThrow('ENOENT');
+  });
+
+  it('a second run while one holds the instance: exit 3 naming the holder, nothing called but the status', async () => {
+    await mkdir(join(runDir, 'instances'), { recursive: true });
+    await writeFile(recordPath(), JSON.stringify({ runId: 'other-run', pid: process.pid, pidStartedAt: null, instance: 'web1', phase: 'updating', command: ['apt-get', 'upgrade'], startedAt: '2026-11-26T09:00:00Z', snapshot: 's' }));
+    finalStatus();
+    const { report, item } = await run();
+    expect(report.exitCode).toBe(3);
+    expect(item.error?.step).toBe('lock');
+    expect(item.error?.message).toContain(`web1 is busy: run other-run (pid ${process.pid}`);
+    // The holder's record is left alone.
+    expect(JSON.parse(await readFile(recordPath(), 'utf8')).runId).toBe('other-run');
+  });
+
+  it('a record left by a killed run that had begun the update: exit 3, run recover', async () => {
+    await mkdir(join(runDir, 'instances'), { recursive: true });
+    await writeFile(recordPath(), JSON.stringify({ runId: 'dead-run', pid: 999_999_999, pidStartedAt: '1', instance: 'web1', phase: 'updating', command: ['x'], startedAt: 't', snapshot: 'safeupdate-s' }));
+    finalStatus();
+    const { report, item } = await run();
+    expect(report.exitCode).toBe(3);
+    expect(item.error?.message).toContain('web1 awaits recovery: run dead-run');
+    expect(item.error?.message).toContain('safeupdate recover web1');
+  });
+
+  it('a stale record of a run that changed nothing is cleared with a warning', async () => {
+    await mkdir(join(runDir, 'instances'), { recursive: true });
+    await writeFile(recordPath(), JSON.stringify({ runId: 'dead-run', pid: 999_999_999, pidStartedAt: '1', instance: 'web1', phase: 'preparing', command: ['x'], startedAt: 't', snapshot: null }));
+    preflight();
+    systemdHealthy();
+    finalStatus();
+    const { report, item } = await run({ dryRun: true });
+    expect(report.exitCode).toBe(0);
+    expect(item.warnings[0]).toContain('cleared the record of run dead-run');
   });
 });

@@ -1,0 +1,68 @@
+import type { CheckDefinition } from '../checks/check.js';
+import { formatRef } from '../lxd/names.js';
+import type { InstanceRef } from '../lxd/lxd.js';
+import { exitCodeFor } from '../report/exit-codes.js';
+import { emptyInstanceReport, type Outcome, type Report } from '../report/report.js';
+import { InstanceBusy, InstanceRecordFile, type InstanceRecord } from '../state/instance-record.js';
+import { Stages } from './stages.js';
+import type { Failure, RunContext } from './types.js';
+
+/** Where a crashed run stopped decides what recovery means. */
+export function recoveryPlan(record: InstanceRecord | null): string {
+  if (!record) return 'nothing to recover';
+  if (record.phase === 'preparing' || record.phase === 'snapshotting') {
+    return `run ${record.runId} ended before the update began: nothing in the instance changed; clear its record`;
+  }
+  return `run ${record.runId} ended while ${record.phase} ${JSON.stringify(record.command)}: stop, restore ${record.snapshot}, start, and check`;
+}
+
+/**
+ * `safeupdate recover`: finishes the job of a run that was killed (SIGKILL, power loss). If the
+ * update had begun, rolls back to the recorded snapshot and checks; otherwise clears the record.
+ * The record is kept when the rollback fails, so that no new run starts on an unknown state.
+ */
+export async function recoverInstance(ref: InstanceRef, checks: CheckDefinition[] | null, context: RunContext): Promise<Report> {
+  const { clock } = context;
+  const started = clock.now();
+  const item = emptyInstanceReport(formatRef(ref), ref.project);
+  const stage = new Stages(context, item, ref);
+  const file = new InstanceRecordFile(context.stateDir, ref);
+  const finish = async (outcome: Outcome, failure: Failure | null, command: string[] = []): Promise<Report> => {
+    item.outcome = outcome;
+    item.error = failure;
+    item.finalStatus = await stage.currentStatus();
+    const report: Report = {
+      schema: 1, runId: context.runId, tool: { name: 'safeupdate', version: context.toolVersion },
+      startedAt: new Date(started).toISOString(), durationMs: clock.now() - started, outcome,
+      exitCode: exitCodeFor(outcome, null), interruptedBy: null, command, dryRun: false, runDir: context.runDir, instances: [item],
+    };
+    await stage.saveReport(report);
+    return report;
+  };
+
+  let record: InstanceRecord | null;
+  try {
+    record = await file.takeOver();
+  } catch (error) {
+    if (error instanceof InstanceBusy) return finish('not-started', { step: 'lock', message: error.message });
+    throw error;
+  }
+  if (!record) return finish('recovered', null);
+  item.plan = [recoveryPlan(record)];
+  item.snapshot = { name: record.snapshot, expiresAt: null };
+  if (record.phase === 'preparing' || record.phase === 'snapshotting') {
+    await file.release();
+    return finish('recovered', null, record.command);
+  }
+
+  const restored = await stage.rollBack(record.snapshot!);
+  if (!restored.ok) return finish('needs-attention', restored.failure, record.command);
+  // Only now is the instance known to run, so only now can the default checks be found.
+  const afterRollback = await stage.runChecks('after-rollback', await stage.checksFor(checks), []);
+  const failed = afterRollback.filter((result) => result.required && !result.ok);
+  if (failed.length) {
+    return finish('needs-attention', { step: 'after-rollback', message: `restored ${record.snapshot} but still unhealthy: ${failed.map((r) => `${r.name} (${r.message})`).join('; ')}` }, record.command);
+  }
+  await file.release();
+  return finish('recovered', null, record.command);
+}

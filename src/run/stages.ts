@@ -1,0 +1,290 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { defaultChecks } from '../checks/defaults.js';
+import type { CheckDefinition, CheckResult, Phase } from '../checks/check.js';
+import { probe } from '../checks/probe.js';
+import { formatDuration } from '../config/duration.js';
+import { LxdError } from '../errors.js';
+import type { ExecResult, Instance, InstanceRef } from '../lxd/lxd.js';
+import { SNAPSHOT_PREFIX } from '../lxd/names.js';
+import type { InstanceReport, Report, UncoveredVolume } from '../report/report.js';
+import { AwaitingRecovery, InstanceBusy, InstanceRecordFile, type RunPhase } from '../state/instance-record.js';
+import { collectEvidence } from './evidence.js';
+import type { Failure, RunContext, RunOptions } from './types.js';
+
+/** The stages of a run: each records its step in the report and tells the views. */
+export class Stages {
+  private readonly instanceDir: string;
+  readonly record: InstanceRecordFile;
+  private locked = false;
+
+  constructor(
+    private readonly context: RunContext,
+    private readonly item: InstanceReport,
+    private readonly ref: InstanceRef,
+  ) {
+    // One folder per instance, so that a fleet run keeps each instance's log and evidence apart.
+    this.instanceDir = join(context.runDir, item.instance.replace(':', '_'));
+    this.record = new InstanceRecordFile(context.stateDir, ref);
+  }
+
+  /** Takes the instance's lock, which is also the record a crashed run leaves for `recover`. */
+  async lock(command: string[]): Promise<{ ok: true } | { ok: false; failure: Failure }> {
+    const { runId, runDir, clock } = this.context;
+    try {
+      const { clearedStale } = await this.record.acquire({
+        runId, host: hostname(), instance: this.item.instance, ref: this.ref, command, startedAt: new Date(clock.now()).toISOString(), runDir,
+      });
+      if (clearedStale) this.warn(`cleared the record of run ${clearedStale.runId}, which ended before it changed anything`);
+      this.locked = true;
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof InstanceBusy || error instanceof AwaitingRecovery) return { ok: false, failure: { step: 'lock', message: error.message } };
+      throw error;
+    }
+  }
+
+  async unlock(): Promise<void> {
+    if (this.locked) await this.record.release();
+    this.locked = false;
+  }
+
+  /** Records how far the run got before the step that changes things, so a crash during it is covered. */
+  async mark(phase: RunPhase, snapshot?: string): Promise<void> {
+    if (this.locked) await this.record.update(snapshot === undefined ? { phase } : { phase, snapshot });
+  }
+
+  warn(message: string): void {
+    this.item.warnings.push(message);
+    this.context.emit({ type: 'warning', message });
+  }
+
+  async preflight(options: RunOptions): Promise<{ checks: CheckDefinition[] } | { failure: Failure }> {
+    const { lxd } = this.context;
+    const ref = this.ref;
+    const outcome = await this.step('preflight', `Preflight ${this.item.instance}`, async () => {
+      await lxd.checkReachable(ref.remote);
+      const instance = await lxd.getInstance(ref);
+      const refusal = refuseInstance(instance, this.item.instance);
+      if (refusal) throw new Refusal(refusal);
+      this.item.uncoveredVolumes = uncoveredVolumes(instance!);
+      for (const volume of this.item.uncoveredVolumes) {
+        this.warn(`${volume.path} (device ${volume.device}, ${volume.pool ? `volume ${volume.pool}/${volume.source}` : `host path ${volume.source}`}) is not in the snapshot: not covered by rollback`);
+      }
+      return { checks: await this.checksFor(options.checks), message: `${instance!.status} ${instance!.type}` };
+    });
+    if (!outcome.ok) return { failure: { step: 'preflight', message: outcome.message } };
+    return { checks: outcome.value.checks };
+  }
+
+  /** The configured checks, else the defaults for this instance. */
+  async checksFor(configured: CheckDefinition[] | null): Promise<CheckDefinition[]> {
+    if (configured) return configured;
+    const found = await defaultChecks(this.context.lxd, this.ref);
+    if (found.warning) this.warn(`${found.warning}: only the update command's exit code decides`);
+    return found.checks;
+  }
+
+  async runChecks(phase: Phase, checks: CheckDefinition[], baselineFailedUnits: string[]): Promise<CheckResult[]> {
+    const { lxd, clock, emit, interrupt } = this.context;
+    if (checks.length === 0) return [];
+    const results: CheckResult[] = [];
+    // After a rollback the run must finish proving its state: a second interrupt does not cut it short.
+    const signal = phase === 'after-rollback' ? undefined : interrupt;
+    await this.step(phase, `Checks (${phase})`, async () => {
+      for (const check of checks) {
+        const result = await probe(check, { lxd, ref: this.ref, phase, baselineFailedUnits, ...(signal ? { signal } : {}) }, clock);
+        results.push(result);
+        this.item.checks.push(result);
+        emit({ type: 'check', result });
+        if (!result.ok && !result.required) this.warn(`check ${result.name} failed (${phase}, not required): ${result.message}`);
+      }
+      const failed = results.filter((r) => !r.ok && r.required).length;
+      if (failed > 0) throw new Refusal(`${failed} of ${results.length} required check(s) failed`);
+      return { message: `${results.length} check(s) passed` };
+    });
+    return results;
+  }
+
+  async takeSnapshot(options: RunOptions): Promise<{ name: string } | { failure: Failure }> {
+    const { lxd, clock } = this.context;
+    const outcome = await this.step('snapshot', 'Snapshot', async () => {
+      const existing = new Set((await lxd.listSnapshots(this.ref)).map((s) => s.name));
+      const name = chooseSnapshotName(options.snapshotName, existing, new Date(clock.now()));
+      if (name === null) throw new Refusal(`snapshot ${options.snapshotName} already exists on ${this.item.instance}; safeupdate never replaces a snapshot`);
+      // Whole seconds: the expiry is read by people and compared by scripts.
+      const expiresAt = options.expiryMs === null ? null : new Date(Math.floor((clock.now() + options.expiryMs) / 1000) * 1000);
+      await this.mark('snapshotting', name);
+      await lxd.createSnapshot(this.ref, name, expiresAt);
+      this.item.snapshot = { name, expiresAt: expiresAt?.toISOString() ?? null };
+      return { name, message: `${name}, ${expiresAt ? `expires ${expiresAt.toISOString()}` : 'never expires'}` };
+    });
+    if (!outcome.ok) return { failure: { step: 'snapshot', message: `snapshot failed: ${outcome.message}` } };
+    return { name: outcome.value.name };
+  }
+
+  async runUpdateCommand(options: RunOptions): Promise<ExecResult | Failure> {
+    const { lxd, emit, interrupt } = this.context;
+    await mkdir(this.instanceDir, { recursive: true });
+    const logFile = join(this.instanceDir, 'update.log');
+    this.item.update.logFile = logFile;
+    const log = createWriteStream(logFile);
+    log.write(`$ ${options.command.join(' ')}\n`);
+    if (options.interactive) log.write('(interactive: the output went to the terminal and is not kept here)\n');
+    const env = options.interactive ? options.env : { DEBIAN_FRONTEND: 'noninteractive', ...options.env };
+    let result: ExecResult | undefined;
+    const outcome = await this.step('update', `Update: ${options.command.join(' ')}`, async () => {
+      await this.mark('updating');
+      if (options.interactive) emit({ type: 'update-owns-terminal', owns: true });
+      try {
+        result = await lxd.exec(this.ref, options.command, {
+          env,
+          interactive: options.interactive,
+          timeoutMs: options.timeoutMs,
+          signal: interrupt,
+          onOutput: (chunk) => {
+            log.write(chunk);
+            emit({ type: 'output', chunk });
+          },
+        });
+      } finally {
+        if (options.interactive) emit({ type: 'update-owns-terminal', owns: false });
+      }
+      Object.assign(this.item.update, { exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut });
+      const message = result.timedOut ? 'timed out' : result.canceled ? 'interrupted' : `exit ${result.exitCode ?? result.signal}`;
+      if (result.exitCode !== 0) throw new Refusal(message);
+      return { message };
+    });
+    this.item.update.durationMs = this.item.steps.at(-1)?.durationMs ?? null;
+    await new Promise<void>((resolve) => log.end(resolve));
+    if (!result) return { step: 'update', message: `could not run the update command: ${outcome.ok ? '' : outcome.message}` };
+    return result;
+  }
+
+  async saveEvidence(checks: CheckDefinition[]): Promise<void> {
+    const dir = join(this.instanceDir, 'evidence');
+    const units = checks.flatMap((check) => (check.spec.kind === 'unit' ? [check.spec.unit] : []));
+    const outcome = await this.step('evidence', 'Collect evidence', async () => {
+      this.item.evidenceDir = dir;
+      return { message: await collectEvidence(this.context.lxd, this.ref, dir, units) };
+    });
+    if (!outcome.ok) this.warn(`evidence: ${outcome.message}`);
+  }
+
+  /** Stop, restore, start: the state is being discarded, so a forced stop is the fastest correct way. */
+  async rollBack(snapshot: string): Promise<{ ok: true } | { ok: false; failure: Failure }> {
+    const { lxd } = this.context;
+    this.item.rollback.performed = true;
+    await this.mark('rolling-back');
+    const steps: Array<[string, string, () => Promise<void>]> = [
+      ['stop', `Stop ${this.item.instance}`, async () => {
+        const instance = await lxd.getInstance(this.ref);
+        if (instance && instance.status !== 'Stopped') await lxd.stopInstance(this.ref, { force: true });
+      }],
+      ['restore', `Restore ${snapshot}`, () => lxd.restoreSnapshot(this.ref, snapshot)],
+      ['start', `Start ${this.item.instance}`, () => lxd.startInstance(this.ref)],
+    ];
+    for (const [action, title, run] of steps) {
+      const outcome = await this.step(action, title, async () => {
+        await run();
+        return { message: 'done' };
+      });
+      this.item.rollback.steps.push(this.item.steps.at(-1)!);
+      if (!outcome.ok) {
+        return { ok: false, failure: { step: action, message: `rollback failed at ${action}: ${outcome.message}. ${this.manualFix(action, snapshot)}` } };
+      }
+    }
+    return { ok: true };
+  }
+
+  describePlan(options: RunOptions, checks: CheckDefinition[]): string[] {
+    const expiry = options.expiryMs === null ? 'never expires' : `expires in ${formatDuration(options.expiryMs)}`;
+    return [
+      `snapshot ${this.item.instance} as ${options.snapshotName ?? `${SNAPSHOT_PREFIX}<UTC timestamp>`} (${expiry})`,
+      `run ${JSON.stringify(options.command)} inside it (timeout ${formatDuration(options.timeoutMs)}${options.interactive ? ', interactive' : ''})`,
+      checks.length ? `check ${checks.map((c) => c.name).join(', ')}` : 'no health checks: only the exit code decides',
+      options.rollback ? 'on failure: collect evidence, stop, restore the snapshot, start, check again' : 'on failure: leave it as it is (--no-rollback)',
+      ...this.item.uncoveredVolumes.map((v) => `not covered by rollback: ${v.path} (device ${v.device})`),
+    ];
+  }
+
+  async currentStatus(): Promise<string | null> {
+    try {
+      return (await this.context.lxd.getInstance(this.ref))?.status ?? 'missing';
+    } catch {
+      return null;
+    }
+  }
+
+  async saveReport(report: Report): Promise<void> {
+    try {
+      await mkdir(this.context.runDir, { recursive: true });
+      await writeFile(join(this.context.runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+    } catch (error) {
+      this.warn(`could not save the report in ${this.context.runDir}: ${(error as Error).message}`);
+    }
+  }
+
+  private manualFix(action: string, snapshot: string): string {
+    const target = this.item.instance;
+    const project = this.item.project ? ` --project ${this.item.project}` : '';
+    const commands = {
+      stop: [`lxc stop --force ${target}${project}`, `lxc restore ${target} ${snapshot}${project}`, `lxc start ${target}${project}`],
+      restore: [`lxc restore ${target} ${snapshot}${project}`, `lxc start ${target}${project}`],
+      start: [`lxc start ${target}${project}`, `lxc info --show-log ${target}${project}`],
+    }[action] ?? [];
+    return `The snapshot ${snapshot} is kept. To finish by hand: ${commands.join(' && ')}`;
+  }
+
+  private async step<T extends { message: string }>(
+    action: string,
+    title: string,
+    run: () => Promise<T>,
+  ): Promise<{ ok: true; value: T; message: string } | { ok: false; message: string }> {
+    const { clock, emit } = this.context;
+    emit({ type: 'step-start', action, title });
+    const started = clock.now();
+    let outcome: { ok: true; value: T; message: string } | { ok: false; message: string };
+    try {
+      const value = await run();
+      outcome = { ok: true, value, message: value.message };
+    } catch (error) {
+      outcome = { ok: false, message: describeError(error) };
+    }
+    const step = { action, ok: outcome.ok, durationMs: clock.now() - started, message: outcome.message };
+    this.item.steps.push(step);
+    emit({ type: 'step-end', step });
+    return outcome;
+  }
+}
+
+/** A decision not to go on, as opposed to something that broke. */
+class Refusal extends Error {}
+
+function describeError(error: unknown): string {
+  if (error instanceof Refusal || error instanceof LxdError) return error.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+function refuseInstance(instance: Instance | null, name: string): string | null {
+  if (!instance) return `instance ${name} does not exist`;
+  if (instance.ephemeral) return `instance ${name} is ephemeral: LXD deletes it when it stops, so it cannot be rolled back`;
+  if (instance.status !== 'Running') return `instance ${name} is ${instance.status.toLowerCase()}, not running; start it first (lxc start ${name})`;
+  return null;
+}
+
+function uncoveredVolumes(instance: Instance): UncoveredVolume[] {
+  return Object.entries(instance.devices)
+    .filter(([, device]) => device.type === 'disk' && device.path !== '/' && device.source)
+    .map(([device, config]) => ({ device, path: config.path ?? '', source: config.source!, pool: config.pool ?? null }));
+}
+
+export function chooseSnapshotName(requested: string | null, existing: Set<string>, now: Date): string | null {
+  if (requested !== null) return existing.has(requested) ? null : requested;
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const base = `${SNAPSHOT_PREFIX}${stamp}`;
+  if (!existing.has(base)) return base;
+  for (let suffix = 2; ; suffix += 1) if (!existing.has(`${base}-${suffix}`)) return `${base}-${suffix}`;
+}

@@ -1,0 +1,42 @@
+import type { CheckDefinition } from '../checks/check.js';
+import type { Clock } from '../checks/probe.js';
+import type { InstanceRef, Lxd } from '../lxd/lxd.js';
+import type { Emit } from './events.js';
+
+export interface RunOptions {
+  ref: InstanceRef;
+  command: string[];
+  /** null: none configured, so `systemd` where the instance runs systemd. */
+  checks: CheckDefinition[] | null;
+  /** Update even when a required check fails at baseline. */
+  force: boolean;
+  /** null: `safeupdate-YYYYMMDD-HHMMSS`. */
+  snapshotName: string | null;
+  /** null: the snapshot never expires. */
+  expiryMs: number | null;
+  env: Record<string, string>;
+  timeoutMs: number;
+  rollback: boolean;
+  dryRun: boolean;
+  /** The command owns the terminal. */
+  interactive: boolean;
+}
+
+export interface RunContext {
+  lxd: Lxd;
+  clock: Clock;
+  emit: Emit;
+  runId: string;
+  /** Where this run keeps its log, evidence and report. */
+  runDir: string;
+  /** Where runs in progress keep their records (the per-instance locks). */
+  stateDir: string;
+  toolVersion: string;
+  /** Aborted by SIGINT, SIGTERM or SIGHUP; `reason` is the signal's name. */
+  interrupt: AbortSignal;
+}
+
+export interface Failure {
+  step: string;
+  message: string;
+}

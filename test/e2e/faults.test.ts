@@ -1,0 +1,118 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterEach, describe, expect, it } from 'vitest';
+import { demoVersion, launch, lxc, publish, removeAll, safeupdate, snapshots, startSafeupdate, status, unitState, UPGRADE } from './lab.js';
+
+afterEach(removeAll);
+
+// 4.0's postinst hangs and ignores SIGINT, as dpkg's maintainer scripts do: a signal alone never ends it.
+const HANGS = 'safeupdate-demo 4.0: postinst hangs';
+
+describe('interrupts end in a rolled-back, reported state within a bounded time', () => {
+  it('SIGINT during a hanging update: a second run meanwhile is refused naming the holder; then exit 130, 1.0 runs', async () => {
+    const name = await launch('sigint');
+    await publish(name, '4.0');
+    const run = await startSafeupdate([name, '--json', '--check', 'unit:safeupdate-demo', '--', ...UPGRADE]);
+    await run.waitFor(HANGS);
+
+    const second = await safeupdate([name, '--json', '--', 'true'], { SAFEUPDATE_STATE_DIR: run.stateDir });
+    expect(second.exitCode).toBe(3);
+    expect(second.report!.instances[0]!.error!.message).toContain(`${name} is busy: run `);
+    expect(second.report!.instances[0]!.error!.message).toContain(`(pid ${run.pid},`);
+
+    const signalled = Date.now();
+    process.kill(run.pid, 'SIGINT');
+    const { exitCode, stdout } = await run.result;
+    expect(exitCode).toBe(130);
+    expect(Date.now() - signalled).toBeLessThan(60_000);
+    const report = JSON.parse(stdout);
+    expect(report).toMatchObject({ outcome: 'interrupted', interruptedBy: 'SIGINT' });
+    expect(report.instances[0].error).toEqual({ step: 'update', message: 'interrupted by SIGINT' });
+    expect(await demoVersion(name)).toBe('1.0');
+    expect(await unitState(name)).toBe('active');
+    // The lock is released on this exit path too.
+    expect(await readdir(join(run.stateDir, 'instances'))).toEqual([]);
+  });
+
+  it('SIGTERM during the checks: exit 143, rolled back', async () => {
+    const name = await launch('sigterm');
+    await publish(name, '1.1');
+    // Passes at baseline (1.0), then keeps failing after the update until its 60 s deadline.
+    const run = await startSafeupdate([name, '--check', 'exec:dpkg-query -W -f=\'${Version}\' safeupdate-demo | grep -qx 1.0', '--', ...UPGRADE]);
+    await run.waitFor('▸ Checks (after-update)');
+    process.kill(run.pid, 'SIGTERM');
+    const { exitCode, stdout } = await run.result;
+    expect(exitCode).toBe(143);
+    expect(stdout).toContain('interrupted; rolled back');
+    expect(await demoVersion(name)).toBe('1.0');
+  });
+
+  it('SIGHUP (the SSH session dropped): exit 129, rolled back, the report lands in the state folder', async () => {
+    const name = await launch('sighup');
+    await publish(name, '4.0');
+    const run = await startSafeupdate([name, '--', ...UPGRADE]);
+    await run.waitFor(HANGS);
+    process.kill(run.pid, 'SIGHUP');
+    const { exitCode } = await run.result;
+    expect(exitCode).toBe(129);
+    const [runId] = await readdir(join(run.stateDir, 'runs'));
+    const report = JSON.parse(await readFile(join(run.stateDir, 'runs', runId!, 'report.json'), 'utf8'));
+    expect(report).toMatchObject({ outcome: 'interrupted', exitCode: 129, interruptedBy: 'SIGHUP' });
+    expect(await demoVersion(name)).toBe('1.0');
+  });
+});
+
+describe('a crash of safeupdate itself', () => {
+  it('kill -9 during the update: the next run refuses (exit 3), recover rolls back (exit 0), 1.0 runs', async () => {
+    const name = await launch('kill9');
+    await publish(name, '4.0');
+    const run = await startSafeupdate([name, '--check', 'unit:safeupdate-demo', '--', ...UPGRADE]);
+    await run.waitFor(HANGS);
+    process.kill(run.pid, 'SIGKILL');
+    await run.result;
+    const env = { SAFEUPDATE_STATE_DIR: run.stateDir };
+
+    const next = await safeupdate([name, '--json', '--', ...UPGRADE], env);
+    expect(next.exitCode).toBe(3);
+    expect(next.report!.instances[0]!.error!.message).toContain(`safeupdate recover ${name}`);
+
+    const unconfirmed = await safeupdate(['recover', name], env);
+    expect(unconfirmed.exitCode).toBe(2);
+    expect(unconfirmed.stderr).toContain('--yes');
+
+    const recovered = await safeupdate(['recover', name, '--yes', '--json', '--check', 'unit:safeupdate-demo'], env);
+    expect(recovered.exitCode, recovered.stderr).toBe(0);
+    expect(recovered.report!.instances[0]!.rollback.steps.map((s) => `${s.action}:${s.ok}`)).toEqual(['stop:true', 'restore:true', 'start:true']);
+    expect(await demoVersion(name)).toBe('1.0');
+    expect(await unitState(name)).toBe('active');
+    expect(await readdir(join(run.stateDir, 'instances'))).toEqual([]);
+
+    const again = await safeupdate(['recover', name], env);
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toContain('recovered');
+  });
+});
+
+describe('a rollback that cannot work', () => {
+  it('the snapshot deleted behind safeupdate\'s back: exit 4, the state and the commands to fix it by hand', async () => {
+    const name = await launch('nosnap');
+    await publish(name, '4.0');
+    const run = await startSafeupdate([name, '--json', '--timeout', '15s', '--', ...UPGRADE]);
+    await run.waitFor(HANGS);
+    const [taken] = await snapshots(name);
+    await lxc('delete', `${name}/${taken!.name}`);
+    expect(await status(name)).toBe('Running');
+
+    const { exitCode, stdout } = await run.result;
+    expect(exitCode).toBe(4);
+    const item = JSON.parse(stdout).instances[0];
+    expect(item.outcome).toBe('needs-attention');
+    expect(item.error.step).toBe('restore');
+    expect(item.error.message).toContain(`lxc restore ${name} ${taken!.name}`);
+    expect(item.finalStatus).toBe('Stopped');
+    // Nothing deleted the instance itself.
+    expect(await status(name)).toBe('Stopped');
+    await execa('lxc', ['start', name]);
+  });
+});
