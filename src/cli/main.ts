@@ -95,6 +95,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       .option('--env <KEY=VALUE>', 'environment variable for the update command, repeatable', collect, [])
       .option('--timeout <duration>', 'bound on the update command; hitting it counts as a failure (default 1h)')
       .option('--no-rollback', 'on failure, leave the instance as it is and report (exit 4)')
+      .option('--keep-failed', 'before rolling back, keep the broken state as a stopped copy <name>-failed-<timestamp>')
       .option('--dry-run', 'check and print the plan; change nothing'),
   )
     .addHelpText('after', RUN_EXAMPLES)

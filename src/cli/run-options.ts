@@ -18,6 +18,7 @@ export interface RunFlags {
   timeout?: string;
   /** false with --no-rollback. */
   rollback?: boolean;
+  keepFailed?: boolean;
   dryRun?: boolean;
   json?: boolean;
   config?: string;
@@ -45,6 +46,7 @@ export function toRunOptions(instance: string, command: string[] | null, flags: 
     env: { ...settings.env, ...parseEnv(flags.env) },
     timeoutMs: parseDuration(flags.timeout ?? settings.timeout ?? BUILT_IN.timeout, '--timeout'),
     rollback: flags.rollback ?? settings.rollback ?? true,
+    keepFailed: flags.keepFailed ?? settings['keep-failed'] ?? false,
     dryRun: flags.dryRun ?? false,
     interactive: terminal && !flags.json && !flags.dryRun,
   };

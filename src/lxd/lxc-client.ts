@@ -59,6 +59,28 @@ export class LxcClient implements Lxd {
     }));
   }
 
+  async getSpace(ref: InstanceRef): Promise<{ pool: string; freeBytes: number | null; usedByInstanceBytes: number | null }> {
+    const instance = (await this.query(ref.remote, instancePath(ref, ''))) as RawInstance;
+    const pool = instance.expanded_devices?.root?.pool ?? 'default';
+    const project = ref.project === null ? '' : `?project=${encodeURIComponent(ref.project)}`;
+    const resources = (await this.query(ref.remote, `/1.0/storage-pools/${encodeURIComponent(pool)}/resources${project}`)) as RawResources;
+    const state = (await this.query(ref.remote, instancePath(ref, '/state'))) as RawState;
+    const usage = state.disk?.root?.usage;
+    return {
+      pool,
+      freeBytes: resources.space?.total ? resources.space.total - (resources.space.used ?? 0) : null,
+      // The dir driver without quotas reports no usage at all: unknown, not zero.
+      usedByInstanceBytes: typeof usage === 'number' && usage > 0 ? usage : null,
+    };
+  }
+
+  async copyInstance(ref: InstanceRef, target: string): Promise<void> {
+    const remotePrefix = ref.remote === null ? '' : `${ref.remote}:`;
+    await this.run(['copy', `${remotePrefix}${ref.name}`, `${remotePrefix}${target}`, '--instance-only', ...projectFlag(ref)], this.storageTimeoutMs);
+    // A post-mortem copy must never come up by itself, not even when the host boots.
+    await this.run(['config', 'set', `${remotePrefix}${target}`, 'boot.autostart=false', ...projectFlag(ref)], this.callTimeoutMs);
+  }
+
   async getIPv4Addresses(ref: InstanceRef): Promise<string[]> {
     const state = (await this.query(ref.remote, instancePath(ref, '/state'))) as RawState;
     return Object.entries(state.network ?? {})
@@ -159,7 +181,12 @@ interface RawInstance {
   expanded_devices?: Record<string, Record<string, string>>;
 }
 
+interface RawResources {
+  space?: { total?: number; used?: number };
+}
+
 interface RawState {
+  disk?: Record<string, { usage?: number }>;
   network?: Record<string, { addresses?: Array<{ family: string; address: string; scope: string }> }>;
 }
 

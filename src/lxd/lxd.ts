@@ -66,6 +66,10 @@ export interface Lxd {
   /** null when there is no such instance. */
   getInstance(ref: InstanceRef): Promise<Instance | null>;
   listSnapshots(ref: InstanceRef): Promise<Snapshot[]>;
+  /** Free bytes in the pool of the instance's root disk, and the root disk's usage; null where LXD does not say. */
+  getSpace(ref: InstanceRef): Promise<{ pool: string; freeBytes: number | null; usedByInstanceBytes: number | null }>;
+  /** A stopped copy of the instance without its snapshots, never started (for post-mortems). */
+  copyInstance(ref: InstanceRef, target: string): Promise<void>;
   /** The instance's global IPv4 addresses as LXD reports them (they can change across a restart). */
   getIPv4Addresses(ref: InstanceRef): Promise<string[]>;
   createSnapshot(ref: InstanceRef, name: string, expiresAt: Date | null): Promise<void>;

@@ -37,6 +37,7 @@ function renderInstance(item: InstanceReport, report: Report): string[] {
     row('rollback', item.rollback.steps.map((s) => `${s.ok ? '✔' : '✖'} ${s.action} ${formatDuration(s.durationMs)}`).join('  '));
   }
   if (item.evidenceDir) row('evidence', item.evidenceDir);
+  if (item.keptFailedCopy) row('kept', `${item.keptFailedCopy} (stopped copy of the failed state; delete it with: lxc delete ${item.keptFailedCopy})`);
   item.uncoveredVolumes.forEach((v, i) => row(i === 0 ? 'not covered' : '', `${v.path} (device ${v.device}: ${v.pool ? `volume ${v.pool}/${v.source}` : v.source})`));
   item.warnings.forEach((w, i) => row(i === 0 ? 'warnings' : '', w));
   row('steps', item.steps.map((s) => `${s.ok ? '' : '✖'}${s.action} ${formatDuration(s.durationMs)}`).join(', '));

@@ -44,6 +44,10 @@ export interface InstanceReport {
   checks: CheckResult[];
   rollback: { performed: boolean; steps: StepRecord[] };
   evidenceDir: string | null;
+  /** The stopped copy of the broken state (`--keep-failed`), never started by safeupdate. */
+  keptFailedCopy: string | null;
+  /** Space for the snapshot: LXD's numbers, null where it does not report them. */
+  space: { pool: string; freeBytes: number | null; neededBytes: number | null } | null;
   uncoveredVolumes: UncoveredVolume[];
   /** Every step of the run in order, rollback steps included. */
   steps: StepRecord[];
@@ -81,6 +85,8 @@ export function emptyInstanceReport(instance: string, project: string | null): I
     checks: [],
     rollback: { performed: false, steps: [] },
     evidenceDir: null,
+    keptFailedCopy: null,
+    space: null,
     uncoveredVolumes: [],
     steps: [],
     plan: [],

@@ -4,7 +4,7 @@ import type { ExecResult } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
 import { exitCodeFor } from '../report/exit-codes.js';
 import { emptyInstanceReport, type Outcome, type Report } from '../report/report.js';
-import { Stages } from './stages.js';
+import { failedCopyName, Stages } from './stages.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
 export type { RunContext, RunOptions } from './types.js';
@@ -82,7 +82,7 @@ export async function runUpdate(options: RunOptions, context: RunContext): Promi
       return finish('needs-attention', { ...failure, message: `${failure.message}; left as it is (--no-rollback), snapshot ${snapshot.name} kept` });
     }
     await stage.saveEvidence(checks);
-    const restored = await stage.rollBack(snapshot.name);
+    const restored = await stage.rollBack(snapshot.name, options.keepFailed ? failedCopyName(options.ref.name, new Date(clock.now())) : null);
     if (!restored.ok) return finish('needs-attention', restored.failure);
 
     // What passed at baseline must pass again; with --force that is all the proof there can be.

@@ -70,6 +70,11 @@ export class Stages {
       const refusal = refuseInstance(instance, this.item.instance);
       if (refusal) throw new Refusal(refusal);
       this.item.uncoveredVolumes = uncoveredVolumes(instance!);
+      const space = await lxd.getSpace(ref);
+      this.item.space = { pool: space.pool, freeBytes: space.freeBytes, neededBytes: space.usedByInstanceBytes };
+      if (space.freeBytes !== null && space.usedByInstanceBytes !== null && space.usedByInstanceBytes > space.freeBytes) {
+        throw new Refusal(`the snapshot would not fit: ${this.item.instance} uses ${gib(space.usedByInstanceBytes)}, pool ${space.pool} has ${gib(space.freeBytes)} free`);
+      }
       for (const volume of this.item.uncoveredVolumes) {
         this.warn(`${volume.path} (device ${volume.device}, ${volume.pool ? `volume ${volume.pool}/${volume.source}` : `host path ${volume.source}`}) is not in the snapshot: not covered by rollback`);
       }
@@ -173,8 +178,12 @@ export class Stages {
     if (!outcome.ok) this.warn(`evidence: ${outcome.message}`);
   }
 
-  /** Stop, restore, start: the state is being discarded, so a forced stop is the fastest correct way. */
-  async rollBack(snapshot: string): Promise<{ ok: true } | { ok: false; failure: Failure }> {
+  /**
+   * Stop, restore, start: the state is being discarded, so a forced stop is the fastest correct way.
+   * With `keepFailedAs`, the stopped broken state is first copied (not snapshotted: on ZFS a restore
+   * fails on, or destroys, snapshots newer than the one restored).
+   */
+  async rollBack(snapshot: string, keepFailedAs: string | null = null): Promise<{ ok: true } | { ok: false; failure: Failure }> {
     const { lxd } = this.context;
     this.item.rollback.performed = true;
     await this.mark('rolling-back');
@@ -183,6 +192,10 @@ export class Stages {
         const instance = await lxd.getInstance(this.ref);
         if (instance && instance.status !== 'Stopped') await lxd.stopInstance(this.ref, { force: true });
       }],
+      ...(keepFailedAs === null ? [] : [['keep-failed', `Keep the failed state as ${keepFailedAs}`, async () => {
+        await lxd.copyInstance(this.ref, keepFailedAs);
+        this.item.keptFailedCopy = keepFailedAs;
+      }] as [string, string, () => Promise<void>]]),
       ['restore', `Restore ${snapshot}`, () => lxd.restoreSnapshot(this.ref, snapshot)],
       ['start', `Start ${this.item.instance}`, () => lxd.startInstance(this.ref)],
     ];
@@ -192,6 +205,11 @@ export class Stages {
         return { message: 'done' };
       });
       this.item.rollback.steps.push(this.item.steps.at(-1)!);
+      // A post-mortem copy that fails must not hold up the rollback.
+      if (!outcome.ok && action === 'keep-failed') {
+        this.warn(`could not keep the failed state: ${outcome.message}`);
+        continue;
+      }
       if (!outcome.ok) {
         return { ok: false, failure: { step: action, message: `rollback failed at ${action}: ${outcome.message}. ${this.manualFix(action, snapshot)}` } };
       }
@@ -207,6 +225,7 @@ export class Stages {
       checks.length ? `check ${checks.map((c) => c.name).join(', ')}` : 'no health checks: only the exit code decides',
       options.rollback ? 'on failure: collect evidence, stop, restore the snapshot, start, check again' : 'on failure: leave it as it is (--no-rollback)',
       ...this.item.uncoveredVolumes.map((v) => `not covered by rollback: ${v.path} (device ${v.device})`),
+      describeSpace(this.item.space),
     ];
   }
 
@@ -279,6 +298,24 @@ function uncoveredVolumes(instance: Instance): UncoveredVolume[] {
   return Object.entries(instance.devices)
     .filter(([, device]) => device.type === 'disk' && device.path !== '/' && device.source)
     .map(([device, config]) => ({ device, path: config.path ?? '', source: config.source!, pool: config.pool ?? null }));
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+function describeSpace(space: InstanceReport['space']): string {
+  if (!space || space.freeBytes === null) return 'space: LXD does not report the free space of the pool; cannot tell whether the snapshot fits';
+  if (space.neededBytes === null) {
+    return `space: pool ${space.pool} has ${gib(space.freeBytes)} free; LXD reports no disk usage for this instance (a dir pool without quota copies the whole root filesystem), so whether the snapshot fits cannot be told`;
+  }
+  return `space: the snapshot needs up to ${gib(space.neededBytes)}; pool ${space.pool} has ${gib(space.freeBytes)} free`;
+}
+
+/** `<name>-failed-YYYYMMDDHHMMSS`, shortened to LXD's 63 characters. */
+export function failedCopyName(instance: string, now: Date): string {
+  const suffix = `-failed-${now.toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
+  return `${instance.slice(0, 63 - suffix.length).replace(/-+$/, '')}${suffix}`;
 }
 
 export function chooseSnapshotName(requested: string | null, existing: Set<string>, now: Date): string | null {

@@ -17,6 +17,8 @@ export interface RunOptions {
   env: Record<string, string>;
   timeoutMs: number;
   rollback: boolean;
+  /** Before restoring, keep the broken state as a stopped copy `<name>-failed-<timestamp>`. */
+  keepFailed: boolean;
   dryRun: boolean;
   /** The command owns the terminal. */
   interactive: boolean;

@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { demoVersion, launch, lxc, publish, removeAll, safeupdate, snapshots, startSafeupdate, status, unitState, UPGRADE } from './lab.js';
+import { demoVersion, launch, lxc, publish, removeAll, safeupdate, snapshots, startSafeupdate, status, track, unitState, UPGRADE } from './lab.js';
 
 afterEach(removeAll);
 
@@ -114,5 +114,24 @@ describe('a rollback that cannot work', () => {
     // Nothing deleted the instance itself.
     expect(await status(name)).toBe('Stopped');
     await execa('lxc', ['start', name]);
+  });
+});
+
+describe('--keep-failed', () => {
+  it('keeps the broken state as a stopped copy that never starts, then rolls back', async () => {
+    const name = await launch('keepfailed');
+    await publish(name, '2.0');
+    const run = await safeupdate([name, '--json', '--keep-failed', '--', ...UPGRADE]);
+    const copy = run.report?.instances[0]?.keptFailedCopy;
+    if (copy) track(copy);
+    expect(run.exitCode, run.stderr).toBe(1);
+    expect(copy).toMatch(new RegExp(`^${name}-failed-\\d{14}$`));
+    expect(await status(copy!)).toBe('Stopped');
+    expect(await lxc('config', 'get', copy!, 'boot.autostart')).toBe('false');
+    expect(await snapshots(copy!)).toEqual([]);
+    // The copy holds the broken version; the instance runs the old one again.
+    const dpkgStatus = await lxc('file', 'pull', `${copy}/var/lib/dpkg/status`, '-');
+    expect(dpkgStatus).toMatch(/Package: safeupdate-demo\nStatus: install ok installed[\s\S]*?Version: 2\.0/);
+    expect(await demoVersion(name)).toBe('1.0');
   });
 });

@@ -32,6 +32,11 @@ export async function publish(name: string, ...versions: string[]): Promise<void
   await execa(LAB, ['publish', name, ...versions], { stdin: 'ignore' });
 }
 
+/** Marks an instance that safeupdate made (a --keep-failed copy) for deletion after the test. */
+export function track(name: string): void {
+  created.add(name);
+}
+
 /** Deletes the instances this test file made, snapshots and all: on a dir pool each is a full rootfs copy. */
 export async function removeAll(): Promise<void> {
   for (const name of created) {

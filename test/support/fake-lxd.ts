@@ -50,6 +50,12 @@ export class FakeLxd implements Lxd {
   listSnapshots(ref: InstanceRef): Promise<Snapshot[]> {
     return this.take('listSnapshots', [ref]);
   }
+  getSpace(ref: InstanceRef): Promise<{ pool: string; freeBytes: number | null; usedByInstanceBytes: number | null }> {
+    return this.take('getSpace', [ref]);
+  }
+  copyInstance(ref: InstanceRef, target: string): Promise<void> {
+    return this.take('copyInstance', [ref, target]);
+  }
   getIPv4Addresses(ref: InstanceRef): Promise<string[]> {
     return this.take('getIPv4Addresses', [ref]);
   }

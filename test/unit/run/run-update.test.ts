@@ -7,6 +7,7 @@ import { LxdError } from '../../../src/errors.js';
 import type { ExecResult, Instance } from '../../../src/lxd/lxd.js';
 import type { RunEvent } from '../../../src/run/events.js';
 import { chooseSnapshotName, runUpdate, type RunOptions } from '../../../src/run/run-update.js';
+import { failedCopyName } from '../../../src/run/stages.js';
 import { FakeClock } from '../../support/fake-clock.js';
 import {
   execResult, FakeLxd, isCommand, isEvidence, isSystemdCheck, isSystemdProbe, isUnitCheck, runningContainer, systemdOutput, unitOutput,
@@ -14,6 +15,7 @@ import {
 
 const COMMAND = ['apt-get', 'upgrade', '-y'];
 const DAY = 86_400_000;
+const GIB = 2 ** 30;
 
 let lxd: FakeLxd;
 let clock: FakeClock;
@@ -42,6 +44,7 @@ function options(overrides: Partial<RunOptions> = {}): RunOptions {
     env: {},
     timeoutMs: 3_600_000,
     rollback: true,
+    keepFailed: false,
     dryRun: false,
     interactive: false,
     ...overrides,
@@ -61,6 +64,9 @@ async function run(overrides: Partial<RunOptions> = {}, interrupt = new AbortCon
 function preflight(instance: Instance | null = runningContainer(), systemd: boolean | null = true) {
   lxd.expect('checkReachable', () => undefined);
   lxd.expect('getInstance', () => instance);
+  if (instance?.status === 'Running' && !instance.ephemeral) {
+    lxd.expect('getSpace', () => ({ pool: 'default', freeBytes: 50 * GIB, usedByInstanceBytes: null }));
+  }
   if (systemd !== null && instance?.status === 'Running' && !instance.ephemeral) {
     lxd.expect('exec', () => execResult({ exitCode: systemd ? 0 : 1 }), isSystemdProbe, 'systemd probe');
   }
@@ -525,5 +531,74 @@ describe('the per-instance record (lock)', () => {
     const { report, item } = await run({ dryRun: true });
     expect(report.exitCode).toBe(0);
     expect(item.warnings[0]).toContain('cleared the record of run dead-run');
+  });
+});
+
+describe('space for the snapshot', () => {
+  it('refuses with exit 3 when LXD says the snapshot would not fit', async () => {
+    lxd.expect('checkReachable', () => undefined);
+    lxd.expect('getInstance', () => runningContainer());
+    lxd.expect('getSpace', () => ({ pool: 'small', freeBytes: 1 * GIB, usedByInstanceBytes: 3 * GIB }));
+    finalStatus();
+    const { report, item } = await run();
+    expect(report.exitCode).toBe(3);
+    expect(item.error?.message).toBe('the snapshot would not fit: web1 uses 3.0 GiB, pool small has 1.0 GiB free');
+  });
+
+  it('says in the plan when LXD does not report the usage, rather than guess', async () => {
+    preflight();
+    systemdHealthy();
+    finalStatus();
+    const { item } = await run({ dryRun: true });
+    expect(item.plan.at(-1)).toContain('LXD reports no disk usage for this instance');
+    expect(item.space).toEqual({ pool: 'default', freeBytes: 50 * GIB, neededBytes: null });
+  });
+});
+
+describe('--keep-failed', () => {
+  it('copies the stopped broken state before the restore', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    update(execResult({ exitCode: 100 }));
+    lxd.expect('exec', () => execResult(), isEvidence);
+    lxd.expect('getInstance', () => runningContainer());
+    lxd.expect('stopInstance', () => undefined);
+    lxd.expect('copyInstance', () => undefined, (args) => args[1] === 'web1-failed-20261126100001', 'the post-mortem copy');
+    lxd.expect('restoreSnapshot', () => undefined);
+    lxd.expect('startInstance', () => undefined);
+    systemdHealthy();
+    finalStatus();
+    const { report, item } = await run({ keepFailed: true });
+    expect(report.exitCode).toBe(1);
+    expect(item.keptFailedCopy).toBe('web1-failed-20261126100001');
+    expect(item.rollback.steps.map((s) => s.action)).toEqual(['stop', 'keep-failed', 'restore', 'start']);
+  });
+
+  it('a failed copy is a warning; the rollback goes on', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    update(execResult({ exitCode: 100 }));
+    lxd.expect('exec', () => execResult(), isEvidence);
+    lxd.expect('getInstance', () => runningContainer());
+    lxd.expect('stopInstance', () => undefined);
+    lxd.expect('copyInstance', () => {
+      throw new LxdError('No space left on device', 'failed', []);
+    });
+    lxd.expect('restoreSnapshot', () => undefined);
+    lxd.expect('startInstance', () => undefined);
+    systemdHealthy();
+    finalStatus();
+    const { report, item } = await run({ keepFailed: true });
+    expect(report.exitCode).toBe(1);
+    expect(item.keptFailedCopy).toBeNull();
+    expect(item.warnings).toContain('could not keep the failed state: No space left on device');
+  });
+
+  it('names the copy within 63 characters', () => {
+    const name = failedCopyName(`a${'b'.repeat(62)}`, new Date('2026-11-26T09:08:07Z'));
+    expect(name).toHaveLength(63);
+    expect(name).toMatch(/^ab+-failed-20261126090807$/);
   });
 });
