@@ -104,6 +104,28 @@ export class LxcClient implements Lxd {
     await this.run(['restore', target(ref), name, ...projectFlag(ref)], this.storageTimeoutMs);
   }
 
+  async deleteSnapshot(ref: InstanceRef, name: string): Promise<void> {
+    // The API path always ends in /snapshots/<name>: unlike `lxc delete NAME[/SNAP]`, a missing or
+    // empty snapshot name cannot turn this into the deletion of the instance.
+    if (name === '' || name.includes('/')) throw new LxdError(`refusing to delete snapshot "${name}": not a snapshot name`, 'failed', []);
+    await this.run(
+      ['query', '--wait', '-X', 'DELETE', remotePath(ref.remote, instancePath(ref, `/snapshots/${encodeURIComponent(name)}`))],
+      this.storageTimeoutMs,
+    );
+  }
+
+  async setConfig(ref: InstanceRef, entries: Record<string, string | null>): Promise<void> {
+    const set = Object.entries(entries).filter(([, value]) => value !== null).map(([key, value]) => `${key}=${value}`);
+    const unset = Object.entries(entries).filter(([, value]) => value === null).map(([key]) => key);
+    if (set.length) await this.run(['config', 'set', target(ref), ...set, ...projectFlag(ref)], this.callTimeoutMs);
+    for (const key of unset) await this.run(['config', 'unset', target(ref), key, ...projectFlag(ref)], this.callTimeoutMs);
+  }
+
+  async getConfig(ref: InstanceRef): Promise<Record<string, string>> {
+    const raw = (await this.query(ref.remote, instancePath(ref, ''))) as RawInstance;
+    return raw.config ?? {};
+  }
+
   async stopInstance(ref: InstanceRef, options: { force: boolean }): Promise<void> {
     await this.run(['stop', target(ref), ...projectFlag(ref), ...(options.force ? ['--force'] : [])], this.callTimeoutMs);
   }
@@ -178,6 +200,7 @@ interface RawInstance {
   type: string;
   status: string;
   ephemeral: boolean;
+  config?: Record<string, string>;
   expanded_devices?: Record<string, Record<string, string>>;
 }
 

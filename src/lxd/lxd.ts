@@ -74,6 +74,11 @@ export interface Lxd {
   getIPv4Addresses(ref: InstanceRef): Promise<string[]>;
   createSnapshot(ref: InstanceRef, name: string, expiresAt: Date | null): Promise<void>;
   restoreSnapshot(ref: InstanceRef, name: string): Promise<void>;
+  /** Deletes one snapshot, addressed through its instance: there is no way to reach the instance itself. */
+  deleteSnapshot(ref: InstanceRef, name: string): Promise<void>;
+  /** Sets instance config keys; null unsets a key. */
+  setConfig(ref: InstanceRef, entries: Record<string, string | null>): Promise<void>;
+  getConfig(ref: InstanceRef): Promise<Record<string, string>>;
   stopInstance(ref: InstanceRef, options: { force: boolean }): Promise<void>;
   startInstance(ref: InstanceRef): Promise<void>;
   exec(ref: InstanceRef, argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;

@@ -23,6 +23,7 @@ export function exitCodeFor(outcome: Outcome, interruptedBy: string | null): num
     case 'planned':
     case 'healthy':
     case 'recovered':
+    case 'restored':
       return EXIT.ok;
     case 'rolled-back':
     case 'unhealthy':

@@ -12,6 +12,7 @@ const HEADLINE: Record<Outcome, string> = {
   healthy: 'healthy',
   unhealthy: 'UNHEALTHY',
   recovered: 'recovered',
+  restored: 'restored',
 };
 
 /** The summary for a person at a terminal: a pure function of the report. */

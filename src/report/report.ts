@@ -11,7 +11,9 @@ export type Outcome =
   | 'healthy'
   | 'unhealthy'
   /** `safeupdate recover`: back on the recorded snapshot and healthy, or nothing needed doing. */
-  | 'recovered';
+  | 'recovered'
+  /** `safeupdate rollback`: restored to the chosen snapshot (and healthy, if running). */
+  | 'restored';
 
 export interface StepRecord {
   action: string;
@@ -93,5 +95,31 @@ export function emptyInstanceReport(instance: string, project: string | null): I
     finalStatus: null,
     warnings: [],
     error: null,
+  };
+}
+
+/** The report's frame around its instances; every subcommand that reports builds it here. */
+export function frameReport(
+  run: { runId: string; toolVersion: string; runDir: string },
+  startedAt: number,
+  durationMs: number,
+  outcome: Outcome,
+  exitCode: number,
+  instances: InstanceReport[],
+  details: { command?: string[]; dryRun?: boolean; interruptedBy?: string | null } = {},
+): Report {
+  return {
+    schema: 1,
+    runId: run.runId,
+    tool: { name: 'safeupdate', version: run.toolVersion },
+    startedAt: new Date(startedAt).toISOString(),
+    durationMs,
+    outcome,
+    exitCode,
+    interruptedBy: details.interruptedBy ?? null,
+    command: details.command ?? [],
+    dryRun: details.dryRun ?? false,
+    runDir: run.runDir,
+    instances,
   };
 }

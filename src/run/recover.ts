@@ -2,7 +2,7 @@ import type { CheckDefinition } from '../checks/check.js';
 import { formatRef } from '../lxd/names.js';
 import type { InstanceRef } from '../lxd/lxd.js';
 import { exitCodeFor } from '../report/exit-codes.js';
-import { emptyInstanceReport, type Outcome, type Report } from '../report/report.js';
+import { emptyInstanceReport, frameReport, type Outcome, type Report } from '../report/report.js';
 import { InstanceBusy, InstanceRecordFile, type InstanceRecord } from '../state/instance-record.js';
 import { Stages } from './stages.js';
 import type { Failure, RunContext } from './types.js';
@@ -31,11 +31,7 @@ export async function recoverInstance(ref: InstanceRef, checks: CheckDefinition[
     item.outcome = outcome;
     item.error = failure;
     item.finalStatus = await stage.currentStatus();
-    const report: Report = {
-      schema: 1, runId: context.runId, tool: { name: 'safeupdate', version: context.toolVersion },
-      startedAt: new Date(started).toISOString(), durationMs: clock.now() - started, outcome,
-      exitCode: exitCodeFor(outcome, null), interruptedBy: null, command, dryRun: false, runDir: context.runDir, instances: [item],
-    };
+    const report = frameReport(context, started, clock.now() - started, outcome, exitCodeFor(outcome, null), [item], { command });
     await stage.saveReport(report);
     return report;
   };

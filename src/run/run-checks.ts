@@ -5,7 +5,7 @@ import { LxdError } from '../errors.js';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
 import { exitCodeFor } from '../report/exit-codes.js';
-import { emptyInstanceReport, type InstanceReport, type Outcome, type Report } from '../report/report.js';
+import { emptyInstanceReport, frameReport, type InstanceReport, type Outcome, type Report } from '../report/report.js';
 import type { Emit } from './events.js';
 
 export interface CheckTarget {
@@ -35,20 +35,7 @@ export async function runChecksOnly(targets: CheckTarget[], context: CheckRunCon
   const instances: InstanceReport[] = [];
   for (const target of targets) instances.push(await checkInstance(target, context));
   const outcome = SEVERITY.find((candidate) => instances.some((item) => item.outcome === candidate)) ?? 'healthy';
-  return {
-    schema: 1,
-    runId: context.runId,
-    tool: { name: 'safeupdate', version: context.toolVersion },
-    startedAt: new Date(started).toISOString(),
-    durationMs: context.clock.now() - started,
-    outcome,
-    exitCode: exitCodeFor(outcome, null),
-    interruptedBy: null,
-    command: [],
-    dryRun: false,
-    runDir: context.runDir,
-    instances,
-  };
+  return frameReport(context, started, context.clock.now() - started, outcome, exitCodeFor(outcome, null), instances);
 }
 
 async function checkInstance({ ref, checks }: CheckTarget, { lxd, clock, emit }: CheckRunContext): Promise<InstanceReport> {

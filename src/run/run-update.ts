@@ -3,7 +3,7 @@ import { formatDuration } from '../config/duration.js';
 import type { ExecResult } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
 import { exitCodeFor } from '../report/exit-codes.js';
-import { emptyInstanceReport, type Outcome, type Report } from '../report/report.js';
+import { emptyInstanceReport, frameReport, type Outcome, type Report } from '../report/report.js';
 import { failedCopyName, Stages } from './stages.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
@@ -20,20 +20,7 @@ export async function runUpdate(options: RunOptions, context: RunContext): Promi
   const started = clock.now();
   const item = emptyInstanceReport(formatRef(options.ref), options.ref.project);
   const stage = new Stages(context, item, options.ref);
-  const report: Report = {
-    schema: 1,
-    runId: context.runId,
-    tool: { name: 'safeupdate', version: context.toolVersion },
-    startedAt: new Date(started).toISOString(),
-    durationMs: 0,
-    outcome: 'not-started',
-    exitCode: 0,
-    interruptedBy: null,
-    command: options.command,
-    dryRun: options.dryRun,
-    runDir: context.runDir,
-    instances: [item],
-  };
+  const report = frameReport(context, started, 0, 'not-started', 0, [item], { command: options.command, dryRun: options.dryRun });
   const finish = async (outcome: Outcome, failure: Failure | null = null): Promise<Report> => {
     item.outcome = outcome;
     item.error = failure;
@@ -82,7 +69,7 @@ export async function runUpdate(options: RunOptions, context: RunContext): Promi
       return finish('needs-attention', { ...failure, message: `${failure.message}; left as it is (--no-rollback), snapshot ${snapshot.name} kept` });
     }
     await stage.saveEvidence(checks);
-    const restored = await stage.rollBack(snapshot.name, options.keepFailed ? failedCopyName(options.ref.name, new Date(clock.now())) : null);
+    const restored = await stage.rollBack(snapshot.name, { keepFailedAs: options.keepFailed ? failedCopyName(options.ref.name, new Date(clock.now())) : null });
     if (!restored.ok) return finish('needs-attention', restored.failure);
 
     // What passed at baseline must pass again; with --force that is all the proof there can be.

@@ -183,7 +183,10 @@ export class Stages {
    * With `keepFailedAs`, the stopped broken state is first copied (not snapshotted: on ZFS a restore
    * fails on, or destroys, snapshots newer than the one restored).
    */
-  async rollBack(snapshot: string, keepFailedAs: string | null = null): Promise<{ ok: true } | { ok: false; failure: Failure }> {
+  async rollBack(
+    snapshot: string,
+    { keepFailedAs = null, start = true }: { keepFailedAs?: string | null; start?: boolean } = {},
+  ): Promise<{ ok: true } | { ok: false; failure: Failure }> {
     const { lxd } = this.context;
     this.item.rollback.performed = true;
     await this.mark('rolling-back');
@@ -197,7 +200,7 @@ export class Stages {
         this.item.keptFailedCopy = keepFailedAs;
       }] as [string, string, () => Promise<void>]]),
       ['restore', `Restore ${snapshot}`, () => lxd.restoreSnapshot(this.ref, snapshot)],
-      ['start', `Start ${this.item.instance}`, () => lxd.startInstance(this.ref)],
+      ...(start ? [['start', `Start ${this.item.instance}`, () => lxd.startInstance(this.ref)] as [string, string, () => Promise<void>]] : []),
     ];
     for (const [action, title, run] of steps) {
       const outcome = await this.step(action, title, async () => {

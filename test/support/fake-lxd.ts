@@ -65,6 +65,15 @@ export class FakeLxd implements Lxd {
   restoreSnapshot(ref: InstanceRef, name: string): Promise<void> {
     return this.take('restoreSnapshot', [ref, name]);
   }
+  deleteSnapshot(ref: InstanceRef, name: string): Promise<void> {
+    return this.take('deleteSnapshot', [ref, name]);
+  }
+  setConfig(ref: InstanceRef, entries: Record<string, string | null>): Promise<void> {
+    return this.take('setConfig', [ref, entries]);
+  }
+  getConfig(ref: InstanceRef): Promise<Record<string, string>> {
+    return this.take('getConfig', [ref]);
+  }
   stopInstance(ref: InstanceRef, options: { force: boolean }): Promise<void> {
     return this.take('stopInstance', [ref, options]);
   }

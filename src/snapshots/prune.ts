@@ -1,0 +1,51 @@
+import type { InstanceRef, Lxd } from '../lxd/lxd.js';
+import { formatRef } from '../lxd/names.js';
+import { decideRetention, type RetentionDecision, type RetentionRules } from './retention.js';
+
+export interface PrunePlan {
+  instance: string;
+  ref: InstanceRef;
+  decisions: RetentionDecision[];
+}
+
+export interface PruneOutcome {
+  instance: string;
+  deleted: string[];
+  kept: Array<{ name: string; reason: string }>;
+  failed: Array<{ name: string; message: string }>;
+}
+
+/** What prune would delete on one instance; reads only. Throws when the instance does not exist. */
+export async function planPrune(lxd: Lxd, ref: InstanceRef, rules: RetentionRules, now: Date): Promise<PrunePlan> {
+  await lxd.checkReachable(ref.remote);
+  const instance = await lxd.getInstance(ref);
+  if (!instance) throw new MissingInstance(`instance ${formatRef(ref)} does not exist`);
+  return { instance: formatRef(ref), ref, decisions: decideRetention(await lxd.listSnapshots(ref), rules, now) };
+}
+
+/**
+ * Deletes what the plan lets go. Each snapshot is checked to still be a snapshot of this instance
+ * right before its deletion, and is addressed as instance/snapshot: never the instance, never a
+ * snapshot safeupdate did not make.
+ */
+export async function executePrune(lxd: Lxd, plan: PrunePlan): Promise<PruneOutcome> {
+  const outcome: PruneOutcome = { instance: plan.instance, deleted: [], kept: [], failed: [] };
+  for (const decision of plan.decisions) {
+    const name = decision.snapshot.name;
+    if (decision.keep) {
+      outcome.kept.push({ name, reason: decision.reason });
+      continue;
+    }
+    try {
+      const current = await lxd.listSnapshots(plan.ref);
+      if (!current.some((snapshot) => snapshot.name === name)) throw new Error(`${plan.instance}/${name} is no longer a snapshot of ${plan.instance}`);
+      await lxd.deleteSnapshot(plan.ref, name);
+      outcome.deleted.push(name);
+    } catch (error) {
+      outcome.failed.push({ name, message: (error as Error).message });
+    }
+  }
+  return outcome;
+}
+
+export class MissingInstance extends Error {}
