@@ -1,47 +1,19 @@
-import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
-import { systemClock } from '../checks/probe.js';
+import { Command, CommanderError } from 'commander';
 import { loadConfig, settingsFor } from '../config/config-file.js';
 import { stateDir } from '../config/paths.js';
 import { UsageError } from '../errors.js';
-import { LxcClient } from '../lxd/lxc-client.js';
-import type { Lxd, LxdCall } from '../lxd/lxd.js';
 import { parseInstanceRef } from '../lxd/names.js';
 import { EXIT, EXIT_CODE_HELP } from '../report/exit-codes.js';
-import { renderHuman } from '../report/human.js';
-import type { Report } from '../report/report.js';
-import { runChecksOnly } from '../run/run-checks.js';
 import { recoverInstance, recoveryPlan } from '../run/recover.js';
+import { runChecksOnly } from '../run/run-checks.js';
 import { runUpdate } from '../run/run-update.js';
-import type { RunContext } from '../run/types.js';
 import { InstanceRecordFile } from '../state/instance-record.js';
 import { confirm } from './confirm.js';
-import { lineProgress } from './progress.js';
 import { resolveChecks, toRunOptions, type RunFlags } from './run-options.js';
-import { watchSignals } from './signals.js';
+import { collect, version, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
+import { addSnapshotCommands } from './snapshot-commands.js';
 
-const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
-
-export interface Io {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  /** Both stdin and stdout are terminals. */
-  terminal: boolean;
-  env: NodeJS.ProcessEnv;
-  /** The LXD access layer; tests hand in a scripted fake. */
-  createLxd?: (onCall: (call: LxdCall) => void) => Lxd;
-}
-
-interface OutputFlags {
-  json?: boolean;
-  verbose?: boolean;
-  quiet?: boolean;
-  config?: string;
-}
-
-const collect = (value: string, previous: string[]) => [...previous, value];
+export type { Io } from './shared.js';
 
 const RUN_EXAMPLES = `
 Examples:
@@ -95,6 +67,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       .option('--env <KEY=VALUE>', 'environment variable for the update command, repeatable', collect, [])
       .option('--timeout <duration>', 'bound on the update command; hitting it counts as a failure (default 1h)')
       .option('--no-rollback', 'on failure, leave the instance as it is and report (exit 4)')
+      .option('--keep <n>', 'after a successful update, keep the n newest safeupdate snapshots of the instance and delete older ones')
       .option('--keep-failed', 'before rolling back, keep the broken state as a stopped copy <name>-failed-<timestamp>')
       .option('--dry-run', 'check and print the plan; change nothing'),
   )
@@ -155,6 +128,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       exitCode = await withRun(io, flags, `recover-${ref.name}`, false, (context) => recoverInstance(ref, checks, context));
     });
 
+  addSnapshotCommands(program, io, command, (code) => (exitCode = code));
+
   program.addHelpText('after', `\nWithout a subcommand, "run" is meant: safeupdate <instance> -- <command>.\n${RUN_EXAMPLES}`);
 
   try {
@@ -172,39 +147,4 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
-function withOutputOptions(command: Command): Command {
-  return command
-    .option('--config <file>', 'config file (default ./safeupdate.yaml, then /etc/safeupdate/config.yaml)')
-    .option('--json', 'print the report as JSON on stdout; everything else goes to stderr')
-    .addOption(new Option('-v, --verbose', 'show every LXD call and its duration').conflicts('quiet'))
-    .option('-q, --quiet', 'print only the summary and errors');
-}
 
-/** What every subcommand that reports shares: progress, the LXD client, signals, the run folder, the report. */
-async function withRun(
-  io: Io,
-  flags: OutputFlags,
-  label: string,
-  showOutput: boolean,
-  work: (context: RunContext) => Promise<Report>,
-): Promise<number> {
-  const progress = lineProgress({ write: io.stderr, verbose: flags.verbose ?? false, quiet: flags.quiet ?? false, showOutput });
-  const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${label}-${randomBytes(2).toString('hex')}`;
-  const signals = watchSignals((message) => io.stderr(`${message}\n`));
-  try {
-    const report = await work({
-      lxd: (io.createLxd ?? ((onCall) => new LxcClient({ onCall })))(progress.onCall),
-      clock: systemClock,
-      emit: progress.onEvent,
-      runId,
-      runDir: join(stateDir(io.env), 'runs', runId),
-      stateDir: stateDir(io.env),
-      toolVersion: version,
-      interrupt: signals.interrupt,
-    });
-    io.stdout(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderHuman(report));
-    return report.exitCode;
-  } finally {
-    signals.dispose();
-  }
-}

@@ -19,6 +19,7 @@ export interface RunFlags {
   /** false with --no-rollback. */
   rollback?: boolean;
   keepFailed?: boolean;
+  keep?: string;
   dryRun?: boolean;
   json?: boolean;
   config?: string;
@@ -47,6 +48,7 @@ export function toRunOptions(instance: string, command: string[] | null, flags: 
     timeoutMs: parseDuration(flags.timeout ?? settings.timeout ?? BUILT_IN.timeout, '--timeout'),
     rollback: flags.rollback ?? settings.rollback ?? true,
     keepFailed: flags.keepFailed ?? settings['keep-failed'] ?? false,
+    keep: parseKeep(flags.keep) ?? settings.keep ?? null,
     dryRun: flags.dryRun ?? false,
     interactive: terminal && !flags.json && !flags.dryRun,
   };
@@ -61,6 +63,12 @@ export function resolveChecks(flagChecks: string[], settings: Settings): CheckDe
     names.add(check.name);
   }
   return checks;
+}
+
+function parseKeep(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`--keep "${text}": expected a whole number of at least 1`);
+  return Number(text);
 }
 
 function parseEnv(pairs: string[]): Record<string, string> {

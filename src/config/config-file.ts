@@ -52,6 +52,7 @@ const settings = z.strictObject({
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected a variable name' }), z.string({ error: 'expected a string' })).optional(),
   force: z.boolean({ error: 'expected true or false' }).optional(),
   rollback: z.boolean({ error: 'expected true or false' }).optional(),
+  keep: z.number({ error: 'expected a whole number of at least 1' }).int({ error: 'expected a whole number of at least 1' }).min(1, { error: 'expected a whole number of at least 1' }).optional(),
   'keep-failed': z.boolean({ error: 'expected true or false' }).optional(),
 });
 

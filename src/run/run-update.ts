@@ -2,7 +2,7 @@ import type { CheckResult, Phase } from '../checks/check.js';
 import { formatDuration } from '../config/duration.js';
 import type { ExecResult } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
-import { exitCodeFor } from '../report/exit-codes.js';
+import { EXIT, exitCodeFor } from '../report/exit-codes.js';
 import { emptyInstanceReport, frameReport, type Outcome, type Report } from '../report/report.js';
 import { failedCopyName, Stages } from './stages.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
@@ -26,7 +26,7 @@ export async function runUpdate(options: RunOptions, context: RunContext): Promi
     item.error = failure;
     report.outcome = outcome;
     report.interruptedBy = interrupt.aborted ? String(interrupt.reason) : null;
-    report.exitCode = exitCodeFor(outcome, report.interruptedBy);
+    report.exitCode = outcome === 'updated' && failure ? EXIT.followUpFailed : exitCodeFor(outcome, report.interruptedBy);
     item.finalStatus = await stage.currentStatus();
     report.durationMs = clock.now() - started;
     await stage.saveReport(report);
@@ -63,7 +63,11 @@ export async function runUpdate(options: RunOptions, context: RunContext): Promi
       const afterUpdate = await stage.runChecks('after-update', checks, failedUnitsOf(baseline));
       failure = interrupt.aborted ? interruptedFailure('after-update', interrupt) : requiredFailure('after-update', afterUpdate);
     }
-    if (!failure) return finish('updated');
+    if (!failure) {
+      // A follow-up that fails does not undo a good update: exit 5 says so.
+      const pruned = options.keep === null ? true : await stage.keepNewest(options.keep);
+      return finish('updated', pruned ? null : { step: 'keep', message: 'updated and healthy, but pruning old snapshots failed (see warnings)' });
+    }
 
     if (!options.rollback) {
       return finish('needs-attention', { ...failure, message: `${failure.message}; left as it is (--no-rollback), snapshot ${snapshot.name} kept` });

@@ -11,6 +11,8 @@ import type { ExecResult, Instance, InstanceRef } from '../lxd/lxd.js';
 import { SNAPSHOT_PREFIX } from '../lxd/names.js';
 import type { InstanceReport, Report, UncoveredVolume } from '../report/report.js';
 import { AwaitingRecovery, InstanceBusy, InstanceRecordFile, type RunPhase } from '../state/instance-record.js';
+import { executePrune } from '../snapshots/prune.js';
+import { decideRetention } from '../snapshots/retention.js';
 import { collectEvidence } from './evidence.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
@@ -220,12 +222,28 @@ export class Stages {
     return { ok: true };
   }
 
+  /** `--keep N`: deletes the older safeupdate snapshots of this instance; true when all went. */
+  async keepNewest(count: number): Promise<boolean> {
+    const { lxd, clock } = this.context;
+    let ok = true;
+    await this.step('keep', `Keep the ${count} newest safeupdate snapshots`, async () => {
+      const plan = { instance: this.item.instance, ref: this.ref, decisions: decideRetention(await lxd.listSnapshots(this.ref), { keepLast: count }, new Date(clock.now())) };
+      const outcome = await executePrune(lxd, plan);
+      for (const failed of outcome.failed) this.warn(`could not delete ${this.item.instance}/${failed.name}: ${failed.message}`);
+      ok = outcome.failed.length === 0;
+      if (!ok) throw new Refusal(`${outcome.failed.length} snapshot(s) could not be deleted`);
+      return { message: outcome.deleted.length ? `deleted ${outcome.deleted.join(', ')}` : 'nothing to delete' };
+    });
+    return ok;
+  }
+
   describePlan(options: RunOptions, checks: CheckDefinition[]): string[] {
     const expiry = options.expiryMs === null ? 'never expires' : `expires in ${formatDuration(options.expiryMs)}`;
     return [
       `snapshot ${this.item.instance} as ${options.snapshotName ?? `${SNAPSHOT_PREFIX}<UTC timestamp>`} (${expiry})`,
       `run ${JSON.stringify(options.command)} inside it (timeout ${formatDuration(options.timeoutMs)}${options.interactive ? ', interactive' : ''})`,
       checks.length ? `check ${checks.map((c) => c.name).join(', ')}` : 'no health checks: only the exit code decides',
+      ...(options.keep === null ? [] : [`after success: keep the ${options.keep} newest safeupdate snapshots, delete older ones`]),
       options.rollback ? 'on failure: collect evidence, stop, restore the snapshot, start, check again' : 'on failure: leave it as it is (--no-rollback)',
       ...this.item.uncoveredVolumes.map((v) => `not covered by rollback: ${v.path} (device ${v.device})`),
       describeSpace(this.item.space),

@@ -17,6 +17,8 @@ export interface RunOptions {
   env: Record<string, string>;
   timeoutMs: number;
   rollback: boolean;
+  /** After a successful update, keep only this many of the newest safeupdate snapshots (null: all). */
+  keep: number | null;
   /** Before restoring, keep the broken state as a stopped copy `<name>-failed-<timestamp>`. */
   keepFailed: boolean;
   dryRun: boolean;

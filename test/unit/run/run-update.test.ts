@@ -45,6 +45,7 @@ function options(overrides: Partial<RunOptions> = {}): RunOptions {
     timeoutMs: 3_600_000,
     rollback: true,
     keepFailed: false,
+    keep: null,
     dryRun: false,
     interactive: false,
     ...overrides,
@@ -600,5 +601,43 @@ describe('--keep-failed', () => {
     const name = failedCopyName(`a${'b'.repeat(62)}`, new Date('2026-11-26T09:08:07Z'));
     expect(name).toHaveLength(63);
     expect(name).toMatch(/^ab+-failed-20261126090807$/);
+  });
+});
+
+describe('--keep after a successful update', () => {
+  const taken = (name: string, createdAt: string) => ({ name, createdAt, expiresAt: null, stateful: false, sizeBytes: null });
+
+  it('deletes the older safeupdate snapshots, never others, each checked right before', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    update();
+    systemdHealthy();
+    const all = [taken('safeupdate-new', '2026-11-26T10:00:00Z'), taken('safeupdate-old', '2026-11-20T10:00:00Z'), taken('manual', '2026-11-01T10:00:00Z')];
+    lxd.expect('listSnapshots', () => all);
+    lxd.expect('listSnapshots', () => all);
+    lxd.expect('deleteSnapshot', () => undefined, (args) => args[1] === 'safeupdate-old', 'delete safeupdate-old');
+    finalStatus();
+    const { report, item } = await run({ keep: 1 });
+    expect(report.exitCode).toBe(0);
+    expect(item.steps.at(-1)).toMatchObject({ action: 'keep', ok: true, message: 'deleted safeupdate-old' });
+  });
+
+  it('a failed prune is exit 5: updated and healthy, follow-up failed', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    update();
+    systemdHealthy();
+    const all = [taken('safeupdate-new', '2026-11-26T10:00:00Z'), taken('safeupdate-old', '2026-11-20T10:00:00Z')];
+    lxd.expect('listSnapshots', () => all);
+    lxd.expect('listSnapshots', () => all);
+    lxd.expect('deleteSnapshot', () => {
+      throw new LxdError('Storage busy', 'failed', []);
+    });
+    finalStatus();
+    const { report, item } = await run({ keep: 1 });
+    expect(report).toMatchObject({ outcome: 'updated', exitCode: 5 });
+    expect(item.warnings).toContain('could not delete web1/safeupdate-old: Storage busy');
   });
 });

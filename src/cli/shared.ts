@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { systemClock } from '../checks/probe.js';
+import { stateDir } from '../config/paths.js';
+import { LxcClient } from '../lxd/lxc-client.js';
+import type { Lxd, LxdCall } from '../lxd/lxd.js';
+import { renderHuman } from '../report/human.js';
+import type { Report } from '../report/report.js';
+import type { RunContext } from '../run/types.js';
+import { lineProgress } from './progress.js';
+import { watchSignals } from './signals.js';
+
+export const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+export interface Io {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  /** Both stdin and stdout are terminals. */
+  terminal: boolean;
+  env: NodeJS.ProcessEnv;
+  /** The LXD access layer; tests hand in a scripted fake. */
+  createLxd?: (onCall: (call: LxdCall) => void) => Lxd;
+}
+
+export interface OutputFlags {
+  json?: boolean;
+  verbose?: boolean;
+  quiet?: boolean;
+  config?: string;
+}
+
+export const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function withOutputOptions(command: Command): Command {
+  return command
+    .option('--config <file>', 'config file (default ./safeupdate.yaml, then /etc/safeupdate/config.yaml)')
+    .option('--json', 'print the report as JSON on stdout; everything else goes to stderr')
+    .addOption(new Option('-v, --verbose', 'show every LXD call and its duration').conflicts('quiet'))
+    .option('-q, --quiet', 'print only the summary and errors');
+}
+
+/** What every subcommand that reports shares: progress, the LXD client, signals, the run folder, the report. */
+export async function withRun(
+  io: Io,
+  flags: OutputFlags,
+  label: string,
+  showOutput: boolean,
+  work: (context: RunContext) => Promise<Report>,
+): Promise<number> {
+  const progress = lineProgress({ write: io.stderr, verbose: flags.verbose ?? false, quiet: flags.quiet ?? false, showOutput });
+  const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${label}-${randomBytes(2).toString('hex')}`;
+  const signals = watchSignals((message) => io.stderr(`${message}\n`));
+  try {
+    const report = await work({
+      lxd: lxdFor(io, progress.onCall),
+      clock: systemClock,
+      emit: progress.onEvent,
+      runId,
+      runDir: join(stateDir(io.env), 'runs', runId),
+      stateDir: stateDir(io.env),
+      toolVersion: version,
+      interrupt: signals.interrupt,
+    });
+    io.stdout(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderHuman(report));
+    return report.exitCode;
+  } finally {
+    signals.dispose();
+  }
+}
+
+export function lxdFor(io: Io, onCall: (call: LxdCall) => void = () => {}): Lxd {
+  return (io.createLxd ?? ((listener) => new LxcClient({ onCall: listener })))(onCall);
+}

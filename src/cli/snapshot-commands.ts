@@ -1,0 +1,219 @@
+import { Command } from 'commander';
+import enquirer from 'enquirer';
+import { parseDuration } from '../config/duration.js';
+import { loadConfig, settingsFor } from '../config/config-file.js';
+import { LxdError, UsageError } from '../errors.js';
+import type { InstanceRef, Snapshot } from '../lxd/lxd.js';
+import { formatRef, parseInstanceRef, SNAPSHOT_PREFIX, validateSnapshotName } from '../lxd/names.js';
+import { EXIT } from '../report/exit-codes.js';
+import { executePrune, MissingInstance, planPrune, type PruneOutcome, type PrunePlan } from '../snapshots/prune.js';
+import type { RetentionRules } from '../snapshots/retention.js';
+import { manualRollback, newestOwnSnapshot } from '../snapshots/rollback.js';
+import { SCHEDULE_KEYS, scheduleConfig, scheduleOff } from '../snapshots/schedule.js';
+import { confirm } from './confirm.js';
+import { resolveChecks } from './run-options.js';
+import { collect, lxdFor, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
+
+const count = (flag: string) => (value: string) => {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} "${value}": expected a whole number of at least 1`);
+  return Number(value);
+};
+
+/** snapshots, prune, rollback, schedule: the snapshot lifecycle, so that nobody types a dangerous `lxc delete`. */
+export function addSnapshotCommands(program: Command, io: Io, trailing: string[] | null, setExitCode: (code: number) => void): void {
+  const noCommand = (name: string) => {
+    if (trailing !== null) throw new UsageError(`${name} takes no command after "--"`);
+  };
+
+  program
+    .command('snapshots')
+    .description('list the snapshots of an instance: taken at, expires at, size, and whether safeupdate made it')
+    .argument('<instance>', '[remote:]name')
+    .option('--project <name>', 'the LXD project of the instance')
+    .option('--json', 'as JSON on stdout')
+    .action(async (instance: string, flags: { project?: string; json?: boolean }) => {
+      noCommand('snapshots');
+      const ref = parseInstanceRef(instance, flags.project ?? null);
+      const lxd = lxdFor(io);
+      const found = await readOrExit3(io, async () => {
+        await lxd.checkReachable(ref.remote);
+        if (!(await lxd.getInstance(ref))) throw new MissingInstance(`instance ${instance} does not exist`);
+        return lxd.listSnapshots(ref);
+      });
+      if (!found) return setExitCode(EXIT.couldNotStart);
+      const rows = found.map((s) => ({ ...s, madeBySafeupdate: s.name.startsWith(SNAPSHOT_PREFIX) }));
+      io.stdout(flags.json ? `${JSON.stringify({ instance, snapshots: rows }, null, 2)}\n` : renderSnapshots(instance, rows));
+      setExitCode(EXIT.ok);
+    });
+
+  program
+    .command('prune')
+    .description('delete old snapshots that safeupdate made (safeupdate-*), never the instance and never other snapshots')
+    .argument('<instance...>', '[remote:]name; running or stopped')
+    .option('--project <name>', 'the LXD project of the instances')
+    .option('--keep-last <n>', 'keep the n newest', count('--keep-last'))
+    .option('--keep-daily <n>', 'keep the newest of each of the last n days (UTC)', count('--keep-daily'))
+    .option('--keep-weekly <n>', 'keep the newest of each of the last n ISO weeks', count('--keep-weekly'))
+    .option('--keep-monthly <n>', 'keep the newest of each of the last n months', count('--keep-monthly'))
+    .option('--older-than <duration>', 'delete only snapshots older than this')
+    .option('--dry-run', 'say what would be deleted; delete nothing')
+    .option('--yes', 'do not ask for confirmation')
+    .option('--json', 'as JSON on stdout')
+    .addHelpText('after', '\nA snapshot is deleted only when no keep rule keeps it and, with --older-than, it is older than that.\nExit codes: 0 done (or nothing to do), 1 a deletion failed, 2 bad input or no confirmation, 3 an instance is missing or LXD unreachable.')
+    .action(async (instances: string[], flags: PruneFlags) => {
+      noCommand('prune');
+      const rules: RetentionRules = {
+        ...(flags.keepLast ? { keepLast: flags.keepLast } : {}),
+        ...(flags.keepDaily ? { keepDaily: flags.keepDaily } : {}),
+        ...(flags.keepWeekly ? { keepWeekly: flags.keepWeekly } : {}),
+        ...(flags.keepMonthly ? { keepMonthly: flags.keepMonthly } : {}),
+        ...(flags.olderThan ? { olderThanMs: parseDuration(flags.olderThan, '--older-than') } : {}),
+      };
+      if (Object.keys(rules).length === 0) throw new UsageError('prune needs at least one rule: --keep-last, --keep-daily, --keep-weekly, --keep-monthly or --older-than');
+      const refs = instances.map((text) => parseInstanceRef(text, flags.project ?? null));
+      const lxd = lxdFor(io);
+      const plans = await readOrExit3(io, () => Promise.all(refs.map((ref) => planPrune(lxd, ref, rules, new Date()))));
+      if (!plans) return setExitCode(EXIT.couldNotStart);
+      const doomed = plans.flatMap((plan) => plan.decisions.filter((d) => !d.keep).map((d) => `${plan.instance}/${d.snapshot.name}`));
+      io.stderr(renderPrunePlan(plans, flags.dryRun ?? false));
+      if (flags.dryRun || doomed.length === 0) {
+        if (flags.json) io.stdout(`${JSON.stringify({ dryRun: flags.dryRun ?? false, wouldDelete: doomed }, null, 2)}\n`);
+        return setExitCode(EXIT.ok);
+      }
+      const answer = await confirm(`Delete ${doomed.length} snapshot(s)`, { yes: flags.yes ?? false, terminal: io.terminal });
+      if (answer !== 'yes') {
+        io.stderr(`${answer === 'no' ? 'Nothing deleted' : 'Cancelled; nothing deleted'}.\n`);
+        return setExitCode(answer === 'no' ? EXIT.ok : EXIT.interruptedByUser);
+      }
+      const outcomes: PruneOutcome[] = [];
+      for (const plan of plans) outcomes.push(await executePrune(lxd, plan));
+      io.stdout(flags.json ? `${JSON.stringify({ dryRun: false, instances: outcomes }, null, 2)}\n` : renderPruneOutcome(outcomes));
+      setExitCode(outcomes.some((o) => o.failed.length) ? EXIT.failedCleanly : EXIT.ok);
+    });
+
+  withOutputOptions(
+    program
+      .command('rollback')
+      .description('restore a snapshot by hand (default: the newest one safeupdate took), then check; a stopped instance stays stopped unless --start')
+      .argument('<instance>', '[remote:]name')
+      .argument('[snapshot]', 'the snapshot, by its bare name')
+      .option('--project <name>', 'the LXD project of the instance')
+      .option('--start', 'start a stopped instance after the restore')
+      .option('--check <spec>', 'health check after the restore, repeatable; replaces the configured checks', collect, [])
+      .option('--yes', 'do not ask for confirmation'),
+  )
+    .addHelpText('after', '\nExit codes: 0 restored (and healthy if running), 2 bad input or no confirmation, 3 no such instance or snapshot, 4 the restore failed or the instance is unhealthy after it.')
+    .action(async (instance: string, snapshot: string | undefined, flags: { project?: string; start?: boolean; check: string[]; yes?: boolean } & OutputFlags) => {
+      noCommand('rollback');
+      const ref = parseInstanceRef(instance, flags.project ?? null);
+      if (snapshot !== undefined) validateSnapshotName(snapshot);
+      const checks = resolveChecks(flags.check, settingsFor(await loadConfig(flags.config), instance));
+      const chosen = snapshot ?? (await chooseSnapshot(io, ref, flags.yes ?? false));
+      if (chosen === null) return setExitCode(EXIT.couldNotStart);
+      if (chosen === undefined) return setExitCode(EXIT.interruptedByUser);
+      const answer = await confirm(`Restore ${instance} to ${chosen}? Changes made since are lost`, { yes: flags.yes ?? false, terminal: io.terminal });
+      if (answer !== 'yes') {
+        io.stderr(`${answer === 'no' ? 'Not restored' : 'Cancelled'}; nothing changed.\n`);
+        return setExitCode(answer === 'no' ? EXIT.ok : EXIT.interruptedByUser);
+      }
+      setExitCode(await withRun(io, flags, `rollback-${ref.name}`, false, (context) => manualRollback(ref, chosen, { start: flags.start ?? false, checks }, context)));
+    });
+
+  program
+    .command('schedule')
+    .description("set LXD's own automatic snapshots of an instance (snapshots.schedule, snapshots.expiry, snapshots.pattern)")
+    .argument('<instance>', '[remote:]name')
+    .option('--project <name>', 'the LXD project of the instance')
+    .option('--every <schedule>', 'cron expression ("0 3 * * *") or @hourly, @daily, @weekly, @monthly')
+    .option('--expiry <duration>', 'how long LXD keeps each automatic snapshot (14d, 2w, 36h)')
+    .option('--pattern <pattern>', 'LXD snapshot name pattern, like auto-%d (not starting with safeupdate-)')
+    .option('--off', 'remove the schedule, expiry and pattern')
+    .action(async (instance: string, flags: { project?: string; every?: string; expiry?: string; pattern?: string; off?: boolean }) => {
+      noCommand('schedule');
+      const ref = parseInstanceRef(instance, flags.project ?? null);
+      if (flags.off && (flags.every || flags.expiry || flags.pattern)) throw new UsageError('--off takes no --every, --expiry or --pattern');
+      if (!flags.off && !flags.every) throw new UsageError('schedule needs --every <schedule>, or --off');
+      const entries = flags.off ? scheduleOff() : scheduleConfig({ every: flags.every!, ...(flags.expiry ? { expiry: flags.expiry } : {}), ...(flags.pattern ? { pattern: flags.pattern } : {}) });
+      const lxd = lxdFor(io);
+      const config = await readOrExit3(io, async () => {
+        if (!(await lxd.getInstance(ref))) throw new MissingInstance(`instance ${instance} does not exist`);
+        await lxd.setConfig(ref, entries);
+        return lxd.getConfig(ref);
+      });
+      if (!config) return setExitCode(EXIT.couldNotStart);
+      io.stdout(`${instance}:\n${SCHEDULE_KEYS.map((key) => `  ${key.padEnd(19)} ${config[key] || '(not set)'}`).join('\n')}\n`);
+      setExitCode(EXIT.ok);
+    });
+}
+
+interface PruneFlags {
+  project?: string;
+  keepLast?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+  olderThan?: string;
+  dryRun?: boolean;
+  yes?: boolean;
+  json?: boolean;
+}
+
+/** Runs LXD reads; a missing instance or an unreachable LXD is reported and yields null (exit 3). */
+async function readOrExit3<T>(io: Io, read: () => Promise<T>): Promise<T | null> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof MissingInstance || error instanceof LxdError) {
+      io.stderr(`safeupdate: ${error.message}\n`);
+      return null;
+    }
+    throw error;
+  }
+}
+
+/** The snapshot to go back to: the newest one safeupdate took, or, in a terminal, the one picked. undefined: cancelled. */
+async function chooseSnapshot(io: Io, ref: InstanceRef, yes: boolean): Promise<string | null | undefined> {
+  const lxd = lxdFor(io);
+  const snapshots = await readOrExit3(io, async () => {
+    if (!(await lxd.getInstance(ref))) throw new MissingInstance(`instance ${formatRef(ref)} does not exist`);
+    return lxd.listSnapshots(ref);
+  });
+  if (!snapshots) return null;
+  const newest = newestOwnSnapshot(snapshots);
+  if (!io.terminal || yes || snapshots.length === 0) {
+    if (!newest) io.stderr(`safeupdate: ${formatRef(ref)} has no snapshot taken by safeupdate; name one: safeupdate rollback ${formatRef(ref)} <snapshot>\n`);
+    return newest?.name ?? null;
+  }
+  try {
+    const sorted = [...snapshots].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+    const answer = await enquirer.prompt<{ snapshot: string }>({
+      type: 'select',
+      name: 'snapshot',
+      message: `Restore ${formatRef(ref)} to which snapshot?`,
+      choices: sorted.map((s) => ({ name: s.name, message: `${s.name}  (taken ${s.createdAt})` })),
+      initial: newest ? sorted.indexOf(newest) : 0,
+      stdout: process.stderr,
+    } as Parameters<typeof enquirer.prompt>[0]);
+    return answer.snapshot;
+  } catch {
+    return undefined;
+  }
+}
+
+function renderSnapshots(instance: string, rows: Array<Snapshot & { madeBySafeupdate: boolean }>): string {
+  if (rows.length === 0) return `${instance}: no snapshots\n`;
+  const lines = rows.map((s) => `  ${s.name.padEnd(32)} ${s.createdAt.slice(0, 19).replace('T', ' ')}  ${(s.expiresAt?.slice(0, 19).replace('T', ' ') ?? 'never').padEnd(19)}  ${(s.sizeBytes === null ? '-' : `${(s.sizeBytes / 2 ** 20).toFixed(0)} MiB`).padStart(9)}  ${s.madeBySafeupdate ? 'safeupdate' : ''}`);
+  return `${instance}:\n  ${'NAME'.padEnd(32)} ${'TAKEN (UTC)'.padEnd(19)}  ${'EXPIRES (UTC)'.padEnd(19)}  ${'SIZE'.padStart(9)}  BY\n${lines.join('\n')}\n`;
+}
+
+function renderPrunePlan(plans: PrunePlan[], dryRun: boolean): string {
+  return plans
+    .map((plan) => `${plan.instance}:\n${plan.decisions.map((d) => `  ${d.keep ? 'keep  ' : dryRun ? 'would delete' : 'delete'} ${d.snapshot.name} (${d.reason})`).join('\n') || '  no snapshots'}\n`)
+    .join('');
+}
+
+function renderPruneOutcome(outcomes: PruneOutcome[]): string {
+  return outcomes
+    .map((o) => `${o.instance}: deleted ${o.deleted.length}${o.deleted.length ? ` (${o.deleted.join(', ')})` : ''}, kept ${o.kept.length}${o.failed.map((f) => `\n  could not delete ${f.name}: ${f.message}`).join('')}\n`)
+    .join('');
+}

@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { demoVersion, launch, lxc, publish, removeAll, safeupdate, snapshots, status, uniqueName, UPGRADE } from './lab.js';
+
+afterEach(removeAll);
+
+const names = async (instance: string) => (await snapshots(instance)).map((s) => s.name).sort();
+
+describe('the snapshot lifecycle never deletes an instance', () => {
+  it('prune on a stopped instance deletes only older safeupdate snapshots; dry run and no confirmation change nothing', async () => {
+    const name = await launch('prune');
+    for (const snap of ['safeupdate-1', 'safeupdate-2', 'safeupdate-3', 'manual-keep']) await lxc('snapshot', name, snap);
+    await lxc('stop', '--force', name);
+
+    const dry = await safeupdate(['prune', name, '--keep-last', '1', '--dry-run']);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.stderr).toContain('would delete safeupdate-1');
+    expect(await names(name)).toEqual(['manual-keep', 'safeupdate-1', 'safeupdate-2', 'safeupdate-3']);
+
+    const unconfirmed = await safeupdate(['prune', name, '--keep-last', '1']);
+    expect(unconfirmed.exitCode).toBe(2);
+    expect(unconfirmed.stderr).toContain('--yes');
+    expect((await names(name)).length).toBe(4);
+
+    for (const [args, code] of [
+      [['prune', `${name}/safeupdate-1`, '--keep-last', '1', '--yes'], 2],
+      [['prune', '', '--keep-last', '1', '--yes'], 2],
+      [['prune', name, '--yes'], 2],
+      [['prune', name, '--keep-last', '0', '--yes'], 2],
+      [['prune', uniqueName('absent'), '--keep-last', '1', '--yes'], 3],
+    ] as const) {
+      const run = await safeupdate([...args]);
+      expect(run.exitCode, args.join(' ')).toBe(code);
+    }
+    expect((await names(name)).length).toBe(4);
+
+    const pruned = await safeupdate(['prune', name, '--keep-last', '1', '--yes', '--json']);
+    expect(pruned.exitCode, pruned.stderr).toBe(0);
+    expect(JSON.parse(pruned.stdout).instances[0].deleted.sort()).toEqual(['safeupdate-1', 'safeupdate-2']);
+    expect(await names(name)).toEqual(['manual-keep', 'safeupdate-3']);
+    expect(await status(name)).toBe('Stopped');
+  });
+
+  it('rollback restores a named snapshot of this instance only, after confirmation', async () => {
+    const name = await launch('rollback');
+    const other = await launch('other');
+    await lxc('snapshot', other, 'safeupdate-elsewhere');
+    await publish(name, '1.1');
+    const updated = await safeupdate([name, '--json', '--', ...UPGRADE]);
+    expect(updated.exitCode, updated.stderr).toBe(0);
+    const taken = updated.report!.instances[0]!.snapshot.name!;
+    expect(await demoVersion(name)).toBe('1.1');
+
+    const listed = await safeupdate(['snapshots', name, '--json']);
+    expect(JSON.parse(listed.stdout).snapshots).toMatchObject([{ name: taken, madeBySafeupdate: true }]);
+
+    expect((await safeupdate(['rollback', name])).exitCode).toBe(2);
+    expect((await safeupdate(['rollback', name, 'a/b', '--yes'])).exitCode).toBe(2);
+    expect((await safeupdate(['rollback', name, 'safeupdate-elsewhere', '--yes'])).exitCode).toBe(3);
+    expect((await safeupdate(['rollback', name, '', '--yes'])).exitCode).toBe(2);
+    expect(await demoVersion(name)).toBe('1.1');
+
+    const restored = await safeupdate(['rollback', name, '--yes', '--json', '--check', 'unit:safeupdate-demo']);
+    expect(restored.exitCode, restored.stderr).toBe(0);
+    expect(restored.report!.instances[0]!.snapshot.name).toBe(taken);
+    expect(await demoVersion(name)).toBe('1.0');
+    expect(await status(name)).toBe('Running');
+    expect(await status(other)).toBe('Running');
+
+    await lxc('stop', '--force', name);
+    const stopped = await safeupdate(['rollback', name, taken, '--yes']);
+    expect(stopped.exitCode, stopped.stderr).toBe(0);
+    expect(await status(name)).toBe('Stopped');
+  });
+
+  it('--keep 1 on a run keeps only the newest safeupdate snapshot', async () => {
+    const name = await launch('keep');
+    await lxc('snapshot', name, 'safeupdate-older');
+    await publish(name, '1.1');
+    const run = await safeupdate([name, '--keep', '1', '--json', '--', ...UPGRADE]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(await names(name)).toEqual([run.report!.instances[0]!.snapshot.name]);
+  });
+});
+
+describe("LXD's own scheduled snapshots", () => {
+  it('schedule sets, shows and removes snapshots.schedule, expiry and pattern; bad values set nothing', async () => {
+    const name = await launch('schedule');
+    const set = await safeupdate(['schedule', name, '--every', '@daily', '--expiry', '14d', '--pattern', 'auto-%d']);
+    expect(set.exitCode, set.stderr).toBe(0);
+    expect(await lxc('config', 'get', name, 'snapshots.schedule')).toBe('@daily');
+    expect(await lxc('config', 'get', name, 'snapshots.expiry')).toBe('2w');
+    expect(await lxc('config', 'get', name, 'snapshots.pattern')).toBe('auto-%d');
+
+    for (const args of [['--every', 'sometimes'], ['--every', '@daily', '--expiry', '2 weeks'], ['--every', '@daily', '--pattern', 'safeupdate-%d']]) {
+      const bad = await safeupdate(['schedule', name, ...args]);
+      expect(bad.exitCode, args.join(' ')).toBe(2);
+    }
+    expect(await lxc('config', 'get', name, 'snapshots.schedule')).toBe('@daily');
+
+    const off = await safeupdate(['schedule', name, '--off']);
+    expect(off.exitCode, off.stderr).toBe(0);
+    expect(await lxc('config', 'get', name, 'snapshots.schedule')).toBe('');
+    expect(await lxc('config', 'get', name, 'snapshots.expiry')).toBe('');
+  });
+});
