@@ -59,15 +59,12 @@ export class LxcClient implements Lxd {
     }));
   }
 
-  async getSpace(ref: InstanceRef): Promise<{ pool: string; freeBytes: number | null; usedByInstanceBytes: number | null }> {
-    const instance = (await this.query(ref.remote, instancePath(ref, ''))) as RawInstance;
-    const pool = instance.expanded_devices?.root?.pool ?? 'default';
+  async getSpace(ref: InstanceRef, pool: string): Promise<{ freeBytes: number | null; usedByInstanceBytes: number | null }> {
     const project = ref.project === null ? '' : `?project=${encodeURIComponent(ref.project)}`;
     const resources = (await this.query(ref.remote, `/1.0/storage-pools/${encodeURIComponent(pool)}/resources${project}`)) as RawResources;
     const state = (await this.query(ref.remote, instancePath(ref, '/state'))) as RawState;
     const usage = state.disk?.root?.usage;
     return {
-      pool,
       freeBytes: resources.space?.total ? resources.space.total - (resources.space.used ?? 0) : null,
       // The dir driver without quotas reports no usage at all: unknown, not zero.
       usedByInstanceBytes: typeof usage === 'number' && usage > 0 ? usage : null,

@@ -67,7 +67,7 @@ export interface Lxd {
   getInstance(ref: InstanceRef): Promise<Instance | null>;
   listSnapshots(ref: InstanceRef): Promise<Snapshot[]>;
   /** Free bytes in the pool of the instance's root disk, and the root disk's usage; null where LXD does not say. */
-  getSpace(ref: InstanceRef): Promise<{ pool: string; freeBytes: number | null; usedByInstanceBytes: number | null }>;
+  getSpace(ref: InstanceRef, pool: string): Promise<{ freeBytes: number | null; usedByInstanceBytes: number | null }>;
   /** A stopped copy of the instance without its snapshots, never started (for post-mortems). */
   copyInstance(ref: InstanceRef, target: string): Promise<void>;
   /** The instance's global IPv4 addresses as LXD reports them (they can change across a restart). */

@@ -72,10 +72,11 @@ export class Stages {
       const refusal = refuseInstance(instance, this.item.instance);
       if (refusal) throw new Refusal(refusal);
       this.item.uncoveredVolumes = uncoveredVolumes(instance!);
-      const space = await lxd.getSpace(ref);
-      this.item.space = { pool: space.pool, freeBytes: space.freeBytes, neededBytes: space.usedByInstanceBytes };
+      const pool = instance!.devices.root?.pool ?? 'default';
+      const space = await lxd.getSpace(ref, pool);
+      this.item.space = { pool, freeBytes: space.freeBytes, neededBytes: space.usedByInstanceBytes };
       if (space.freeBytes !== null && space.usedByInstanceBytes !== null && space.usedByInstanceBytes > space.freeBytes) {
-        throw new Refusal(`the snapshot would not fit: ${this.item.instance} uses ${gib(space.usedByInstanceBytes)}, pool ${space.pool} has ${gib(space.freeBytes)} free`);
+        throw new Refusal(`the snapshot would not fit: ${this.item.instance} uses ${gib(space.usedByInstanceBytes)}, pool ${pool} has ${gib(space.freeBytes)} free`);
       }
       for (const volume of this.item.uncoveredVolumes) {
         this.warn(`${volume.path} (device ${volume.device}, ${volume.pool ? `volume ${volume.pool}/${volume.source}` : `host path ${volume.source}`}) is not in the snapshot: not covered by rollback`);

@@ -50,8 +50,8 @@ export class FakeLxd implements Lxd {
   listSnapshots(ref: InstanceRef): Promise<Snapshot[]> {
     return this.take('listSnapshots', [ref]);
   }
-  getSpace(ref: InstanceRef): Promise<{ pool: string; freeBytes: number | null; usedByInstanceBytes: number | null }> {
-    return this.take('getSpace', [ref]);
+  getSpace(ref: InstanceRef, pool: string): Promise<{ freeBytes: number | null; usedByInstanceBytes: number | null }> {
+    return this.take('getSpace', [ref, pool]);
   }
   copyInstance(ref: InstanceRef, target: string): Promise<void> {
     return this.take('copyInstance', [ref, target]);

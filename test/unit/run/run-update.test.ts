@@ -66,7 +66,7 @@ function preflight(instance: Instance | null = runningContainer(), systemd: bool
   lxd.expect('checkReachable', () => undefined);
   lxd.expect('getInstance', () => instance);
   if (instance?.status === 'Running' && !instance.ephemeral) {
-    lxd.expect('getSpace', () => ({ pool: 'default', freeBytes: 50 * GIB, usedByInstanceBytes: null }));
+    lxd.expect('getSpace', () => ({ freeBytes: 50 * GIB, usedByInstanceBytes: null }), (args) => args[1] === 'default', 'space in pool default');
   }
   if (systemd !== null && instance?.status === 'Running' && !instance.ephemeral) {
     lxd.expect('exec', () => execResult({ exitCode: systemd ? 0 : 1 }), isSystemdProbe, 'systemd probe');
@@ -90,6 +90,16 @@ function rollback(status = 'Running') {
   if (status !== 'Stopped') lxd.expect('stopInstance', () => undefined, (args) => (args[1] as { force: boolean }).force === true, 'forced stop');
   lxd.expect('restoreSnapshot', () => undefined);
   lxd.expect('startInstance', () => undefined);
+}
+/** A failed update, its evidence, and the forced stop: the start of every rollback. */
+function failedUpdateUntilStopped() {
+  preflight();
+  systemdHealthy();
+  snapshot();
+  update(execResult({ exitCode: 100 }));
+  lxd.expect('exec', () => execResult(), isEvidence);
+  lxd.expect('getInstance', () => runningContainer());
+  lxd.expect('stopInstance', () => undefined);
 }
 function finalStatus(status = 'Running') {
   lxd.expect('getInstance', () => runningContainer({ status }));
@@ -326,13 +336,7 @@ describe('when a human is needed (exit 4)', () => {
   });
 
   it('a failed restore says what to run by hand', async () => {
-    preflight();
-    systemdHealthy();
-    snapshot();
-    update(execResult({ exitCode: 100 }));
-    lxd.expect('exec', () => execResult(), isEvidence);
-    lxd.expect('getInstance', () => runningContainer());
-    lxd.expect('stopInstance', () => undefined);
+    failedUpdateUntilStopped();
     lxd.expect('restoreSnapshot', () => {
       throw new LxdError('Snapshot not found', 'not-found', []);
     });
@@ -538,8 +542,8 @@ describe('the per-instance record (lock)', () => {
 describe('space for the snapshot', () => {
   it('refuses with exit 3 when LXD says the snapshot would not fit', async () => {
     lxd.expect('checkReachable', () => undefined);
-    lxd.expect('getInstance', () => runningContainer());
-    lxd.expect('getSpace', () => ({ pool: 'small', freeBytes: 1 * GIB, usedByInstanceBytes: 3 * GIB }));
+    lxd.expect('getInstance', () => runningContainer({ devices: { root: { type: 'disk', path: '/', pool: 'small' } } }));
+    lxd.expect('getSpace', () => ({ freeBytes: 1 * GIB, usedByInstanceBytes: 3 * GIB }), (args) => args[1] === 'small', 'space in pool small');
     finalStatus();
     const { report, item } = await run();
     expect(report.exitCode).toBe(3);
@@ -558,13 +562,7 @@ describe('space for the snapshot', () => {
 
 describe('--keep-failed', () => {
   it('copies the stopped broken state before the restore', async () => {
-    preflight();
-    systemdHealthy();
-    snapshot();
-    update(execResult({ exitCode: 100 }));
-    lxd.expect('exec', () => execResult(), isEvidence);
-    lxd.expect('getInstance', () => runningContainer());
-    lxd.expect('stopInstance', () => undefined);
+    failedUpdateUntilStopped();
     lxd.expect('copyInstance', () => undefined, (args) => args[1] === 'web1-failed-20261126100001', 'the post-mortem copy');
     lxd.expect('restoreSnapshot', () => undefined);
     lxd.expect('startInstance', () => undefined);
@@ -577,13 +575,7 @@ describe('--keep-failed', () => {
   });
 
   it('a failed copy is a warning; the rollback goes on', async () => {
-    preflight();
-    systemdHealthy();
-    snapshot();
-    update(execResult({ exitCode: 100 }));
-    lxd.expect('exec', () => execResult(), isEvidence);
-    lxd.expect('getInstance', () => runningContainer());
-    lxd.expect('stopInstance', () => undefined);
+    failedUpdateUntilStopped();
     lxd.expect('copyInstance', () => {
       throw new LxdError('No space left on device', 'failed', []);
     });
