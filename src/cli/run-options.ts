@@ -20,6 +20,7 @@ export interface RunFlags {
   rollback?: boolean;
   keepFailed?: boolean;
   keep?: string;
+  copyTo?: string;
   dryRun?: boolean;
   json?: boolean;
   config?: string;
@@ -49,6 +50,7 @@ export function toRunOptions(instance: string, command: string[] | null, flags: 
     rollback: flags.rollback ?? settings.rollback ?? true,
     keepFailed: flags.keepFailed ?? settings['keep-failed'] ?? false,
     keep: parseKeep(flags.keep) ?? settings.keep ?? null,
+    copyTo: parseRemoteTarget(flags.copyTo ?? settings['copy-to'], '--copy-to'),
     dryRun: flags.dryRun ?? false,
     interactive: terminal && !flags.json && !flags.dryRun,
   };
@@ -63,6 +65,13 @@ export function resolveChecks(flagChecks: string[], settings: Settings): CheckDe
     names.add(check.name);
   }
   return checks;
+}
+
+/** `<remote>:`, the way lxc names a remote, as the target of a copy. */
+export function parseRemoteTarget(text: string | undefined, what: string): string | null {
+  if (text === undefined) return null;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*:$/.test(text)) throw new UsageError(`${what} "${text}": expected a remote as <remote>:, like backup:`);
+  return text.slice(0, -1);
 }
 
 function parseKeep(text: string | undefined): number | undefined {

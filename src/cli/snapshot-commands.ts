@@ -11,7 +11,8 @@ import type { RetentionRules } from '../snapshots/retention.js';
 import { manualRollback, newestOwnSnapshot } from '../snapshots/rollback.js';
 import { SCHEDULE_KEYS, scheduleConfig, scheduleOff } from '../snapshots/schedule.js';
 import { confirm } from './confirm.js';
-import { resolveChecks } from './run-options.js';
+import { parseRemoteTarget, resolveChecks } from './run-options.js';
+import { syncInstances } from '../snapshots/sync.js';
 import { collect, lxdFor, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
 
 const count = (flag: string) => (value: string) => {
@@ -19,7 +20,7 @@ const count = (flag: string) => (value: string) => {
   return Number(value);
 };
 
-/** snapshots, prune, rollback, schedule: the snapshot lifecycle, so that nobody types a dangerous `lxc delete`. */
+/** snapshots, prune, rollback, sync, schedule: the snapshot lifecycle, so that nobody types a dangerous `lxc delete`. */
 export function addSnapshotCommands(program: Command, io: Io, trailing: string[] | null, setExitCode: (code: number) => void): void {
   const noCommand = (name: string) => {
     if (trailing !== null) throw new UsageError(`${name} takes no command after "--"`);
@@ -117,6 +118,22 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
         return setExitCode(answer === 'no' ? EXIT.ok : EXIT.interruptedByUser);
       }
       setExitCode(await withRun(io, flags, `rollback-${ref.name}`, false, (context) => manualRollback(ref, chosen, { start: flags.start ?? false, checks }, context)));
+    });
+
+  withOutputOptions(
+    program
+      .command('sync')
+      .description('refresh instances with their snapshots to a snapshot server (lxc copy --refresh), reporting what was sent')
+      .argument('<args...>', '<instance>... <remote>:')
+      .option('--project <name>', 'the LXD project of the instances'),
+  )
+    .addHelpText('after', '\nExample:\n  safeupdate sync web1 db1 backup:\n\nExit codes: 0 all copied, 1 a copy failed, 2 bad input, 3 could not start (an instance missing, the source or the server unreachable).')
+    .action(async (args: string[], flags: { project?: string } & OutputFlags) => {
+      noCommand('sync');
+      if (args.length < 2) throw new UsageError('sync needs at least one instance and a snapshot server: safeupdate sync <instance>... <remote>:');
+      const remote = parseRemoteTarget(args.at(-1), 'snapshot server')!;
+      const refs = args.slice(0, -1).map((text) => parseInstanceRef(text, flags.project ?? null));
+      setExitCode(await withRun(io, flags, `sync-${remote}`, false, (context) => syncInstances(refs, remote, context)));
     });
 
   program

@@ -53,6 +53,7 @@ const settings = z.strictObject({
   force: z.boolean({ error: 'expected true or false' }).optional(),
   rollback: z.boolean({ error: 'expected true or false' }).optional(),
   keep: z.number({ error: 'expected a whole number of at least 1' }).int({ error: 'expected a whole number of at least 1' }).min(1, { error: 'expected a whole number of at least 1' }).optional(),
+  'copy-to': z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*:$/, { error: 'expected a remote as <remote>:, like backup:' }).optional(),
   'keep-failed': z.boolean({ error: 'expected true or false' }).optional(),
 });
 

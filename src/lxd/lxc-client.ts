@@ -71,6 +71,11 @@ export class LxcClient implements Lxd {
     };
   }
 
+  async refreshCopy(ref: InstanceRef, remote: string): Promise<void> {
+    const targetProject = ref.project === null ? [] : ['--target-project', ref.project];
+    await this.run(['copy', target(ref), `${remote}:${ref.name}`, '--refresh', ...projectFlag(ref), ...targetProject], this.storageTimeoutMs);
+  }
+
   async copyInstance(ref: InstanceRef, target: string): Promise<void> {
     const remotePrefix = ref.remote === null ? '' : `${ref.remote}:`;
     await this.run(['copy', `${remotePrefix}${ref.name}`, `${remotePrefix}${target}`, '--instance-only', ...projectFlag(ref)], this.storageTimeoutMs);

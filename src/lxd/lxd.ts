@@ -68,6 +68,11 @@ export interface Lxd {
   listSnapshots(ref: InstanceRef): Promise<Snapshot[]>;
   /** Free bytes in the pool of the instance's root disk, and the root disk's usage; null where LXD does not say. */
   getSpace(ref: InstanceRef, pool: string): Promise<{ freeBytes: number | null; usedByInstanceBytes: number | null }>;
+  /**
+   * Refreshes the instance, snapshots included, to the same name on another remote (a snapshot
+   * server): `lxc copy --refresh` semantics, only what is missing there is transferred.
+   */
+  refreshCopy(ref: InstanceRef, remote: string): Promise<void>;
   /** A stopped copy of the instance without its snapshots, never started (for post-mortems). */
   copyInstance(ref: InstanceRef, target: string): Promise<void>;
   /** The instance's global IPv4 addresses as LXD reports them (they can change across a restart). */

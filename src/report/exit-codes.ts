@@ -24,9 +24,11 @@ export function exitCodeFor(outcome: Outcome, interruptedBy: string | null): num
     case 'healthy':
     case 'recovered':
     case 'restored':
+    case 'synced':
       return EXIT.ok;
     case 'rolled-back':
     case 'unhealthy':
+    case 'sync-failed':
       return EXIT.failedCleanly;
     case 'not-started':
       return EXIT.couldNotStart;

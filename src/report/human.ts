@@ -13,6 +13,8 @@ const HEADLINE: Record<Outcome, string> = {
   unhealthy: 'UNHEALTHY',
   recovered: 'recovered',
   restored: 'restored',
+  synced: 'copied to the snapshot server',
+  'sync-failed': 'COPY TO THE SNAPSHOT SERVER FAILED',
 };
 
 /** The summary for a person at a terminal: a pure function of the report. */
@@ -38,6 +40,10 @@ function renderInstance(item: InstanceReport, report: Report): string[] {
     row('rollback', item.rollback.steps.map((s) => `${s.ok ? '✔' : '✖'} ${s.action} ${formatDuration(s.durationMs)}`).join('  '));
   }
   if (item.evidenceDir) row('evidence', item.evidenceDir);
+  if (item.copy) {
+    const sent = item.copy.transferredSnapshots.length ? `snapshots sent: ${item.copy.transferredSnapshots.join(', ')}` : 'no new snapshots';
+    row('copy', `${item.copy.ok ? '✔' : '✖'} to ${item.copy.remote}: in ${formatDuration(item.copy.durationMs)}, ${item.copy.ok ? sent : item.copy.message}`);
+  }
   if (item.keptFailedCopy) row('kept', `${item.keptFailedCopy} (stopped copy of the failed state; delete it with: lxc delete ${item.keptFailedCopy})`);
   item.uncoveredVolumes.forEach((v, i) => row(i === 0 ? 'not covered' : '', `${v.path} (device ${v.device}: ${v.pool ? `volume ${v.pool}/${v.source}` : v.source})`));
   item.warnings.forEach((w, i) => row(i === 0 ? 'warnings' : '', w));

@@ -13,7 +13,10 @@ export type Outcome =
   /** `safeupdate recover`: back on the recorded snapshot and healthy, or nothing needed doing. */
   | 'recovered'
   /** `safeupdate rollback`: restored to the chosen snapshot (and healthy, if running). */
-  | 'restored';
+  | 'restored'
+  /** `safeupdate sync`: refreshed to the snapshot server, or not. */
+  | 'synced'
+  | 'sync-failed';
 
 export interface StepRecord {
   action: string;
@@ -46,6 +49,8 @@ export interface InstanceReport {
   checks: CheckResult[];
   rollback: { performed: boolean; steps: StepRecord[] };
   evidenceDir: string | null;
+  /** The refresh to a snapshot server (`--copy-to`, `sync`), when one was asked for. */
+  copy: { remote: string; ok: boolean; durationMs: number; transferredSnapshots: string[]; message: string } | null;
   /** The stopped copy of the broken state (`--keep-failed`), never started by safeupdate. */
   keptFailedCopy: string | null;
   /** Space for the snapshot: LXD's numbers, null where it does not report them. */
@@ -87,6 +92,7 @@ export function emptyInstanceReport(instance: string, project: string | null): I
     checks: [],
     rollback: { performed: false, steps: [] },
     evidenceDir: null,
+    copy: null,
     keptFailedCopy: null,
     space: null,
     uncoveredVolumes: [],

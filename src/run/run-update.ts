@@ -64,9 +64,11 @@ export async function runUpdate(options: RunOptions, context: RunContext): Promi
       failure = interrupt.aborted ? interruptedFailure('after-update', interrupt) : requiredFailure('after-update', afterUpdate);
     }
     if (!failure) {
-      // A follow-up that fails does not undo a good update: exit 5 says so.
-      const pruned = options.keep === null ? true : await stage.keepNewest(options.keep);
-      return finish('updated', pruned ? null : { step: 'keep', message: 'updated and healthy, but pruning old snapshots failed (see warnings)' });
+      // Follow-ups that fail do not undo a good update: exit 5 says so.
+      const followUps: string[] = [];
+      if (options.keep !== null && !(await stage.keepNewest(options.keep))) followUps.push('pruning old snapshots');
+      if (options.copyTo !== null && !(await stage.copyToServer(options.copyTo))) followUps.push(`the copy to ${options.copyTo}:`);
+      return finish('updated', followUps.length ? { step: 'follow-up', message: `updated and healthy, but ${followUps.join(' and ')} failed (see warnings)` } : null);
     }
 
     if (!options.rollback) {

@@ -238,6 +238,29 @@ export class Stages {
     return ok;
   }
 
+  /** Refreshes the instance with its snapshots to the snapshot server; true when it went through. */
+  async copyToServer(remote: string): Promise<boolean> {
+    const { lxd, clock } = this.context;
+    const started = clock.now();
+    const remoteRef = { ...this.ref, remote };
+    const outcome = await this.step('copy', `Copy to ${remote}:`, async () => {
+      await lxd.checkReachable(remote);
+      const before = (await lxd.getInstance(remoteRef)) ? new Set((await lxd.listSnapshots(remoteRef)).map((s) => s.name)) : new Set<string>();
+      await lxd.refreshCopy(this.ref, remote);
+      const sent = (await lxd.listSnapshots(remoteRef)).map((s) => s.name).filter((name) => !before.has(name));
+      return { sent, message: sent.length ? `sent ${sent.join(', ')}` : 'up to date' };
+    });
+    this.item.copy = {
+      remote,
+      ok: outcome.ok,
+      durationMs: clock.now() - started,
+      transferredSnapshots: outcome.ok ? outcome.value.sent : [],
+      message: outcome.message,
+    };
+    if (!outcome.ok) this.warn(`copy to ${remote}: failed: ${outcome.message}`);
+    return outcome.ok;
+  }
+
   describePlan(options: RunOptions, checks: CheckDefinition[]): string[] {
     const expiry = options.expiryMs === null ? 'never expires' : `expires in ${formatDuration(options.expiryMs)}`;
     return [
@@ -245,6 +268,7 @@ export class Stages {
       `run ${JSON.stringify(options.command)} inside it (timeout ${formatDuration(options.timeoutMs)}${options.interactive ? ', interactive' : ''})`,
       checks.length ? `check ${checks.map((c) => c.name).join(', ')}` : 'no health checks: only the exit code decides',
       ...(options.keep === null ? [] : [`after success: keep the ${options.keep} newest safeupdate snapshots, delete older ones`]),
+      ...(options.copyTo === null ? [] : [`after success: refresh the instance with its snapshots to ${options.copyTo}:`]),
       options.rollback ? 'on failure: collect evidence, stop, restore the snapshot, start, check again' : 'on failure: leave it as it is (--no-rollback)',
       ...this.item.uncoveredVolumes.map((v) => `not covered by rollback: ${v.path} (device ${v.device})`),
       describeSpace(this.item.space),

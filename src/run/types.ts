@@ -19,6 +19,8 @@ export interface RunOptions {
   rollback: boolean;
   /** After a successful update, keep only this many of the newest safeupdate snapshots (null: all). */
   keep: number | null;
+  /** After a successful update, refresh the instance with its snapshots to this remote (a snapshot server). */
+  copyTo: string | null;
   /** Before restoring, keep the broken state as a stopped copy `<name>-failed-<timestamp>`. */
   keepFailed: boolean;
   dryRun: boolean;

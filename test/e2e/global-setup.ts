@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { E2E_PREFIX } from './lab.js';
+import { BACKUP_REMOTE, E2E_PREFIX } from './lab.js';
 
 /**
  * The end-to-end tests need the lab (scripts/lab up): a running LXD and the lab image. They fail
@@ -10,9 +10,13 @@ export default async function setup(): Promise<void> {
   if (daemon.exitCode !== 0) throw new Error(`LXD is not reachable (${daemon.stderr || daemon.message}); run: scripts/lab up`);
   const image = await execa('lxc', ['image', 'info', 'safeupdate-lab'], { reject: false });
   if (image.exitCode !== 0) throw new Error('the lab image safeupdate-lab is missing; run: scripts/lab up');
-  const instances = JSON.parse((await execa('lxc', ['query', '/1.0/instances'])).stdout) as string[];
-  for (const path of instances) {
-    const name = path.split('/').pop()!;
-    if (name.startsWith(E2E_PREFIX)) await execa('lxc', ['delete', '--force', name], { reject: false });
+  const server = await execa('lxc', ['query', `${BACKUP_REMOTE}:/1.0`], { reject: false });
+  if (server.exitCode !== 0) throw new Error(`the lab's snapshot server ${BACKUP_REMOTE}: is not reachable; run: scripts/lab up`);
+  for (const remote of ['', `${BACKUP_REMOTE}:`]) {
+    const instances = JSON.parse((await execa('lxc', ['query', `${remote}/1.0/instances`])).stdout) as string[];
+    for (const path of instances) {
+      const name = path.split('/').pop()!;
+      if (name.startsWith(E2E_PREFIX)) await execa('lxc', ['delete', '--force', `${remote}${name}`], { reject: false });
+    }
   }
 }

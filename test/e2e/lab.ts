@@ -12,6 +12,8 @@ const BIN = join(ROOT, 'bin/safeupdate.js');
 /** Every instance an end-to-end test makes starts with this, so leftovers can be found and removed. */
 export const E2E_PREFIX = 'sue2e-';
 export const UPGRADE = ['sh', '-c', 'apt-get update -q && apt-get upgrade -y'];
+/** The lab's snapshot server: a second LXD daemon on loopback (scripts/lab up). */
+export const BACKUP_REMOTE = 'labbackup';
 
 const created = new Set<string>();
 
@@ -40,7 +42,7 @@ export function track(name: string): void {
 /** Deletes the instances this test file made, snapshots and all: on a dir pool each is a full rootfs copy. */
 export async function removeAll(): Promise<void> {
   for (const name of created) {
-    if (!name.startsWith(E2E_PREFIX)) throw new Error(`refusing to delete ${name}: not an end-to-end instance`);
+    if (!name.split(':').at(-1)!.startsWith(E2E_PREFIX)) throw new Error(`refusing to delete ${name}: not an end-to-end instance`);
     await execa('lxc', ['delete', '--force', name], { reject: false });
     created.delete(name);
   }
@@ -67,8 +69,10 @@ export interface LxdSnapshot {
   expires_at: string;
 }
 
+/** `name` may be `remote:name`. */
 export async function snapshots(name: string): Promise<LxdSnapshot[]> {
-  return JSON.parse(await lxc('query', `/1.0/instances/${name}/snapshots?recursion=1`)) as LxdSnapshot[];
+  const [remote, bare] = name.includes(':') ? name.split(':') : ['', name];
+  return JSON.parse(await lxc('query', `${remote ? `${remote}:` : ''}/1.0/instances/${bare}/snapshots?recursion=1`)) as LxdSnapshot[];
 }
 
 /** Every snapshot of every instance on the daemon, by instance/snapshot. */

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { demoVersion, launch, lxc, publish, removeAll, safeupdate, snapshots, status, uniqueName, UPGRADE } from './lab.js';
+import { BACKUP_REMOTE, demoVersion, launch, lxc, publish, removeAll, safeupdate, snapshots, status, track, uniqueName, UPGRADE } from './lab.js';
 
 afterEach(removeAll);
 
@@ -101,5 +101,38 @@ describe("LXD's own scheduled snapshots", () => {
     expect(off.exitCode, off.stderr).toBe(0);
     expect(await lxc('config', 'get', name, 'snapshots.schedule')).toBe('');
     expect(await lxc('config', 'get', name, 'snapshots.expiry')).toBe('');
+  });
+});
+
+describe('a snapshot server (a second LXD daemon on loopback)', () => {
+  it('--copy-to refreshes the instance with its new snapshot after a good update; sync sends only what is missing', async () => {
+    const name = await launch('copyto');
+    track(`${BACKUP_REMOTE}:${name}`);
+    await publish(name, '1.1');
+    const run = await safeupdate([name, '--json', '--copy-to', `${BACKUP_REMOTE}:`, '--', ...UPGRADE]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const taken = run.report!.instances[0]!.snapshot.name!;
+    expect(run.report!.instances[0]!.copy).toMatchObject({ remote: BACKUP_REMOTE, ok: true, transferredSnapshots: [taken] });
+    expect(await names(`${BACKUP_REMOTE}:${name}`)).toEqual([taken]);
+
+    await lxc('snapshot', name, 'safeupdate-later');
+    const sync = await safeupdate(['sync', name, `${BACKUP_REMOTE}:`, '--json']);
+    expect(sync.exitCode, sync.stderr).toBe(0);
+    expect(sync.report!.instances[0]!.copy!.transferredSnapshots).toEqual(['safeupdate-later']);
+    expect(sync.report!.instances[0]!.copy!.durationMs).toBeGreaterThan(0);
+    expect(await names(`${BACKUP_REMOTE}:${name}`)).toEqual(['safeupdate-later', taken].sort());
+  });
+
+  it('an unreachable snapshot server does not undo a good update: exit 5; sync to it: exit 3', async () => {
+    const name = await launch('nocopy');
+    await publish(name, '1.1');
+    const run = await safeupdate([name, '--json', '--copy-to', 'nosuchserver:', '--', ...UPGRADE]);
+    expect(run.exitCode, run.stderr).toBe(5);
+    expect(run.report!.outcome).toBe('updated');
+    expect(run.report!.instances[0]!.copy!.ok).toBe(false);
+    expect(await demoVersion(name)).toBe('1.1');
+    const sync = await safeupdate(['sync', name, 'nosuchserver:']);
+    expect(sync.exitCode).toBe(3);
+    expect(sync.stdout).toContain('nosuchserver: is not reachable');
   });
 });

@@ -53,6 +53,9 @@ export class FakeLxd implements Lxd {
   getSpace(ref: InstanceRef, pool: string): Promise<{ freeBytes: number | null; usedByInstanceBytes: number | null }> {
     return this.take('getSpace', [ref, pool]);
   }
+  refreshCopy(ref: InstanceRef, remote: string): Promise<void> {
+    return this.take('refreshCopy', [ref, remote]);
+  }
   copyInstance(ref: InstanceRef, target: string): Promise<void> {
     return this.take('copyInstance', [ref, target]);
   }

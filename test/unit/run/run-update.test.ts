@@ -46,6 +46,7 @@ function options(overrides: Partial<RunOptions> = {}): RunOptions {
     rollback: true,
     keepFailed: false,
     keep: null,
+    copyTo: null,
     dryRun: false,
     interactive: false,
     ...overrides,
@@ -631,5 +632,40 @@ describe('--keep after a successful update', () => {
     const { report, item } = await run({ keep: 1 });
     expect(report).toMatchObject({ outcome: 'updated', exitCode: 5 });
     expect(item.warnings).toContain('could not delete web1/safeupdate-old: Storage busy');
+  });
+});
+
+describe('--copy-to a snapshot server after a successful update', () => {
+  it('refreshes the instance and its snapshots there', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    update();
+    systemdHealthy();
+    lxd.expect('checkReachable', () => undefined, (args) => args[0] === 'backup', 'the server answers');
+    lxd.expect('getInstance', () => null, (args) => (args[0] as { remote: string }).remote === 'backup', 'no copy there yet');
+    lxd.expect('refreshCopy', () => undefined, (args) => args[1] === 'backup');
+    lxd.expect('listSnapshots', () => [{ name: 'safeupdate-20261126-100001', createdAt: '', expiresAt: null, stateful: false, sizeBytes: null }]);
+    finalStatus();
+    const { report, item } = await run({ copyTo: 'backup' });
+    expect(report.exitCode).toBe(0);
+    expect(item.copy).toMatchObject({ remote: 'backup', ok: true, transferredSnapshots: ['safeupdate-20261126-100001'] });
+  });
+
+  it('an unreachable server does not undo the update: exit 5, outcome updated', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    update();
+    systemdHealthy();
+    lxd.expect('checkReachable', () => {
+      throw new LxdError('LXD is not reachable: connection refused', 'unreachable', []);
+    });
+    finalStatus();
+    const { report, item } = await run({ copyTo: 'backup' });
+    expect(report).toMatchObject({ outcome: 'updated', exitCode: 5 });
+    expect(item.rollback.performed).toBe(false);
+    expect(item.error?.message).toBe('updated and healthy, but the copy to backup: failed (see warnings)');
+    expect(item.copy).toMatchObject({ ok: false, message: 'LXD is not reachable: connection refused' });
   });
 });

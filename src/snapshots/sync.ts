@@ -1,0 +1,51 @@
+import { LxdError } from '../errors.js';
+import type { InstanceRef } from '../lxd/lxd.js';
+import { formatRef } from '../lxd/names.js';
+import { exitCodeFor } from '../report/exit-codes.js';
+import { emptyInstanceReport, frameReport, type InstanceReport, type Outcome, type Report } from '../report/report.js';
+import { Stages } from '../run/stages.js';
+import type { RunContext } from '../run/types.js';
+
+const WORST_FIRST: Outcome[] = ['not-started', 'sync-failed', 'synced'];
+
+/**
+ * `safeupdate sync`: refreshes each instance with its snapshots to a snapshot server, reporting
+ * what was sent and how long it took. 0 all copied, 1 a copy failed, 3 could not start (an
+ * instance missing, the source or the server unreachable).
+ */
+export async function syncInstances(refs: InstanceRef[], remote: string, context: RunContext): Promise<Report> {
+  const { lxd, clock } = context;
+  const started = clock.now();
+  const instances: InstanceReport[] = [];
+  let serverProblem: string | null = null;
+  try {
+    await lxd.checkReachable(remote);
+  } catch (error) {
+    if (!(error instanceof LxdError)) throw error;
+    serverProblem = `the snapshot server ${remote}: is not reachable: ${error.message}`;
+  }
+  for (const ref of refs) {
+    const item = emptyInstanceReport(formatRef(ref), ref.project);
+    instances.push(item);
+    const stage = new Stages(context, item, ref);
+    const missing = serverProblem ?? (await describeMissing(context, ref));
+    if (missing) {
+      item.error = { step: 'preflight', message: missing };
+      continue;
+    }
+    item.outcome = (await stage.copyToServer(remote)) ? 'synced' : 'sync-failed';
+    if (item.outcome === 'sync-failed') item.error = { step: 'copy', message: item.copy!.message };
+  }
+  const outcome = WORST_FIRST.find((candidate) => instances.some((item) => item.outcome === candidate)) ?? 'synced';
+  return frameReport(context, started, clock.now() - started, outcome, exitCodeFor(outcome, null), instances, { command: ['sync', `${remote}:`] });
+}
+
+async function describeMissing({ lxd }: RunContext, ref: InstanceRef): Promise<string | null> {
+  try {
+    await lxd.checkReachable(ref.remote);
+    return (await lxd.getInstance(ref)) ? null : `instance ${formatRef(ref)} does not exist`;
+  } catch (error) {
+    if (error instanceof LxdError) return error.message;
+    throw error;
+  }
+}
