@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { systemClock } from '../checks/probe.js';
+import { parseDuration } from '../config/duration.js';
 import { stateDir } from '../config/paths.js';
 import { LxcClient } from '../lxd/lxc-client.js';
 import type { Lxd, LxdCall } from '../lxd/lxd.js';
@@ -70,6 +71,9 @@ export async function withRun(
   }
 }
 
+/** The LXD client; `SAFEUPDATE_LXD_TIMEOUT` bounds its quick calls (default 30s). */
 export function lxdFor(io: Io, onCall: (call: LxdCall) => void = () => {}): Lxd {
-  return (io.createLxd ?? ((listener) => new LxcClient({ onCall: listener })))(onCall);
+  const timeout = io.env.SAFEUPDATE_LXD_TIMEOUT;
+  const callTimeoutMs = timeout === undefined ? undefined : parseDuration(timeout, 'SAFEUPDATE_LXD_TIMEOUT');
+  return (io.createLxd ?? ((listener) => new LxcClient({ onCall: listener, ...(callTimeoutMs ? { callTimeoutMs } : {}) })))(onCall);
 }

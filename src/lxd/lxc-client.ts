@@ -59,12 +59,14 @@ export class LxcClient implements Lxd {
     }));
   }
 
-  async getSpace(ref: InstanceRef, pool: string): Promise<{ freeBytes: number | null; usedByInstanceBytes: number | null }> {
+  async getSpace(ref: InstanceRef, pool: string): Promise<{ driver: string; freeBytes: number | null; usedByInstanceBytes: number | null }> {
     const project = ref.project === null ? '' : `?project=${encodeURIComponent(ref.project)}`;
+    const { driver } = (await this.query(ref.remote, `/1.0/storage-pools/${encodeURIComponent(pool)}${project}`)) as { driver: string };
     const resources = (await this.query(ref.remote, `/1.0/storage-pools/${encodeURIComponent(pool)}/resources${project}`)) as RawResources;
     const state = (await this.query(ref.remote, instancePath(ref, '/state'))) as RawState;
     const usage = state.disk?.root?.usage;
     return {
+      driver,
       freeBytes: resources.space?.total ? resources.space.total - (resources.space.used ?? 0) : null,
       // The dir driver without quotas reports no usage at all: unknown, not zero.
       usedByInstanceBytes: typeof usage === 'number' && usage > 0 ? usage : null,

@@ -66,8 +66,8 @@ export interface Lxd {
   /** null when there is no such instance. */
   getInstance(ref: InstanceRef): Promise<Instance | null>;
   listSnapshots(ref: InstanceRef): Promise<Snapshot[]>;
-  /** Free bytes in the pool of the instance's root disk, and the root disk's usage; null where LXD does not say. */
-  getSpace(ref: InstanceRef, pool: string): Promise<{ freeBytes: number | null; usedByInstanceBytes: number | null }>;
+  /** The pool's driver and free bytes, and the instance's root disk usage; null where LXD does not say. */
+  getSpace(ref: InstanceRef, pool: string): Promise<{ driver: string; freeBytes: number | null; usedByInstanceBytes: number | null }>;
   /**
    * Refreshes the instance, snapshots included, to the same name on another remote (a snapshot
    * server): `lxc copy --refresh` semantics, only what is missing there is transferred.

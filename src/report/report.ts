@@ -54,7 +54,7 @@ export interface InstanceReport {
   /** The stopped copy of the broken state (`--keep-failed`), never started by safeupdate. */
   keptFailedCopy: string | null;
   /** Space for the snapshot: LXD's numbers, null where it does not report them. */
-  space: { pool: string; freeBytes: number | null; neededBytes: number | null } | null;
+  space: { pool: string; driver: string; freeBytes: number | null; neededBytes: number | null } | null;
   uncoveredVolumes: UncoveredVolume[];
   /** Every step of the run in order, rollback steps included. */
   steps: StepRecord[];

@@ -74,9 +74,11 @@ export class Stages {
       this.item.uncoveredVolumes = uncoveredVolumes(instance!);
       const pool = instance!.devices.root?.pool ?? 'default';
       const space = await lxd.getSpace(ref, pool);
-      this.item.space = { pool, freeBytes: space.freeBytes, neededBytes: space.usedByInstanceBytes };
-      if (space.freeBytes !== null && space.usedByInstanceBytes !== null && space.usedByInstanceBytes > space.freeBytes) {
-        throw new Refusal(`the snapshot would not fit: ${this.item.instance} uses ${gib(space.usedByInstanceBytes)}, pool ${pool} has ${gib(space.freeBytes)} free`);
+      // Only the dir driver copies the whole root filesystem; copy-on-write drivers share blocks.
+      const neededBytes = space.driver === 'dir' ? space.usedByInstanceBytes : 0;
+      this.item.space = { pool, driver: space.driver, freeBytes: space.freeBytes, neededBytes };
+      if (space.freeBytes !== null && neededBytes !== null && neededBytes > space.freeBytes) {
+        throw new Refusal(`the snapshot would not fit: ${this.item.instance} uses ${gib(neededBytes)}, which a snapshot on the dir pool ${pool} copies, and the pool has ${gib(space.freeBytes)} free`);
       }
       for (const volume of this.item.uncoveredVolumes) {
         this.warn(`${volume.path} (device ${volume.device}, ${volume.pool ? `volume ${volume.pool}/${volume.source}` : `host path ${volume.source}`}) is not in the snapshot: not covered by rollback`);
@@ -353,9 +355,10 @@ function gib(bytes: number): string {
 function describeSpace(space: InstanceReport['space']): string {
   if (!space || space.freeBytes === null) return 'space: LXD does not report the free space of the pool; cannot tell whether the snapshot fits';
   if (space.neededBytes === null) {
-    return `space: pool ${space.pool} has ${gib(space.freeBytes)} free; LXD reports no disk usage for this instance (a dir pool without quota copies the whole root filesystem), so whether the snapshot fits cannot be told`;
+    return `space: pool ${space.pool} has ${gib(space.freeBytes)} free; LXD reports no disk usage for this instance (a dir pool without quota), and a snapshot there copies the whole root filesystem, so whether it fits cannot be told`;
   }
-  return `space: the snapshot needs up to ${gib(space.neededBytes)}; pool ${space.pool} has ${gib(space.freeBytes)} free`;
+  if (space.driver !== 'dir') return `space: pool ${space.pool} (${space.driver}) has ${gib(space.freeBytes)} free; a snapshot there shares blocks and needs no space up front`;
+  return `space: the snapshot copies ${gib(space.neededBytes)}; pool ${space.pool} has ${gib(space.freeBytes)} free`;
 }
 
 /** `<name>-failed-YYYYMMDDHHMMSS`, shortened to LXD's 63 characters. */

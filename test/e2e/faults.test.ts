@@ -23,8 +23,12 @@ describe('interrupts end in a rolled-back, reported state within a bounded time'
 
     const signalled = Date.now();
     process.kill(run.pid, 'SIGINT');
-    const { exitCode, stdout } = await run.result;
+    // A second Ctrl+C during the rollback does not abandon it; it says what is going on.
+    await run.waitFor('▸ Stop');
+    process.kill(run.pid, 'SIGINT');
+    const { exitCode, stdout, stderr } = await run.result;
     expect(exitCode).toBe(130);
+    expect(stderr).toContain('SIGINT received again; the rollback is still running and will not be abandoned half-way');
     expect(Date.now() - signalled).toBeLessThan(60_000);
     const report = JSON.parse(stdout);
     expect(report).toMatchObject({ outcome: 'interrupted', interruptedBy: 'SIGINT' });
@@ -133,5 +137,23 @@ describe('--keep-failed', () => {
     const dpkgStatus = await lxc('file', 'pull', `${copy}/var/lib/dpkg/status`, '-');
     expect(dpkgStatus).toMatch(/Package: safeupdate-demo\nStatus: install ok installed[\s\S]*?Version: 2\.0/);
     expect(await demoVersion(name)).toBe('1.0');
+  });
+});
+
+describe('a failing LXD', () => {
+  it('a hung daemon gives a clear error within the call timeout, not a hang: exit 3, nothing changed', async () => {
+    const name = await launch('hung');
+    const daemon = Number((await execa('pgrep', ['-xf', 'lxd --group root'])).stdout.trim().split('\n')[0]);
+    process.kill(daemon, 'SIGSTOP');
+    let run;
+    try {
+      run = await safeupdate([name, '--', ...UPGRADE], { SAFEUPDATE_LXD_TIMEOUT: '3s' });
+    } finally {
+      process.kill(daemon, 'SIGCONT');
+    }
+    expect(run.exitCode).toBe(3);
+    expect(run.stdout).toContain('LXD did not answer within 3s');
+    expect(run.durationMs).toBeLessThan(30_000);
+    expect(await snapshots(name)).toEqual([]);
   });
 });

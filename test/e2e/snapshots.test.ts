@@ -57,6 +57,11 @@ describe('the snapshot lifecycle never deletes an instance', () => {
     expect((await safeupdate(['rollback', name, 'a/b', '--yes'])).exitCode).toBe(2);
     expect((await safeupdate(['rollback', name, 'safeupdate-elsewhere', '--yes'])).exitCode).toBe(3);
     expect((await safeupdate(['rollback', name, '', '--yes'])).exitCode).toBe(2);
+    // A name that is an instance, not a snapshot of this one: refused, and both instances live on.
+    expect((await safeupdate(['rollback', name, other, '--yes'])).exitCode).toBe(3);
+    expect((await safeupdate(['prune', other, name, '--keep-last', '1', '--yes'])).exitCode).toBe(0);
+    expect(await status(other)).toBe('Running');
+    expect(await names(other)).toEqual(['safeupdate-elsewhere']);
     expect(await demoVersion(name)).toBe('1.1');
 
     const restored = await safeupdate(['rollback', name, '--yes', '--json', '--check', 'unit:safeupdate-demo']);

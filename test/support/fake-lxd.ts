@@ -50,7 +50,7 @@ export class FakeLxd implements Lxd {
   listSnapshots(ref: InstanceRef): Promise<Snapshot[]> {
     return this.take('listSnapshots', [ref]);
   }
-  getSpace(ref: InstanceRef, pool: string): Promise<{ freeBytes: number | null; usedByInstanceBytes: number | null }> {
+  getSpace(ref: InstanceRef, pool: string): Promise<{ driver: string; freeBytes: number | null; usedByInstanceBytes: number | null }> {
     return this.take('getSpace', [ref, pool]);
   }
   refreshCopy(ref: InstanceRef, remote: string): Promise<void> {

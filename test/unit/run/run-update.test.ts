@@ -67,7 +67,7 @@ function preflight(instance: Instance | null = runningContainer(), systemd: bool
   lxd.expect('checkReachable', () => undefined);
   lxd.expect('getInstance', () => instance);
   if (instance?.status === 'Running' && !instance.ephemeral) {
-    lxd.expect('getSpace', () => ({ freeBytes: 50 * GIB, usedByInstanceBytes: null }), (args) => args[1] === 'default', 'space in pool default');
+    lxd.expect('getSpace', () => ({ driver: 'dir', freeBytes: 50 * GIB, usedByInstanceBytes: null }), (args) => args[1] === 'default', 'space in pool default');
   }
   if (systemd !== null && instance?.status === 'Running' && !instance.ephemeral) {
     lxd.expect('exec', () => execResult({ exitCode: systemd ? 0 : 1 }), isSystemdProbe, 'systemd probe');
@@ -544,11 +544,23 @@ describe('space for the snapshot', () => {
   it('refuses with exit 3 when LXD says the snapshot would not fit', async () => {
     lxd.expect('checkReachable', () => undefined);
     lxd.expect('getInstance', () => runningContainer({ devices: { root: { type: 'disk', path: '/', pool: 'small' } } }));
-    lxd.expect('getSpace', () => ({ freeBytes: 1 * GIB, usedByInstanceBytes: 3 * GIB }), (args) => args[1] === 'small', 'space in pool small');
+    lxd.expect('getSpace', () => ({ driver: 'dir', freeBytes: 1 * GIB, usedByInstanceBytes: 3 * GIB }), (args) => args[1] === 'small', 'space in pool small');
     finalStatus();
     const { report, item } = await run();
     expect(report.exitCode).toBe(3);
-    expect(item.error?.message).toBe('the snapshot would not fit: web1 uses 3.0 GiB, pool small has 1.0 GiB free');
+    expect(item.error?.message).toBe('the snapshot would not fit: web1 uses 3.0 GiB, which a snapshot on the dir pool small copies, and the pool has 1.0 GiB free');
+  });
+
+  it('does not refuse on a copy-on-write pool, where a snapshot shares blocks', async () => {
+    lxd.expect('checkReachable', () => undefined);
+    lxd.expect('getInstance', () => runningContainer());
+    lxd.expect('getSpace', () => ({ driver: 'btrfs', freeBytes: 1 * GIB, usedByInstanceBytes: 3 * GIB }));
+    lxd.expect('exec', () => execResult(), isSystemdProbe);
+    systemdHealthy();
+    finalStatus();
+    const { report, item } = await run({ dryRun: true });
+    expect(report.exitCode).toBe(0);
+    expect(item.plan.at(-1)).toContain('shares blocks and needs no space up front');
   });
 
   it('says in the plan when LXD does not report the usage, rather than guess', async () => {
@@ -557,7 +569,7 @@ describe('space for the snapshot', () => {
     finalStatus();
     const { item } = await run({ dryRun: true });
     expect(item.plan.at(-1)).toContain('LXD reports no disk usage for this instance');
-    expect(item.space).toEqual({ pool: 'default', freeBytes: 50 * GIB, neededBytes: null });
+    expect(item.space).toEqual({ pool: 'default', driver: 'dir', freeBytes: 50 * GIB, neededBytes: null });
   });
 });
 
