@@ -11,6 +11,7 @@ import { InstanceRecordFile } from '../state/instance-record.js';
 import { confirm } from './confirm.js';
 import { resolveChecks, toRunOptions, type RunFlags } from './run-options.js';
 import { collect, version, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
+import { addRecordCommands } from './record-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
 
 export type { Io } from './shared.js';
@@ -130,6 +131,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     });
 
   addSnapshotCommands(program, io, command, (code) => (exitCode = code));
+  addRecordCommands(program, io, (code) => (exitCode = code));
 
   program.addHelpText('after', `\nWithout a subcommand, "run" is meant: safeupdate <instance> -- <command>.\n${RUN_EXAMPLES}`);
 

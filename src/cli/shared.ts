@@ -11,6 +11,8 @@ import { renderHuman } from '../report/human.js';
 import type { Report } from '../report/report.js';
 import type { RunContext } from '../run/types.js';
 import { lineProgress } from './progress.js';
+import { taskList } from './task-list.js';
+import { saveReport } from '../state/run-history.js';
 import { watchSignals } from './signals.js';
 
 export const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -51,19 +53,24 @@ export async function withRun(
   work: (context: RunContext) => Promise<Report>,
 ): Promise<number> {
   const progress = lineProgress({ write: io.stderr, verbose: flags.verbose ?? false, quiet: flags.quiet ?? false, showOutput });
+  // In a terminal, the live task list; with --verbose, --quiet or --json, and without a terminal, lines.
+  const list = io.terminal && !flags.verbose && !flags.quiet && !flags.json ? taskList({ write: io.stderr }) : null;
   const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${label}-${randomBytes(2).toString('hex')}`;
   const signals = watchSignals((message) => io.stderr(`${message}\n`));
   try {
     const report = await work({
       lxd: lxdFor(io, progress.onCall),
       clock: systemClock,
-      emit: progress.onEvent,
+      emit: list?.onEvent ?? progress.onEvent,
       runId,
       runDir: join(stateDir(io.env), 'runs', runId),
       stateDir: stateDir(io.env),
       toolVersion: version,
       interrupt: signals.interrupt,
     });
+    await list?.flush();
+    // Saved before anything is printed: after SIGHUP the terminal is gone, but the record must land.
+    await saveReport(report).catch((error: Error) => io.stderr(`safeupdate: could not save the report in ${report.runDir}: ${error.message}\n`));
     io.stdout(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderHuman(report));
     return report.exitCode;
   } finally {

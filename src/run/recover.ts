@@ -32,7 +32,6 @@ export async function recoverInstance(ref: InstanceRef, checks: CheckDefinition[
     item.error = failure;
     item.finalStatus = await stage.currentStatus();
     const report = frameReport(context, started, clock.now() - started, outcome, exitCodeFor(outcome, null), [item], { command });
-    await stage.saveReport(report);
     return report;
   };
 

@@ -23,13 +23,12 @@ export async function runUpdate(options: RunOptions, context: RunContext): Promi
   const report = frameReport(context, started, 0, 'not-started', 0, [item], { command: options.command, dryRun: options.dryRun });
   const finish = async (outcome: Outcome, failure: Failure | null = null): Promise<Report> => {
     item.outcome = outcome;
-    item.error = failure;
+    item.error = failure && { step: failure.step, message: failure.message };
     report.outcome = outcome;
-    report.interruptedBy = interrupt.aborted ? String(interrupt.reason) : null;
+    report.interruptedBy = interrupt.aborted ? String(interrupt.reason) : (failure?.signal ?? null);
     report.exitCode = outcome === 'updated' && failure ? EXIT.followUpFailed : exitCodeFor(outcome, report.interruptedBy);
     item.finalStatus = await stage.currentStatus();
     report.durationMs = clock.now() - started;
-    await stage.saveReport(report);
     return report;
   };
 
@@ -85,7 +84,7 @@ export async function runUpdate(options: RunOptions, context: RunContext): Promi
     if (stillBroken) {
       return finish('needs-attention', { step: 'after-rollback', message: `rolled back to ${snapshot.name} but still unhealthy: ${stillBroken.message}` });
     }
-    return finish(interrupt.aborted ? 'interrupted' : 'rolled-back', failure);
+    return finish(interrupt.aborted || failure.signal ? 'interrupted' : 'rolled-back', failure);
   } finally {
     await stage.unlock();
   }
@@ -104,6 +103,8 @@ function interruptedFailure(step: string, interrupt: AbortSignal): Failure {
 function describeUpdateFailure(result: ExecResult | Failure, options: RunOptions, interrupt: AbortSignal): Failure | null {
   if ('step' in result) return result;
   if (result.canceled || interrupt.aborted) return interruptedFailure('update', interrupt);
+  // A command that owns the terminal gets Ctrl+C itself (the terminal is raw): it ends with 130.
+  if (options.interactive && result.exitCode === 130) return { step: 'update', message: 'interrupted by Ctrl+C (SIGINT) in the update command', signal: 'SIGINT' };
   if (result.timedOut) return { step: 'update', message: `the update command did not finish within ${formatDuration(options.timeoutMs)} (--timeout)` };
   if (result.exitCode !== 0) return { step: 'update', message: `the update command exited ${result.exitCode ?? `on ${result.signal}`}` };
   return null;

@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { defaultChecks } from '../checks/defaults.js';
@@ -9,7 +9,7 @@ import { formatDuration } from '../config/duration.js';
 import { LxdError } from '../errors.js';
 import type { ExecResult, Instance, InstanceRef } from '../lxd/lxd.js';
 import { SNAPSHOT_PREFIX } from '../lxd/names.js';
-import type { InstanceReport, Report, UncoveredVolume } from '../report/report.js';
+import type { InstanceReport, UncoveredVolume } from '../report/report.js';
 import { AwaitingRecovery, InstanceBusy, InstanceRecordFile, type RunPhase } from '../state/instance-record.js';
 import { executePrune } from '../snapshots/prune.js';
 import { decideRetention } from '../snapshots/retention.js';
@@ -282,15 +282,6 @@ export class Stages {
       return (await this.context.lxd.getInstance(this.ref))?.status ?? 'missing';
     } catch {
       return null;
-    }
-  }
-
-  async saveReport(report: Report): Promise<void> {
-    try {
-      await mkdir(this.context.runDir, { recursive: true });
-      await writeFile(join(this.context.runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-    } catch (error) {
-      this.warn(`could not save the report in ${this.context.runDir}: ${(error as Error).message}`);
     }
   }
 

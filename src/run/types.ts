@@ -45,4 +45,6 @@ export interface RunContext {
 export interface Failure {
   step: string;
   message: string;
+  /** The signal that ended the run this way, where one did. */
+  signal?: string;
 }

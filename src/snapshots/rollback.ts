@@ -31,7 +31,6 @@ export async function manualRollback(
     item.error = failure;
     item.finalStatus = await stage.currentStatus();
     const report = frameReport(context, started, clock.now() - started, outcome, exitCodeFor(outcome, null), [item], { command: ['rollback', snapshotName] });
-    await stage.saveReport(report);
     return report;
   };
 

@@ -8,7 +8,7 @@ import type { Report } from '../../src/report/report.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 const LAB = join(ROOT, 'scripts/lab');
-const BIN = join(ROOT, 'bin/safeupdate.js');
+export const BIN = join(ROOT, 'bin/safeupdate.js');
 /** Every instance an end-to-end test makes starts with this, so leftovers can be found and removed. */
 export const E2E_PREFIX = 'sue2e-';
 export const UPGRADE = ['sh', '-c', 'apt-get update -q && apt-get upgrade -y'];
@@ -95,7 +95,7 @@ export interface SafeupdateResult {
 /** Runs the real CLI, as an operator or a CI job would, with its own state folder. */
 export async function safeupdate(args: string[], env: Record<string, string> = {}): Promise<SafeupdateResult> {
   if (!existsSync(join(ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run "npm run build" (npm test does)');
-  const stateDir = await mkdtemp(join(tmpdir(), 'safeupdate-e2e-'));
+  const stateDir = env.SAFEUPDATE_STATE_DIR ?? (await mkdtemp(join(tmpdir(), 'safeupdate-e2e-')));
   const started = Date.now();
   const result = await execa('node', [BIN, ...args], { reject: false, env: { SAFEUPDATE_STATE_DIR: stateDir, ...env }, stdin: 'ignore' });
   const report = args.includes('--json') && result.stdout.trim().startsWith('{') ? (JSON.parse(result.stdout) as Report) : null;

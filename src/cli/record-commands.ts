@@ -1,0 +1,83 @@
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { formatDuration } from '../config/duration.js';
+import { stateDir } from '../config/paths.js';
+import { UsageError } from '../errors.js';
+import { parseInstanceRef } from '../lxd/names.js';
+import { EXIT } from '../report/exit-codes.js';
+import { renderHuman } from '../report/human.js';
+import type { Report } from '../report/report.js';
+import { findReport, listReports } from '../state/run-history.js';
+import { completionScript } from './completion.js';
+import type { Io } from './shared.js';
+
+/** history, show, completion: finding past runs again, and the shell's help with names. */
+export function addRecordCommands(program: Command, io: Io, setExitCode: (code: number) => void): void {
+  program
+    .command('history')
+    .description('list past runs: when, instance, command, outcome, snapshot, duration')
+    .argument('[instance]', 'only the runs that touched this instance')
+    .option('--limit <n>', 'the newest n runs', '20')
+    .option('--json', 'as JSON on stdout')
+    .action(async (instance: string | undefined, flags: { limit: string; json?: boolean }) => {
+      if (instance !== undefined) parseInstanceRef(instance);
+      if (!/^\d+$/.test(flags.limit) || Number(flags.limit) < 1) throw new UsageError(`--limit "${flags.limit}": expected a whole number of at least 1`);
+      const reports = (await listReports(stateDir(io.env), instance)).slice(-Number(flags.limit));
+      if (flags.json) io.stdout(`${JSON.stringify(reports.map(summarize), null, 2)}\n`);
+      else io.stdout(renderHistory(reports));
+      setExitCode(EXIT.ok);
+    });
+
+  program
+    .command('show')
+    .description('print the report of a past run again, with where its log and evidence are')
+    .argument('<run>', 'a run id from history, or an unambiguous beginning of it')
+    .option('--json', 'the report as JSON on stdout')
+    .action(async (id: string, flags: { json?: boolean }) => {
+      const found = await findReport(stateDir(io.env), id);
+      if (found === 'ambiguous') throw new UsageError(`run "${id}" matches more than one run; give more of its id (safeupdate history)`);
+      if (found === null) throw new UsageError(`no run "${id}" in ${join(stateDir(io.env), 'runs')} (safeupdate history lists them)`);
+      io.stdout(flags.json ? `${JSON.stringify(found, null, 2)}\n` : renderHuman(found));
+      setExitCode(EXIT.ok);
+    });
+
+  program
+    .command('completion')
+    .description('print a shell completion script: eval "$(safeupdate completion bash)"')
+    .argument('<shell>', 'bash or zsh')
+    .action((shell: string) => {
+      if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`completion "${shell}": expected bash or zsh`);
+      io.stdout(completionScript(shell, program.commands.map((command) => command.name()).filter((name) => name !== 'completion')));
+      setExitCode(EXIT.ok);
+    });
+}
+
+function summarize(report: Report) {
+  return {
+    runId: report.runId,
+    startedAt: report.startedAt,
+    instances: report.instances.map((item) => item.instance),
+    command: report.command,
+    outcome: report.outcome,
+    exitCode: report.exitCode,
+    snapshots: report.instances.map((item) => item.snapshot.name).filter(Boolean),
+    durationMs: report.durationMs,
+  };
+}
+
+function renderHistory(reports: Report[]): string {
+  if (reports.length === 0) return 'no runs yet\n';
+  const rows = reports.map((report) => [
+    report.startedAt.slice(0, 19).replace('T', ' '),
+    report.instances.map((item) => item.instance).join(','),
+    report.outcome,
+    String(report.exitCode),
+    report.instances.map((item) => item.snapshot.name ?? '-').join(','),
+    formatDuration(report.durationMs),
+    report.runId,
+    report.command.join(' '),
+  ]);
+  const header = ['WHEN (UTC)', 'INSTANCE', 'OUTCOME', 'EXIT', 'SNAPSHOT', 'TOOK', 'RUN', 'COMMAND'];
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
+  return [header, ...rows].map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+}

@@ -1,0 +1,43 @@
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Report } from '../report/report.js';
+
+/** Every run keeps its report in `<state>/runs/<run id>/report.json`, beside its logs and evidence. */
+export async function saveReport(report: Report): Promise<string> {
+  await mkdir(report.runDir, { recursive: true });
+  const file = join(report.runDir, 'report.json');
+  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+  return file;
+}
+
+/** Past runs, oldest first; `instance` keeps those that touched it. Unreadable reports are skipped. */
+export async function listReports(stateDir: string, instance?: string): Promise<Report[]> {
+  let ids: string[];
+  try {
+    ids = await readdir(join(stateDir, 'runs'));
+  } catch {
+    return [];
+  }
+  const reports = await Promise.all(ids.map((id) => readReport(join(stateDir, 'runs', id, 'report.json'))));
+  return reports
+    .filter((report): report is Report => report !== null)
+    .filter((report) => instance === undefined || report.instances.some((item) => item.instance === instance))
+    .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+}
+
+/** A run by its id, or by an unambiguous beginning of it. */
+export async function findReport(stateDir: string, id: string): Promise<Report | 'ambiguous' | null> {
+  const matches = (await listReports(stateDir)).filter((report) => report.runId === id || report.runId.startsWith(id));
+  const exact = matches.find((report) => report.runId === id);
+  if (exact) return exact;
+  if (matches.length > 1) return 'ambiguous';
+  return matches[0] ?? null;
+}
+
+async function readReport(file: string): Promise<Report | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as Report;
+  } catch {
+    return null;
+  }
+}

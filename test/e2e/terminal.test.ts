@@ -1,0 +1,158 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BIN, demoVersion, launch, lxc, publish, removeAll, safeupdate, snapshots, unitState } from './lab.js';
+
+/** safeupdate in a real pseudo-terminal (tmux), as an operator types it. */
+class Terminal {
+  private constructor(readonly session: string, readonly exitFile: string) {}
+
+  static async run(args: string[], stateDir: string): Promise<Terminal> {
+    const session = `sue2e-${process.pid}-${Date.now()}`;
+    const exitFile = join(stateDir, 'exit-code');
+    const quoted = args.map((arg) => `'${arg.replaceAll("'", `'\\''`)}'`).join(' ');
+    const script = `SAFEUPDATE_STATE_DIR='${stateDir}' node '${BIN}' ${quoted}; echo $? > '${exitFile}'; sleep 600`;
+    await execa('tmux', ['new-session', '-d', '-s', session, '-x', '160', '-y', '60', script]);
+    return new Terminal(session, exitFile);
+  }
+
+  async screen(): Promise<string> {
+    return (await execa('tmux', ['capture-pane', '-p', '-S', '-200', '-t', this.session])).stdout;
+  }
+
+  async waitFor(text: string, timeoutMs = 120_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const screen = await this.screen();
+      if (screen.includes(text)) return screen;
+      if (Date.now() > deadline) throw new Error(`"${text}" did not appear; the screen:\n${screen}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  async keys(...keys: string[]): Promise<void> {
+    await execa('tmux', ['send-keys', '-t', this.session, ...keys]);
+  }
+
+  async exitCode(timeoutMs = 120_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const text = await readFile(this.exitFile, 'utf8').catch(() => '');
+      if (text.trim()) return Number(text.trim());
+      if (Date.now() > deadline) throw new Error(`no exit within ${timeoutMs} ms; the screen:\n${await this.screen()}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  async close(): Promise<void> {
+    await execa('tmux', ['kill-session', '-t', this.session], { reject: false });
+  }
+}
+
+const terminals: Terminal[] = [];
+afterEach(async () => {
+  await Promise.all(terminals.splice(0).map((t) => t.close()));
+  await removeAll();
+});
+
+const INTERACTIVE_UPGRADE = ['sh', '-c', 'apt-get update -q >/dev/null; apt-get upgrade'];
+
+describe('at a terminal', () => {
+  it("shows the task list, and apt's own confirmation can be answered", async () => {
+    const name = await launch('tty');
+    await publish(name, '1.1');
+    const state = await mkdtemp(join(tmpdir(), 'safeupdate-tty-'));
+    const terminal = await Terminal.run([name, '--check', 'unit:safeupdate-demo', '--', ...INTERACTIVE_UPGRADE], state);
+    terminals.push(terminal);
+    const before = await terminal.waitFor('Do you want to continue? [Y/n]');
+    expect(before).toContain(`✔ Preflight ${name}`);
+    expect(before).toContain('✔ Snapshot (');
+    await terminal.keys('y', 'Enter');
+    expect(await terminal.exitCode()).toBe(0);
+    const after = await terminal.screen();
+    expect(after).toContain('✔ Checks (after-update)');
+    expect(after).toContain(`${name}: updated and healthy`);
+    expect(await demoVersion(name)).toBe('1.1');
+  });
+
+  it('Ctrl+C reaches the command inside, and counts as an interrupt: rolled back, exit 130, terminal sane', async () => {
+    const name = await launch('ttyint');
+    await publish(name, '2.0');
+    const state = await mkdtemp(join(tmpdir(), 'safeupdate-tty-'));
+    const terminal = await Terminal.run([name, '--check', 'unit:safeupdate-demo', '--', ...INTERACTIVE_UPGRADE], state);
+    terminals.push(terminal);
+    await terminal.waitFor('Do you want to continue? [Y/n]');
+    await terminal.keys('C-c');
+    expect(await terminal.exitCode()).toBe(130);
+    const screen = await terminal.screen();
+    expect(screen).toContain('✔ Restore safeupdate-');
+    expect(screen).toContain('interrupted; rolled back and healthy again');
+    expect(await demoVersion(name)).toBe('1.0');
+    expect(await unitState(name)).toBe('active');
+    const tty = (await execa('tmux', ['display-message', '-p', '-t', terminal.session, '#{pane_tty}'])).stdout;
+    expect((await execa('stty', ['-F', tty, '-a'])).stdout).toMatch(/(^|\s)icanon(\s|$)/);
+  });
+});
+
+describe('prompts, only at a terminal', () => {
+  it('prune: "no" changes nothing (exit 0), Ctrl+C cancels (exit 130); rollback: pick a snapshot, confirm, restored', async () => {
+    const name = await launch('prompts');
+    for (const snap of ['safeupdate-1', 'safeupdate-2']) await lxc('snapshot', name, snap);
+    const state = await mkdtemp(join(tmpdir(), 'safeupdate-tty-'));
+
+    const no = await Terminal.run(['prune', name, '--keep-last', '1'], join(state));
+    terminals.push(no);
+    await no.waitFor('Delete 1 snapshot(s)');
+    await no.keys('n', 'Enter');
+    expect(await no.exitCode()).toBe(0);
+    expect((await snapshots(name)).length).toBe(2);
+
+    const cancelled = await Terminal.run(['prune', name, '--keep-last', '1'], await mkdtemp(join(tmpdir(), 'safeupdate-tty-')));
+    terminals.push(cancelled);
+    await cancelled.waitFor('Delete 1 snapshot(s)');
+    await cancelled.keys('C-c');
+    expect(await cancelled.exitCode()).toBe(130);
+    expect((await snapshots(name)).length).toBe(2);
+
+    await publish(name, '1.1');
+    await lxc('exec', name, '--', 'sh', '-c', 'apt-get update -q >/dev/null && apt-get install -y -q safeupdate-demo >/dev/null');
+    expect(await demoVersion(name)).toBe('1.1');
+    const pick = await Terminal.run(['rollback', name, '--check', 'unit:safeupdate-demo'], await mkdtemp(join(tmpdir(), 'safeupdate-tty-')));
+    terminals.push(pick);
+    await pick.waitFor('to which snapshot?');
+    await pick.keys('Down', 'Enter');
+    await pick.waitFor('Changes made since are lost');
+    await pick.keys('y', 'Enter');
+    expect(await pick.exitCode()).toBe(0);
+    expect(await pick.screen()).toContain(`${name}: restored`);
+    expect(await demoVersion(name)).toBe('1.0');
+  });
+});
+
+describe('the record of runs', () => {
+  it('history after three runs lists them in order; show prints one again', async () => {
+    const name = await launch('history');
+    const state = await mkdtemp(join(tmpdir(), 'safeupdate-history-'));
+    const env = { SAFEUPDATE_STATE_DIR: state };
+    await publish(name, '1.1');
+    const runs = [
+      await safeupdate([name, '--json', '--dry-run', '--', 'true'], env),
+      await safeupdate([name, '--json', '--', 'sh', '-c', 'apt-get update -q && apt-get upgrade -y'], env),
+      await safeupdate([name, '--json', '--', 'sh', '-c', 'exit 3'], env),
+    ];
+    expect(runs.map((r) => r.exitCode)).toEqual([0, 0, 1]);
+    const history = await safeupdate(['history', name, '--json'], env);
+    expect(JSON.parse(history.stdout).map((r: { runId: string; outcome: string }) => [r.runId, r.outcome])).toEqual(
+      runs.map((r) => [r.report!.runId, r.report!.outcome]),
+    );
+    expect(JSON.parse(history.stdout).map((r: { outcome: string }) => r.outcome)).toEqual(['planned', 'updated', 'rolled-back']);
+    const table = await safeupdate(['history'], env);
+    expect(table.stdout.split('\n')[0]).toMatch(/^WHEN \(UTC\)\s+INSTANCE\s+OUTCOME/);
+    const shown = await safeupdate(['show', runs[2]!.report!.runId], env);
+    expect(shown.exitCode).toBe(0);
+    expect(shown.stdout).toContain(`${name}: update failed; rolled back and healthy again`);
+    expect(shown.stdout).toContain(runs[2]!.report!.instances[0]!.update.logFile!);
+  });
+});
