@@ -112,7 +112,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       .option('--check <spec>', 'health check after the rollback, repeatable; replaces the configured checks', collect, [])
       .option('--yes', 'do not ask for confirmation'),
   )
-    .addHelpText('after', '\nExit codes: 0 recovered (or nothing to recover), 2 bad input or no confirmation, 3 a run is still in progress, 4 the rollback failed or the instance is unhealthy after it.')
+    .addHelpText('after', '\nExamples:\n  safeupdate recover web1\n  safeupdate recover web1 --yes --check unit:nginx\n\nExit codes: 0 recovered (or nothing to recover), 2 bad input or no confirmation, 3 a run is still in progress, 4 the rollback failed or the instance is unhealthy after it.')
     .action(async (instance: string, flags: { project?: string; check: string[]; yes?: boolean } & OutputFlags) => {
       if (command !== null) throw new UsageError('recover takes no command after "--"');
       const ref = parseInstanceRef(instance, flags.project ?? null);

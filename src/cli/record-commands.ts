@@ -19,6 +19,7 @@ export function addRecordCommands(program: Command, io: Io, setExitCode: (code: 
     .argument('[instance]', 'only the runs that touched this instance')
     .option('--limit <n>', 'the newest n runs', '20')
     .option('--json', 'as JSON on stdout')
+    .addHelpText('after', '\nExamples:\n  safeupdate history\n  safeupdate history web1 --limit 5 --json')
     .action(async (instance: string | undefined, flags: { limit: string; json?: boolean }) => {
       if (instance !== undefined) parseInstanceRef(instance);
       if (!/^\d+$/.test(flags.limit) || Number(flags.limit) < 1) throw new UsageError(`--limit "${flags.limit}": expected a whole number of at least 1`);
@@ -33,6 +34,7 @@ export function addRecordCommands(program: Command, io: Io, setExitCode: (code: 
     .description('print the report of a past run again, with where its log and evidence are')
     .argument('<run>', 'a run id from history, or an unambiguous beginning of it')
     .option('--json', 'the report as JSON on stdout')
+    .addHelpText('after', '\nExamples:\n  safeupdate show 20261126T042055Z-web1-8a7f\n  safeupdate show 20261126T0420 --json')
     .action(async (id: string, flags: { json?: boolean }) => {
       const found = await findReport(stateDir(io.env), id);
       if (found === 'ambiguous') throw new UsageError(`run "${id}" matches more than one run; give more of its id (safeupdate history)`);

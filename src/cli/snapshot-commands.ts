@@ -32,6 +32,7 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
     .argument('<instance>', '[remote:]name')
     .option('--project <name>', 'the LXD project of the instance')
     .option('--json', 'as JSON on stdout')
+    .addHelpText('after', '\nExamples:\n  safeupdate snapshots web1\n  safeupdate snapshots backup:db1 --project prod --json')
     .action(async (instance: string, flags: { project?: string; json?: boolean }) => {
       noCommand('snapshots');
       const ref = parseInstanceRef(instance, flags.project ?? null);
@@ -60,7 +61,7 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
     .option('--dry-run', 'say what would be deleted; delete nothing')
     .option('--yes', 'do not ask for confirmation')
     .option('--json', 'as JSON on stdout')
-    .addHelpText('after', '\nA snapshot is deleted only when no keep rule keeps it and, with --older-than, it is older than that.\nExit codes: 0 done (or nothing to do), 1 a deletion failed, 2 bad input or no confirmation, 3 an instance is missing or LXD unreachable.')
+    .addHelpText('after', '\nExamples:\n  safeupdate prune web1 --keep-last 3 --dry-run\n  safeupdate prune web1 db1 --keep-daily 7 --keep-weekly 4 --older-than 30d --yes\n\nA snapshot is deleted only when no keep rule keeps it and, with --older-than, it is older than that.\nExit codes: 0 done (or nothing to do), 1 a deletion failed, 2 bad input or no confirmation, 3 an instance is missing or LXD unreachable.')
     .action(async (instances: string[], flags: PruneFlags) => {
       noCommand('prune');
       const rules: RetentionRules = {
@@ -103,7 +104,7 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
       .option('--check <spec>', 'health check after the restore, repeatable; replaces the configured checks', collect, [])
       .option('--yes', 'do not ask for confirmation'),
   )
-    .addHelpText('after', '\nExit codes: 0 restored (and healthy if running), 2 bad input or no confirmation, 3 no such instance or snapshot, 4 the restore failed or the instance is unhealthy after it.')
+    .addHelpText('after', '\nExamples:\n  safeupdate rollback web1                      # pick a snapshot (in a terminal), confirm\n  safeupdate rollback web1 safeupdate-20261126-101500 --yes\n  safeupdate rollback web1 before-migration --start --yes\n\nExit codes: 0 restored (and healthy if running), 2 bad input or no confirmation, 3 no such instance or snapshot, 4 the restore failed or the instance is unhealthy after it.')
     .action(async (instance: string, snapshot: string | undefined, flags: { project?: string; start?: boolean; check: string[]; yes?: boolean } & OutputFlags) => {
       noCommand('rollback');
       const ref = parseInstanceRef(instance, flags.project ?? null);
@@ -145,6 +146,7 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
     .option('--expiry <duration>', 'how long LXD keeps each automatic snapshot (14d, 2w, 36h)')
     .option('--pattern <pattern>', 'LXD snapshot name pattern, like auto-%d (not starting with safeupdate-)')
     .option('--off', 'remove the schedule, expiry and pattern')
+    .addHelpText('after', '\nExamples:\n  safeupdate schedule web1 --every @daily --expiry 14d --pattern auto-%d\n  safeupdate schedule web1 --every "0 3 * * 1-5" --expiry 36h\n  safeupdate schedule web1 --off\n\nExit codes: 0 set (the result is shown), 2 bad input (nothing set), 3 no such instance or LXD unreachable.')
     .action(async (instance: string, flags: { project?: string; every?: string; expiry?: string; pattern?: string; off?: boolean }) => {
       noCommand('schedule');
       const ref = parseInstanceRef(instance, flags.project ?? null);

@@ -78,6 +78,13 @@ describe('help and version', () => {
     expect(run.stdout).toContain('--check <spec>');
   });
 
+  it.each(['run', 'check', 'recover', 'snapshots', 'prune', 'rollback', 'sync', 'schedule', 'history', 'show'])('%s --help has examples', async (command) => {
+    const { code, stdout } = await cli([command, '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('Examples:');
+    expect(stdout).toContain(`safeupdate ${command === 'run' ? 'web1' : command}`);
+  });
+
   it('prints the version', async () => {
     const { code, stdout } = await cli(['--version']);
     expect(code).toBe(0);
