@@ -128,7 +128,7 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
       .argument('<args...>', '<instance>... <remote>:')
       .option('--project <name>', 'the LXD project of the instances'),
   )
-    .addHelpText('after', '\nExample:\n  safeupdate sync web1 db1 backup:\n\nExit codes: 0 all copied, 1 a copy failed, 2 bad input, 3 could not start (an instance missing, the source or the server unreachable).')
+    .addHelpText('after', '\nExamples:\n  safeupdate sync web1 db1 backup:\n\nExit codes: 0 all copied, 1 a copy failed, 2 bad input, 3 could not start (an instance missing, the source or the server unreachable).')
     .action(async (args: string[], flags: { project?: string } & OutputFlags) => {
       noCommand('sync');
       if (args.length < 2) throw new UsageError('sync needs at least one instance and a snapshot server: safeupdate sync <instance>... <remote>:');
