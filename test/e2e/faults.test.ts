@@ -1,8 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterEach, describe, expect, it } from 'vitest';
-import { demoVersion, launch, lxc, publish, removeAll, safeupdate, snapshots, startSafeupdate, status, track, unitState, UPGRADE } from './lab.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { demoVersion, E2E_PREFIX, launch, lxc, publish, removeAll, safeupdate, snapshots, startSafeupdate, status, track, unitState, UPGRADE } from './lab.js';
 
 afterEach(removeAll);
 
@@ -155,5 +155,44 @@ describe('a failing LXD', () => {
     expect(run.stdout).toContain('LXD did not answer within 3s');
     expect(run.durationMs).toBeLessThan(30_000);
     expect(await snapshots(name)).toEqual([]);
+  });
+});
+
+describe('a full pool', () => {
+  // A dir pool on a small loop-mounted filesystem: a snapshot there copies the whole root filesystem.
+  const pool = `${E2E_PREFIX}tiny-${process.pid}`;
+  const mount = `/mnt/${pool}`;
+  const image = `/var/tmp/${pool}.img`;
+
+  beforeAll(async () => {
+    await execa('truncate', ['-s', '450M', image]);
+    await execa('mkfs.ext4', ['-q', '-F', image]);
+    await execa('mkdir', ['-p', mount]);
+    await execa('mount', ['-o', 'loop', image, mount]);
+    // An empty subfolder: LXD wants an empty source, and ext4 has lost+found.
+    await execa('mkdir', [`${mount}/pool`]);
+    await lxc('storage', 'create', pool, 'dir', `source=${mount}/pool`);
+  });
+
+  afterAll(async () => {
+    await removeAll();
+    await execa('lxc', ['storage', 'delete', pool], { reject: false });
+    await execa('umount', [mount], { reject: false });
+    await execa('rm', ['-rf', image, mount], { reject: false });
+  });
+
+  it('a snapshot that does not fit fails cleanly: exit 3, no snapshot, the instance unchanged and running', async () => {
+    const name = await launch('full', pool);
+    await lxc('exec', name, '--', 'dd', 'if=/dev/zero', 'of=/var/fill', 'bs=1M', 'count=150', 'status=none');
+    await publish(name, '1.1');
+    const dry = await safeupdate([name, '--dry-run', '--', ...UPGRADE]);
+    expect(dry.stdout).toContain('cannot be told');
+    const run = await safeupdate([name, '--json', '--', ...UPGRADE]);
+    expect(run.exitCode, run.stdout).toBe(3);
+    expect(run.report!.instances[0]!.error!.step).toBe('snapshot');
+    expect(await snapshots(name)).toEqual([]);
+    expect(await status(name)).toBe('Running');
+    expect(await demoVersion(name)).toBe('1.0');
+    expect(await lxc('exec', name, '--', 'ls', '/var/fill')).toBe('/var/fill');
   });
 });

@@ -19,4 +19,13 @@ export default async function setup(): Promise<void> {
       if (name.startsWith(E2E_PREFIX)) await execa('lxc', ['delete', '--force', `${remote}${name}`], { reject: false });
     }
   }
+  // The full-pool test's small loop-mounted pool, if a killed run left it.
+  const pools = JSON.parse((await execa('lxc', ['query', '/1.0/storage-pools'])).stdout) as string[];
+  for (const path of pools) {
+    const pool = path.split('/').pop()!;
+    if (!pool.startsWith(E2E_PREFIX)) continue;
+    await execa('lxc', ['storage', 'delete', pool], { reject: false });
+    await execa('umount', [`/mnt/${pool}`], { reject: false });
+    await execa('rm', ['-rf', `/mnt/${pool}`, `/var/tmp/${pool}.img`], { reject: false });
+  }
 }

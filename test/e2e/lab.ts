@@ -22,10 +22,10 @@ export function uniqueName(story: string): string {
 }
 
 /** A running lab container with safeupdate-demo 1.0 installed and its service up. */
-export async function launch(story: string): Promise<string> {
+export async function launch(story: string, pool?: string): Promise<string> {
   const name = uniqueName(story);
   created.add(name);
-  await execa(LAB, ['launch', name], { stdin: 'ignore' });
+  await execa(LAB, ['launch', name, ...(pool ? [pool] : [])], { stdin: 'ignore' });
   return name;
 }
 
