@@ -1,9 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  allSnapshots, demoVersion, launch, lxc, publish, removeAll, safeupdate, snapshots, status, uniqueName, unitState, UPGRADE,
+  allSnapshots, demoVersion, launch, lxc, publish, removeAll, safeupdate, snapshots, status, track, uniqueName, unitState, UPGRADE,
 } from './lab.js';
 
 afterEach(removeAll);
@@ -101,14 +102,18 @@ describe('an operator updates a lab container', () => {
     expect((await snapshots(name)).length).toBe(1);
   });
 
-  it('--dry-run prints the plan and changes nothing: exit 0, no snapshot', async () => {
+  it('--dry-run prints the plan, naming storage the snapshot does not cover, and changes nothing: exit 0, no snapshot', async () => {
     const name = await launch('dryrun');
     await publish(name, '1.1');
+    const hostDir = await mkdtemp(join(tmpdir(), 'safeupdate-share-'));
+    await lxc('config', 'device', 'add', name, 'data', 'disk', `source=${hostDir}`, 'path=/srv/data');
     const run = await safeupdate([name, '--dry-run', '--', ...UPGRADE]);
 
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stdout).toContain('dry run; nothing changed');
     expect(run.stdout).toContain(`snapshot ${name} as safeupdate-<UTC timestamp>`);
+    expect(run.stdout).toContain('not covered by rollback: /srv/data (device data)');
+    expect(run.stdout).toContain('space: pool default has');
     expect(await snapshots(name)).toEqual([]);
     expect(await demoVersion(name)).toBe('1.0');
   });
@@ -132,6 +137,17 @@ describe('it refuses to start, and changes nothing', () => {
     expect(run.stdout).toContain('is stopped, not running');
     expect(await status(name)).toBe('Stopped');
     expect(await snapshots(name)).toEqual([]);
+  });
+
+  it('an ephemeral instance (LXD deletes it when it stops): exit 3, no snapshot', async () => {
+    const name = uniqueName('ephemeral');
+    track(name);
+    await execa('lxc', ['launch', 'safeupdate-lab', name, '--ephemeral'], { stdin: 'ignore' });
+    const run = await safeupdate([name, '--', ...UPGRADE]);
+    expect(run.exitCode).toBe(3);
+    expect(run.stdout).toContain('is ephemeral');
+    expect(await snapshots(name)).toEqual([]);
+    expect(await status(name)).toBe('Running');
   });
 
   it('an unreachable LXD: exit 3', async () => {
