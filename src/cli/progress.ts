@@ -34,7 +34,11 @@ export function lineProgress(options: ProgressOptions): { onEvent: (event: RunEv
         case 'warning':
           write(`! ${event.message}\n`);
           return;
+        case 'group-start':
+          if (!quiet) write(`▸ ${event.title}\n`);
+          return;
         case 'update-owns-terminal':
+        case 'group-end':
           return;
       }
     },

@@ -68,9 +68,10 @@ export async function withRun(
       toolVersion: version,
       interrupt: signals.interrupt,
     });
-    await list?.flush();
-    // Saved before anything is printed: after SIGHUP the terminal is gone, but the record must land.
+    // Saved before anything is shown: after SIGHUP the terminal is gone, but the record must land.
     await saveReport(report).catch((error: Error) => io.stderr(`safeupdate: could not save the report in ${report.runDir}: ${error.message}\n`));
+    // A view must never hold back the summary: the task list gets a bounded time to finish drawing.
+    if (list) await Promise.race([list.flush(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
     io.stdout(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderHuman(report));
     return report.exitCode;
   } finally {

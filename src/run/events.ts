@@ -8,6 +8,9 @@ export type RunEvent =
   | { type: 'check'; result: CheckResult }
   | { type: 'output'; chunk: string }
   | { type: 'update-owns-terminal'; owns: boolean }
+  /** Steps that belong together (a rollback), announced with the actions they will take. */
+  | { type: 'group-start'; title: string; actions: string[] }
+  | { type: 'group-end' }
   | { type: 'warning'; message: string };
 
 export type Emit = (event: RunEvent) => void;

@@ -73,13 +73,17 @@ export async function runUpdate(options: RunOptions, context: RunContext): Promi
     if (!options.rollback) {
       return finish('needs-attention', { ...failure, message: `${failure.message}; left as it is (--no-rollback), snapshot ${snapshot.name} kept` });
     }
-    await stage.saveEvidence(checks);
-    const restored = await stage.rollBack(snapshot.name, { keepFailedAs: options.keepFailed ? failedCopyName(options.ref.name, new Date(clock.now())) : null });
-    if (!restored.ok) return finish('needs-attention', restored.failure);
-
     // What passed at baseline must pass again; with --force that is all the proof there can be.
     const expected = checks.filter((check) => baseline.some((result) => result.name === check.name && result.ok));
-    const afterRollback = await stage.runChecks('after-rollback', expected, failedUnitsOf(baseline));
+    const keepFailedAs = options.keepFailed ? failedCopyName(options.ref.name, new Date(clock.now())) : null;
+    stage.beginGroup(`Roll back to ${snapshot.name}`, [
+      'evidence', 'stop', ...(keepFailedAs ? ['keep-failed'] : []), 'restore', 'start', ...(expected.length ? ['after-rollback'] : []),
+    ]);
+    await stage.saveEvidence(checks);
+    const restored = await stage.rollBack(snapshot.name, { keepFailedAs });
+    const afterRollback = restored.ok ? await stage.runChecks('after-rollback', expected, failedUnitsOf(baseline)) : [];
+    stage.endGroup();
+    if (!restored.ok) return finish('needs-attention', restored.failure);
     const stillBroken = requiredFailure('after-rollback', afterRollback);
     if (stillBroken) {
       return finish('needs-attention', { step: 'after-rollback', message: `rolled back to ${snapshot.name} but still unhealthy: ${stillBroken.message}` });

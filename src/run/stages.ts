@@ -183,6 +183,15 @@ export class Stages {
     if (!outcome.ok) this.warn(`evidence: ${outcome.message}`);
   }
 
+  /** Announces steps that belong together, so that views can show them as one group. */
+  beginGroup(title: string, actions: string[]): void {
+    this.context.emit({ type: 'group-start', title, actions });
+  }
+
+  endGroup(): void {
+    this.context.emit({ type: 'group-end' });
+  }
+
   /**
    * Stop, restore, start: the state is being discarded, so a forced stop is the fastest correct way.
    * With `keepFailedAs`, the stopped broken state is first copied (not snapshotted: on ZFS a restore

@@ -87,7 +87,8 @@ describe('at a terminal', () => {
     await terminal.keys('C-c');
     expect(await terminal.exitCode()).toBe(130);
     const screen = await terminal.screen();
-    expect(screen).toContain('✔ Restore safeupdate-');
+    // The rollback is one group in the task list, its steps as subtasks.
+    expect(screen).toMatch(/✔ Roll back to safeupdate-\d{8}-\d{6}\n\s+✔ Collect evidence[^\n]*\n\s+✔ Stop [^\n]*\n\s+✔ Restore safeupdate-/);
     expect(screen).toContain('interrupted; rolled back and healthy again');
     expect(await demoVersion(name)).toBe('1.0');
     expect(await unitState(name)).toBe('active');

@@ -178,6 +178,11 @@ describe('a failed update is rolled back', () => {
     expect(lxd.calls.find((c) => c.method === 'restoreSnapshot')!.args[1]).toBe(item.snapshot.name);
     expect(item.checks.map((c) => c.phase)).toEqual(['baseline', 'after-rollback']);
     expect(await readFile(join(item.evidenceDir!, 'instance.txt'), 'utf8')).toContain('evidence');
+    // Views are told which steps make up the rollback, before they start, and when it is over.
+    const group = events.findIndex((e) => e.type === 'group-start');
+    expect(events[group]).toEqual({ type: 'group-start', title: `Roll back to ${item.snapshot.name}`, actions: ['evidence', 'stop', 'restore', 'start', 'after-rollback'] });
+    expect(events.slice(group).filter((e) => e.type === 'step-end').map((e) => e.type === 'step-end' && e.step.action)).toEqual(['evidence', 'stop', 'restore', 'start', 'after-rollback']);
+    expect(events.at(-1)).toEqual({ type: 'group-end' });
   });
 
   it('when a unit check fails after an update that apt reported as successful', async () => {
