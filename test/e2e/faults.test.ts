@@ -160,7 +160,7 @@ describe('a failing LXD', () => {
 
 describe('a full pool', () => {
   // A dir pool on a small loop-mounted filesystem: a snapshot there copies the whole root filesystem.
-  const pool = `${E2E_PREFIX}tiny-${process.pid}`;
+  const pool = `${E2E_PREFIX}${process.pid}-tiny`;
   const mount = `/mnt/${pool}`;
   const image = `/var/tmp/${pool}.img`;
 

@@ -1,9 +1,20 @@
 import { execa } from 'execa';
-import { BACKUP_REMOTE, E2E_PREFIX } from './lab.js';
+import { BACKUP_REMOTE, E2E_PREFIX, ownerPid } from './lab.js';
+
+function alive(pid: number | null): boolean {
+  if (pid === null) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The end-to-end tests need the lab (scripts/lab up): a running LXD and the lab image. They fail
- * here, loudly, rather than skip. Instances left by an earlier run that was killed are removed.
+ * here, loudly, rather than skip. Instances left by an earlier run that was killed are removed;
+ * those of a suite still running (its worker's pid is in the name) are left alone.
  */
 export default async function setup(): Promise<void> {
   const daemon = await execa('lxc', ['query', '/1.0'], { reject: false });
@@ -16,14 +27,14 @@ export default async function setup(): Promise<void> {
     const instances = JSON.parse((await execa('lxc', ['query', `${remote}/1.0/instances`])).stdout) as string[];
     for (const path of instances) {
       const name = path.split('/').pop()!;
-      if (name.startsWith(E2E_PREFIX)) await execa('lxc', ['delete', '--force', `${remote}${name}`], { reject: false });
+      if (name.startsWith(E2E_PREFIX) && !alive(ownerPid(name))) await execa('lxc', ['delete', '--force', `${remote}${name}`], { reject: false });
     }
   }
   // The full-pool test's small loop-mounted pool, if a killed run left it.
   const pools = JSON.parse((await execa('lxc', ['query', '/1.0/storage-pools'])).stdout) as string[];
   for (const path of pools) {
     const pool = path.split('/').pop()!;
-    if (!pool.startsWith(E2E_PREFIX)) continue;
+    if (!pool.startsWith(E2E_PREFIX) || alive(ownerPid(pool))) continue;
     await execa('lxc', ['storage', 'delete', pool], { reject: false });
     await execa('umount', [`/mnt/${pool}`], { reject: false });
     await execa('rm', ['-rf', `/mnt/${pool}`, `/var/tmp/${pool}.img`], { reject: false });

@@ -17,8 +17,15 @@ export const BACKUP_REMOTE = 'labbackup';
 
 const created = new Set<string>();
 
+/** `sue2e-<pid>-<story>-<random>`: the pid tells a leftover of a dead run from an instance in use. */
 export function uniqueName(story: string): string {
-  return `${E2E_PREFIX}${story}-${randomBytes(3).toString('hex')}`;
+  return `${E2E_PREFIX}${process.pid}-${story}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The pid in an end-to-end name, where it has one. */
+export function ownerPid(name: string): number | null {
+  const match = new RegExp(`^${E2E_PREFIX}(\\d+)-`).exec(name);
+  return match ? Number(match[1]) : null;
 }
 
 /** A running lab container with safeupdate-demo 1.0 installed and its service up. */
