@@ -19,7 +19,7 @@ import type { Failure, RunContext, RunOptions } from './types.js';
 /** The stages of a run: each records its step in the report and tells the views. */
 export class Stages {
   private readonly instanceDir: string;
-  readonly record: InstanceRecordFile;
+  private readonly record: InstanceRecordFile;
   private locked = false;
 
   constructor(
