@@ -57,14 +57,15 @@ export async function withRun(
   const list = io.terminal && !flags.verbose && !flags.quiet && !flags.json ? taskList({ write: io.stderr }) : null;
   const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${label}-${randomBytes(2).toString('hex')}`;
   const signals = watchSignals((message) => io.stderr(`${message}\n`));
+  const state = stateDir(io.env);
   try {
     const report = await work({
       lxd: lxdFor(io, progress.onCall),
       clock: systemClock,
       emit: list?.onEvent ?? progress.onEvent,
       runId,
-      runDir: join(stateDir(io.env), 'runs', runId),
-      stateDir: stateDir(io.env),
+      runDir: join(state, 'runs', runId),
+      stateDir: state,
       toolVersion: version,
       interrupt: signals.interrupt,
     });

@@ -163,7 +163,9 @@ export class LxcClient implements Lxd {
     }
     const result = await child;
     // A client killed while it held the terminal in raw mode cannot restore it: leave it sane.
-    if (options.interactive && process.stdin.isTTY) process.stdin.setRawMode(false);
+    if (options.interactive && process.stdin.isTTY && (result.timedOut || result.isCanceled)) {
+      await execa('stty', ['sane'], { stdin: 'inherit', reject: false });
+    }
     this.onCall({ command: [this.binary, ...args], durationMs: Date.now() - started, ok: result.exitCode === 0 });
     if (result.code === 'ENOENT') {
       throw new LxdError(`the "${this.binary}" client is not installed`, 'unreachable', [this.binary, ...args]);

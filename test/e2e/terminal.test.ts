@@ -77,7 +77,7 @@ describe('at a terminal', () => {
     expect(await demoVersion(name)).toBe('1.1');
   });
 
-  it('Ctrl+C reaches the command inside, and counts as an interrupt: rolled back, exit 130, terminal sane', async () => {
+  it('Ctrl+C reaches the command inside, and counts as an interrupt: rolled back, exit 130, the terminal cooked again', async () => {
     const name = await launch('ttyint');
     await publish(name, '2.0');
     const state = await mkdtemp(join(tmpdir(), 'safeupdate-tty-'));
@@ -92,8 +92,27 @@ describe('at a terminal', () => {
     expect(screen).toContain('interrupted; rolled back and healthy again');
     expect(await demoVersion(name)).toBe('1.0');
     expect(await unitState(name)).toBe('active');
-    const tty = (await execa('tmux', ['display-message', '-p', '-t', terminal.session, '#{pane_tty}'])).stdout;
-    expect((await execa('stty', ['-F', tty, '-a'])).stdout).toMatch(/(^|\s)icanon(\s|$)/);
+    // The summary starts at the left margin: the terminal is no longer raw.
+    expect(screen).toMatch(/^ {2}now {8}running$/m);
+  });
+});
+
+describe('a killed command that held the terminal', () => {
+  it('a hanging interactive update killed by --timeout leaves the terminal sane, and is rolled back', async () => {
+    const name = await launch('ttyhang');
+    await publish(name, '4.0');
+    const state = await mkdtemp(join(tmpdir(), 'safeupdate-tty-'));
+    const terminal = await Terminal.run([name, '-q', '--timeout', '8s', '--', 'sh', '-c', 'apt-get update -q >/dev/null; apt-get upgrade -y'], state);
+    terminals.push(terminal);
+    expect(await terminal.exitCode()).toBe(1);
+    // Left raw, the terminal would turn each newline into a bare line feed: the summary would
+    // drift to the right, line after line, for the rest of the run.
+    const screen = await terminal.screen();
+    expect(screen).toContain('did not finish within 8s');
+    expect(screen).toMatch(/^ {2}rollback {3}✔ stop/m);
+    expect(screen).toMatch(/^ {2}now {8}running$/m);
+    expect(screen).toMatch(/^run \S+: [^\n]*exit 1;/m);
+    expect(await demoVersion(name)).toBe('1.0');
   });
 });
 
