@@ -146,7 +146,12 @@ export class LxcClient implements Lxd {
       '--', ...argv,
     ];
     const started = Date.now();
-    const child = execa(this.binary, args, {
+    // script(1) sits between the terminal and the client to keep a transcript: the client still
+    // sees a terminal, the operator still answers apt's questions, and the log gets the output.
+    const [file, fileArgs] = options.interactive && options.transcript
+      ? ['script', ['-q', '-e', '-f', '--log-out', options.transcript, '-c', shellJoin([this.binary, ...args])]]
+      : [this.binary, args];
+    const child = execa(file, fileArgs, {
       reject: false,
       stdin: options.interactive ? 'inherit' : 'ignore',
       stdout: options.interactive ? 'inherit' : 'pipe',
@@ -167,9 +172,7 @@ export class LxcClient implements Lxd {
       await execa('stty', ['sane'], { stdin: 'inherit', reject: false });
     }
     this.onCall({ command: [this.binary, ...args], durationMs: Date.now() - started, ok: result.exitCode === 0 });
-    if (result.code === 'ENOENT') {
-      throw new LxdError(`the "${this.binary}" client is not installed`, 'unreachable', [this.binary, ...args]);
-    }
+    if (result.code === 'ENOENT') throw new LxdError(`the "${file}" command is not installed`, 'unreachable', [file, ...fileArgs]);
     const stderr = typeof result.stderr === 'string' ? result.stderr : '';
     // The client's own failures (daemon gone, instance stopped) also exit 1 with "Error: …" on stderr;
     // they are not told apart from the command's here: either way the command did not succeed.
@@ -227,6 +230,10 @@ interface RawSnapshot {
   expires_at?: string;
   stateful: boolean;
   size?: number;
+}
+
+function shellJoin(words: string[]): string {
+  return words.map((word) => `'${word.replaceAll("'", `'\\''`)}'`).join(' ');
 }
 
 function target(ref: InstanceRef): string {

@@ -42,6 +42,8 @@ export interface ExecOptions {
   signal?: AbortSignal;
   /** Receives the command's output as it comes (non-interactive only). */
   onOutput?: (chunk: string) => void;
+  /** Interactive only: also keep what the terminal showed in this file. */
+  transcript?: string;
 }
 
 export interface ExecResult {

@@ -142,7 +142,7 @@ export class Stages {
     this.item.update.logFile = logFile;
     const log = createWriteStream(logFile);
     log.write(`$ ${options.command.join(' ')}\n`);
-    if (options.interactive) log.write('(interactive: the output went to the terminal and is not kept here)\n');
+    if (options.interactive) log.write(`(interactive: the terminal's transcript is in ${logFile}.tty)\n`);
     const env = options.interactive ? options.env : { DEBIAN_FRONTEND: 'noninteractive', ...options.env };
     let result: ExecResult | undefined;
     const outcome = await this.step('update', `Update: ${options.command.join(' ')}`, async () => {
@@ -152,6 +152,7 @@ export class Stages {
         result = await lxd.exec(this.ref, options.command, {
           env,
           interactive: options.interactive,
+          ...(options.interactive ? { transcript: `${logFile}.tty` } : {}),
           timeoutMs: options.timeoutMs,
           signal: interrupt,
           onOutput: (chunk) => {

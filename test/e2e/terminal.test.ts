@@ -1,4 +1,4 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -75,6 +75,12 @@ describe('at a terminal', () => {
     expect(after).toContain('✔ Checks (after-update)');
     expect(after).toContain(`${name}: updated and healthy`);
     expect(await demoVersion(name)).toBe('1.1');
+    // What the terminal showed is kept too, prompt and answer included.
+    const [runId] = await readdir(join(state, 'runs'));
+    const transcript = await readFile(join(state, 'runs', runId!, name, 'update.log.tty'), 'utf8');
+    expect(transcript).toContain('Do you want to continue? [Y/n] y');
+    expect(transcript).toContain('Setting up safeupdate-demo (1.1)');
+    expect(await readFile(join(state, 'runs', runId!, name, 'update.log'), 'utf8')).toContain('update.log.tty');
   });
 
   it('Ctrl+C reaches the command inside, and counts as an interrupt: rolled back, exit 130, the terminal cooked again', async () => {
