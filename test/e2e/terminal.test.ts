@@ -23,13 +23,10 @@ class Terminal {
   }
 
   async waitFor(text: string, timeoutMs = 120_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
+    return this.poll(async () => {
       const screen = await this.screen();
-      if (screen.includes(text)) return screen;
-      if (Date.now() > deadline) throw new Error(`"${text}" did not appear; the screen:\n${screen}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+      return screen.includes(text) ? screen : null;
+    }, timeoutMs, `"${text}" did not appear`);
   }
 
   async keys(...keys: string[]): Promise<void> {
@@ -37,11 +34,19 @@ class Terminal {
   }
 
   async exitCode(timeoutMs = 120_000): Promise<number> {
+    return this.poll(async () => {
+      const text = (await readFile(this.exitFile, 'utf8').catch(() => '')).trim();
+      return text ? Number(text) : null;
+    }, timeoutMs, `no exit within ${timeoutMs} ms`);
+  }
+
+  /** Asks every 250 ms until there is an answer; fails with the screen as it is. */
+  private async poll<T>(ask: () => Promise<T | null>, timeoutMs: number, failure: string): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const text = await readFile(this.exitFile, 'utf8').catch(() => '');
-      if (text.trim()) return Number(text.trim());
-      if (Date.now() > deadline) throw new Error(`no exit within ${timeoutMs} ms; the screen:\n${await this.screen()}`);
+      const answer = await ask();
+      if (answer !== null) return answer;
+      if (Date.now() > deadline) throw new Error(`${failure}; the screen:\n${await this.screen()}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
