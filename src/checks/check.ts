@@ -67,3 +67,10 @@ export interface CheckResult {
 }
 
 export type Attempt = (context: CheckContext, timeoutMs: number) => Promise<Observation>;
+
+/** The required checks that failed, as the run reports them; null when none did. */
+export function describeFailedChecks(results: CheckResult[]): string | null {
+  const failed = results.filter((result) => result.required && !result.ok);
+  if (failed.length === 0) return null;
+  return `check${failed.length > 1 ? 's' : ''} failed: ${failed.map((result) => `${result.name} (${result.message})`).join('; ')}`;
+}

@@ -129,3 +129,8 @@ export function frameReport(
     instances,
   };
 }
+
+/** The outcome of a run over several instances: the first of `worstFirst` that any of them had. */
+export function worstOutcome(instances: InstanceReport[], worstFirst: Outcome[]): Outcome {
+  return worstFirst.find((candidate) => instances.some((item) => item.outcome === candidate)) ?? worstFirst.at(-1)!;
+}

@@ -1,8 +1,7 @@
-import type { CheckDefinition } from '../checks/check.js';
+import { describeFailedChecks, type CheckDefinition } from '../checks/check.js';
 import { formatRef } from '../lxd/names.js';
 import type { InstanceRef } from '../lxd/lxd.js';
-import { exitCodeFor } from '../report/exit-codes.js';
-import { emptyInstanceReport, frameReport, type Outcome, type Report } from '../report/report.js';
+import { emptyInstanceReport, type Outcome, type Report } from '../report/report.js';
 import { InstanceBusy, InstanceRecordFile, type InstanceRecord } from '../state/instance-record.js';
 import { Stages } from './stages.js';
 import type { Failure, RunContext } from './types.js';
@@ -27,13 +26,8 @@ export async function recoverInstance(ref: InstanceRef, checks: CheckDefinition[
   const item = emptyInstanceReport(formatRef(ref), ref.project);
   const stage = new Stages(context, item, ref);
   const file = new InstanceRecordFile(context.stateDir, ref);
-  const finish = async (outcome: Outcome, failure: Failure | null, command: string[] = []): Promise<Report> => {
-    item.outcome = outcome;
-    item.error = failure;
-    item.finalStatus = await stage.currentStatus();
-    const report = frameReport(context, started, clock.now() - started, outcome, exitCodeFor(outcome, null), [item], { command });
-    return report;
-  };
+  const finish = (outcome: Outcome, failure: Failure | null, command: string[] = []): Promise<Report> =>
+    stage.conclude(outcome, failure, { startedAt: started, command });
 
   let record: InstanceRecord | null;
   try {
@@ -54,10 +48,8 @@ export async function recoverInstance(ref: InstanceRef, checks: CheckDefinition[
   if (!restored.ok) return finish('needs-attention', restored.failure, record.command);
   // Only now is the instance known to run, so only now can the default checks be found.
   const afterRollback = await stage.runChecks('after-rollback', await stage.checksFor(checks), []);
-  const failed = afterRollback.filter((result) => result.required && !result.ok);
-  if (failed.length) {
-    return finish('needs-attention', { step: 'after-rollback', message: `restored ${record.snapshot} but still unhealthy: ${failed.map((r) => `${r.name} (${r.message})`).join('; ')}` }, record.command);
-  }
+  const failed = describeFailedChecks(afterRollback);
+  if (failed) return finish('needs-attention', { step: 'after-rollback', message: `restored ${record.snapshot} but still unhealthy: ${failed}` }, record.command);
   await file.release();
   return finish('recovered', null, record.command);
 }

@@ -1,11 +1,11 @@
-import type { CheckDefinition } from '../checks/check.js';
+import { describeFailedChecks, type CheckDefinition } from '../checks/check.js';
 import { defaultChecks } from '../checks/defaults.js';
 import { probe, type Clock } from '../checks/probe.js';
 import { LxdError } from '../errors.js';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
 import { exitCodeFor } from '../report/exit-codes.js';
-import { emptyInstanceReport, frameReport, type InstanceReport, type Outcome, type Report } from '../report/report.js';
+import { emptyInstanceReport, frameReport, worstOutcome, type InstanceReport, type Outcome, type Report } from '../report/report.js';
 import type { Emit } from './events.js';
 
 export interface CheckTarget {
@@ -34,7 +34,7 @@ export async function runChecksOnly(targets: CheckTarget[], context: CheckRunCon
   const started = context.clock.now();
   const instances: InstanceReport[] = [];
   for (const target of targets) instances.push(await checkInstance(target, context));
-  const outcome = SEVERITY.find((candidate) => instances.some((item) => item.outcome === candidate)) ?? 'healthy';
+  const outcome = worstOutcome(instances, SEVERITY);
   return frameReport(context, started, context.clock.now() - started, outcome, exitCodeFor(outcome, null), instances);
 }
 
@@ -55,9 +55,9 @@ async function checkInstance({ ref, checks }: CheckTarget, { lxd, clock, emit }:
       item.checks.push(result);
       emit({ type: 'check', result });
     }
-    const failed = item.checks.filter((check) => check.required && !check.ok);
-    item.outcome = failed.length ? 'unhealthy' : 'healthy';
-    if (failed.length) item.error = { step: 'check', message: `check${failed.length > 1 ? 's' : ''} failed: ${failed.map((c) => `${c.name} (${c.message})`).join('; ')}` };
+    const failed = describeFailedChecks(item.checks);
+    item.outcome = failed ? 'unhealthy' : 'healthy';
+    if (failed) item.error = { step: 'check', message: failed };
   } catch (error) {
     if (!(error instanceof CannotCheck || error instanceof LxdError)) throw error;
     item.outcome = 'not-started';

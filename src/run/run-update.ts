@@ -1,9 +1,9 @@
-import type { CheckResult, Phase } from '../checks/check.js';
+import { describeFailedChecks, type CheckResult, type Phase } from '../checks/check.js';
 import { formatDuration } from '../config/duration.js';
 import type { ExecResult } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
-import { EXIT, exitCodeFor } from '../report/exit-codes.js';
-import { emptyInstanceReport, frameReport, type Outcome, type Report } from '../report/report.js';
+import { EXIT } from '../report/exit-codes.js';
+import { emptyInstanceReport, type Outcome, type Report } from '../report/report.js';
 import { failedCopyName, Stages } from './stages.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
@@ -20,17 +20,15 @@ export async function runUpdate(options: RunOptions, context: RunContext): Promi
   const started = clock.now();
   const item = emptyInstanceReport(formatRef(options.ref), options.ref.project);
   const stage = new Stages(context, item, options.ref);
-  const report = frameReport(context, started, 0, 'not-started', 0, [item], { command: options.command, dryRun: options.dryRun });
-  const finish = async (outcome: Outcome, failure: Failure | null = null): Promise<Report> => {
-    item.outcome = outcome;
-    item.error = failure && { step: failure.step, message: failure.message };
-    report.outcome = outcome;
-    report.interruptedBy = interrupt.aborted ? String(interrupt.reason) : (failure?.signal ?? null);
-    report.exitCode = outcome === 'updated' && failure ? EXIT.followUpFailed : exitCodeFor(outcome, report.interruptedBy);
-    item.finalStatus = await stage.currentStatus();
-    report.durationMs = clock.now() - started;
-    return report;
-  };
+  const finish = (outcome: Outcome, failure: Failure | null = null): Promise<Report> =>
+    stage.conclude(outcome, failure, {
+      startedAt: started,
+      command: options.command,
+      dryRun: options.dryRun,
+      interruptedBy: interrupt.aborted ? String(interrupt.reason) : (failure?.signal ?? null),
+      // An update that is kept but whose follow-up failed: updated and healthy, exit 5.
+      ...(outcome === 'updated' && failure ? { exitCode: EXIT.followUpFailed } : {}),
+    });
 
   // One run per instance at a time; the lock is also the record that `recover` reads after a crash.
   const locked = await stage.lock(options.command);
@@ -95,9 +93,8 @@ export async function runUpdate(options: RunOptions, context: RunContext): Promi
 }
 
 function requiredFailure(phase: Phase, results: CheckResult[]): Failure | null {
-  const failed = results.filter((result) => result.required && !result.ok);
-  if (failed.length === 0) return null;
-  return { step: phase, message: `check${failed.length > 1 ? 's' : ''} failed: ${failed.map((r) => `${r.name} (${r.message})`).join('; ')}` };
+  const message = describeFailedChecks(results);
+  return message === null ? null : { step: phase, message };
 }
 
 function interruptedFailure(step: string, interrupt: AbortSignal): Failure {

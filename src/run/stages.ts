@@ -9,7 +9,8 @@ import { formatDuration } from '../config/duration.js';
 import { LxdError } from '../errors.js';
 import type { ExecResult, Instance, InstanceRef } from '../lxd/lxd.js';
 import { SNAPSHOT_PREFIX } from '../lxd/names.js';
-import type { InstanceReport, UncoveredVolume } from '../report/report.js';
+import { exitCodeFor } from '../report/exit-codes.js';
+import { frameReport, type InstanceReport, type Outcome, type Report, type UncoveredVolume } from '../report/report.js';
 import { AwaitingRecovery, InstanceBusy, InstanceRecordFile, type RunPhase } from '../state/instance-record.js';
 import { executePrune } from '../snapshots/prune.js';
 import { decideRetention } from '../snapshots/retention.js';
@@ -285,6 +286,27 @@ export class Stages {
       ...this.item.uncoveredVolumes.map((v) => `not covered by rollback: ${v.path} (device ${v.device})`),
       describeSpace(this.item.space),
     ];
+  }
+
+  /**
+   * Ends a single-instance run: records the outcome, the failure and the instance's status now, and
+   * frames the report. `exitCode` overrides the outcome's code (a failed follow-up is 5).
+   */
+  async conclude(
+    outcome: Outcome,
+    failure: Failure | null,
+    details: { startedAt: number; command: string[]; dryRun?: boolean; interruptedBy?: string | null; exitCode?: number },
+  ): Promise<Report> {
+    this.item.outcome = outcome;
+    this.item.error = failure && { step: failure.step, message: failure.message };
+    this.item.finalStatus = await this.currentStatus();
+    const interruptedBy = details.interruptedBy ?? null;
+    const { clock } = this.context;
+    return frameReport(this.context, details.startedAt, clock.now() - details.startedAt, outcome, details.exitCode ?? exitCodeFor(outcome, interruptedBy), [this.item], {
+      command: details.command,
+      dryRun: details.dryRun ?? false,
+      interruptedBy,
+    });
   }
 
   async currentStatus(): Promise<string | null> {

@@ -1,8 +1,7 @@
-import type { CheckDefinition } from '../checks/check.js';
+import { describeFailedChecks, type CheckDefinition } from '../checks/check.js';
 import type { InstanceRef, Snapshot } from '../lxd/lxd.js';
 import { formatRef, SNAPSHOT_PREFIX } from '../lxd/names.js';
-import { exitCodeFor } from '../report/exit-codes.js';
-import { emptyInstanceReport, frameReport, type Outcome, type Report } from '../report/report.js';
+import { emptyInstanceReport, type Outcome, type Report } from '../report/report.js';
 import { Stages } from '../run/stages.js';
 import type { Failure, RunContext } from '../run/types.js';
 
@@ -26,13 +25,8 @@ export async function manualRollback(
   const started = clock.now();
   const item = emptyInstanceReport(formatRef(ref), ref.project);
   const stage = new Stages(context, item, ref);
-  const finish = async (outcome: Outcome, failure: Failure | null): Promise<Report> => {
-    item.outcome = outcome;
-    item.error = failure;
-    item.finalStatus = await stage.currentStatus();
-    const report = frameReport(context, started, clock.now() - started, outcome, exitCodeFor(outcome, null), [item], { command: ['rollback', snapshotName] });
-    return report;
-  };
+  const finish = (outcome: Outcome, failure: Failure | null): Promise<Report> =>
+    stage.conclude(outcome, failure, { startedAt: started, command: ['rollback', snapshotName] });
 
   const locked = await stage.lock(['rollback', snapshotName]);
   if (!locked.ok) return finish('not-started', locked.failure);
@@ -49,8 +43,8 @@ export async function manualRollback(
     if (!restored.ok) return finish('needs-attention', restored.failure);
     if (!endsRunning) return finish('restored', null);
     const results = await stage.runChecks('after-rollback', await stage.checksFor(options.checks), []);
-    const failed = results.filter((r) => r.required && !r.ok);
-    if (failed.length) return finish('needs-attention', { step: 'after-rollback', message: `restored ${snapshotName} but unhealthy: ${failed.map((r) => `${r.name} (${r.message})`).join('; ')}` });
+    const failed = describeFailedChecks(results);
+    if (failed) return finish('needs-attention', { step: 'after-rollback', message: `restored ${snapshotName} but unhealthy: ${failed}` });
     return finish('restored', null);
   } finally {
     await stage.unlock();

@@ -2,7 +2,7 @@ import { LxdError } from '../errors.js';
 import type { InstanceRef } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
 import { exitCodeFor } from '../report/exit-codes.js';
-import { emptyInstanceReport, frameReport, type InstanceReport, type Outcome, type Report } from '../report/report.js';
+import { emptyInstanceReport, frameReport, worstOutcome, type InstanceReport, type Outcome, type Report } from '../report/report.js';
 import { Stages } from '../run/stages.js';
 import type { RunContext } from '../run/types.js';
 
@@ -36,7 +36,7 @@ export async function syncInstances(refs: InstanceRef[], remote: string, context
     item.outcome = (await stage.copyToServer(remote)) ? 'synced' : 'sync-failed';
     if (item.outcome === 'sync-failed') item.error = { step: 'copy', message: item.copy!.message };
   }
-  const outcome = WORST_FIRST.find((candidate) => instances.some((item) => item.outcome === candidate)) ?? 'synced';
+  const outcome = worstOutcome(instances, WORST_FIRST);
   return frameReport(context, started, clock.now() - started, outcome, exitCodeFor(outcome, null), instances, { command: ['sync', `${remote}:`] });
 }
 
