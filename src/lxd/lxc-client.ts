@@ -32,6 +32,15 @@ export class LxcClient implements Lxd {
     await this.query(remote, '/1.0');
   }
 
+  async resolveRef(ref: InstanceRef): Promise<InstanceRef> {
+    const remote = ref.remote ?? (await this.run(['remote', 'get-default'], this.callTimeoutMs)).trim();
+    if (ref.project !== null) return { ...ref, remote };
+    // The client's current project of that remote is marked "(current)" in its project list.
+    const csv = await this.run(['project', 'list', `${remote}:`, '--format', 'csv'], this.callTimeoutMs);
+    const current = csv.split('\n').map((line) => line.split(',')[0] ?? '').find((name) => name.endsWith(' (current)'));
+    return { ...ref, remote, project: current ? current.slice(0, -' (current)'.length) : 'default' };
+  }
+
   async getInstance(ref: InstanceRef): Promise<Instance | null> {
     try {
       const raw = (await this.query(ref.remote, instancePath(ref, ''))) as RawInstance;
@@ -120,7 +129,9 @@ export class LxcClient implements Lxd {
 
   async setConfig(ref: InstanceRef, entries: Record<string, string | null>): Promise<void> {
     const set = Object.entries(entries).filter(([, value]) => value !== null).map(([key, value]) => `${key}=${value}`);
-    const unset = Object.entries(entries).filter(([, value]) => value === null).map(([key]) => key);
+    // The client refuses to unset a key that is not set: unset only what is there, so that this is idempotent.
+    const present = Object.values(entries).includes(null) ? await this.getConfig(ref) : {};
+    const unset = Object.entries(entries).filter(([key, value]) => value === null && key in present).map(([key]) => key);
     if (set.length) await this.run(['config', 'set', target(ref), ...set, ...projectFlag(ref)], this.callTimeoutMs);
     for (const key of unset) await this.run(['config', 'unset', target(ref), key, ...projectFlag(ref)], this.callTimeoutMs);
   }
@@ -153,6 +164,12 @@ export class LxcClient implements Lxd {
       : [this.binary, args];
     const child = execa(file, fileArgs, {
       reject: false,
+      // script(1) runs its -c string with $SHELL, which may be fish or csh: the quoting is POSIX sh's.
+      ...(file === 'script' ? { env: { SHELL: '/bin/sh' } } : {}),
+      // Non-interactive, the client gets its own process group: the terminal's Ctrl+C is safeupdate's
+      // to interpret (it ends the command by killing the client). Interactive, the command owns the
+      // terminal and gets Ctrl+C itself, as the operator expects.
+      detached: !options.interactive,
       stdin: options.interactive ? 'inherit' : 'ignore',
       stdout: options.interactive ? 'inherit' : 'pipe',
       stderr: options.interactive ? 'inherit' : 'pipe',
@@ -195,7 +212,10 @@ export class LxcClient implements Lxd {
   private async run(args: string[], timeoutMs: number): Promise<string> {
     const command = [this.binary, ...args];
     const started = Date.now();
-    const result = await execa(this.binary, args, { reject: false, timeout: timeoutMs, killSignal: 'SIGKILL', stdin: 'ignore' });
+    // Its own process group: a Ctrl+C at the terminal must not kill a restore or a snapshot half-way
+    // (the client dies, LXD goes on, and the step would be reported as failed). safeupdate alone
+    // decides what a signal means.
+    const result = await execa(this.binary, args, { reject: false, timeout: timeoutMs, killSignal: 'SIGKILL', stdin: 'ignore', detached: true });
     this.onCall({ command, durationMs: Date.now() - started, ok: result.exitCode === 0 });
     if (result.code === 'ENOENT') throw new LxdError(`the "${this.binary}" client is not installed`, 'unreachable', command);
     if (result.timedOut) {

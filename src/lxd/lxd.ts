@@ -65,6 +65,11 @@ export interface LxdCall {
 export interface Lxd {
   /** Throws an LxdError of kind `unreachable` when the server does not answer. */
   checkReachable(remote: string | null): Promise<void>;
+  /**
+   * The same instance with the remote and project the client would use filled in (its default
+   * remote, that remote's current project): locks and printed commands must not depend on them.
+   */
+  resolveRef(ref: InstanceRef): Promise<InstanceRef>;
   /** null when there is no such instance. */
   getInstance(ref: InstanceRef): Promise<Instance | null>;
   listSnapshots(ref: InstanceRef): Promise<Snapshot[]>;

@@ -47,3 +47,13 @@ export function ownSnapshotName(requested: string): string {
 export function formatRef(ref: InstanceRef): string {
   return ref.remote === null ? ref.name : `${ref.remote}:${ref.name}`;
 }
+
+/** A ref as a complete command-line argument pair: remote prefix and --project, where known. */
+export function formatRefWithProject(ref: InstanceRef): string {
+  return `${formatRef(ref)}${ref.project === null ? '' : ` --project ${ref.project}`}`;
+}
+
+/** What to type to recover this instance after a crash. */
+export function recoverCommand(ref: InstanceRef): string {
+  return `safeupdate recover ${formatRefWithProject(ref)}`;
+}

@@ -1,9 +1,9 @@
 import { describeFailedChecks, type CheckResult, type Phase } from '../checks/check.js';
 import { formatDuration } from '../config/duration.js';
 import type { ExecResult } from '../lxd/lxd.js';
-import { formatRef } from '../lxd/names.js';
+import { formatRef, recoverCommand } from '../lxd/names.js';
 import { EXIT } from '../report/exit-codes.js';
-import { emptyInstanceReport, type Outcome, type Report } from '../report/report.js';
+import { emptyInstanceReport, type InstanceReport, type Outcome, type Report } from '../report/report.js';
 import { failedCopyName, Stages } from './stages.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
@@ -34,62 +34,94 @@ export async function runUpdate(options: RunOptions, context: RunContext): Promi
   const locked = await stage.lock(options.command);
   if (!locked.ok) return finish('not-started', locked.failure);
   try {
-    // Preflight: read-only; anything wrong here means nothing was changed.
-    const ready = await stage.preflight(options);
-    if ('failure' in ready) return finish('not-started', ready.failure);
-    const checks = ready.checks;
-
-    const baseline = await stage.runChecks('baseline', checks, []);
-    const baselineFailure = requiredFailure('baseline', baseline);
-    if (baselineFailure && !options.force) {
-      return finish('not-started', { ...baselineFailure, message: `${baselineFailure.message}; not updating an unhealthy instance (--force to update anyway)` });
-    }
-    if (baselineFailure) stage.warn(`${baselineFailure.message}; updating anyway (--force)`);
-    if (options.dryRun) {
-      item.plan = stage.describePlan(options, checks);
-      return finish('planned');
-    }
-    if (interrupt.aborted) return finish('interrupted', { step: 'baseline', message: 'interrupted before anything changed' });
-
-    const snapshot = await stage.takeSnapshot(options);
-    if ('failure' in snapshot) return finish('not-started', snapshot.failure);
-
-    // From here on the instance may have changed: every failure ends in a rollback or a report that says so.
-    let failure = describeUpdateFailure(await stage.runUpdateCommand(options), options, interrupt);
-    if (!failure) {
-      const afterUpdate = await stage.runChecks('after-update', checks, failedUnitsOf(baseline));
-      failure = interrupt.aborted ? interruptedFailure('after-update', interrupt) : requiredFailure('after-update', afterUpdate);
-    }
-    if (!failure) {
-      // Follow-ups that fail do not undo a good update: exit 5 says so.
-      const followUps: string[] = [];
-      if (options.keep !== null && !(await stage.keepNewest(options.keep))) followUps.push('pruning old snapshots');
-      if (options.copyTo !== null && !(await stage.copyToServer(options.copyTo))) followUps.push(`the copy to ${options.copyTo}:`);
-      return finish('updated', followUps.length ? { step: 'follow-up', message: `updated and healthy, but ${followUps.join(' and ')} failed (see warnings)` } : null);
-    }
-
-    if (!options.rollback) {
-      return finish('needs-attention', { ...failure, message: `${failure.message}; left as it is (--no-rollback), snapshot ${snapshot.name} kept` });
-    }
-    // What passed at baseline must pass again; with --force that is all the proof there can be.
-    const expected = checks.filter((check) => baseline.some((result) => result.name === check.name && result.ok));
-    const keepFailedAs = options.keepFailed ? failedCopyName(options.ref.name, new Date(clock.now())) : null;
-    stage.beginGroup(`Roll back to ${snapshot.name}`, [
-      'evidence', 'stop', ...(keepFailedAs ? ['keep-failed'] : []), 'restore', 'start', ...(expected.length ? ['after-rollback'] : []),
-    ]);
-    await stage.saveEvidence(checks);
-    const restored = await stage.rollBack(snapshot.name, { keepFailedAs });
-    const afterRollback = restored.ok ? await stage.runChecks('after-rollback', expected, failedUnitsOf(baseline)) : [];
-    stage.endGroup();
-    if (!restored.ok) return finish('needs-attention', restored.failure);
-    const stillBroken = requiredFailure('after-rollback', afterRollback);
-    if (stillBroken) {
-      return finish('needs-attention', { step: 'after-rollback', message: `rolled back to ${snapshot.name} but still unhealthy: ${stillBroken.message}` });
-    }
-    return finish(interrupt.aborted || failure.signal ? 'interrupted' : 'rolled-back', failure);
+    return await updateLocked(options, context, stage, item, finish);
+  } catch (error) {
+    // A defect or an unforeseen fault, never an outcome: exit 3 if nothing changed, else 4 with the
+    // record kept for `recover`. Never 1, which says "rolled back and healthy".
+    const message = `internal error: ${error instanceof Error ? error.message : String(error)}`;
+    if (!stage.mayHaveChanged) return finish('not-started', { step: 'internal', message: `${message}; nothing changed` });
+    stage.awaitRecovery();
+    return finish('needs-attention', { step: 'internal', message: `${message}; the instance may have changed. Check it, then: ${recoverCommand(stage.resolvedRef)}` });
   } finally {
     await stage.unlock();
   }
+}
+
+type Finish = (outcome: Outcome, failure?: Failure | null) => Promise<Report>;
+
+async function updateLocked(options: RunOptions, context: RunContext, stage: Stages, item: InstanceReport, finish: Finish): Promise<Report> {
+  const { clock, interrupt } = context;
+  const nothingChanged = (step: string) => finish('interrupted', { step, message: `interrupted by ${String(interrupt.reason)} before the update began; nothing was updated` });
+
+  // Preflight: read-only; anything wrong here means nothing was changed.
+  const ready = await stage.preflight(options);
+  if ('failure' in ready) return finish('not-started', ready.failure);
+  const checks = ready.checks;
+  if (interrupt.aborted) return nothingChanged('preflight');
+
+  const baseline = await stage.runChecks('baseline', checks, []);
+  if (interrupt.aborted) return nothingChanged('baseline');
+  const baselineFailure = requiredFailure('baseline', baseline);
+  if (baselineFailure && !options.force) {
+    return finish('not-started', { ...baselineFailure, message: `${baselineFailure.message}; not updating an unhealthy instance (--force to update anyway)` });
+  }
+  if (baselineFailure) stage.warn(`${baselineFailure.message}; updating anyway (--force)`);
+  if (options.dryRun) {
+    item.plan = stage.describePlan(options, checks);
+    return finish('planned');
+  }
+  // What the baseline found is what `recover` judges against after a crash.
+  const passedChecks = baseline.filter((result) => result.ok).map((result) => result.name);
+  const unrecorded = await stage.mark({ baseline: { failedUnits: failedUnitsOf(baseline), passedChecks } });
+  if (unrecorded) return finish('not-started', { step: 'baseline', message: `${unrecorded}; nothing changed` });
+  if (interrupt.aborted) return nothingChanged('baseline');
+
+  const snapshot = await stage.takeSnapshot(options);
+  if ('failure' in snapshot) return finish('not-started', snapshot.failure);
+  if (interrupt.aborted) {
+    const expiry = item.snapshot.expiresAt ? `it expires ${item.snapshot.expiresAt}` : 'it never expires';
+    return finish('interrupted', { step: 'snapshot', message: `interrupted by ${String(interrupt.reason)} before the update began; nothing was updated; snapshot ${snapshot.name} kept (${expiry})` });
+  }
+
+  // From here on the instance may have changed: every failure ends in a rollback or a report that says so.
+  const updated = await stage.runUpdateCommand(options);
+  if (!stage.mayHaveChanged) return finish('not-started', updated as Failure);
+  let failure = describeUpdateFailure(updated, options, interrupt);
+  if (!failure) {
+    const afterUpdate = await stage.runChecks('after-update', checks, failedUnitsOf(baseline));
+    failure = interrupt.aborted ? interruptedFailure('after-update', interrupt) : requiredFailure('after-update', afterUpdate);
+  }
+  if (!failure) {
+    // Follow-ups that fail do not undo a good update: exit 5 says so.
+    const followUps: string[] = [];
+    if (options.keep !== null && !(await stage.keepNewest(options.keep, snapshot.name))) followUps.push('pruning old snapshots');
+    if (options.copyTo !== null && !(await stage.copyToServer(options.copyTo))) followUps.push(`the copy to ${options.copyTo}:`);
+    return finish('updated', followUps.length ? { step: 'follow-up', message: `updated and healthy, but ${followUps.join(' and ')} failed (see warnings)` } : null);
+  }
+
+  if (!options.rollback) {
+    return finish('needs-attention', { ...failure, message: `${failure.message}; left as it is (--no-rollback), snapshot ${snapshot.name} kept` });
+  }
+  // What passed at baseline must pass again; with --force that is all the proof there can be.
+  const expected = checks.filter((check) => passedChecks.includes(check.name));
+  const keepFailedAs = options.keepFailed ? failedCopyName(options.ref.name, new Date(clock.now())) : null;
+  stage.beginGroup(`Roll back to ${snapshot.name}`, [
+    'evidence', 'stop', ...(keepFailedAs ? ['keep-failed'] : []), 'restore', 'start', ...(expected.length ? ['after-rollback'] : []),
+  ]);
+  await stage.saveEvidence(checks);
+  const restored = await stage.rollBack(snapshot.name, { keepFailedAs });
+  const afterRollback = restored.ok ? await stage.runChecks('after-rollback', expected, failedUnitsOf(baseline)) : [];
+  stage.endGroup();
+  if (!restored.ok) {
+    stage.awaitRecovery();
+    return finish('needs-attention', restored.failure);
+  }
+  const stillBroken = requiredFailure('after-rollback', afterRollback);
+  if (stillBroken) {
+    stage.awaitRecovery();
+    return finish('needs-attention', { step: 'after-rollback', message: `rolled back to ${snapshot.name} but still unhealthy: ${stillBroken.message}` });
+  }
+  return finish(interrupt.aborted || failure.signal ? 'interrupted' : 'rolled-back', failure);
 }
 
 function requiredFailure(phase: Phase, results: CheckResult[]): Failure | null {

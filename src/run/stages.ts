@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -8,10 +8,10 @@ import { probe } from '../checks/probe.js';
 import { formatDuration } from '../config/duration.js';
 import { LxdError } from '../errors.js';
 import type { ExecResult, Instance, InstanceRef } from '../lxd/lxd.js';
-import { SNAPSHOT_PREFIX } from '../lxd/names.js';
+import { formatRef, recoverCommand, SNAPSHOT_PREFIX } from '../lxd/names.js';
 import { exitCodeFor } from '../report/exit-codes.js';
 import { frameReport, type InstanceReport, type Outcome, type Report, type UncoveredVolume } from '../report/report.js';
-import { AwaitingRecovery, InstanceBusy, InstanceRecordFile, type RunPhase } from '../state/instance-record.js';
+import { AwaitingRecovery, CorruptRecord, InstanceBusy, InstanceRecordFile, type InstanceRecord } from '../state/instance-record.js';
 import { executePrune } from '../snapshots/prune.js';
 import { decideRetention } from '../snapshots/retention.js';
 import { collectEvidence } from './evidence.js';
@@ -20,43 +20,90 @@ import type { Failure, RunContext, RunOptions } from './types.js';
 /** The stages of a run: each records its step in the report and tells the views. */
 export class Stages {
   private readonly instanceDir: string;
-  private readonly record: InstanceRecordFile;
-  private locked = false;
+  private record: InstanceRecordFile | null = null;
+  /** From the first step that may change the instance on: an unexpected error then needs a human. */
+  mayHaveChanged = false;
+  private keepRecord = false;
 
   constructor(
     private readonly context: RunContext,
     private readonly item: InstanceReport,
-    private readonly ref: InstanceRef,
+    /** As given; once locked, with the remote and project the client uses filled in. */
+    private ref: InstanceRef,
   ) {
     // One folder per instance, so that a fleet run keeps each instance's log and evidence apart.
     this.instanceDir = join(context.runDir, item.instance.replace(':', '_'));
-    this.record = new InstanceRecordFile(context.stateDir, ref);
   }
 
-  /** Takes the instance's lock, which is also the record a crashed run leaves for `recover`. */
+  /**
+   * Takes the instance's lock, which is also the record a crashed run leaves for `recover`. The
+   * instance is first resolved to its remote and project, so that `web1` and `web1 --project prod`
+   * take the same lock when prod is the client's current project.
+   */
   async lock(command: string[]): Promise<{ ok: true } | { ok: false; failure: Failure }> {
-    const { runId, runDir, clock } = this.context;
+    const { runId, runDir, clock, lxd } = this.context;
     try {
-      const { clearedStale } = await this.record.acquire({
+      this.ref = await lxd.resolveRef(this.ref);
+      this.item.project = this.ref.project;
+      const record = new InstanceRecordFile(this.context.stateDir, this.ref);
+      const { clearedStale } = await record.acquire({
         runId, host: hostname(), instance: this.item.instance, ref: this.ref, command, startedAt: new Date(clock.now()).toISOString(), runDir,
       });
+      this.record = record;
       if (clearedStale) this.warn(`cleared the record of run ${clearedStale.runId}, which ended before it changed anything`);
-      this.locked = true;
       return { ok: true };
     } catch (error) {
-      if (error instanceof InstanceBusy || error instanceof AwaitingRecovery) return { ok: false, failure: { step: 'lock', message: error.message } };
-      throw error;
+      if (error instanceof InstanceBusy || error instanceof AwaitingRecovery || error instanceof CorruptRecord || error instanceof LxdError) {
+        return { ok: false, failure: { step: 'lock', message: error.message } };
+      }
+      // The state folder is unusable (full, read-only, not a folder): no lock, so no run.
+      return { ok: false, failure: { step: 'lock', message: `cannot take the lock in ${this.context.stateDir}: ${describeError(error)}; nothing changed` } };
     }
   }
 
-  async unlock(): Promise<void> {
-    if (this.locked) await this.record.release();
-    this.locked = false;
+  /** Holds an existing record (for `recover`, which took it over). */
+  adopt(record: InstanceRecordFile): void {
+    this.record = record;
   }
 
-  /** Records how far the run got before the step that changes things, so a crash during it is covered. */
-  async mark(phase: RunPhase, snapshot?: string): Promise<void> {
-    if (this.locked) await this.record.update(snapshot === undefined ? { phase } : { phase, snapshot });
+  /**
+   * The instance is in a state no run should start from (the rollback failed, or it is unhealthy
+   * after it): the record stays for `recover`, and the next run refuses until then.
+   */
+  awaitRecovery(): void {
+    this.keepRecord = true;
+  }
+
+  /** Ends the run's hold on the instance; the record is removed unless it awaits recovery. */
+  async unlock(): Promise<void> {
+    const record = this.record;
+    this.record = null;
+    if (!record || this.keepRecord) return;
+    try {
+      await record.release();
+    } catch (error) {
+      this.warn(`could not remove the record ${record.path}: ${describeError(error)}; clear it with ${recoverCommand(this.ref)} --forget`);
+    }
+  }
+
+  /**
+   * Records how far the run got, before the step that changes things, so a crash during it is
+   * covered. Returns why it could not, or null. Before anything changes the caller refuses to go
+   * on without it; during a rollback it is only a warning: the rollback never waits on the disk.
+   */
+  async mark(patch: Partial<Pick<InstanceRecord, 'phase' | 'snapshot' | 'baseline'>>): Promise<string | null> {
+    if (!this.record) return null;
+    try {
+      await this.record.update(patch);
+      return null;
+    } catch (error) {
+      return `could not write the record ${this.record.path}: ${describeError(error)}`;
+    }
+  }
+
+  /** The instance as resolved by the lock: for records and the commands printed for a human. */
+  get resolvedRef(): InstanceRef {
+    return this.ref;
   }
 
   warn(message: string): void {
@@ -127,7 +174,8 @@ export class Stages {
       if (name === null) throw new Refusal(`snapshot ${options.snapshotName} already exists on ${this.item.instance}; safeupdate never replaces a snapshot`);
       // Whole seconds: the expiry is read by people and compared by scripts.
       const expiresAt = options.expiryMs === null ? null : new Date(Math.floor((clock.now() + options.expiryMs) / 1000) * 1000);
-      await this.mark('snapshotting', name);
+      const unrecorded = await this.mark({ phase: 'snapshotting', snapshot: name });
+      if (unrecorded) throw new Refusal(`${unrecorded}; not taking a snapshot that a crash could leave unaccounted for`);
       await lxd.createSnapshot(this.ref, name, expiresAt);
       this.item.snapshot = { name, expiresAt: expiresAt?.toISOString() ?? null };
       return { name, message: `${name}, ${expiresAt ? `expires ${expiresAt.toISOString()}` : 'never expires'}` };
@@ -138,22 +186,24 @@ export class Stages {
 
   async runUpdateCommand(options: RunOptions): Promise<ExecResult | Failure> {
     const { lxd, emit, interrupt } = this.context;
-    await mkdir(this.instanceDir, { recursive: true });
+    const unrecorded = await this.mark({ phase: 'updating' });
+    if (unrecorded) return { step: 'update', message: `${unrecorded}; not starting the update, which a crash could then leave unrecoverable` };
+    this.mayHaveChanged = true;
     const logFile = join(this.instanceDir, 'update.log');
     this.item.update.logFile = logFile;
-    const log = createWriteStream(logFile);
+    const log = await this.openLog(logFile);
     log.write(`$ ${options.command.join(' ')}\n`);
     if (options.interactive) log.write(`(interactive: the terminal's transcript is in ${logFile}.tty)\n`);
     const env = options.interactive ? options.env : { DEBIAN_FRONTEND: 'noninteractive', ...options.env };
     let result: ExecResult | undefined;
     const outcome = await this.step('update', `Update: ${options.command.join(' ')}`, async () => {
-      await this.mark('updating');
       if (options.interactive) emit({ type: 'update-owns-terminal', owns: true });
       try {
         result = await lxd.exec(this.ref, options.command, {
           env,
           interactive: options.interactive,
-          ...(options.interactive ? { transcript: `${logFile}.tty` } : {}),
+          // script(1) cannot start without its transcript file: none where the log's folder is unusable.
+          ...(options.interactive && log.usable ? { transcript: `${logFile}.tty` } : {}),
           timeoutMs: options.timeoutMs,
           signal: interrupt,
           onOutput: (chunk) => {
@@ -170,7 +220,7 @@ export class Stages {
       return { message };
     });
     this.item.update.durationMs = this.item.steps.at(-1)?.durationMs ?? null;
-    await new Promise<void>((resolve) => log.end(resolve));
+    await log.close();
     if (!result) return { step: 'update', message: `could not run the update command: ${outcome.ok ? '' : outcome.message}` };
     return result;
   }
@@ -205,7 +255,9 @@ export class Stages {
   ): Promise<{ ok: true } | { ok: false; failure: Failure }> {
     const { lxd } = this.context;
     this.item.rollback.performed = true;
-    await this.mark('rolling-back');
+    this.mayHaveChanged = true;
+    const unrecorded = await this.mark({ phase: 'rolling-back' });
+    if (unrecorded) this.warn(`${unrecorded}; rolling back regardless`);
     const steps: Array<[string, string, () => Promise<void>]> = [
       ['stop', `Stop ${this.item.instance}`, async () => {
         const instance = await lxd.getInstance(this.ref);
@@ -236,12 +288,12 @@ export class Stages {
     return { ok: true };
   }
 
-  /** `--keep N`: deletes the older safeupdate snapshots of this instance; true when all went. */
-  async keepNewest(count: number): Promise<boolean> {
+  /** `--keep N`: deletes the older safeupdate snapshots of this instance, never `current`; true when all went. */
+  async keepNewest(count: number, current: string): Promise<boolean> {
     const { lxd, clock } = this.context;
     let ok = true;
     await this.step('keep', `Keep the ${count} newest safeupdate snapshots`, async () => {
-      const plan = { instance: this.item.instance, ref: this.ref, decisions: decideRetention(await lxd.listSnapshots(this.ref), { keepLast: count }, new Date(clock.now())) };
+      const plan = { instance: this.item.instance, ref: this.ref, decisions: decideRetention(await lxd.listSnapshots(this.ref), { keepLast: count, current }, new Date(clock.now())) };
       const outcome = await executePrune(lxd, plan);
       for (const failed of outcome.failed) this.warn(`could not delete ${this.item.instance}/${failed.name}: ${failed.message}`);
       ok = outcome.failed.length === 0;
@@ -318,14 +370,47 @@ export class Stages {
   }
 
   private manualFix(action: string, snapshot: string): string {
-    const target = this.item.instance;
-    const project = this.item.project ? ` --project ${this.item.project}` : '';
+    const instance = formatRef(this.ref);
+    const project = this.ref.project === null ? '' : ` --project ${this.ref.project}`;
     const commands = {
-      stop: [`lxc stop --force ${target}${project}`, `lxc restore ${target} ${snapshot}${project}`, `lxc start ${target}${project}`],
-      restore: [`lxc restore ${target} ${snapshot}${project}`, `lxc start ${target}${project}`],
-      start: [`lxc start ${target}${project}`, `lxc info --show-log ${target}${project}`],
+      stop: [`lxc stop --force ${instance}${project}`, `lxc restore ${instance} ${snapshot}${project}`, `lxc start ${instance}${project}`],
+      restore: [`lxc restore ${instance} ${snapshot}${project}`, `lxc start ${instance}${project}`],
+      start: [`lxc start ${instance}${project}`, `lxc info --show-log ${instance}${project}`],
     }[action] ?? [];
     return `The snapshot ${snapshot} is kept. To finish by hand: ${commands.join(' && ')}`;
+  }
+
+  /**
+   * The update's log: evidence, not a precondition. A folder that cannot be made or a write that
+   * fails (a full disk) is one warning, and the run goes on with the log marked incomplete.
+   */
+  private async openLog(file: string): Promise<{ usable: boolean; write: (text: string) => void; close: () => Promise<void> }> {
+    let failed = false;
+    const fail = (error: unknown) => {
+      if (failed) return;
+      failed = true;
+      this.warn(`the update's log ${file} is incomplete: ${describeError(error)}`);
+    };
+    let stream: WriteStream | null = null;
+    try {
+      await mkdir(this.instanceDir, { recursive: true });
+      stream = createWriteStream(file);
+      stream.on('error', fail);
+    } catch (error) {
+      fail(error);
+    }
+    return {
+      usable: !failed,
+      write: (text) => {
+        if (!failed) stream?.write(text);
+      },
+      close: () =>
+        new Promise<void>((resolve) => {
+          if (!stream || failed || stream.destroyed) return resolve();
+          stream.once('error', () => resolve());
+          stream.end(resolve);
+        }),
+    };
   }
 
   private async step<T extends { message: string }>(

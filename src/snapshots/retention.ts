@@ -8,6 +8,11 @@ export interface RetentionRules {
   keepMonthly?: number;
   /** Only snapshots older than this may go. */
   olderThanMs?: number;
+  /**
+   * The snapshot the current run just took: counted as the newest whatever its `created_at` says
+   * (a host clock that stepped back makes it look old), and never deleted.
+   */
+  current?: string;
 }
 
 export interface RetentionDecision {
@@ -24,11 +29,15 @@ export interface RetentionDecision {
  * keeps its newest snapshot.
  */
 export function decideRetention(snapshots: Snapshot[], rules: RetentionRules, now: Date): RetentionDecision[] {
-  const own = snapshots.filter((s) => s.name.startsWith(SNAPSHOT_PREFIX)).sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+  const isCurrent = (s: Snapshot) => s.name === rules.current;
+  const own = snapshots
+    .filter((s) => s.name.startsWith(SNAPSHOT_PREFIX))
+    .sort((a, b) => Number(isCurrent(b)) - Number(isCurrent(a)) || Date.parse(b.createdAt) - Date.parse(a.createdAt));
   const kept = new Map<string, string>();
   const keep = (snapshot: Snapshot, reason: string) => {
     if (!kept.has(snapshot.name)) kept.set(snapshot.name, reason);
   };
+  own.filter(isCurrent).forEach((s) => keep(s, 'taken by this run'));
   own.slice(0, rules.keepLast ?? 0).forEach((s, i) => keep(s, `keep-last ${i + 1}`));
   for (const [rule, count, bucket] of [
     ['keep-daily', rules.keepDaily, (d: Date) => d.toISOString().slice(0, 10)],

@@ -16,6 +16,8 @@ interface Expectation {
  */
 export class FakeLxd implements Lxd {
   private readonly script: Expectation[] = [];
+  /** What the client would fill in for an instance given without remote or project. */
+  current = { remote: 'local', project: 'default' };
   readonly unexpected: string[] = [];
   readonly calls: Array<{ method: Method; args: unknown[] }> = [];
 
@@ -43,6 +45,11 @@ export class FakeLxd implements Lxd {
 
   checkReachable(remote: string | null): Promise<void> {
     return this.take('checkReachable', [remote]);
+  }
+  /** Answered from `current` without a script: it reads the client's configuration, never changes anything. */
+  async resolveRef(ref: InstanceRef): Promise<InstanceRef> {
+    this.calls.push({ method: 'resolveRef', args: [ref] });
+    return { ...ref, remote: ref.remote ?? this.current.remote, project: ref.project ?? this.current.project };
   }
   getInstance(ref: InstanceRef): Promise<Instance | null> {
     return this.take('getInstance', [ref]);

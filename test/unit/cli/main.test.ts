@@ -96,7 +96,7 @@ describe('the explicit run form', () => {
   it('updates an instance whose name is a subcommand', async () => {
     const { code, lxd } = await cli(['run', 'run', '--', 'true']);
     // The fake has no script, so the first call proves the name reached the run as an instance.
-    expect(lxd.calls[0]).toEqual({ method: 'checkReachable', args: [null] });
+    expect(lxd.calls[0]).toEqual({ method: 'resolveRef', args: [{ remote: null, name: 'run', project: null }] });
     expect(code).toBe(3);
   });
 });

@@ -349,7 +349,7 @@ describe('when a human is needed (exit 4)', () => {
     const { report, item } = await run();
     expect(report.exitCode).toBe(4);
     expect(item.error?.step).toBe('restore');
-    expect(item.error?.message).toContain(`lxc restore web1 ${item.snapshot.name} && lxc start web1`);
+    expect(item.error?.message).toContain(`lxc restore local:web1 ${item.snapshot.name} --project default && lxc start local:web1 --project default`);
     expect(item.finalStatus).toBe('Stopped');
     expect(item.rollback.steps.map((s) => [s.action, s.ok])).toEqual([['stop', true], ['restore', false]]);
   });
@@ -529,7 +529,8 @@ describe('the per-instance record (lock)', () => {
     const { report, item } = await run();
     expect(report.exitCode).toBe(3);
     expect(item.error?.message).toContain('web1 awaits recovery: run dead-run');
-    expect(item.error?.message).toContain('safeupdate recover web1');
+    // Complete, remote and project included: following it must address this very instance.
+    expect(item.error?.message).toContain('safeupdate recover local:web1 --project default');
   });
 
   it('a stale record of a run that changed nothing is cleared with a warning', async () => {
