@@ -20,8 +20,14 @@ export type CheckSpec =
   | { kind: 'unit'; unit: string }
   | { kind: 'systemd' }
   /** From the host; `{ip}` in the URL is the instance's IPv4 address, looked up on every attempt. */
-  | { kind: 'http'; url: string; expect: string | null }
+  | { kind: 'http'; url: string; expect: string | null; tls?: HttpsTrust }
   | { kind: 'tcp'; host: string; port: number };
+
+/**
+ * How an https check trusts the server's certificate beyond the system's CAs: a CA of its own
+ * (PEM, read when the config is loaded), or no verification at all, which its result says.
+ */
+export type HttpsTrust = { ca: string; caFile: string } | { insecure: true };
 
 export interface CheckDefinition {
   /** Used in reports and to refer to the check; defaults to the spec as written. */

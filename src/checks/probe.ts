@@ -23,7 +23,7 @@ function attemptFor(spec: CheckSpec): Attempt {
     case 'systemd':
       return systemdAttempt;
     case 'http':
-      return httpAttempt(spec.url, spec.expect);
+      return httpAttempt(spec.url, spec.expect, spec.tls);
     case 'tcp':
       return tcpAttempt(spec.host, spec.port);
   }

@@ -1,8 +1,10 @@
-import { parseDuration } from '../config/duration.js';
+import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { parseDuration, TIMER_LIMIT } from '../config/duration.js';
 import type { CheckEntry } from '../config/config-file.js';
 import { UsageError } from '../errors.js';
 import { IP_PLACEHOLDER } from './address.js';
-import { DEFAULT_TIMING, type CheckDefinition, type CheckSpec, type ProbeTiming } from './check.js';
+import { DEFAULT_TIMING, type CheckDefinition, type CheckSpec, type HttpsTrust, type ProbeTiming } from './check.js';
 
 const UNIT_NAME = /^[A-Za-z0-9:_.\\@-]+$/;
 const HOST = /^(\{ip\}|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])$/;
@@ -11,11 +13,11 @@ const KINDS = 'systemd, unit:<name>, exec:<command>, http(s)://host:port/path or
 /**
  * Parses a check as written on the command line or as a config string: `systemd`, `unit:<name>`,
  * `exec:<shell command>`, `http://…`, `https://…`, `tcp:<host>:<port>`. A check that could never
- * succeed is bad input.
+ * succeed is bad input. `tls` (config file only) is how an https check trusts the certificate.
  */
-export function parseCheckSpec(text: string, expect: string | null = null): CheckSpec {
+export function parseCheckSpec(text: string, expect: string | null = null, tls?: HttpsTrust): CheckSpec {
   if (text === 'systemd') return { kind: 'systemd' };
-  if (/^https?:\/\//.test(text)) return { kind: 'http', url: validUrl(text), expect };
+  if (/^https?:\/\//.test(text)) return { kind: 'http', url: validUrl(text), expect, ...(tls ? { tls } : {}) };
   const colon = text.indexOf(':');
   const kind = colon > 0 ? text.slice(0, colon) : text;
   const value = colon > 0 ? text.slice(colon + 1) : '';
@@ -77,15 +79,43 @@ export function checkFromEntry(entry: CheckEntry): CheckDefinition {
           ? `tcp:${entry.tcp}`
           : entry.http!;
   const timing: Partial<ProbeTiming> = {};
-  if (entry.timeout) timing.timeoutMs = parseDuration(entry.timeout, 'timeout');
-  if (entry.interval) timing.intervalMs = parseDuration(entry.interval, 'interval');
-  if (entry.deadline) timing.deadlineMs = parseDuration(entry.deadline, 'deadline');
-  if (entry.settle) timing.settleMs = parseDuration(entry.settle, 'settle');
+  // Every timing ends up in a timer.
+  if (entry.timeout) timing.timeoutMs = parseDuration(entry.timeout, 'timeout', TIMER_LIMIT);
+  if (entry.interval) timing.intervalMs = parseDuration(entry.interval, 'interval', TIMER_LIMIT);
+  if (entry.deadline) timing.deadlineMs = parseDuration(entry.deadline, 'deadline', TIMER_LIMIT);
+  if (entry.settle) timing.settleMs = parseDuration(entry.settle, 'settle', TIMER_LIMIT);
   if (entry.expect !== undefined && entry.http === undefined) throw new UsageError('expect: only an http check has an expected body');
   return {
     name: entry.name ?? spec,
-    spec: parseCheckSpec(spec, entry.expect ?? null),
+    spec: parseCheckSpec(spec, entry.expect ?? null, httpsTrust(entry)),
     required: entry.required ?? true,
     timing: { ...DEFAULT_TIMING, ...timing },
   };
+}
+
+/** `ca: FILE` or `insecure: true`, only on an https:// check; the CA file is read now. */
+function httpsTrust(entry: Exclude<CheckEntry, string>): HttpsTrust | undefined {
+  if (entry.ca === undefined && entry.insecure === undefined) return undefined;
+  const key = entry.ca !== undefined ? 'ca' : 'insecure';
+  if (entry.http === undefined) throw new UsageError(`${key}: only an https check has a certificate to verify`);
+  if (!/^https:\/\//.test(entry.http)) throw new UsageError(`${key}: "${entry.http}" is not an https:// URL, so there is no certificate to verify`);
+  if (entry.ca !== undefined && entry.insecure === true) throw new UsageError('ca and insecure: give one of them; insecure skips verification, so the CA would not be used');
+  if (entry.ca !== undefined) return { ca: readCa(entry.ca), caFile: entry.ca };
+  return entry.insecure ? { insecure: true } : undefined;
+}
+
+function readCa(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`ca: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  try {
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no BEGIN CERTIFICATE');
+    new X509Certificate(pem);
+  } catch {
+    throw new UsageError(`ca: ${file} is not a PEM certificate (-----BEGIN CERTIFICATE----- …)`);
+  }
+  return pem;
 }

@@ -14,14 +14,24 @@ export function tcpAttempt(hostTemplate: string, port: number): Attempt {
     const host = await resolveAddress(hostTemplate, context);
     return new Promise<Observation>((resolve) => {
       const socket = connect({ host, port });
+      let hold: NodeJS.Timeout | undefined;
       const done = (observation: Observation) => {
         clearTimeout(timer);
+        clearTimeout(hold);
         socket.destroy();
         resolve(observation);
       };
-      const timer = setTimeout(() => done({ state: 'retry', message: `${host}:${port}: no connection within ${timeoutMs / 1000}s` }), timeoutMs);
+      let connected = false;
+      // The attempt's time may run out while an opened connection is still being held.
+      const timer = setTimeout(() => done({
+        state: 'retry',
+        message: connected
+          ? `${host}:${port}: connected, but the attempt's time (${timeoutMs / 1000}s) ran out before the connection had held ${TCP_HOLD_MS} ms`
+          : `${host}:${port}: no connection within ${timeoutMs / 1000}s`,
+      }), timeoutMs);
       socket.once('connect', () => {
-        const hold = setTimeout(() => done({ state: 'pass', message: `${host}:${port} accepts connections` }), TCP_HOLD_MS);
+        connected = true;
+        hold = setTimeout(() => done({ state: 'pass', message: `${host}:${port} accepts connections` }), TCP_HOLD_MS);
         socket.once('data', () => {
           clearTimeout(hold);
           done({ state: 'pass', message: `${host}:${port} accepts connections and speaks` });

@@ -1,7 +1,7 @@
 import type { CheckDefinition } from '../checks/check.js';
 import { checkFromEntry, defineCheck } from '../checks/spec.js';
 import type { Settings } from '../config/config-file.js';
-import { parseDuration } from '../config/duration.js';
+import { EXPIRY_LIMIT, parseDuration, TIMER_LIMIT } from '../config/duration.js';
 import { UsageError } from '../errors.js';
 import { ownSnapshotName, parseInstanceRef } from '../lxd/names.js';
 import type { RunOptions } from '../run/run-update.js';
@@ -44,9 +44,9 @@ export function toRunOptions(instance: string, command: string[] | null, flags: 
     checks: resolveChecks(flags.check, settings),
     force: flags.force ?? settings.force ?? false,
     snapshotName: flags.snapshotName === undefined ? null : ownSnapshotName(flags.snapshotName),
-    expiryMs: expiry === false ? null : parseDuration(expiry, '--expiry'),
+    expiryMs: expiry === false ? null : parseDuration(expiry, '--expiry', EXPIRY_LIMIT),
     env: { ...settings.env, ...parseEnv(flags.env) },
-    timeoutMs: parseDuration(flags.timeout ?? settings.timeout ?? BUILT_IN.timeout, '--timeout'),
+    timeoutMs: parseDuration(flags.timeout ?? settings.timeout ?? BUILT_IN.timeout, '--timeout', TIMER_LIMIT),
     rollback: flags.rollback ?? settings.rollback ?? true,
     keepFailed: flags.keepFailed ?? settings['keep-failed'] ?? false,
     keep: parseKeep(flags.keep) ?? settings.keep ?? null,

@@ -1,22 +1,23 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { checkFromEntry } from '../checks/spec.js';
 import { UsageError } from '../errors.js';
-import { parseDuration } from './duration.js';
+import { EXPIRY_LIMIT, readDuration, tooLong, TIMER_LIMIT, type DurationLimit } from './duration.js';
 
-const isDuration = (text: string) => {
-  try {
-    parseDuration(text, '');
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** A duration key: a value past what its use can honour names the limit; `never` where allowed. */
+const durationUpTo = (max: DurationLimit, expected: string, never = false) =>
+  z.string({ error: expected }).superRefine((text, context) => {
+    if (never && text === 'never') return;
+    const ms = readDuration(text);
+    if (ms === null || ms === 0) context.addIssue({ code: 'custom', message: expected });
+    else if (ms > max.ms) context.addIssue({ code: 'custom', message: tooLong(text, max) });
+  });
 
-const duration = z.string({ error: 'expected a duration like 5s' }).refine(isDuration, { error: 'expected a duration like 5s' });
+/** Check timings and the update's timeout all end up in a timer. */
+const duration = durationUpTo(TIMER_LIMIT, 'expected a duration like 5s');
 
 const CHECK_KINDS = ['exec', 'unit', 'systemd', 'http', 'tcp'] as const;
 
@@ -29,6 +30,8 @@ const checkObject = z
     tcp: z.string().optional(),
     name: z.string().min(1).optional(),
     expect: z.string().optional(),
+    ca: z.string({ error: 'expected the path of a PEM file' }).min(1, { error: 'expected the path of a PEM file' }).optional(),
+    insecure: z.boolean({ error: 'expected true or false' }).optional(),
     required: z.boolean({ error: 'expected true or false' }).optional(),
     timeout: duration.optional(),
     interval: duration.optional(),
@@ -44,10 +47,7 @@ const checkEntry = z.union([z.string(), checkObject], { error: 'expected a check
 /** The run settings a config section may hold: each is named as its command-line option. */
 const settings = z.strictObject({
   checks: z.array(checkEntry, { error: 'expected a list of checks' }).optional(),
-  expiry: z
-    .string({ error: 'expected a duration like 14d, or never' })
-    .refine((text) => text === 'never' || isDuration(text), { error: 'expected a duration like 14d, or never' })
-    .optional(),
+  expiry: durationUpTo(EXPIRY_LIMIT, 'expected a duration like 14d, or never', true).optional(),
   timeout: duration.optional(),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected a variable name' }), z.string({ error: 'expected a string' })).optional(),
   force: z.boolean({ error: 'expected true or false' }).optional(),
@@ -101,6 +101,8 @@ export function parseConfig(text: string, file: string): z.infer<typeof configSc
   ];
   for (const [path, section] of sections) {
     section?.checks?.forEach((entry, i) => {
+      // A CA file is found beside the config file, wherever safeupdate is started from.
+      if (typeof entry !== 'string' && entry.ca !== undefined) entry.ca = resolve(dirname(file), entry.ca);
       try {
         checkFromEntry(entry);
       } catch (error) {

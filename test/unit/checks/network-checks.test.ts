@@ -64,6 +64,15 @@ describe('the tcp check', () => {
     expect(await tcpAttempt('127.0.0.1', proxyLike)(context(), 2_000)).toMatchObject({ state: 'retry', message: expect.stringContaining('closed the connection at once') });
   });
 
+  it('says a connection opened when the attempt ran out of time while holding it', async () => {
+    const silent = await listen(createTcpServer(() => {}));
+    const result = await tcpAttempt('127.0.0.1', silent)(context(), 100);
+    expect(result).toEqual({
+      state: 'retry',
+      message: `127.0.0.1:${silent}: connected, but the attempt's time (0.1s) ran out before the connection had held 300 ms`,
+    });
+  });
+
   it('fails when nothing listens', async () => {
     const port = await listen(createTcpServer());
     servers.pop()!.close();

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -83,6 +83,17 @@ describe('the config file', () => {
     ['defaults: [1, 2]\n', 'defaults'],
     ['defaults:\n  expiry: 7d\n   bad indent: x\n', 'not valid YAML'],
     ['surprise: true\n', '(top level): unknown key surprise'],
+    ['instances:\n  web1:\n    checks:\n      - unit: nginx\n        timeout: 25d\n', 'instances.web1.checks[0].timeout: "25d" is too long; at most 24d'],
+    ['defaults:\n  checks:\n    - unit: nginx\n      interval: 4w\n', 'defaults.checks[0].interval: "4w" is too long; at most 24d'],
+    ['defaults:\n  checks:\n    - unit: nginx\n      deadline: 24d1s\n', 'defaults.checks[0].deadline: "24d1s" is too long; at most 24d'],
+    ['defaults:\n  checks:\n    - unit: nginx\n      settle: 99999999999999999999999s\n', 'defaults.checks[0].settle: "99999999999999999999999s" is too long; at most 24d'],
+    ['defaults:\n  timeout: 25d\n', 'defaults.timeout: "25d" is too long; at most 24d'],
+    ['instances:\n  web1:\n    expiry: 999999999w\n', 'instances.web1.expiry: "999999999w" is too long; at most 5200w (about 100 years)'],
+    ['defaults:\n  checks:\n    - unit: nginx\n      insecure: true\n', 'defaults.checks[0]: insecure: only an https check has a certificate to verify'],
+    ['defaults:\n  checks:\n    - tcp: "{ip}:443"\n      ca: ca.pem\n', 'defaults.checks[0]: ca: only an https check has a certificate to verify'],
+    ['defaults:\n  checks:\n    - http: "http://{ip}/"\n      insecure: true\n', 'defaults.checks[0]: insecure: "http://{ip}/" is not an https:// URL'],
+    ['defaults:\n  checks:\n    - http: "http://{ip}/"\n      ca: ca.pem\n', 'defaults.checks[0]: ca: "http://{ip}/" is not an https:// URL'],
+    ['defaults:\n  checks:\n    - http: "https://{ip}/"\n      ca: /nonexistent/ca.pem\n', 'defaults.checks[0]: ca: cannot read /nonexistent/ca.pem (ENOENT)'],
   ])('refuses %j naming file, path and what was expected', (text, message) => {
     expect(() => parseConfig(text, '/etc/safeupdate/config.yaml')).toThrow(UsageError);
     expect(() => parseConfig(text, '/etc/safeupdate/config.yaml')).toThrow(`/etc/safeupdate/config.yaml`);
@@ -95,6 +106,38 @@ describe('the config file', () => {
       await writeFile(join(dir, 'c.yaml'), 'defaults:\n  timeout: 5m\n');
       expect((await loadConfig(join(dir, 'c.yaml'))).defaults?.timeout).toBe('5m');
       await expect(loadConfig(join(dir, 'missing.yaml'))).rejects.toThrow('cannot read it (ENOENT)');
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+
+  it('accepts durations up to the limits, the way they are documented', () => {
+    const text = 'defaults:\n  expiry: 5200w\n  timeout: 24d\n  checks:\n    - unit: nginx\n      timeout: 24d\n      interval: 24d\n      deadline: 24d\n      settle: 24d\n';
+    const config = { ...parseConfig(text, 'f'), file: 'f' };
+    const options = toRunOptions('web1', ['true'], { check: [], env: [] }, settingsFor(config, 'web1'), false);
+    expect(options).toMatchObject({ expiryMs: 5_200 * 604_800_000, timeoutMs: 24 * 86_400_000 });
+    expect(options.checks![0]!.timing).toEqual({ timeoutMs: 24 * 86_400_000, intervalMs: 24 * 86_400_000, deadlineMs: 24 * 86_400_000, settleMs: 24 * 86_400_000 });
+  });
+
+  it.each([
+    [{ timeout: '25d' }, '--timeout: "25d" is too long; at most 24d'],
+    [{ timeout: `${'9'.repeat(400)}s` }, 'at most 24d'],
+    [{ expiry: '999999999w' }, '--expiry: "999999999w" is too long; at most 5200w (about 100 years)'],
+    [{ expiry: '5201w' }, 'at most 5200w'],
+  ])('refuses a flag %j past what a timer or a date can hold', (flags, message) => {
+    const run = () => toRunOptions('web1', ['true'], { check: [], env: [], ...flags }, {}, false);
+    expect(run).toThrow(UsageError);
+    expect(run).toThrow(message);
+  });
+
+  it('finds a CA file beside the config file, and reads it when the config is loaded', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'safeupdate-config-'));
+    try {
+      await writeFile(join(dir, 'c.yaml'), 'defaults:\n  checks:\n    - http: "https://{ip}/"\n      ca: certs/ca.pem\n');
+      await expect(loadConfig(join(dir, 'c.yaml'))).rejects.toThrow(`${join(dir, 'c.yaml')}: defaults.checks[0]: ca: cannot read ${join(dir, 'certs/ca.pem')} (ENOENT)`);
+      await mkdir(join(dir, 'certs'));
+      await writeFile(join(dir, 'certs/ca.pem'), 'not a certificate\n');
+      await expect(loadConfig(join(dir, 'c.yaml'))).rejects.toThrow(`ca: ${join(dir, 'certs/ca.pem')} is not a PEM certificate`);
     } finally {
       await rm(dir, { recursive: true });
     }
