@@ -15,3 +15,14 @@ export class LxdError extends Error {
     super(message, options);
   }
 }
+
+let changed = false;
+
+/** Said once a step that may change an instance begins: a crash from then on exits 4, not 3. */
+export function markInstanceMayHaveChanged(): void {
+  changed = true;
+}
+
+export function instanceMayHaveChanged(): boolean {
+  return changed;
+}

@@ -2,7 +2,7 @@ import { describeFailedChecks, type CheckDefinition } from '../checks/check.js';
 import { formatRef } from '../lxd/names.js';
 import type { InstanceRef } from '../lxd/lxd.js';
 import { emptyInstanceReport, type Outcome, type Report } from '../report/report.js';
-import { InstanceBusy, InstanceRecordFile, type InstanceRecord } from '../state/instance-record.js';
+import { CorruptRecord, InstanceBusy, InstanceRecordFile, type InstanceRecord } from '../state/instance-record.js';
 import { Stages } from './stages.js';
 import type { Failure, RunContext } from './types.js';
 
@@ -21,7 +21,7 @@ export function recoveryPlan(record: InstanceRecord | null): string {
  * The record is kept when the rollback fails, so that no new run starts on an unknown state.
  */
 export async function recoverInstance(ref: InstanceRef, checks: CheckDefinition[] | null, context: RunContext): Promise<Report> {
-  const { clock } = context;
+  const { clock, interrupt } = context;
   const started = clock.now();
   const item = emptyInstanceReport(formatRef(ref), ref.project);
   const stage = new Stages(context, item, ref);
@@ -33,23 +33,45 @@ export async function recoverInstance(ref: InstanceRef, checks: CheckDefinition[
   try {
     record = await file.takeOver();
   } catch (error) {
-    if (error instanceof InstanceBusy) return finish('not-started', { step: 'lock', message: error.message });
+    if (error instanceof InstanceBusy || error instanceof CorruptRecord) return finish('not-started', { step: 'lock', message: error.message });
     throw error;
   }
   if (!record) return finish('recovered', null);
+  stage.adopt(file);
   item.plan = [recoveryPlan(record)];
   item.snapshot = { name: record.snapshot, expiresAt: null };
-  if (record.phase === 'preparing' || record.phase === 'snapshotting') {
-    await file.release();
-    return finish('recovered', null, record.command);
+  try {
+    if (record.phase === 'preparing' || record.phase === 'snapshotting') {
+      await stage.unlock();
+      return await finish('recovered', null, record.command);
+    }
+    if (interrupt.aborted) {
+      // The record is left for the next recover: it has not changed, and neither has the instance.
+      stage.awaitRecovery();
+      return await finish('interrupted', { step: 'recover', message: `interrupted by ${String(interrupt.reason)} before the rollback began; nothing changed` }, record.command);
+    }
+    const restored = await stage.rollBack(record.snapshot!);
+    if (!restored.ok) {
+      stage.awaitRecovery();
+      return await finish('needs-attention', restored.failure, record.command);
+    }
+    // Judged as the run would have: what passed at baseline must pass again, and units that had
+    // already failed then are not blamed on the update. Only now is the instance known to run, so
+    // only now can the default checks be found.
+    const baseline = record.baseline;
+    const all = await stage.checksFor(checks);
+    const expected = baseline ? all.filter((check) => baseline.passedChecks.includes(check.name)) : all;
+    const afterRollback = await stage.runChecks('after-rollback', expected, baseline?.failedUnits ?? []);
+    const failed = describeFailedChecks(afterRollback);
+    if (failed) {
+      stage.awaitRecovery();
+      return await finish('needs-attention', { step: 'after-rollback', message: `restored ${record.snapshot} but still unhealthy: ${failed}` }, record.command);
+    }
+    return await finish(interrupt.aborted ? 'interrupted' : 'recovered', null, record.command);
+  } catch (error) {
+    const { outcome, ...failure } = stage.internalError(error);
+    return finish(outcome, failure, record.command);
+  } finally {
+    await stage.unlock();
   }
-
-  const restored = await stage.rollBack(record.snapshot!);
-  if (!restored.ok) return finish('needs-attention', restored.failure, record.command);
-  // Only now is the instance known to run, so only now can the default checks be found.
-  const afterRollback = await stage.runChecks('after-rollback', await stage.checksFor(checks), []);
-  const failed = describeFailedChecks(afterRollback);
-  if (failed) return finish('needs-attention', { step: 'after-rollback', message: `restored ${record.snapshot} but still unhealthy: ${failed}` }, record.command);
-  await file.release();
-  return finish('recovered', null, record.command);
 }

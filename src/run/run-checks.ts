@@ -21,10 +21,12 @@ export interface CheckRunContext {
   runId: string;
   runDir: string;
   toolVersion: string;
+  /** Aborted by SIGINT, SIGTERM or SIGHUP: the checks stop, and the signal's exit code follows. */
+  interrupt: AbortSignal;
 }
 
 // Worst first: the report's outcome is the worst of its instances'.
-const SEVERITY: Outcome[] = ['not-started', 'unhealthy', 'healthy'];
+const SEVERITY: Outcome[] = ['interrupted', 'not-started', 'unhealthy', 'healthy'];
 
 /**
  * `safeupdate check`: the checks alone, phase `check`, on each instance in turn. Changes nothing.
@@ -35,11 +37,17 @@ export async function runChecksOnly(targets: CheckTarget[], context: CheckRunCon
   const instances: InstanceReport[] = [];
   for (const target of targets) instances.push(await checkInstance(target, context));
   const outcome = worstOutcome(instances, SEVERITY);
-  return frameReport(context, started, context.clock.now() - started, outcome, exitCodeFor(outcome, null), instances);
+  const interruptedBy = context.interrupt.aborted ? String(context.interrupt.reason) : null;
+  return frameReport(context, started, context.clock.now() - started, outcome, exitCodeFor(outcome, interruptedBy), instances, { interruptedBy });
 }
 
-async function checkInstance({ ref, checks }: CheckTarget, { lxd, clock, emit }: CheckRunContext): Promise<InstanceReport> {
+async function checkInstance({ ref, checks }: CheckTarget, { lxd, clock, emit, interrupt }: CheckRunContext): Promise<InstanceReport> {
   const item = emptyInstanceReport(formatRef(ref), ref.project);
+  if (interrupt.aborted) {
+    item.outcome = 'interrupted';
+    item.error = { step: 'check', message: `not checked: interrupted by ${String(interrupt.reason)}` };
+    return item;
+  }
   const started = clock.now();
   emit({ type: 'step-start', action: 'check', title: `Check ${item.instance}` });
   try {
@@ -51,13 +59,14 @@ async function checkInstance({ ref, checks }: CheckTarget, { lxd, clock, emit }:
     const found = checks ? { checks, warning: null } : await defaultChecks(lxd, ref);
     if (found.warning) item.warnings.push(`${found.warning}: nothing to check`);
     for (const check of found.checks) {
-      const result = await probe(check, { lxd, ref, phase: 'check', baselineFailedUnits: [] }, clock);
+      const result = await probe(check, { lxd, ref, phase: 'check', baselineFailedUnits: [], signal: interrupt }, clock);
       item.checks.push(result);
       emit({ type: 'check', result });
     }
     const failed = describeFailedChecks(item.checks);
-    item.outcome = failed ? 'unhealthy' : 'healthy';
-    if (failed) item.error = { step: 'check', message: failed };
+    item.outcome = interrupt.aborted ? 'interrupted' : failed ? 'unhealthy' : 'healthy';
+    if (interrupt.aborted) item.error = { step: 'check', message: `interrupted by ${String(interrupt.reason)}` };
+    else if (failed) item.error = { step: 'check', message: failed };
   } catch (error) {
     if (!(error instanceof CannotCheck || error instanceof LxdError)) throw error;
     item.outcome = 'not-started';

@@ -1,7 +1,7 @@
 import { describeFailedChecks, type CheckResult, type Phase } from '../checks/check.js';
 import { formatDuration } from '../config/duration.js';
 import type { ExecResult } from '../lxd/lxd.js';
-import { formatRef, recoverCommand } from '../lxd/names.js';
+import { formatRef } from '../lxd/names.js';
 import { EXIT } from '../report/exit-codes.js';
 import { emptyInstanceReport, type InstanceReport, type Outcome, type Report } from '../report/report.js';
 import { failedCopyName, Stages } from './stages.js';
@@ -36,12 +36,8 @@ export async function runUpdate(options: RunOptions, context: RunContext): Promi
   try {
     return await updateLocked(options, context, stage, item, finish);
   } catch (error) {
-    // A defect or an unforeseen fault, never an outcome: exit 3 if nothing changed, else 4 with the
-    // record kept for `recover`. Never 1, which says "rolled back and healthy".
-    const message = `internal error: ${error instanceof Error ? error.message : String(error)}`;
-    if (!stage.mayHaveChanged) return finish('not-started', { step: 'internal', message: `${message}; nothing changed` });
-    stage.awaitRecovery();
-    return finish('needs-attention', { step: 'internal', message: `${message}; the instance may have changed. Check it, then: ${recoverCommand(stage.resolvedRef)}` });
+    const { outcome, ...failure } = stage.internalError(error);
+    return finish(outcome, failure);
   } finally {
     await stage.unlock();
   }

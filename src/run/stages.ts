@@ -6,7 +6,7 @@ import { defaultChecks } from '../checks/defaults.js';
 import type { CheckDefinition, CheckResult, Phase } from '../checks/check.js';
 import { probe } from '../checks/probe.js';
 import { formatDuration } from '../config/duration.js';
-import { LxdError } from '../errors.js';
+import { LxdError, markInstanceMayHaveChanged } from '../errors.js';
 import type { ExecResult, Instance, InstanceRef } from '../lxd/lxd.js';
 import { formatRef, recoverCommand, SNAPSHOT_PREFIX } from '../lxd/names.js';
 import { exitCodeFor } from '../report/exit-codes.js';
@@ -22,7 +22,7 @@ export class Stages {
   private readonly instanceDir: string;
   private record: InstanceRecordFile | null = null;
   /** From the first step that may change the instance on: an unexpected error then needs a human. */
-  mayHaveChanged = false;
+  private changing = false;
   private keepRecord = false;
 
   constructor(
@@ -99,6 +99,26 @@ export class Stages {
     } catch (error) {
       return `could not write the record ${this.record.path}: ${describeError(error)}`;
     }
+  }
+
+  get mayHaveChanged(): boolean {
+    return this.changing;
+  }
+
+  private beginChanging(): void {
+    this.changing = true;
+    markInstanceMayHaveChanged();
+  }
+
+  /**
+   * An error nobody foresaw, as an outcome: not started (exit 3) when nothing changed; else needs
+   * attention (exit 4) with the record kept for `recover`. Never "rolled back" (exit 1).
+   */
+  internalError(error: unknown): Failure & { outcome: Outcome } {
+    const message = `internal error: ${describeError(error)}`;
+    if (!this.changing) return { outcome: 'not-started', step: 'internal', message: `${message}; nothing changed` };
+    this.awaitRecovery();
+    return { outcome: 'needs-attention', step: 'internal', message: `${message}; the instance may have changed. Check it, then: ${recoverCommand(this.ref)}` };
   }
 
   /** The instance as resolved by the lock: for records and the commands printed for a human. */
@@ -188,7 +208,7 @@ export class Stages {
     const { lxd, emit, interrupt } = this.context;
     const unrecorded = await this.mark({ phase: 'updating' });
     if (unrecorded) return { step: 'update', message: `${unrecorded}; not starting the update, which a crash could then leave unrecoverable` };
-    this.mayHaveChanged = true;
+    this.beginChanging();
     const logFile = join(this.instanceDir, 'update.log');
     this.item.update.logFile = logFile;
     const log = await this.openLog(logFile);
@@ -255,7 +275,7 @@ export class Stages {
   ): Promise<{ ok: true } | { ok: false; failure: Failure }> {
     const { lxd } = this.context;
     this.item.rollback.performed = true;
-    this.mayHaveChanged = true;
+    this.beginChanging();
     const unrecorded = await this.mark({ phase: 'rolling-back' });
     if (unrecorded) this.warn(`${unrecorded}; rolling back regardless`);
     const steps: Array<[string, string, () => Promise<void>]> = [
@@ -352,7 +372,8 @@ export class Stages {
     this.item.outcome = outcome;
     this.item.error = failure && { step: failure.step, message: failure.message };
     this.item.finalStatus = await this.currentStatus();
-    const interruptedBy = details.interruptedBy ?? null;
+    const { interrupt } = this.context;
+    const interruptedBy = details.interruptedBy ?? (interrupt.aborted ? String(interrupt.reason) : null);
     const { clock } = this.context;
     return frameReport(this.context, details.startedAt, clock.now() - details.startedAt, outcome, details.exitCode ?? exitCodeFor(outcome, interruptedBy), [this.item], {
       command: details.command,

@@ -4,6 +4,7 @@ import { formatRef, SNAPSHOT_PREFIX } from '../lxd/names.js';
 import { emptyInstanceReport, type Outcome, type Report } from '../report/report.js';
 import { Stages } from '../run/stages.js';
 import type { Failure, RunContext } from '../run/types.js';
+import { findBaseline } from '../state/run-history.js';
 
 /** The snapshot a manual rollback goes back to by default: the newest one safeupdate took. */
 export function newestOwnSnapshot(snapshots: Snapshot[]): Snapshot | null {
@@ -31,21 +32,33 @@ export async function manualRollback(
   const locked = await stage.lock(['rollback', snapshotName]);
   if (!locked.ok) return finish('not-started', locked.failure);
   try {
-    const instance = await lxd.getInstance(ref);
-    if (!instance) return finish('not-started', { step: 'preflight', message: `instance ${item.instance} does not exist` });
+    const resolved = stage.resolvedRef;
+    const instance = await lxd.getInstance(resolved);
+    if (!instance) return await finish('not-started', { step: 'preflight', message: `instance ${item.instance} does not exist` });
     // Only a snapshot of this very instance, looked up by its bare name.
-    if (!(await lxd.listSnapshots(ref)).some((s) => s.name === snapshotName)) {
-      return finish('not-started', { step: 'preflight', message: `${item.instance} has no snapshot named ${snapshotName} (list them: safeupdate snapshots ${item.instance})` });
+    if (!(await lxd.listSnapshots(resolved)).some((s) => s.name === snapshotName)) {
+      return await finish('not-started', { step: 'preflight', message: `${item.instance} has no snapshot named ${snapshotName} (list them: safeupdate snapshots ${item.instance})` });
+    }
+    if (context.interrupt.aborted) {
+      return await finish('interrupted', { step: 'preflight', message: `interrupted by ${String(context.interrupt.reason)} before the restore began; nothing changed` });
     }
     item.snapshot = { name: snapshotName, expiresAt: null };
     const endsRunning = instance.status === 'Running' || options.start;
     const restored = await stage.rollBack(snapshotName, { start: endsRunning });
-    if (!restored.ok) return finish('needs-attention', restored.failure);
-    if (!endsRunning) return finish('restored', null);
-    const results = await stage.runChecks('after-rollback', await stage.checksFor(options.checks), []);
+    if (!restored.ok) return await finish('needs-attention', restored.failure);
+    const done: Outcome = context.interrupt.aborted ? 'interrupted' : 'restored';
+    if (!endsRunning) return await finish(done, null);
+    // The run that took this snapshot recorded what was healthy then: judge against that, as it would have.
+    const baseline = await findBaseline(context.stateDir, item.instance, snapshotName);
+    const all = await stage.checksFor(options.checks);
+    const expected = baseline ? all.filter((check) => baseline.passedChecks.includes(check.name)) : all;
+    const results = await stage.runChecks('after-rollback', expected, baseline?.failedUnits ?? []);
     const failed = describeFailedChecks(results);
-    if (failed) return finish('needs-attention', { step: 'after-rollback', message: `restored ${snapshotName} but unhealthy: ${failed}` });
-    return finish('restored', null);
+    if (failed) return await finish('needs-attention', { step: 'after-rollback', message: `restored ${snapshotName} but unhealthy: ${failed}` });
+    return await finish(done, null);
+  } catch (error) {
+    const { outcome, ...failure } = stage.internalError(error);
+    return finish(outcome, failure);
   } finally {
     await stage.unlock();
   }

@@ -6,7 +6,7 @@ import { emptyInstanceReport, frameReport, worstOutcome, type InstanceReport, ty
 import { Stages } from '../run/stages.js';
 import type { RunContext } from '../run/types.js';
 
-const WORST_FIRST: Outcome[] = ['not-started', 'sync-failed', 'synced'];
+const WORST_FIRST: Outcome[] = ['interrupted', 'not-started', 'sync-failed', 'synced'];
 
 /**
  * `safeupdate sync`: refreshes each instance with its snapshots to a snapshot server, reporting
@@ -28,6 +28,12 @@ export async function syncInstances(refs: InstanceRef[], remote: string, context
     const item = emptyInstanceReport(formatRef(ref), ref.project);
     instances.push(item);
     const stage = new Stages(context, item, ref);
+    // A copy under way is finished (LXD would go on with it anyway); the next one is not begun.
+    if (context.interrupt.aborted) {
+      item.outcome = 'interrupted';
+      item.error = { step: 'copy', message: `not copied: interrupted by ${String(context.interrupt.reason)}` };
+      continue;
+    }
     const missing = serverProblem ?? (await describeMissing(context, ref));
     if (missing) {
       item.error = { step: 'preflight', message: missing };
@@ -37,7 +43,8 @@ export async function syncInstances(refs: InstanceRef[], remote: string, context
     if (item.outcome === 'sync-failed') item.error = { step: 'copy', message: item.copy!.message };
   }
   const outcome = worstOutcome(instances, WORST_FIRST);
-  return frameReport(context, started, clock.now() - started, outcome, exitCodeFor(outcome, null), instances, { command: ['sync', `${remote}:`] });
+  const interruptedBy = context.interrupt.aborted ? String(context.interrupt.reason) : null;
+  return frameReport(context, started, clock.now() - started, outcome, exitCodeFor(outcome, interruptedBy), instances, { command: ['sync', `${remote}:`], interruptedBy });
 }
 
 async function describeMissing({ lxd }: RunContext, ref: InstanceRef): Promise<string | null> {

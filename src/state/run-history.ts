@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Report } from '../report/report.js';
+import type { BaselineRecord } from './instance-record.js';
 
 /** Every run keeps its report in `<state>/runs/<run id>/report.json`, beside its logs and evidence. */
 export async function saveReport(report: Report): Promise<string> {
@@ -40,4 +41,20 @@ async function readReport(file: string): Promise<Report | null> {
   } catch {
     return null;
   }
+}
+
+/**
+ * What the baseline checks found in the run that took `snapshot` on `instance`: the reference for
+ * judging a later restore of it. null when no saved run took it (a snapshot made by hand).
+ */
+export async function findBaseline(stateDir: string, instance: string, snapshot: string): Promise<BaselineRecord | null> {
+  const item = (await listReports(stateDir, instance))
+    .flatMap((report) => report.instances)
+    .find((candidate) => candidate.instance === instance && candidate.snapshot.name === snapshot);
+  if (!item) return null;
+  const baseline = item.checks.filter((check) => check.phase === 'baseline');
+  return {
+    failedUnits: baseline.flatMap((check) => check.failedUnits ?? []),
+    passedChecks: baseline.filter((check) => check.ok).map((check) => check.name),
+  };
 }

@@ -6,8 +6,8 @@ import { execResult, FakeLxd, isSystemdCheck, isSystemdProbe, isUnitCheck, runni
 
 const ref = (name: string) => ({ remote: null, name, project: null });
 
-async function check(lxd: FakeLxd, targets: Parameters<typeof runChecksOnly>[0]) {
-  const report = await runChecksOnly(targets, { lxd, clock: new FakeClock(), emit: () => {}, runId: 'r', runDir: '/nonexistent', toolVersion: 't' });
+async function check(lxd: FakeLxd, targets: Parameters<typeof runChecksOnly>[0], interrupt = new AbortController().signal) {
+  const report = await runChecksOnly(targets, { lxd, clock: new FakeClock(), emit: () => {}, runId: 'r', runDir: '/nonexistent', toolVersion: 't', interrupt });
   lxd.assertDone();
   return report;
 }
@@ -51,5 +51,22 @@ describe('safeupdate check', () => {
     const report = await check(lxd, [{ ref: ref('web1'), checks: null }]);
     expect(report.exitCode).toBe(3);
     expect(report.instances[0]!.finalStatus).toBe('Stopped');
+  });
+
+  it('SIGTERM during a check ends it at once and skips the rest: exit 143, not 1', async () => {
+    const controller = new AbortController();
+    const lxd = new FakeLxd()
+      .expect('checkReachable', () => undefined)
+      .expect('getInstance', () => runningContainer())
+      .expect('exec', () => {
+        controller.abort('SIGTERM');
+        return unitOutput('activating', 'start');
+      }, isUnitCheck('nginx'));
+    const report = await check(lxd, [{ ref: ref('web1'), checks: [defineCheck('unit:nginx')] }, { ref: ref('web2'), checks: null }], controller.signal);
+    expect(report).toMatchObject({ outcome: 'interrupted', exitCode: 143, interruptedBy: 'SIGTERM' });
+    expect(report.instances.map((item) => item.outcome)).toEqual(['interrupted', 'interrupted']);
+    expect(report.instances[1]!.error?.message).toBe('not checked: interrupted by SIGTERM');
+    // The unit check made one attempt, not one every 2 s up to its 60 s deadline.
+    expect(report.instances[0]!.checks[0]).toMatchObject({ ok: false, attempts: 1 });
   });
 });

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -338,6 +338,17 @@ describe('when a human is needed (exit 4)', () => {
     expect(report).toMatchObject({ outcome: 'needs-attention', exitCode: 4 });
     expect(item.rollback.performed).toBe(false);
     expect(item.error?.message).toContain(`left as it is (--no-rollback), snapshot ${item.snapshot.name} kept`);
+  });
+
+  it('a failed restore keeps the record at rolling-back: the next run refuses, recover takes over', async () => {
+    failedUpdateUntilStopped();
+    lxd.expect('restoreSnapshot', () => {
+      throw new LxdError('Snapshot not found', 'not-found', []);
+    });
+    finalStatus('Stopped');
+    const { item } = await run();
+    const record = JSON.parse(await readFile(join(runDir, 'instances', 'local_default_web1.json'), 'utf8'));
+    expect(record).toMatchObject({ runId: 'run-1', phase: 'rolling-back', snapshot: item.snapshot.name });
   });
 
   it('a failed restore says what to run by hand', async () => {
@@ -686,3 +697,237 @@ describe('--copy-to a snapshot server after a successful update', () => {
     expect(item.copy).toMatchObject({ ok: false, message: 'LXD is not reachable: connection refused' });
   });
 });
+
+describe('the state folder fails, the rollback does not', () => {
+  const recordPath = () => join(runDir, 'instances', 'local_default_web1.json');
+
+  it('a record that can no longer be written during the update: the rollback still runs, exit 1, a warning says so', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    lxd.expect('exec', async () => {
+      // The state folder breaks mid-run: every write into it fails from now on (ENOTDIR).
+      await rename(join(runDir, 'instances'), join(runDir, 'instances-gone'));
+      await writeFile(join(runDir, 'instances'), 'not a folder');
+      return execResult({ exitCode: 100 });
+    }, isCommand(COMMAND));
+    rollback();
+    systemdHealthy();
+    finalStatus();
+    const { report, item } = await run();
+    expect(report).toMatchObject({ outcome: 'rolled-back', exitCode: 1 });
+    expect(item.rollback.steps.map((s) => `${s.action}:${s.ok}`)).toEqual(['stop:true', 'restore:true', 'start:true']);
+    expect(item.warnings.join('\n')).toMatch(/could not write the record .*local_default_web1\.json: .*ENOTDIR.*; rolling back regardless/);
+  });
+
+  it('a record that cannot be written before the update: the update never starts, exit 3, snapshot kept', async () => {
+    preflight();
+    systemdHealthy();
+    lxd.expect('listSnapshots', () => []);
+    lxd.expect('createSnapshot', async () => {
+      await rename(join(runDir, 'instances'), join(runDir, 'instances-gone'));
+      await writeFile(join(runDir, 'instances'), 'not a folder');
+    });
+    finalStatus();
+    const { report, item } = await run();
+    expect(report).toMatchObject({ outcome: 'not-started', exitCode: 3 });
+    expect(item.error?.message).toMatch(/could not write the record .*; not starting the update/);
+    expect(lxd.calls.some((c) => c.method === 'exec' && isCommand(COMMAND)(c.args))).toBe(false);
+  });
+
+  it('a full disk under the update log: one warning, the run goes on and concludes', async () => {
+    // Every write to /dev/full fails with ENOSPC, as on a full state folder.
+    await mkdir(join(runDir, 'web1'), { recursive: true });
+    await symlink('/dev/full', join(runDir, 'web1', 'update.log'));
+    preflight();
+    systemdHealthy();
+    snapshot();
+    update(execResult({ exitCode: 100, stdout: 'x'.repeat(100_000) }));
+    rollback();
+    systemdHealthy();
+    finalStatus();
+    const { report, item } = await run();
+    expect(report).toMatchObject({ outcome: 'rolled-back', exitCode: 1 });
+    const logWarnings = item.warnings.filter((w) => w.includes('update.log is incomplete'));
+    expect(logWarnings).toHaveLength(1);
+    expect(logWarnings[0]).toContain('ENOSPC');
+    await expect(readFile(recordPath())).rejects.toThrow('ENOENT');
+  });
+
+  it('a state folder that is not a folder: exit 3 before LXD is touched beyond the client config', async () => {
+    const file = join(runDir, 'plain-file');
+    await writeFile(file, '');
+    finalStatus();
+    const report = await runUpdate(options(), {
+      lxd, clock, emit: () => {}, runId: 'run-1', runDir: join(file, 'runs', 'run-1'), stateDir: file, toolVersion: 't', interrupt: new AbortController().signal,
+    });
+    lxd.assertDone();
+    expect(report).toMatchObject({ outcome: 'not-started', exitCode: 3 });
+    expect(report.instances[0]!.error?.message).toMatch(/^cannot take the lock in .*plain-file: .*(ENOTDIR|EEXIST).*; nothing changed$/);
+  });
+
+  it('a corrupt record names its file and how to clear it: exit 3, the file is left alone', async () => {
+    await mkdir(join(runDir, 'instances'), { recursive: true });
+    await writeFile(recordPath(), '{"runId": "half');
+    finalStatus();
+    const { report, item } = await run();
+    expect(report.exitCode).toBe(3);
+    expect(item.error?.message).toContain(`the record ${recordPath()} is unreadable`);
+    expect(item.error?.message).toContain('safeupdate recover local:web1 --project default --forget');
+    expect(await readFile(recordPath(), 'utf8')).toBe('{"runId": "half');
+  });
+
+  it('an empty record is corrupt too, not a crash', async () => {
+    await mkdir(join(runDir, 'instances'), { recursive: true });
+    await writeFile(recordPath(), '');
+    finalStatus();
+    const { report, item } = await run();
+    expect(report.exitCode).toBe(3);
+    expect(item.error?.message).toContain('is unreadable (empty)');
+  });
+});
+
+describe('the lock is keyed by the resolved remote and project', () => {
+  it('web1 with the current project prod and web1 --project prod are the same lock', async () => {
+    lxd.current = { remote: 'local', project: 'prod' };
+    await mkdir(join(runDir, 'instances'), { recursive: true });
+    await writeFile(join(runDir, 'instances', 'local_prod_web1.json'), JSON.stringify({ runId: 'other-run', pid: process.pid, pidStartedAt: null, instance: 'web1', phase: 'updating', command: ['x'], startedAt: 't', snapshot: 's' }));
+    finalStatus();
+    const { report, item } = await run();
+    expect(report.exitCode).toBe(3);
+    expect(item.error?.message).toContain('web1 is busy: run other-run');
+    expect(item.project).toBe('prod');
+  });
+});
+
+describe('an interrupt before anything changed', () => {
+  it('during the baseline checks: exit 130 as interrupted, not 3 as unhealthy, no snapshot', async () => {
+    const controller = new AbortController();
+    preflight(runningContainer(), null);
+    lxd.expect('exec', () => {
+      controller.abort('SIGINT');
+      return unitOutput('activating', 'start');
+    }, isUnitCheck('nginx'));
+    finalStatus();
+    const { report, item } = await run({ checks: [defineCheck('unit:nginx')] }, controller.signal);
+    expect(report).toMatchObject({ outcome: 'interrupted', exitCode: 130, interruptedBy: 'SIGINT' });
+    expect(item.error).toEqual({ step: 'baseline', message: 'interrupted by SIGINT before the update began; nothing was updated' });
+    expect(lxd.calls.map((c) => c.method)).not.toContain('createSnapshot');
+  });
+
+  it('during the baseline checks with --force: still 130, the update never runs', async () => {
+    const controller = new AbortController();
+    preflight(runningContainer(), null);
+    lxd.expect('exec', () => {
+      controller.abort('SIGHUP');
+      return unitOutput('failed', 'failed');
+    }, isUnitCheck('nginx'));
+    finalStatus();
+    const { report } = await run({ checks: [defineCheck('unit:nginx')], force: true }, controller.signal);
+    expect(report).toMatchObject({ outcome: 'interrupted', exitCode: 129 });
+    expect(lxd.calls.map((c) => c.method)).not.toContain('createSnapshot');
+  });
+
+  it('during the snapshot: the snapshot is kept, the update never runs, nothing is rolled back, exit 143', async () => {
+    const controller = new AbortController();
+    preflight();
+    systemdHealthy();
+    lxd.expect('listSnapshots', () => []);
+    lxd.expect('createSnapshot', () => {
+      controller.abort('SIGTERM');
+    });
+    finalStatus();
+    const { report, item } = await run({}, controller.signal);
+    expect(report).toMatchObject({ outcome: 'interrupted', exitCode: 143 });
+    expect(item.error?.message).toBe(`interrupted by SIGTERM before the update began; nothing was updated; snapshot ${item.snapshot.name} kept (it expires ${item.snapshot.expiresAt})`);
+    expect(item.rollback.performed).toBe(false);
+    expect(lxd.calls.filter((c) => c.method === 'exec').map((c) => (c.args[1] as string[])[0])).not.toContain(COMMAND[0]);
+  });
+});
+
+describe('an internal error never exits 1', () => {
+  it('before anything changed: exit 3, nothing changed, the record removed', async () => {
+    lxd.expect('getInstance', () => runningContainer());
+    const report = await runUpdate(options(), {
+      lxd, clock, runId: 'run-1', runDir, stateDir: runDir, toolVersion: 't', interrupt: new AbortController().signal,
+      emit: (event) => {
+        if (event.type === 'step-start' && event.action === 'preflight') throw new TypeError('a view broke');
+      },
+    });
+    lxd.assertDone();
+    expect(report).toMatchObject({ outcome: 'not-started', exitCode: 3 });
+    expect(report.instances[0]!.error).toEqual({ step: 'internal', message: 'internal error: a view broke; nothing changed' });
+    await expect(readFile(join(runDir, 'instances', 'local_default_web1.json'))).rejects.toThrow('ENOENT');
+  });
+
+  it('once the update began: exit 4, the record kept for recover, and the message says what to run', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    update(execResult({ exitCode: 100 }));
+    finalStatus();
+    const report = await runUpdate(options(), {
+      lxd, clock, runId: 'run-1', runDir, stateDir: runDir, toolVersion: 't', interrupt: new AbortController().signal,
+      emit: (event) => {
+        if (event.type === 'group-start') throw new TypeError('a view broke');
+      },
+    });
+    lxd.assertDone();
+    expect(report).toMatchObject({ outcome: 'needs-attention', exitCode: 4 });
+    expect(report.instances[0]!.error?.message).toBe('internal error: a view broke; the instance may have changed. Check it, then: safeupdate recover local:web1 --project default');
+    const record = JSON.parse(await readFile(join(runDir, 'instances', 'local_default_web1.json'), 'utf8'));
+    expect(record.phase).toBe('updating');
+  });
+});
+
+describe('--keep and a clock that stepped back', () => {
+  it('never deletes the snapshot this run took, even when it looks oldest', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    update();
+    systemdHealthy();
+    const taken = (name: string, createdAt: string) => ({ name, createdAt, expiresAt: null, stateful: false, sizeBytes: null });
+    const mine = 'safeupdate-20261126-100001';
+    // The host clock stepped back a day before this run: its snapshot's created_at is the oldest.
+    const all = [taken('safeupdate-b', '2026-11-26T09:00:00Z'), taken('safeupdate-a', '2026-11-25T12:00:00Z'), taken(mine, '2026-11-25T10:00:00Z')];
+    lxd.expect('listSnapshots', () => all);
+    lxd.expect('listSnapshots', () => all);
+    lxd.expect('deleteSnapshot', () => undefined, (args) => args[1] === 'safeupdate-a', 'delete safeupdate-a');
+    finalStatus();
+    const { report, item } = await run({ keep: 2 });
+    expect(report.exitCode).toBe(0);
+    expect(item.steps.at(-1)).toMatchObject({ action: 'keep', ok: true, message: 'deleted safeupdate-a' });
+    expect(lxd.calls.filter((c) => c.method === 'deleteSnapshot').map((c) => c.args[1])).toEqual(['safeupdate-a']);
+  });
+});
+
+describe('the baseline is recorded for recover', () => {
+  it('failed units and passed checks are in the record before the snapshot', async () => {
+    preflight(runningContainer(), null);
+    lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
+    lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
+    lxd.expect('exec', () => unitOutput('failed', 'failed'), isUnitCheck('nginx'));
+    let recorded: unknown;
+    lxd.expect('listSnapshots', async () => {
+      recorded = JSON.parse(await readFile(join(runDir, 'instances', 'local_default_web1.json'), 'utf8')).baseline;
+      return [];
+    });
+    lxd.expect('createSnapshot', () => undefined);
+    update();
+    lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
+    lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
+    lxd.expect('exec', () => unitOutput('failed', 'failed'), isUnitCheck('nginx'));
+    lxd.expect('exec', () => execResult(), isEvidence);
+    lxd.expect('getInstance', () => runningContainer());
+    lxd.expect('stopInstance', () => undefined);
+    lxd.expect('restoreSnapshot', () => undefined);
+    lxd.expect('startInstance', () => undefined);
+    lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
+    lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
+    finalStatus();
+    await run({ checks: [defineCheck('systemd'), defineCheck('unit:nginx')], force: true });
+    expect(recorded).toEqual({ failedUnits: ['old.service'], passedChecks: ['systemd'] });
+  });
+});
+

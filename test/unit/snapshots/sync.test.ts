@@ -10,10 +10,10 @@ import { FakeLxd, runningContainer } from '../../support/fake-lxd.js';
 const ref = (name: string) => ({ remote: null, name, project: null });
 const taken = (name: string) => ({ name, createdAt: '2026-11-26T10:00:00Z', expiresAt: null, stateful: false, sizeBytes: null });
 
-async function sync(lxd: FakeLxd, names: string[]) {
+async function sync(lxd: FakeLxd, names: string[], interrupt = new AbortController().signal) {
   const dir = await mkdtemp(join(tmpdir(), 'safeupdate-sync-'));
   const report = await syncInstances(names.map(ref), 'backup', {
-    lxd, clock: new FakeClock(), emit: () => {}, runId: 'r', runDir: dir, stateDir: dir, toolVersion: 't', interrupt: new AbortController().signal,
+    lxd, clock: new FakeClock(), emit: () => {}, runId: 'r', runDir: dir, stateDir: dir, toolVersion: 't', interrupt,
   });
   lxd.assertDone();
   return report;
@@ -60,5 +60,23 @@ describe('sync to a snapshot server', () => {
     expect(report.instances.map((i) => i.outcome)).toEqual(['sync-failed', 'not-started']);
     expect(report.exitCode).toBe(3);
     expect(report.instances[0]!.error?.message).toContain('no space left');
+  });
+
+  it('SIGINT during a copy: that copy finishes, the next is not begun, exit 130', async () => {
+    const controller = new AbortController();
+    const lxd = new FakeLxd()
+      .expect('checkReachable', () => undefined, (a) => a[0] === 'backup', 'server reachable')
+      .expect('checkReachable', () => undefined, (a) => a[0] === null, 'source reachable')
+      .expect('getInstance', () => runningContainer())
+      .expect('checkReachable', () => undefined, (a) => a[0] === 'backup')
+      .expect('getInstance', () => null, (a) => (a[0] as { remote: string }).remote === 'backup', 'no copy on the server yet')
+      .expect('refreshCopy', () => {
+        controller.abort('SIGINT');
+      }, (a) => (a[0] as { name: string }).name === 'web1')
+      .expect('listSnapshots', () => [taken('safeupdate-a')]);
+    const report = await sync(lxd, ['web1', 'db1'], controller.signal);
+    expect(report).toMatchObject({ outcome: 'interrupted', exitCode: 130, interruptedBy: 'SIGINT' });
+    expect(report.instances.map((item) => item.outcome)).toEqual(['synced', 'interrupted']);
+    expect(report.instances[1]!.error?.message).toBe('not copied: interrupted by SIGINT');
   });
 });
