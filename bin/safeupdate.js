@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli/main.js';
+import { main, reportInternalError } from '../dist/cli/main.js';
 
 // After SIGHUP the terminal is gone: a failed write must not end the run before it has rolled back.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
@@ -12,10 +12,24 @@ const write = (stream) => (text) => {
   }
 };
 
-const code = await main(process.argv.slice(2), {
+const io = {
   stdout: write(process.stdout),
   stderr: write(process.stderr),
   terminal: Boolean(process.stdin.isTTY && process.stdout.isTTY),
   env: process.env,
-});
+};
+const verbose = process.argv.includes('-v') || process.argv.includes('--verbose');
+
+// Whatever nobody foresaw ends with 3 (nothing changed) or 4 (an instance may have changed, its
+// record kept for recover): never Node's 1, which the contract reserves for "rolled back and healthy".
+const crash = (error) => process.exit(reportInternalError(error, io, verbose));
+process.on('uncaughtException', crash);
+process.on('unhandledRejection', crash);
+
+let code;
+try {
+  code = await main(process.argv.slice(2), io);
+} catch (error) {
+  crash(error);
+}
 process.exit(code);

@@ -1,16 +1,16 @@
 import { Command, CommanderError } from 'commander';
 import { loadConfig, settingsFor } from '../config/config-file.js';
 import { stateDir } from '../config/paths.js';
-import { UsageError } from '../errors.js';
+import { instanceMayHaveChanged, LxdError, UsageError } from '../errors.js';
 import { parseInstanceRef } from '../lxd/names.js';
 import { EXIT, EXIT_CODE_HELP } from '../report/exit-codes.js';
 import { recoverInstance, recoveryPlan } from '../run/recover.js';
 import { runChecksOnly } from '../run/run-checks.js';
 import { runUpdate } from '../run/run-update.js';
-import { InstanceRecordFile } from '../state/instance-record.js';
+import { CorruptRecord, InstanceBusy, InstanceRecordFile } from '../state/instance-record.js';
 import { confirm } from './confirm.js';
-import { resolveChecks, toRunOptions, type RunFlags } from './run-options.js';
-import { collect, version, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
+import { refuseCopyToSource, resolveChecks, toRunOptions, type RunFlags } from './run-options.js';
+import { collect, INTERRUPT_RESTORE, INTERRUPT_RUN, lxdFor, version, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
 import { addRecordCommands } from './record-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
 
@@ -81,7 +81,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       const given = <K extends keyof RunFlags>(key: K) => (self.getOptionValueSource(key) === 'cli' ? flags[key] : undefined);
       const config = await loadConfig(flags.config);
       const options = toRunOptions(instance, command, { ...flags, expiry: given('expiry'), rollback: given('rollback') }, settingsFor(config, instance), io.terminal);
-      exitCode = await withRun(io, flags, options.ref.name, !options.interactive, (context) => runUpdate(options, context));
+      await refuseCopyToSource(lxdFor(io), [options.ref], options.copyTo, '--copy-to');
+      exitCode = await withRun(io, flags, { label: options.ref.name, showOutput: !options.interactive, onInterrupt: INTERRUPT_RUN }, (context) => runUpdate(options, context));
     });
 
   withOutputOptions(
@@ -100,7 +101,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
         ref: parseInstanceRef(text, flags.project ?? null),
         checks: resolveChecks(flags.check, settingsFor(config, text)),
       }));
-      exitCode = await withRun(io, flags, targets.length === 1 ? targets[0]!.ref.name : 'check', false, (context) => runChecksOnly(targets, context));
+      exitCode = await withRun(io, flags, { label: targets.length === 1 ? targets[0]!.ref.name : 'check', onInterrupt: 'stopping the checks; nothing is changed' }, (context) => runChecksOnly(targets, context));
     });
 
   withOutputOptions(
@@ -110,14 +111,22 @@ export async function main(argv: string[], io: Io): Promise<number> {
       .argument('<instance>', 'the instance: [remote:]name')
       .option('--project <name>', 'the LXD project of the instance')
       .option('--check <spec>', 'health check after the rollback, repeatable; replaces the configured checks', collect, [])
+      .option('--forget', 'remove the record without touching the instance (after checking the instance by hand)')
       .option('--yes', 'do not ask for confirmation'),
   )
-    .addHelpText('after', '\nExamples:\n  safeupdate recover web1\n  safeupdate recover web1 --yes --check unit:nginx\n\nExit codes: 0 recovered (or nothing to recover), 2 bad input or no confirmation, 3 a run is still in progress, 4 the rollback failed or the instance is unhealthy after it.')
-    .action(async (instance: string, flags: { project?: string; check: string[]; yes?: boolean } & OutputFlags) => {
+    .addHelpText('after', '\nExamples:\n  safeupdate recover web1\n  safeupdate recover web1 --yes --check unit:nginx\n  safeupdate recover web1 --forget\n\nExit codes: 0 recovered (or nothing to recover, or forgotten), 2 bad input or no confirmation, 3 a run is still in progress or LXD is unreachable, 4 the rollback failed or the instance is unhealthy after it.')
+    .action(async (instance: string, flags: { project?: string; check: string[]; forget?: boolean; yes?: boolean } & OutputFlags) => {
       if (command !== null) throw new UsageError('recover takes no command after "--"');
-      const ref = parseInstanceRef(instance, flags.project ?? null);
+      if (flags.forget && flags.check.length) throw new UsageError('--forget takes no --check: it does not touch the instance');
       const checks = resolveChecks(flags.check, settingsFor(await loadConfig(flags.config), instance));
-      const record = await new InstanceRecordFile(stateDir(io.env), ref).read();
+      // The record is keyed by the remote and project the client uses: resolve them as a run does.
+      const ref = await lxdFor(io).resolveRef(parseInstanceRef(instance, flags.project ?? null));
+      const file = new InstanceRecordFile(stateDir(io.env), ref);
+      if (flags.forget) {
+        exitCode = await forgetRecord(io, file, instance, flags.yes ?? false);
+        return;
+      }
+      const record = await file.read();
       if (record) {
         io.stderr(`${instance}: ${recoveryPlan(record)}\n`);
         const answer = await confirm(`Recover ${instance}?`, { yes: flags.yes ?? false, terminal: io.terminal });
@@ -127,7 +136,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
           return;
         }
       }
-      exitCode = await withRun(io, flags, `recover-${ref.name}`, false, (context) => recoverInstance(ref, checks, context));
+      exitCode = await withRun(io, flags, { label: `recover-${ref.name}`, onInterrupt: INTERRUPT_RESTORE }, (context) => recoverInstance(ref, checks, context));
     });
 
   addSnapshotCommands(program, io, command, (code) => (exitCode = code));
@@ -146,8 +155,41 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.stderr(`safeupdate: ${error.message}\n`);
       return EXIT.usage;
     }
-    throw error;
+    // Errors the subcommands report as such: nothing was changed (exit 3).
+    if (error instanceof LxdError || error instanceof CorruptRecord || error instanceof InstanceBusy) {
+      io.stderr(`safeupdate: ${error.message}\n`);
+      return EXIT.couldNotStart;
+    }
+    return reportInternalError(error, io, ownArgs.includes('-v') || ownArgs.includes('--verbose'));
   }
+}
+
+/**
+ * The one rule for what nobody foresaw: exit 3 when no instance can have changed, 4 when one may
+ * have; never 1, which says "rolled back and healthy". One line, the stack with -v.
+ */
+export function reportInternalError(error: unknown, io: Pick<Io, 'stderr'>, verbose: boolean): number {
+  const changed = instanceMayHaveChanged();
+  const detail = verbose && error instanceof Error && error.stack ? error.stack : String(error instanceof Error ? error.message : error);
+  io.stderr(
+    `safeupdate: internal error: ${detail}\n` +
+      (changed
+        ? 'safeupdate: an instance may have changed; its record is kept: check it, then run safeupdate recover on it\n'
+        : 'safeupdate: nothing was changed\n'),
+  );
+  return changed ? EXIT.needsHuman : EXIT.couldNotStart;
+}
+
+async function forgetRecord(io: Io, file: InstanceRecordFile, instance: string, yes: boolean): Promise<number> {
+  io.stderr(`${instance}: the record ${file.path} will be removed; the instance is not touched. Check the instance first (safeupdate snapshots ${instance}, lxc info).\n`);
+  const answer = await confirm(`Forget the record of ${instance}?`, { yes, terminal: io.terminal });
+  if (answer !== 'yes') {
+    io.stderr(`${answer === 'no' ? 'Not forgotten' : 'Cancelled'}; nothing changed.\n`);
+    return answer === 'no' ? EXIT.ok : EXIT.interruptedByUser;
+  }
+  const result = await file.forget();
+  io.stderr(result === 'forgotten' ? `${instance}: record removed.\n` : `${instance}: there was no record.\n`);
+  return EXIT.ok;
 }
 
 

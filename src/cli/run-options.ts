@@ -3,7 +3,8 @@ import { checkFromEntry, defineCheck } from '../checks/spec.js';
 import type { Settings } from '../config/config-file.js';
 import { EXPIRY_LIMIT, parseDuration, TIMER_LIMIT } from '../config/duration.js';
 import { UsageError } from '../errors.js';
-import { ownSnapshotName, parseInstanceRef } from '../lxd/names.js';
+import type { InstanceRef, Lxd } from '../lxd/lxd.js';
+import { formatRef, ownSnapshotName, parseInstanceRef } from '../lxd/names.js';
 import type { RunOptions } from '../run/run-update.js';
 
 /** The run's flags as commander hands them over; undefined where not given. */
@@ -89,4 +90,15 @@ function parseEnv(pairs: string[]): Record<string, string> {
     env[key] = pair.slice(eq + 1);
   }
   return env;
+}
+
+/**
+ * A snapshot server must be another server: a refresh onto the instance's own remote would copy
+ * the instance onto itself. Bad input, before anything is touched.
+ */
+export async function refuseCopyToSource(lxd: Lxd, refs: InstanceRef[], server: string | null, what: string): Promise<void> {
+  if (server === null) return;
+  const defaultRemote = refs.some((ref) => ref.remote === null) ? await lxd.defaultRemote() : null;
+  const source = refs.find((ref) => (ref.remote ?? defaultRemote) === server);
+  if (source) throw new UsageError(`${what} "${server}:": that is where ${formatRef(source)} lives; a snapshot server must be another remote`);
 }

@@ -2,16 +2,18 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /**
  * safeupdate owns its signals (listr2's own handler would exit without rolling back): the first
- * one aborts the run, which then rolls back and reports; later ones only say that it is doing so.
+ * one aborts the work, which then ends the way `whatNow` says (a run rolls back, a check stops);
+ * later ones only say that it is doing so. Each subcommand reads the abort and exits with the
+ * signal's code.
  */
-export function watchSignals(say: (message: string) => void): { interrupt: AbortSignal; dispose: () => void } {
+export function watchSignals(say: (message: string) => void, whatNow: string): { interrupt: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (!controller.signal.aborted) {
-      safely(say, `safeupdate: ${signal} received; stopping the update and rolling back (this takes a few seconds)`);
+      safely(say, `safeupdate: ${signal} received; ${whatNow}`);
       controller.abort(signal);
     } else {
-      safely(say, `safeupdate: ${signal} received again; the rollback is still running and will not be abandoned half-way`);
+      safely(say, `safeupdate: ${signal} received again; still ${whatNow.replace(/ \(.*\)$/, '')}: a step that changes the instance is never abandoned half-way`);
     }
   };
   for (const signal of SIGNALS) process.on(signal, onSignal);

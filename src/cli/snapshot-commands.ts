@@ -1,19 +1,20 @@
 import { Command } from 'commander';
 import enquirer from 'enquirer';
-import { parseDuration } from '../config/duration.js';
+import { EXPIRY_LIMIT, parseDuration } from '../config/duration.js';
 import { loadConfig, settingsFor } from '../config/config-file.js';
 import { LxdError, UsageError } from '../errors.js';
 import type { InstanceRef, Snapshot } from '../lxd/lxd.js';
 import { formatRef, parseInstanceRef, SNAPSHOT_PREFIX, validateSnapshotName } from '../lxd/names.js';
 import { EXIT } from '../report/exit-codes.js';
-import { executePrune, MissingInstance, planPrune, type PruneOutcome, type PrunePlan } from '../snapshots/prune.js';
+import { MissingInstance, planPrune, pruneLocked, type PruneOutcome, type PrunePlan } from '../snapshots/prune.js';
+import { stateDir } from '../config/paths.js';
 import type { RetentionRules } from '../snapshots/retention.js';
 import { manualRollback, newestOwnSnapshot } from '../snapshots/rollback.js';
 import { SCHEDULE_KEYS, scheduleConfig, scheduleOff } from '../snapshots/schedule.js';
 import { confirm } from './confirm.js';
-import { parseRemoteTarget, resolveChecks } from './run-options.js';
+import { parseRemoteTarget, refuseCopyToSource, resolveChecks } from './run-options.js';
 import { syncInstances } from '../snapshots/sync.js';
-import { collect, lxdFor, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
+import { collect, INTERRUPT_RESTORE, lxdFor, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
 
 const count = (flag: string) => (value: string) => {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} "${value}": expected a whole number of at least 1`);
@@ -61,7 +62,7 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
     .option('--dry-run', 'say what would be deleted; delete nothing')
     .option('--yes', 'do not ask for confirmation')
     .option('--json', 'as JSON on stdout')
-    .addHelpText('after', '\nExamples:\n  safeupdate prune web1 --keep-last 3 --dry-run\n  safeupdate prune web1 db1 --keep-daily 7 --keep-weekly 4 --older-than 30d --yes\n\nA snapshot is deleted only when no keep rule keeps it and, with --older-than, it is older than that.\nExit codes: 0 done (or nothing to do), 1 a deletion failed, 2 bad input or no confirmation, 3 an instance is missing or LXD unreachable.')
+    .addHelpText('after', '\nExamples:\n  safeupdate prune web1 --keep-last 3 --dry-run\n  safeupdate prune web1 db1 --keep-daily 7 --keep-weekly 4 --older-than 30d --yes\n\nA snapshot is deleted only when no keep rule keeps it and, with --older-than, it is older than that.\nAn instance with a run in progress, or a crashed run awaiting recovery, is skipped.\nExit codes: 0 done (or nothing to do), 1 a deletion failed or an instance was skipped, 2 bad input or no confirmation, 3 an instance is missing or LXD unreachable.')
     .action(async (instances: string[], flags: PruneFlags) => {
       noCommand('prune');
       const rules: RetentionRules = {
@@ -69,7 +70,7 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
         ...(flags.keepDaily ? { keepDaily: flags.keepDaily } : {}),
         ...(flags.keepWeekly ? { keepWeekly: flags.keepWeekly } : {}),
         ...(flags.keepMonthly ? { keepMonthly: flags.keepMonthly } : {}),
-        ...(flags.olderThan ? { olderThanMs: parseDuration(flags.olderThan, '--older-than') } : {}),
+        ...(flags.olderThan ? { olderThanMs: parseDuration(flags.olderThan, '--older-than', EXPIRY_LIMIT) } : {}),
       };
       if (Object.keys(rules).length === 0) throw new UsageError('prune needs at least one rule: --keep-last, --keep-daily, --keep-weekly, --keep-monthly or --older-than');
       const refs = instances.map((text) => parseInstanceRef(text, flags.project ?? null));
@@ -88,9 +89,10 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
         return setExitCode(answer === 'no' ? EXIT.ok : EXIT.interruptedByUser);
       }
       const outcomes: PruneOutcome[] = [];
-      for (const plan of plans) outcomes.push(await executePrune(lxd, plan));
+      const runId = `prune-${process.pid}-${Date.now()}`;
+      for (const plan of plans) outcomes.push(await pruneLocked(lxd, plan, stateDir(io.env), runId));
       io.stdout(flags.json ? `${JSON.stringify({ dryRun: false, instances: outcomes }, null, 2)}\n` : renderPruneOutcome(outcomes));
-      setExitCode(outcomes.some((o) => o.failed.length) ? EXIT.failedCleanly : EXIT.ok);
+      setExitCode(outcomes.some((o) => o.failed.length || o.skipped) ? EXIT.failedCleanly : EXIT.ok);
     });
 
   withOutputOptions(
@@ -118,7 +120,7 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
         io.stderr(`${answer === 'no' ? 'Not restored' : 'Cancelled'}; nothing changed.\n`);
         return setExitCode(answer === 'no' ? EXIT.ok : EXIT.interruptedByUser);
       }
-      setExitCode(await withRun(io, flags, `rollback-${ref.name}`, false, (context) => manualRollback(ref, chosen, { start: flags.start ?? false, checks }, context)));
+      setExitCode(await withRun(io, flags, { label: `rollback-${ref.name}`, onInterrupt: INTERRUPT_RESTORE }, (context) => manualRollback(ref, chosen, { start: flags.start ?? false, checks }, context)));
     });
 
   withOutputOptions(
@@ -134,7 +136,8 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
       if (args.length < 2) throw new UsageError('sync needs at least one instance and a snapshot server: safeupdate sync <instance>... <remote>:');
       const remote = parseRemoteTarget(args.at(-1), 'snapshot server')!;
       const refs = args.slice(0, -1).map((text) => parseInstanceRef(text, flags.project ?? null));
-      setExitCode(await withRun(io, flags, `sync-${remote}`, false, (context) => syncInstances(refs, remote, context)));
+      await refuseCopyToSource(lxdFor(io), refs, remote, 'snapshot server');
+      setExitCode(await withRun(io, flags, { label: `sync-${remote}`, onInterrupt: 'finishing the copy in progress (LXD would go on with it anyway), then stopping' }, (context) => syncInstances(refs, remote, context)));
     });
 
   program
@@ -233,6 +236,6 @@ function renderPrunePlan(plans: PrunePlan[], dryRun: boolean): string {
 
 function renderPruneOutcome(outcomes: PruneOutcome[]): string {
   return outcomes
-    .map((o) => `${o.instance}: deleted ${o.deleted.length}${o.deleted.length ? ` (${o.deleted.join(', ')})` : ''}, kept ${o.kept.length}${o.failed.map((f) => `\n  could not delete ${f.name}: ${f.message}`).join('')}\n`)
+    .map((o) => (o.skipped ? `${o.instance}: skipped, nothing deleted: ${o.skipped}\n` : `${o.instance}: deleted ${o.deleted.length}${o.deleted.length ? ` (${o.deleted.join(', ')})` : ''}, kept ${o.kept.length}${o.failed.map((f) => `\n  could not delete ${f.name}: ${f.message}`).join('')}\n`))
     .join('');
 }

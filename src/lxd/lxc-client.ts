@@ -32,8 +32,12 @@ export class LxcClient implements Lxd {
     await this.query(remote, '/1.0');
   }
 
+  async defaultRemote(): Promise<string> {
+    return (await this.run(['remote', 'get-default'], this.callTimeoutMs)).trim();
+  }
+
   async resolveRef(ref: InstanceRef): Promise<InstanceRef> {
-    const remote = ref.remote ?? (await this.run(['remote', 'get-default'], this.callTimeoutMs)).trim();
+    const remote = ref.remote ?? (await this.defaultRemote());
     if (ref.project !== null) return { ...ref, remote };
     // The client's current project of that remote is marked "(current)" in its project list.
     const csv = await this.run(['project', 'list', `${remote}:`, '--format', 'csv'], this.callTimeoutMs);

@@ -70,6 +70,8 @@ export interface Lxd {
    * remote, that remote's current project): locks and printed commands must not depend on them.
    */
   resolveRef(ref: InstanceRef): Promise<InstanceRef>;
+  /** The remote the client uses for an instance named without one. */
+  defaultRemote(): Promise<string>;
   /** null when there is no such instance. */
   getInstance(ref: InstanceRef): Promise<Instance | null>;
   listSnapshots(ref: InstanceRef): Promise<Snapshot[]>;

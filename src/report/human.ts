@@ -25,8 +25,14 @@ export function renderHuman(report: Report): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** What happened to one instance, in a few words; an interrupt that came before any change says so. */
+export function headline(item: InstanceReport): string {
+  if (item.outcome === 'interrupted' && !item.rollback.performed) return 'interrupted; nothing changed';
+  return HEADLINE[item.outcome];
+}
+
 function renderInstance(item: InstanceReport, report: Report): string[] {
-  const lines = [`${item.instance}: ${HEADLINE[item.outcome]}${item.error ? ` (${item.error.step}: ${item.error.message})` : ''}`];
+  const lines = [`${item.instance}: ${headline(item)}${item.error ? ` (${item.error.step}: ${item.error.message})` : ''}`];
   const row = (label: string, text: string) => lines.push(`  ${label.padEnd(10)} ${text}`);
   if (item.plan.length) item.plan.forEach((step, i) => row(i === 0 ? 'plan' : '', step));
   if (item.snapshot.name) row('snapshot', `${item.snapshot.name} (${item.snapshot.expiresAt ? `expires ${item.snapshot.expiresAt}` : 'never expires'})`);

@@ -1,4 +1,6 @@
+import { hostname } from 'node:os';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
+import { AwaitingRecovery, CorruptRecord, InstanceBusy, InstanceRecordFile } from '../state/instance-record.js';
 import { formatRef } from '../lxd/names.js';
 import { decideRetention, type RetentionDecision, type RetentionRules } from './retention.js';
 
@@ -13,6 +15,28 @@ export interface PruneOutcome {
   deleted: string[];
   kept: Array<{ name: string; reason: string }>;
   failed: Array<{ name: string; message: string }>;
+  /** Why nothing was deleted on this instance: a run holds it, or a crashed one awaits recovery. */
+  skipped?: string;
+}
+
+/**
+ * `prune` on one instance under its lock, as a run takes it: a run in progress may be about to
+ * restore a snapshot that looks old, and a crashed run's snapshot is what `recover` needs.
+ */
+export async function pruneLocked(lxd: Lxd, plan: PrunePlan, stateDir: string, runId: string): Promise<PruneOutcome> {
+  const ref = await lxd.resolveRef(plan.ref);
+  const record = new InstanceRecordFile(stateDir, ref);
+  try {
+    await record.acquire({ runId, host: hostname(), instance: plan.instance, ref, command: ['prune'], startedAt: new Date().toISOString(), runDir: '' });
+  } catch (error) {
+    if (!(error instanceof InstanceBusy || error instanceof AwaitingRecovery || error instanceof CorruptRecord)) throw error;
+    return { instance: plan.instance, deleted: [], kept: [], failed: [], skipped: error.message };
+  }
+  try {
+    return await executePrune(lxd, { ...plan, ref });
+  } finally {
+    await record.release();
+  }
 }
 
 /** What prune would delete on one instance; reads only. Throws when the instance does not exist. */

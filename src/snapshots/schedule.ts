@@ -1,4 +1,4 @@
-import { parseDuration, toLxdExpiry } from '../config/duration.js';
+import { EXPIRY_LIMIT, parseDuration, toLxdExpiry } from '../config/duration.js';
 import { UsageError } from '../errors.js';
 import { SNAPSHOT_PREFIX } from '../lxd/names.js';
 
@@ -27,7 +27,7 @@ export function scheduleConfig(options: { every: string; expiry?: string; patter
   }
   return {
     'snapshots.schedule': every,
-    'snapshots.expiry': options.expiry === undefined ? null : toLxdExpiry(parseDuration(options.expiry, '--expiry')),
+    'snapshots.expiry': options.expiry === undefined ? null : toLxdExpiry(parseDuration(options.expiry, '--expiry', EXPIRY_LIMIT)),
     'snapshots.pattern': options.pattern ?? null,
   };
 }

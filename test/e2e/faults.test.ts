@@ -1,4 +1,5 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -28,7 +29,7 @@ describe('interrupts end in a rolled-back, reported state within a bounded time'
     process.kill(run.pid, 'SIGINT');
     const { exitCode, stdout, stderr } = await run.result;
     expect(exitCode).toBe(130);
-    expect(stderr).toContain('SIGINT received again; the rollback is still running and will not be abandoned half-way');
+    expect(stderr).toContain('SIGINT received again; still stopping the update and rolling back if it had begun: a step that changes the instance is never abandoned half-way');
     expect(Date.now() - signalled).toBeLessThan(60_000);
     const report = JSON.parse(stdout);
     expect(report).toMatchObject({ outcome: 'interrupted', interruptedBy: 'SIGINT' });
@@ -50,6 +51,13 @@ describe('interrupts end in a rolled-back, reported state within a bounded time'
     expect(exitCode).toBe(143);
     expect(stdout).toContain('interrupted; rolled back');
     expect(await demoVersion(name)).toBe('1.0');
+    expect(await unitState(name)).toBe('active');
+    const [runId] = await readdir(join(run.stateDir, 'runs'));
+    const report = JSON.parse(await readFile(join(run.stateDir, 'runs', runId!, 'report.json'), 'utf8'));
+    expect(report).toMatchObject({ outcome: 'interrupted', exitCode: 143, interruptedBy: 'SIGTERM' });
+    expect(report.instances[0].rollback.steps.map((s: { action: string; ok: boolean }) => `${s.action}:${s.ok}`)).toEqual(['stop:true', 'restore:true', 'start:true']);
+    expect((await snapshots(name)).map((s) => s.name)).toEqual([report.instances[0].snapshot.name]);
+    expect(await readdir(join(run.stateDir, 'instances'))).toEqual([]);
   });
 
   it('SIGHUP (the SSH session dropped): exit 129, rolled back, the report lands in the state folder', async () => {
@@ -63,7 +71,11 @@ describe('interrupts end in a rolled-back, reported state within a bounded time'
     const [runId] = await readdir(join(run.stateDir, 'runs'));
     const report = JSON.parse(await readFile(join(run.stateDir, 'runs', runId!, 'report.json'), 'utf8'));
     expect(report).toMatchObject({ outcome: 'interrupted', exitCode: 129, interruptedBy: 'SIGHUP' });
+    expect(report.instances[0].rollback.steps.map((s: { action: string; ok: boolean }) => `${s.action}:${s.ok}`)).toEqual(['stop:true', 'restore:true', 'start:true']);
     expect(await demoVersion(name)).toBe('1.0');
+    expect(await unitState(name)).toBe('active');
+    expect(await status(name)).toBe('Running');
+    expect(await readdir(join(run.stateDir, 'instances'))).toEqual([]);
   });
 });
 
@@ -79,7 +91,8 @@ describe('a crash of safeupdate itself', () => {
 
     const next = await safeupdate([name, '--json', '--', ...UPGRADE], env);
     expect(next.exitCode).toBe(3);
-    expect(next.report!.instances[0]!.error!.message).toContain(`safeupdate recover ${name}`);
+    // Complete: following it addresses this instance whatever the client's current project is.
+    expect(next.report!.instances[0]!.error!.message).toContain(`safeupdate recover local:${name} --project default`);
 
     const unconfirmed = await safeupdate(['recover', name], env);
     expect(unconfirmed.exitCode).toBe(2);
@@ -113,10 +126,14 @@ describe('a rollback that cannot work', () => {
     const item = JSON.parse(stdout).instances[0];
     expect(item.outcome).toBe('needs-attention');
     expect(item.error.step).toBe('restore');
-    expect(item.error.message).toContain(`lxc restore ${name} ${taken!.name}`);
+    expect(item.error.message).toContain(`lxc restore local:${name} ${taken!.name} --project default && lxc start local:${name} --project default`);
     expect(item.finalStatus).toBe('Stopped');
     // Nothing deleted the instance itself.
     expect(await status(name)).toBe('Stopped');
+    // The record stays: no run starts on this state until a human has recovered it.
+    const refused = await safeupdate([name, '--json', '--', 'true'], { SAFEUPDATE_STATE_DIR: run.stateDir });
+    expect(refused.exitCode).toBe(3);
+    expect(refused.report!.instances[0]!.error!.message).toContain(`${name} awaits recovery`);
     await execa('lxc', ['start', name]);
   });
 });
@@ -196,3 +213,65 @@ describe('a full pool', () => {
     expect(await lxc('exec', name, '--', 'ls', '/var/fill')).toBe('/var/fill');
   });
 });
+
+describe('Ctrl+C at the terminal reaches the whole process group', () => {
+  it('during the restore: the restore is not killed with it; the rollback completes, exit 130, 1.0 runs', async () => {
+    const name = await launch('pgrp');
+    await publish(name, '3.0');
+    // Its own process group, as a shell's foreground job: the terminal's SIGINT goes to every process in it.
+    const run = await startSafeupdate(['-v', '--json', name, '--check', 'unit:safeupdate-demo', '--', ...UPGRADE], { ownGroup: true });
+    await run.waitFor('▸ Restore');
+    process.kill(-run.pid, 'SIGINT');
+    const { exitCode, stdout, stderr } = await run.result;
+    expect(exitCode, stderr).toBe(130);
+    const item = JSON.parse(stdout).instances[0];
+    expect(item.rollback.steps.map((s: { action: string; ok: boolean }) => `${s.action}:${s.ok}`)).toEqual(['stop:true', 'restore:true', 'start:true']);
+    expect(await demoVersion(name)).toBe('1.0');
+    expect(await unitState(name)).toBe('active');
+  });
+
+  it('during the snapshot: the snapshot completes and is kept, the update never runs, exit 130', async () => {
+    const name = await launch('pgrpsnap');
+    await publish(name, '1.1');
+    const run = await startSafeupdate(['--json', name, '--', ...UPGRADE], { ownGroup: true });
+    await run.waitFor('▸ Snapshot');
+    process.kill(-run.pid, 'SIGINT');
+    const { exitCode, stdout, stderr } = await run.result;
+    expect(exitCode, stderr).toBe(130);
+    const item = JSON.parse(stdout).instances[0];
+    expect(item.error.message).toContain('before the update began; nothing was updated');
+    expect(item.update.durationMs).toBeNull();
+    expect((await snapshots(name)).map((s) => s.name)).toEqual([item.snapshot.name]);
+    expect(await demoVersion(name)).toBe('1.0');
+  });
+});
+
+describe('a state folder that fills up during the run', () => {
+  let mount: string | null = null;
+  afterEach(async () => {
+    if (mount) await execa('umount', ['-l', mount], { reject: false });
+    mount = null;
+  });
+
+  it('the rollback still runs: exit 1, 1.0 runs again, the warnings say what could not be written', async () => {
+    const name = await launch('fullstate');
+    await publish(name, '3.0');
+    mount = await mkdtemp(join(tmpdir(), 'safeupdate-full-'));
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mount]);
+    // The update waits a moment so that the folder is full before it writes a word.
+    const run = await startSafeupdate(['--json', name, '--check', 'unit:safeupdate-demo', '--', 'sh', '-c', 'sleep 3; apt-get update -q && apt-get upgrade -y'], { stateDir: mount });
+    await run.waitFor('▸ Update');
+    await execa('sh', ['-c', `dd if=/dev/zero of=${mount}/filler bs=4k 2>/dev/null; sync`], { reject: false });
+    const { exitCode, stdout, stderr } = await run.result;
+    expect(exitCode, stderr).toBe(1);
+    const item = JSON.parse(stdout).instances[0];
+    expect(item.outcome).toBe('rolled-back');
+    expect(item.warnings.join('\n')).toContain('update.log is incomplete');
+    expect(item.warnings.join('\n')).toMatch(/could not write the record .*ENOSPC.*rolling back regardless/);
+    expect(await demoVersion(name)).toBe('1.0');
+    expect(await unitState(name)).toBe('active');
+    // Concluded in a state that needs no recovery: the record is gone, so the next run may start.
+    expect((await readdir(join(mount, 'instances'))).filter((f) => f.endsWith('.json'))).toEqual([]);
+  });
+});
+

@@ -118,11 +118,15 @@ export interface RunningSafeupdate {
   result: Promise<{ exitCode: number; stdout: string; stderr: string; durationMs: number }>;
 }
 
-/** Starts the real CLI in the background, for tests that interrupt or kill it. */
-export async function startSafeupdate(args: string[]): Promise<RunningSafeupdate> {
-  const stateDir = await mkdtemp(join(tmpdir(), 'safeupdate-e2e-'));
+/**
+ * Starts the real CLI in the background, for tests that interrupt or kill it. `ownGroup`: in a
+ * process group of its own, as a shell's foreground job, so that a test can signal the whole group
+ * as a terminal's Ctrl+C does.
+ */
+export async function startSafeupdate(args: string[], options: { ownGroup?: boolean; stateDir?: string } = {}): Promise<RunningSafeupdate> {
+  const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'safeupdate-e2e-')));
   const started = Date.now();
-  const child = execa('node', [BIN, ...args], { reject: false, env: { SAFEUPDATE_STATE_DIR: stateDir }, stdin: 'ignore' });
+  const child = execa('node', [BIN, ...args], { reject: false, env: { SAFEUPDATE_STATE_DIR: stateDir }, stdin: 'ignore', detached: options.ownGroup ?? false });
   let stderr = '';
   const waiters: Array<{ text: string; resolve: () => void }> = [];
   child.stderr!.on('data', (chunk: Buffer) => {

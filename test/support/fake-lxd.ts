@@ -46,6 +46,10 @@ export class FakeLxd implements Lxd {
   checkReachable(remote: string | null): Promise<void> {
     return this.take('checkReachable', [remote]);
   }
+  async defaultRemote(): Promise<string> {
+    this.calls.push({ method: 'defaultRemote', args: [] });
+    return this.current.remote;
+  }
   /** Answered from `current` without a script: it reads the client's configuration, never changes anything. */
   async resolveRef(ref: InstanceRef): Promise<InstanceRef> {
     this.calls.push({ method: 'resolveRef', args: [ref] });

@@ -1,16 +1,18 @@
-import { describe, expect, it } from 'vitest';
-import { main } from '../../../src/cli/main.js';
-import { FakeLxd } from '../../support/fake-lxd.js';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { main, reportInternalError } from '../../../src/cli/main.js';
+import { FakeLxd, runningContainer } from '../../support/fake-lxd.js';
 
-async function cli(args: string[]) {
-  const lxd = new FakeLxd();
+async function cli(args: string[], { lxd = new FakeLxd(), stateDir = '/nonexistent/safeupdate-test' } = {}) {
   let stdout = '';
   let stderr = '';
   const code = await main(args, {
     stdout: (text) => (stdout += text),
     stderr: (text) => (stderr += text),
     terminal: false,
-    env: { SAFEUPDATE_STATE_DIR: '/nonexistent/safeupdate-test' },
+    env: { SAFEUPDATE_STATE_DIR: stateDir },
     createLxd: () => lxd,
   });
   return { code, stdout, stderr, lxd };
@@ -100,3 +102,98 @@ describe('the explicit run form', () => {
     expect(code).toBe(3);
   });
 });
+
+describe('records at the command line', () => {
+  let dir: string;
+  const recordPath = () => join(dir, 'instances', 'local_prod_web1.json');
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'safeupdate-cli-'));
+    await mkdir(join(dir, 'instances'), { recursive: true });
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+  const inProd = () => Object.assign(new FakeLxd(), { current: { remote: 'local', project: 'prod' } });
+
+  it('recover --forget --yes removes a corrupt record of the resolved project, touching no instance', async () => {
+    await writeFile(recordPath(), '');
+    const lxd = inProd();
+    const { code, stderr } = await cli(['recover', 'web1', '--forget', '--yes'], { lxd, stateDir: dir });
+    expect(code).toBe(0);
+    expect(stderr).toContain('web1: record removed.');
+    await expect(readFile(recordPath())).rejects.toThrow('ENOENT');
+    expect(lxd.calls.map((c) => c.method)).toEqual(['resolveRef']);
+  });
+
+  it('recover --forget without a terminal or --yes: exit 2, the record stays', async () => {
+    await writeFile(recordPath(), '{}');
+    const { code, stderr } = await cli(['recover', 'web1', '--forget'], { lxd: inProd(), stateDir: dir });
+    expect(code).toBe(2);
+    expect(stderr).toContain('pass --yes');
+    expect(await readFile(recordPath(), 'utf8')).toBe('{}');
+  });
+
+  it('recover --forget refuses while the run is alive: exit 3', async () => {
+    await writeFile(recordPath(), JSON.stringify({ runId: 'live', pid: process.pid, pidStartedAt: null, instance: 'web1', phase: 'updating', command: ['x'], startedAt: 't', snapshot: 's' }));
+    const { code, stderr } = await cli(['recover', 'web1', '--forget', '--yes'], { lxd: inProd(), stateDir: dir });
+    expect(code).toBe(3);
+    expect(stderr).toContain('web1 is busy: run live');
+  });
+
+  it('recover on a corrupt record says which file and how to clear it: exit 3, not a stack trace', async () => {
+    await writeFile(recordPath(), '{"runId":');
+    const { code, stderr } = await cli(['recover', 'web1', '--yes'], { lxd: inProd(), stateDir: dir });
+    expect(code).toBe(3);
+    expect(stderr).toBe(`safeupdate: the record ${recordPath()} is unreadable (Unexpected end of JSON input); a run may have crashed on this instance. Check the instance, then clear the record: safeupdate recover local:web1 --project prod --forget\n`);
+  });
+
+  it('prune skips an instance whose crashed run awaits recovery, deletes nothing there: exit 1', async () => {
+    await writeFile(recordPath(), JSON.stringify({ runId: 'dead', pid: 999_999_999, pidStartedAt: '1', instance: 'web1', phase: 'updating', command: ['x'], startedAt: 't', snapshot: 'safeupdate-old' }));
+    const old = { name: 'safeupdate-old', createdAt: '2020-01-01T00:00:00Z', expiresAt: null, stateful: false, sizeBytes: null };
+    const lxd = inProd()
+      .expect('checkReachable', () => undefined)
+      .expect('getInstance', () => runningContainer())
+      .expect('listSnapshots', () => [old]);
+    const { code, stdout } = await cli(['prune', 'web1', '--older-than', '30d', '--yes'], { lxd, stateDir: dir });
+    lxd.assertDone();
+    expect(code).toBe(1);
+    expect(stdout).toContain('web1: skipped, nothing deleted: web1 awaits recovery: run dead');
+    expect(lxd.calls.map((c) => c.method)).not.toContain('deleteSnapshot');
+  });
+});
+
+describe('a snapshot server must be another remote', () => {
+  it.each([
+    [['web1', '--copy-to', 'local:', '--', 'true'], '--copy-to "local:": that is where web1 lives'],
+    [['backup:web1', '--copy-to', 'backup:', '--', 'true'], '--copy-to "backup:": that is where backup:web1 lives'],
+    [['sync', 'web1', 'db1', 'local:'], 'snapshot server "local:": that is where web1 lives'],
+  ])('%j: exit 2, nothing changed', async (args, message) => {
+    const { code, stderr, lxd } = await cli(args);
+    expect(code).toBe(2);
+    expect(stderr).toContain(message);
+    expect(lxd.calls.map((c) => c.method).filter((m) => m !== 'defaultRemote')).toEqual([]);
+  });
+});
+
+describe('an internal error', () => {
+  it('exits 3 with one line when nothing changed, never 1', async () => {
+    let stderr = '';
+    const code = await main(['check', 'web1'], {
+      stdout: () => {},
+      stderr: (text) => (stderr += text),
+      terminal: false,
+      env: { SAFEUPDATE_STATE_DIR: '/nonexistent/safeupdate-test' },
+      createLxd: () => {
+        throw new TypeError('cannot read properties of undefined');
+      },
+    });
+    expect(code).toBe(3);
+    expect(stderr).toBe('safeupdate: internal error: cannot read properties of undefined\nsafeupdate: nothing was changed\n');
+  });
+
+  it('with -v, the stack', async () => {
+    const lines: string[] = [];
+    const code = reportInternalError(new Error('boom'), { stderr: (text) => lines.push(text) }, true);
+    expect(code).toBe(3);
+    expect(lines[0]).toMatch(/^safeupdate: internal error: Error: boom\n {4}at /);
+  });
+});
+

@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defineCheck } from '../../../src/checks/spec.js';
 import { LxdError } from '../../../src/errors.js';
 import { recoverInstance } from '../../../src/run/recover.js';
 import { FakeClock } from '../../support/fake-clock.js';
@@ -18,14 +19,14 @@ beforeEach(async () => {
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
-async function leaveRecord(phase: string, pid = 999_999_999) {
+async function leaveRecord(phase: string, pid = 999_999_999, extra: Record<string, unknown> = {}) {
   await mkdir(join(dir, 'instances'), { recursive: true });
-  await writeFile(recordPath(), JSON.stringify({ runId: 'dead-run', pid, pidStartedAt: pid === process.pid ? null : '1', instance: 'web1', ref, phase, command: ['apt-get', 'upgrade', '-y'], startedAt: 't', snapshot: 'safeupdate-20261126-100000', runDir: dir }));
+  await writeFile(recordPath(), JSON.stringify({ runId: 'dead-run', pid, pidStartedAt: pid === process.pid ? null : '1', instance: 'web1', ref, phase, command: ['apt-get', 'upgrade', '-y'], startedAt: 't', snapshot: 'safeupdate-20261126-100000', runDir: dir, ...extra }));
 }
 
-async function recover() {
-  const report = await recoverInstance(ref, null, {
-    lxd, clock: new FakeClock(), emit: () => {}, runId: 'r2', runDir: join(dir, 'run'), stateDir: dir, toolVersion: 't', interrupt: new AbortController().signal,
+async function recover(interrupt = new AbortController().signal, checks: Parameters<typeof recoverInstance>[1] = null) {
+  const report = await recoverInstance(ref, checks, {
+    lxd, clock: new FakeClock(), emit: () => {}, runId: 'r2', runDir: join(dir, 'run'), stateDir: dir, toolVersion: 't', interrupt,
   });
   lxd.assertDone();
   return report;
@@ -83,5 +84,73 @@ describe('recover', () => {
     const report = await recover();
     expect(report.exitCode).toBe(3);
     expect(report.instances[0]!.error?.message).toContain('is busy');
+  });
+
+  it('judges health by the baseline the run recorded: units that had already failed are not blamed, checks that had failed are not expected', async () => {
+    await leaveRecord('updating', 999_999_999, { baseline: { failedUnits: ['old.service'], passedChecks: ['systemd'] } });
+    lxd.expect('getInstance', () => runningContainer());
+    lxd.expect('stopInstance', () => undefined);
+    lxd.expect('restoreSnapshot', () => undefined);
+    lxd.expect('startInstance', () => undefined);
+    lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
+    lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
+    lxd.expect('getInstance', () => runningContainer());
+    // unit:nginx had failed at baseline: it is not run after the rollback.
+    const report = await recover(undefined, [defineCheck('systemd'), defineCheck('unit:nginx')]);
+    expect(report).toMatchObject({ outcome: 'recovered', exitCode: 0 });
+    expect(report.instances[0]!.checks.map((c) => [c.name, c.ok])).toEqual([['systemd', true]]);
+    await expect(readFile(recordPath())).rejects.toThrow('ENOENT');
+  });
+
+  it('without a recorded baseline, an already failed unit still counts (older records)', async () => {
+    await leaveRecord('updating');
+    lxd.expect('getInstance', () => runningContainer());
+    lxd.expect('stopInstance', () => undefined);
+    lxd.expect('restoreSnapshot', () => undefined);
+    lxd.expect('startInstance', () => undefined);
+    lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
+    lxd.expect('getInstance', () => runningContainer());
+    const report = await recover(undefined, [defineCheck('systemd')]);
+    expect(report.exitCode).toBe(4);
+    expect(JSON.parse(await readFile(recordPath(), 'utf8')).phase).toBe('rolling-back');
+  });
+
+  it('interrupted before the rollback began: nothing changed, the record stays, exit 130', async () => {
+    await leaveRecord('updating');
+    const controller = new AbortController();
+    controller.abort('SIGINT');
+    lxd.expect('getInstance', () => runningContainer());
+    const report = await recover(controller.signal);
+    expect(report).toMatchObject({ outcome: 'interrupted', exitCode: 130 });
+    expect(report.instances[0]!.rollback.performed).toBe(false);
+    expect(JSON.parse(await readFile(recordPath(), 'utf8')).runId).toBe('dead-run');
+  });
+
+  it('interrupted during the restore: it finishes, checks, clears the record, and exits with the signal', async () => {
+    await leaveRecord('updating');
+    const controller = new AbortController();
+    lxd.expect('getInstance', () => runningContainer());
+    lxd.expect('stopInstance', () => undefined);
+    lxd.expect('restoreSnapshot', () => {
+      controller.abort('SIGTERM');
+    });
+    lxd.expect('startInstance', () => undefined);
+    lxd.expect('exec', () => systemdOutput('running'), isSystemdCheck);
+    lxd.expect('exec', () => systemdOutput('running'), isSystemdCheck);
+    lxd.expect('getInstance', () => runningContainer());
+    const report = await recover(controller.signal, [defineCheck('systemd')]);
+    expect(report).toMatchObject({ outcome: 'interrupted', exitCode: 143 });
+    expect(report.instances[0]!.rollback.steps.map((s) => `${s.action}:${s.ok}`)).toEqual(['stop:true', 'restore:true', 'start:true']);
+    await expect(readFile(recordPath())).rejects.toThrow('ENOENT');
+  });
+
+  it('a corrupt record: exit 3 naming the file and --forget, nothing touched', async () => {
+    await mkdir(join(dir, 'instances'), { recursive: true });
+    await writeFile(recordPath(), '{');
+    lxd.expect('getInstance', () => runningContainer());
+    const report = await recover();
+    expect(report.exitCode).toBe(3);
+    expect(report.instances[0]!.error?.message).toContain(`the record ${recordPath()} is unreadable`);
+    expect(report.instances[0]!.error?.message).toContain('--forget');
   });
 });
