@@ -2,6 +2,7 @@ import { formatDuration } from '../config/duration.js';
 import type { LxdCall } from '../lxd/lxd.js';
 import { renderCheck } from '../report/human.js';
 import type { RunEvent } from '../run/events.js';
+import type { OutputFold } from './outputs.js';
 
 export interface ProgressOptions {
   write: (text: string) => void;
@@ -9,18 +10,36 @@ export interface ProgressOptions {
   quiet: boolean;
   /** Show the update command's output as it comes (it is in the log file either way). */
   showOutput: boolean;
+  /** In CI, fold the update's output under one line (a GitHub group, a GitLab section). */
+  fold?: OutputFold | null;
 }
 
 /** The line-per-step view of a run, for logs, CI and hooks. */
 export function lineProgress(options: ProgressOptions): { onEvent: (event: RunEvent) => void; onCall: (call: LxdCall) => void } {
-  const { write, verbose, quiet, showOutput } = options;
+  const { verbose, quiet, showOutput } = options;
+  const fold = showOutput && !quiet ? (options.fold ?? null) : null;
+  let folding = false;
+  let atLineStart = true;
+  const write = (text: string) => {
+    if (!text) return;
+    options.write(text);
+    atLineStart = text.endsWith('\n');
+  };
   return {
     onEvent(event) {
       switch (event.type) {
         case 'step-start':
-          if (!quiet) write(`▸ ${event.title}\n`);
+          if (fold && event.action === 'update') {
+            write(fold.open(event.title));
+            folding = true;
+          } else if (!quiet) write(`▸ ${event.title}\n`);
           return;
         case 'step-end':
+          if (folding && event.step.action === 'update') {
+            // The end marker must start a line of its own, whatever the command's last line was.
+            write(`${atLineStart ? '' : '\n'}${fold!.close()}`);
+            folding = false;
+          }
           if (!quiet || !event.step.ok) {
             write(`${event.step.ok ? '✔' : '✖'} ${event.step.action} (${formatDuration(event.step.durationMs)}): ${event.step.message}\n`);
           }

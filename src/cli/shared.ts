@@ -3,13 +3,14 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { systemClock } from '../checks/probe.js';
-import { parseDuration } from '../config/duration.js';
+import { parseDuration, TIMER_LIMIT } from '../config/duration.js';
 import { stateDir } from '../config/paths.js';
 import { LxcClient } from '../lxd/lxc-client.js';
 import type { Lxd, LxdCall } from '../lxd/lxd.js';
 import { renderHuman } from '../report/human.js';
 import type { Report } from '../report/report.js';
 import type { RunContext } from '../run/types.js';
+import { detectCi, outputFold, writeOutputs } from './outputs.js';
 import { lineProgress } from './progress.js';
 import { taskList } from './task-list.js';
 import { saveReport } from '../state/run-history.js';
@@ -32,7 +33,14 @@ export interface OutputFlags {
   verbose?: boolean;
   quiet?: boolean;
   config?: string;
+  /** Also write the report as JUnit XML to this file. */
+  junit?: string;
+  /** Also write the JSON report to this file. */
+  report?: string;
 }
+
+export const INTERRUPT_RUN = 'stopping the update and rolling back if it had begun (this takes a few seconds)';
+export const INTERRUPT_RESTORE = 'finishing a restore in progress and checking, or stopping if it has not begun';
 
 export const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -41,22 +49,30 @@ export function withOutputOptions(command: Command): Command {
     .option('--config <file>', 'config file (default ./safeupdate.yaml, then /etc/safeupdate/config.yaml)')
     .option('--json', 'print the report as JSON on stdout; everything else goes to stderr')
     .addOption(new Option('-v, --verbose', 'show every LXD call and its duration').conflicts('quiet'))
-    .option('-q, --quiet', 'print only the summary and errors');
+    .option('-q, --quiet', 'print only the summary and errors')
+    .option('--junit <file>', 'also write the report as JUnit XML to this file, for CI test views')
+    .option('--report <file>', 'also write the JSON report to this file');
 }
 
 /** What every subcommand that reports shares: progress, the LXD client, signals, the run folder, the report. */
-export async function withRun(
-  io: Io,
-  flags: OutputFlags,
-  label: string,
-  showOutput: boolean,
-  work: (context: RunContext) => Promise<Report>,
-): Promise<number> {
-  const progress = lineProgress({ write: io.stderr, verbose: flags.verbose ?? false, quiet: flags.quiet ?? false, showOutput });
+export interface RunView {
+  /** Part of the run id: the instance, or what the subcommand works on. */
+  label: string;
+  /** Show the update command's output as it comes. */
+  showOutput?: boolean;
+  /** What the first SIGINT, SIGTERM or SIGHUP makes this subcommand do, as the operator is told. */
+  onInterrupt: string;
+}
+
+export async function withRun(io: Io, flags: OutputFlags, view: RunView, work: (context: RunContext) => Promise<Report>): Promise<number> {
+  const { label, showOutput = false } = view;
+  const progress = lineProgress({
+    write: io.stderr, verbose: flags.verbose ?? false, quiet: flags.quiet ?? false, showOutput, fold: outputFold(detectCi(io.env)),
+  });
   // In a terminal, the live task list; with --verbose, --quiet or --json, and without a terminal, lines.
   const list = io.terminal && !flags.verbose && !flags.quiet && !flags.json ? taskList({ write: io.stderr }) : null;
   const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${label}-${randomBytes(2).toString('hex')}`;
-  const signals = watchSignals((message) => io.stderr(`${message}\n`));
+  const signals = watchSignals((message) => io.stderr(`${message}\n`), view.onInterrupt);
   const state = stateDir(io.env);
   try {
     const report = await work({
@@ -73,6 +89,9 @@ export async function withRun(
     await saveReport(report).catch((error: Error) => io.stderr(`safeupdate: could not save the report in ${report.runDir}: ${error.message}\n`));
     // A view must never hold back the summary: the task list gets a bounded time to finish drawing.
     if (list) await Promise.race([list.flush(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+    // What CI reads (--report, --junit, GitHub's step summary and annotations), once nothing draws on
+    // stderr any more; a failed write only warns.
+    await writeOutputs(io, flags, report);
     io.stdout(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderHuman(report));
     return report.exitCode;
   } finally {
@@ -83,6 +102,6 @@ export async function withRun(
 /** The LXD client; `SAFEUPDATE_LXD_TIMEOUT` bounds its quick calls (default 30s). */
 export function lxdFor(io: Io, onCall: (call: LxdCall) => void = () => {}): Lxd {
   const timeout = io.env.SAFEUPDATE_LXD_TIMEOUT;
-  const callTimeoutMs = timeout === undefined ? undefined : parseDuration(timeout, 'SAFEUPDATE_LXD_TIMEOUT');
+  const callTimeoutMs = timeout === undefined ? undefined : parseDuration(timeout, 'SAFEUPDATE_LXD_TIMEOUT', TIMER_LIMIT);
   return (io.createLxd ?? ((listener) => new LxcClient({ onCall: listener, ...(callTimeoutMs ? { callTimeoutMs } : {}) })))(onCall);
 }

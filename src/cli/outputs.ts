@@ -1,0 +1,67 @@
+import { appendFile, writeFile } from 'node:fs/promises';
+import { renderJunit } from '../report/junit.js';
+import { renderMarkdown } from '../report/markdown.js';
+import type { Report } from '../report/report.js';
+import { escapeData, renderWorkflowCommands } from '../report/workflow-commands.js';
+import type { Io } from './shared.js';
+
+/** The CI system the run is in, as its own environment variables say. */
+export type Ci = 'github' | 'gitlab' | null;
+
+export function detectCi(env: NodeJS.ProcessEnv): Ci {
+  if (env.GITHUB_ACTIONS === 'true') return 'github';
+  if (env.GITLAB_CI) return 'gitlab';
+  return null;
+}
+
+/** Markers that make a CI log fold the update's output under one line. */
+export interface OutputFold {
+  open: (title: string) => string;
+  close: () => string;
+}
+
+const SECTION = 'safeupdate_update';
+
+export function outputFold(ci: Ci, now: () => number = Date.now): OutputFold | null {
+  switch (ci) {
+    case 'github':
+      return { open: (title) => `::group::${escapeData(title)}\n`, close: () => '::endgroup::\n' };
+    case 'gitlab': {
+      // GitLab's collapsible sections: the header is one line, so control characters become spaces.
+      const seconds = () => Math.floor(now() / 1000);
+      return {
+        open: (title) => `\x1b[0Ksection_start:${seconds()}:${SECTION}[collapsed=true]\r\x1b[0K${title.replace(/[\x00-\x1f\x7f]+/g, ' ')}\n`,
+        close: () => `\x1b[0Ksection_end:${seconds()}:${SECTION}\r\x1b[0K\n`,
+      };
+    }
+    case null:
+      return null;
+  }
+}
+
+export interface OutputFiles {
+  junit?: string;
+  report?: string;
+}
+
+/**
+ * What CI systems read, written after the report is saved: `--report` (the JSON report),
+ * `--junit`, GitHub's step summary (`GITHUB_STEP_SUMMARY`) and, in GitHub Actions, annotations on
+ * stderr (Actions reads workflow commands there too, and stdout stays the report alone). A write
+ * that fails is a one-line warning: it never changes what the run did, nor its exit code.
+ */
+export async function writeOutputs(io: Io, files: OutputFiles, report: Report): Promise<void> {
+  const attempt = async (what: string, write: () => Promise<void>) => {
+    try {
+      await write();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      io.stderr(`safeupdate: could not write ${what}: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
+    }
+  };
+  if (files.report) await attempt(`the report to ${files.report}`, () => writeFile(files.report!, `${JSON.stringify(report, null, 2)}\n`));
+  if (files.junit) await attempt(`the JUnit report to ${files.junit}`, () => writeFile(files.junit!, renderJunit(report)));
+  const summary = io.env.GITHUB_STEP_SUMMARY;
+  if (summary) await attempt(`the step summary to ${summary}`, () => appendFile(summary, renderMarkdown(report)));
+  if (detectCi(io.env) === 'github') io.stderr(renderWorkflowCommands(report));
+}

@@ -1,0 +1,172 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { XMLParser } from 'fast-xml-parser';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { main } from '../../../src/cli/main.js';
+import { detectCi, outputFold } from '../../../src/cli/outputs.js';
+import { lineProgress } from '../../../src/cli/progress.js';
+import type { RunEvent } from '../../../src/run/events.js';
+import { execResult, FakeLxd, isCommand, isEvidence, runningContainer } from '../../support/fake-lxd.js';
+
+const UPDATE = ['apt-get', 'upgrade', '-y'];
+const isTrue = isCommand(['sh', '-c', 'true']);
+
+let dir: string;
+let lxd: FakeLxd;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'safeupdate-outputs-'));
+  lxd = new FakeLxd();
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, {
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+    terminal: false,
+    env: { SAFEUPDATE_STATE_DIR: join(dir, 'state'), ...env },
+    createLxd: () => lxd,
+  });
+  lxd.assertDone();
+  return { code, stdout, stderr };
+}
+
+/** A run whose update fails (apt exits 100, its output ending mid-line), rolled back: exit 1. */
+function scriptFailedUpdate() {
+  lxd.expect('checkReachable', () => undefined);
+  lxd.expect('getInstance', () => runningContainer());
+  lxd.expect('getSpace', () => ({ driver: 'btrfs', freeBytes: null, usedByInstanceBytes: null }));
+  lxd.expect('exec', () => execResult(), isTrue, 'baseline check');
+  lxd.expect('listSnapshots', () => []);
+  lxd.expect('createSnapshot', () => undefined);
+  lxd.expect('exec', () => execResult({ exitCode: 100, stdout: 'Setting up demo (3.0) ...\nE: Sub-process /usr/bin/dpkg returned an error code (1)' }), isCommand(UPDATE), 'update');
+  lxd.expect('exec', () => execResult({ stdout: 'evidence' }), isEvidence, 'evidence');
+  lxd.expect('getInstance', () => runningContainer());
+  lxd.expect('stopInstance', () => undefined);
+  lxd.expect('restoreSnapshot', () => undefined);
+  lxd.expect('startInstance', () => undefined);
+  lxd.expect('exec', () => execResult(), isTrue, 'after-rollback check');
+  lxd.expect('getInstance', () => runningContainer());
+}
+
+/** `safeupdate check web1 --check exec:true`: healthy, exit 0. */
+function scriptHealthyCheck() {
+  lxd.expect('checkReachable', () => undefined);
+  lxd.expect('getInstance', () => runningContainer());
+  lxd.expect('exec', () => execResult(), isTrue, 'check');
+}
+
+describe('--junit and --report', () => {
+  it('write the JUnit XML and the JSON report beside stdout, which stays the report alone', async () => {
+    scriptFailedUpdate();
+    const junit = join(dir, 'junit.xml');
+    const reportFile = join(dir, 'report.json');
+    const { code, stdout } = await cli(['web1', '--check', 'exec:true', '--json', '--junit', junit, '--report', reportFile, '--', ...UPDATE]);
+    expect(code).toBe(1);
+    const report = JSON.parse(stdout);
+    expect(report.outcome).toBe('rolled-back');
+    expect(await readFile(reportFile, 'utf8')).toBe(stdout);
+    const xml = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(await readFile(junit, 'utf8'));
+    expect(xml.testsuites).toMatchObject({ failures: '1', errors: '0' });
+    expect(xml.testsuites.testsuite).toMatchObject({ name: 'web1', tests: String(report.instances[0].steps.length + report.instances[0].checks.length) });
+    const update = xml.testsuites.testsuite.testcase.find((c: { name: string }) => c.name === 'step update');
+    expect(update.failure.message).toBe('exit 100');
+    expect(update.failure['#text']).toContain(`log: ${report.instances[0].update.logFile}`);
+    expect(update.failure['#text']).toContain(`evidence: ${report.instances[0].evidenceDir}`);
+  });
+
+  it('a file that cannot be written is a one-line warning on stderr; the exit code stays', async () => {
+    scriptHealthyCheck();
+    const missing = join(dir, 'no-such-folder');
+    const { code, stderr, stdout } = await cli(['check', 'web1', '--check', 'exec:true', '--junit', join(missing, 'junit.xml'), '--report', join(missing, 'report.json')]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('web1: healthy');
+    const warnings = stderr.split('\n').filter((line) => line.startsWith('safeupdate: could not write'));
+    expect(warnings).toEqual([
+      expect.stringMatching(new RegExp(`^safeupdate: could not write the report to ${missing}/report.json: ENOENT`)),
+      expect.stringMatching(new RegExp(`^safeupdate: could not write the JUnit report to ${missing}/junit.xml: ENOENT`)),
+    ]);
+  });
+});
+
+describe('GitHub Actions', () => {
+  it('appends the Markdown summary, prints annotations on stderr and groups the update output, stdout stays JSON', async () => {
+    scriptFailedUpdate();
+    const summary = join(dir, 'step_summary.md');
+    await writeFile(summary, '# earlier step\n');
+    const { code, stdout, stderr } = await cli(['web1', '--check', 'exec:true', '--json', '--', ...UPDATE], {
+      GITHUB_ACTIONS: 'true',
+      GITHUB_STEP_SUMMARY: summary,
+    });
+    expect(code).toBe(1);
+    expect(() => JSON.parse(stdout)).not.toThrow();
+    const markdown = await readFile(summary, 'utf8');
+    expect(markdown.startsWith('# earlier step\n### ❌ web1: update failed; rolled back and healthy again\n')).toBe(true);
+    expect(markdown).toContain('**Rollback:** ✔ stop');
+    expect(stderr).toContain(
+      '::group::Update: apt-get upgrade -y\nSetting up demo (3.0) ...\nE: Sub-process /usr/bin/dpkg returned an error code (1)\n::endgroup::\n✖ update',
+    );
+    expect(stderr).toContain('::error title=safeupdate web1%3A update failed; rolled back and healthy again::update: the update command exited 100\n');
+  });
+
+  it('without GITHUB_ACTIONS there are no workflow commands, and without GITHUB_STEP_SUMMARY no summary', async () => {
+    scriptFailedUpdate();
+    const { stderr } = await cli(['web1', '--check', 'exec:true', '--', ...UPDATE]);
+    expect(stderr).not.toContain('::');
+    expect(stderr).toContain('▸ Update: apt-get upgrade -y\nSetting up demo');
+  });
+});
+
+describe('CI detection and folding the update output', () => {
+  it('knows GitHub Actions and GitLab CI by their variables', () => {
+    expect(detectCi({ GITHUB_ACTIONS: 'true' })).toBe('github');
+    expect(detectCi({ GITLAB_CI: 'true' })).toBe('gitlab');
+    expect(detectCi({ GITHUB_ACTIONS: 'false' })).toBeNull();
+    expect(detectCi({ CI: 'true' })).toBeNull();
+  });
+
+  const EVENTS: RunEvent[] = [
+    { type: 'step-start', action: 'snapshot', title: 'Snapshot' },
+    { type: 'step-end', step: { action: 'snapshot', ok: true, durationMs: 900, message: 'safeupdate-1' } },
+    { type: 'step-start', action: 'update', title: 'Update: sh -c a\nb' },
+    { type: 'output', chunk: 'Setting up demo (2.0) ...\n' },
+    { type: 'output', chunk: 'done, no newline' },
+    { type: 'step-end', step: { action: 'update', ok: true, durationMs: 580, message: 'exit 0' } },
+  ];
+
+  function render(fold: ReturnType<typeof outputFold>, options: { quiet?: boolean; showOutput?: boolean } = {}): string {
+    let text = '';
+    const progress = lineProgress({ write: (chunk) => (text += chunk), verbose: false, quiet: options.quiet ?? false, showOutput: options.showOutput ?? true, fold });
+    EVENTS.forEach(progress.onEvent);
+    return text;
+  }
+
+  it('GitHub: ::group:: (the title escaped as data) and ::endgroup:: on a line of its own', () => {
+    expect(render(outputFold('github'))).toBe(
+      '▸ Snapshot\n✔ snapshot (900ms): safeupdate-1\n::group::Update: sh -c a%0Ab\nSetting up demo (2.0) ...\ndone, no newline\n::endgroup::\n✔ update (580ms): exit 0\n',
+    );
+  });
+
+  it('GitLab: a collapsed section with the time in unix seconds', () => {
+    let now = 1_764_130_855_900;
+    const fold = outputFold('gitlab', () => (now += 1000));
+    expect(render(fold)).toBe(
+      '▸ Snapshot\n✔ snapshot (900ms): safeupdate-1\n' +
+        '\x1b[0Ksection_start:1764130856:safeupdate_update[collapsed=true]\r\x1b[0KUpdate: sh -c a b\n' +
+        'Setting up demo (2.0) ...\ndone, no newline\n' +
+        '\x1b[0Ksection_end:1764130857:safeupdate_update\r\x1b[0K\n✔ update (580ms): exit 0\n',
+    );
+  });
+
+  it('nothing to fold when the output is not shown (--quiet, an interactive update)', () => {
+    expect(render(outputFold('github'), { quiet: true })).toBe('');
+    expect(render(outputFold('github'), { showOutput: false })).not.toContain('::');
+  });
+});
