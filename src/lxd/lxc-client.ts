@@ -14,6 +14,9 @@ export interface LxcClientOptions {
 
 const NEVER_EXPIRES = '0001-01-01T00:00:00Z';
 
+/** What a terminal sends to its foreground process group. */
+const GROUP_SIGNALS = new Set(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']);
+
 /** `Lxd` over the `lxc` command-line client: reads through `lxc query`, writes through its commands. */
 export class LxcClient implements Lxd {
   private readonly binary: string;
@@ -219,7 +222,11 @@ export class LxcClient implements Lxd {
     // Its own process group: a Ctrl+C at the terminal must not kill a restore or a snapshot half-way
     // (the client dies, LXD goes on, and the step would be reported as failed). safeupdate alone
     // decides what a signal means.
-    const result = await execa(this.binary, args, { reject: false, timeout: timeoutMs, killSignal: 'SIGKILL', stdin: 'ignore', detached: true });
+    const call = () => execa(this.binary, args, { reject: false, timeout: timeoutMs, killSignal: 'SIGKILL', stdin: 'ignore', detached: true });
+    let result = await call();
+    // A terminal's signal that lands between fork and setsid still reaches the child, which then dies
+    // before it runs: nothing reached LXD, so it is run again. After setsid it cannot be reached.
+    if (!result.timedOut && GROUP_SIGNALS.has(result.signal ?? '')) result = await call();
     this.onCall({ command, durationMs: Date.now() - started, ok: result.exitCode === 0 });
     if (result.code === 'ENOENT') throw new LxdError(`the "${this.binary}" client is not installed`, 'unreachable', command);
     if (result.timedOut) {

@@ -67,6 +67,16 @@ export async function unitState(name: string, unit = 'safeupdate-demo'): Promise
   return (await execa('lxc', ['exec', name, '--', 'systemctl', 'is-active', unit], { reject: false, stdin: 'ignore' })).stdout.trim();
 }
 
+/** The unit's state once it has settled: a restart right after a rollback may still be under way. */
+export async function settledUnitState(name: string, unit = 'safeupdate-demo', timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await unitState(name, unit);
+    if (!['activating', 'inactive', 'reloading', 'deactivating'].includes(state) || Date.now() > deadline) return state;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 export async function status(name: string): Promise<string> {
   return JSON.parse(await lxc('query', `/1.0/instances/${name}`)).status as string;
 }
