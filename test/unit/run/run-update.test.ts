@@ -23,6 +23,7 @@ let runDir: string;
 let events: RunEvent[];
 
 beforeEach(async () => {
+  taken = null;
   lxd = new FakeLxd();
   clock = new FakeClock();
   runDir = await mkdtemp(join(tmpdir(), 'safeupdate-run-'));
@@ -78,10 +79,15 @@ function systemdHealthy(failed: string[] = []) {
   lxd.expect('exec', () => systemdOutput(failed.length ? 'degraded' : 'running', failed), isSystemdCheck, 'systemd check');
   lxd.expect('exec', () => systemdOutput(failed.length ? 'degraded' : 'running', failed), isSystemdCheck, 'systemd check (confirm)');
 }
+/** The snapshot the scripted run took: every restore must name it, on the same instance. */
+let taken: string | null = null;
 function snapshot(existing: string[] = []) {
   lxd.expect('listSnapshots', () => existing.map((name) => ({ name, createdAt: '', expiresAt: null, stateful: false, sizeBytes: null })));
-  lxd.expect('createSnapshot', () => undefined);
+  lxd.expect('createSnapshot', (args) => {
+    taken = args[1] as string;
+  }, (args) => (args[0] as { name: string }).name === 'web1' && String(args[1]).startsWith('safeupdate-') && !existing.includes(String(args[1])), 'a new safeupdate- snapshot of web1');
 }
+const restoresTaken = (args: unknown[]) => (args[0] as { name: string }).name === 'web1' && args[1] === taken;
 function update(result: ExecResult = execResult()) {
   lxd.expect('exec', () => result, isCommand(COMMAND), 'the update command');
 }
@@ -89,7 +95,7 @@ function rollback(status = 'Running') {
   lxd.expect('exec', () => execResult({ stdout: 'evidence' }), isEvidence, 'evidence');
   lxd.expect('getInstance', () => runningContainer({ status }));
   if (status !== 'Stopped') lxd.expect('stopInstance', () => undefined, (args) => (args[1] as { force: boolean }).force === true, 'forced stop');
-  lxd.expect('restoreSnapshot', () => undefined);
+  lxd.expect('restoreSnapshot', () => undefined, restoresTaken, 'restore of the snapshot the run took');
   lxd.expect('startInstance', () => undefined);
 }
 /** A failed update, its evidence, and the forced stop: the start of every rollback. */
@@ -100,7 +106,7 @@ function failedUpdateUntilStopped() {
   update(execResult({ exitCode: 100 }));
   lxd.expect('exec', () => execResult(), isEvidence);
   lxd.expect('getInstance', () => runningContainer());
-  lxd.expect('stopInstance', () => undefined);
+  lxd.expect('stopInstance', () => undefined, (args) => (args[1] as { force: boolean }).force === true, 'forced stop');
 }
 function finalStatus(status = 'Running') {
   lxd.expect('getInstance', () => runningContainer({ status }));
@@ -593,7 +599,7 @@ describe('--keep-failed', () => {
   it('copies the stopped broken state before the restore', async () => {
     failedUpdateUntilStopped();
     lxd.expect('copyInstance', () => undefined, (args) => args[1] === 'web1-failed-20261126100001', 'the post-mortem copy');
-    lxd.expect('restoreSnapshot', () => undefined);
+    lxd.expect('restoreSnapshot', () => undefined, restoresTaken, 'restore of the snapshot the run took');
     lxd.expect('startInstance', () => undefined);
     systemdHealthy();
     finalStatus();
@@ -608,7 +614,7 @@ describe('--keep-failed', () => {
     lxd.expect('copyInstance', () => {
       throw new LxdError('No space left on device', 'failed', []);
     });
-    lxd.expect('restoreSnapshot', () => undefined);
+    lxd.expect('restoreSnapshot', () => undefined, restoresTaken, 'restore of the snapshot the run took');
     lxd.expect('startInstance', () => undefined);
     systemdHealthy();
     finalStatus();
@@ -913,7 +919,9 @@ describe('the baseline is recorded for recover', () => {
       recorded = JSON.parse(await readFile(join(runDir, 'instances', 'local_default_web1.json'), 'utf8')).baseline;
       return [];
     });
-    lxd.expect('createSnapshot', () => undefined);
+    lxd.expect('createSnapshot', (args) => {
+      taken = args[1] as string;
+    });
     update();
     lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
     lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
@@ -921,7 +929,7 @@ describe('the baseline is recorded for recover', () => {
     lxd.expect('exec', () => execResult(), isEvidence);
     lxd.expect('getInstance', () => runningContainer());
     lxd.expect('stopInstance', () => undefined);
-    lxd.expect('restoreSnapshot', () => undefined);
+    lxd.expect('restoreSnapshot', () => undefined, (args) => args[1] === taken, 'restore of the snapshot the run took');
     lxd.expect('startInstance', () => undefined);
     lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
     lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
