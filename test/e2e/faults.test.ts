@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -273,6 +273,37 @@ describe('a state folder that fills up during the run', () => {
     expect(await unitState(name)).toBe('active');
     // Concluded in a state that needs no recovery: the record is gone, so the next run may start.
     expect((await readdir(join(mount, 'instances'))).filter((f) => f.endsWith('.json'))).toEqual([]);
+  });
+});
+
+describe('two runs racing on a stale record', () => {
+  it('started together on an instance whose last run died before changing anything: one runs, the other is refused', async () => {
+    const name = await launch('race');
+    const stateDir = await mkdtemp(join(tmpdir(), 'safeupdate-e2e-'));
+    await mkdir(join(stateDir, 'instances'));
+    const stale = join(stateDir, 'instances', `local_default_${name}.json`);
+    for (let trial = 0; trial < 3; trial += 1) {
+      await writeFile(stale, JSON.stringify({ runId: 'dead', pid: 999_999_999, pidStartedAt: '1', host: 'h', instance: name, phase: 'preparing', command: ['x'], startedAt: 't', snapshot: null, runDir: stateDir }));
+      const both = await Promise.all([1, 2].map(() => safeupdate([name, '--dry-run', '--json', '--', 'true'], { SAFEUPDATE_STATE_DIR: stateDir })));
+      expect(both.map((run) => run.exitCode).sort()).toEqual([0, 3]);
+      expect(both.find((run) => run.exitCode === 3)!.report!.instances[0]!.error!.message).toContain(`${name} is busy: run `);
+    }
+  });
+});
+
+describe('an interrupt of safeupdate check', () => {
+  it('SIGTERM during a failing check ends it at once: exit 143, not 1 after the deadline', async () => {
+    const name = await launch('checkterm');
+    const run = await startSafeupdate(['check', name, '--check', 'exec:false']);
+    await run.waitFor('▸ Check');
+    const signalled = Date.now();
+    process.kill(run.pid, 'SIGTERM');
+    const { exitCode, stdout, stderr } = await run.result;
+    expect(exitCode, stderr).toBe(143);
+    expect(stderr).toContain('SIGTERM received; stopping the checks; nothing is changed');
+    expect(stdout).toContain('interrupted');
+    // Within a few attempts, not the check's 60 s deadline.
+    expect(Date.now() - signalled).toBeLessThan(15_000);
   });
 });
 
