@@ -50,7 +50,7 @@ function renderInstance(item: InstanceReport, report: Report): string[] {
     const sent = item.copy.transferredSnapshots.length ? `snapshots sent: ${item.copy.transferredSnapshots.join(', ')}` : 'no new snapshots';
     row('copy', `${item.copy.ok ? '✔' : '✖'} to ${item.copy.remote}: in ${formatDuration(item.copy.durationMs)}, ${item.copy.ok ? sent : item.copy.message}`);
   }
-  if (item.keptFailedCopy) row('kept', `${item.keptFailedCopy} (stopped copy of the failed state; delete it with: lxc delete ${item.keptFailedCopy})`);
+  if (item.keptFailedCopy) row('kept', `${item.keptFailedCopy} (stopped copy of the failed state; delete it with: lxc delete ${keptCopyRef(item)})`);
   item.uncoveredVolumes.forEach((v, i) => row(i === 0 ? 'not covered' : '', `${v.path} (device ${v.device}: ${v.pool ? `volume ${v.pool}/${v.source}` : v.source})`));
   item.warnings.forEach((w, i) => row(i === 0 ? 'warnings' : '', w));
   row('steps', item.steps.map((s) => `${s.ok ? '' : '✖'}${s.action} ${formatDuration(s.durationMs)}`).join(', '));
@@ -62,4 +62,11 @@ export function renderCheck(check: CheckResult): string {
   const tries = check.attempts === 1 ? '' : `, ${check.attempts} attempts`;
   const mark = check.ok ? '✔' : check.required ? '✖' : '!';
   return `${mark} ${check.name} [${check.phase}] ${check.message} (${formatDuration(check.durationMs)}${tries})`;
+}
+
+/** The kept copy lives beside its instance: same remote, same project. */
+function keptCopyRef(item: InstanceReport): string {
+  const colon = item.instance.indexOf(':');
+  const remote = colon >= 0 ? item.instance.slice(0, colon + 1) : '';
+  return `${remote}${item.keptFailedCopy}${item.project === null ? '' : ` --project ${item.project}`}`;
 }

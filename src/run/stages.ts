@@ -8,7 +8,7 @@ import { probe } from '../checks/probe.js';
 import { formatDuration } from '../config/duration.js';
 import { LxdError, markInstanceMayHaveChanged } from '../errors.js';
 import type { ExecResult, Instance, InstanceRef } from '../lxd/lxd.js';
-import { formatRef, recoverCommand, SNAPSHOT_PREFIX } from '../lxd/names.js';
+import { formatRef, formatRefWithProject, recoverCommand, SNAPSHOT_PREFIX } from '../lxd/names.js';
 import { exitCodeFor } from '../report/exit-codes.js';
 import { frameReport, type InstanceReport, type Outcome, type Report, type UncoveredVolume } from '../report/report.js';
 import { AwaitingRecovery, CorruptRecord, InstanceBusy, InstanceRecordFile, type InstanceRecord } from '../state/instance-record.js';
@@ -137,7 +137,7 @@ export class Stages {
     const outcome = await this.step('preflight', `Preflight ${this.item.instance}`, async () => {
       await lxd.checkReachable(ref.remote);
       const instance = await lxd.getInstance(ref);
-      const refusal = refuseInstance(instance, this.item.instance);
+      const refusal = refuseInstance(instance, this.item.instance, ref);
       if (refusal) throw new Refusal(refusal);
       this.item.uncoveredVolumes = uncoveredVolumes(instance!);
       const pool = instance!.devices.root?.pool ?? 'default';
@@ -464,10 +464,10 @@ function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function refuseInstance(instance: Instance | null, name: string): string | null {
+function refuseInstance(instance: Instance | null, name: string, ref: InstanceRef): string | null {
   if (!instance) return `instance ${name} does not exist`;
   if (instance.ephemeral) return `instance ${name} is ephemeral: LXD deletes it when it stops, so it cannot be rolled back`;
-  if (instance.status !== 'Running') return `instance ${name} is ${instance.status.toLowerCase()}, not running; start it first (lxc start ${name})`;
+  if (instance.status !== 'Running') return `instance ${name} is ${instance.status.toLowerCase()}, not running; start it first (lxc start ${formatRefWithProject(ref)})`;
   return null;
 }
 

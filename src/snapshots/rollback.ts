@@ -1,6 +1,6 @@
 import { describeFailedChecks, type CheckDefinition } from '../checks/check.js';
 import type { InstanceRef, Snapshot } from '../lxd/lxd.js';
-import { formatRef, SNAPSHOT_PREFIX } from '../lxd/names.js';
+import { formatRef, formatRefWithProject, SNAPSHOT_PREFIX } from '../lxd/names.js';
 import { emptyInstanceReport, type Outcome, type Report } from '../report/report.js';
 import { Stages } from '../run/stages.js';
 import type { Failure, RunContext } from '../run/types.js';
@@ -37,7 +37,7 @@ export async function manualRollback(
     if (!instance) return await finish('not-started', { step: 'preflight', message: `instance ${item.instance} does not exist` });
     // Only a snapshot of this very instance, looked up by its bare name.
     if (!(await lxd.listSnapshots(resolved)).some((s) => s.name === snapshotName)) {
-      return await finish('not-started', { step: 'preflight', message: `${item.instance} has no snapshot named ${snapshotName} (list them: safeupdate snapshots ${item.instance})` });
+      return await finish('not-started', { step: 'preflight', message: `${item.instance} has no snapshot named ${snapshotName} (list them: safeupdate snapshots ${formatRefWithProject(resolved)})` });
     }
     if (context.interrupt.aborted) {
       return await finish('interrupted', { step: 'preflight', message: `interrupted by ${String(context.interrupt.reason)} before the restore began; nothing changed` });

@@ -252,7 +252,7 @@ async function runExpectingLeftover(overrides: Partial<RunOptions>) {
 describe('refusing to start changes nothing', () => {
   it.each([
     ['a missing instance', null, 'instance web1 does not exist'],
-    ['a stopped instance', runningContainer({ status: 'Stopped' }), 'instance web1 is stopped, not running; start it first (lxc start web1)'],
+    ['a stopped instance', runningContainer({ status: 'Stopped' }), 'instance web1 is stopped, not running; start it first (lxc start local:web1 --project default)'],
     ['an ephemeral instance', runningContainer({ ephemeral: true }), 'instance web1 is ephemeral: LXD deletes it when it stops, so it cannot be rolled back'],
   ])('%s: exit 3', async (_, instance, message) => {
     preflight(instance);
