@@ -3,19 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main, reportInternalError } from '../../../src/cli/main.js';
+import { runCli } from '../../support/cli.js';
 import { FakeLxd, runningContainer } from '../../support/fake-lxd.js';
 
-async function cli(args: string[], { lxd = new FakeLxd(), stateDir = '/nonexistent/safeupdate-test' } = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
-    terminal: false,
-    env: { SAFEUPDATE_STATE_DIR: stateDir },
-    createLxd: () => lxd,
-  });
-  return { code, stdout, stderr, lxd };
+function cli(args: string[], { lxd = new FakeLxd(), stateDir = '/nonexistent/safeupdate-test' } = {}) {
+  return runCli(args, { lxd, env: { SAFEUPDATE_STATE_DIR: stateDir } });
 }
 
 describe('bad input: exit 2, one clear line naming the value, LXD never called', () => {

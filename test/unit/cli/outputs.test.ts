@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../../src/cli/main.js';
 import { detectCi, outputFold } from '../../../src/cli/outputs.js';
 import { lineProgress } from '../../../src/cli/progress.js';
 import type { RunEvent } from '../../../src/run/events.js';
+import { runCli } from '../../support/cli.js';
 import { execResult, FakeLxd, isCommand, isEvidence, runningContainer } from '../../support/fake-lxd.js';
 
 const UPDATE = ['apt-get', 'upgrade', '-y'];
@@ -25,17 +25,9 @@ afterEach(async () => {
 });
 
 async function cli(args: string[], env: Record<string, string> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
-    terminal: false,
-    env: { SAFEUPDATE_STATE_DIR: join(dir, 'state'), ...env },
-    createLxd: () => lxd,
-  });
+  const result = await runCli(args, { lxd, env: { SAFEUPDATE_STATE_DIR: join(dir, 'state'), ...env } });
   lxd.assertDone();
-  return { code, stdout, stderr };
+  return result;
 }
 
 /** A run whose update fails (apt exits 100, its output ending mid-line), rolled back: exit 1. */
