@@ -11,6 +11,7 @@ import { CorruptRecord, InstanceBusy, InstanceRecordFile } from '../state/instan
 import { confirm } from './confirm.js';
 import { refuseCopyToSource, resolveChecks, toRunOptions, type RunFlags } from './run-options.js';
 import { collect, INTERRUPT_RESTORE, INTERRUPT_RUN, lxdFor, version, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
+import { addHooksCommands } from './hooks-commands.js';
 import { addRecordCommands } from './record-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
 
@@ -141,6 +142,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
 
   addSnapshotCommands(program, io, command, (code) => (exitCode = code));
   addRecordCommands(program, io, (code) => (exitCode = code));
+  addHooksCommands(program, io, command, (code) => (exitCode = code));
 
   program.addHelpText('after', `\nWithout a subcommand, "run" is meant: safeupdate <instance> -- <command>.\n${RUN_EXAMPLES}`);
 

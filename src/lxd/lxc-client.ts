@@ -1,6 +1,9 @@
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execa, type Options as ExecaOptions } from 'execa';
 import { LxdError } from '../errors.js';
-import type { ExecOptions, ExecResult, Instance, InstanceRef, Lxd, LxdCall, Snapshot } from './lxd.js';
+import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, Lxd, LxdCall, ServerInfo, Snapshot, TrustedCertificate } from './lxd.js';
 
 export interface LxcClientOptions {
   /** The client binary: `lxc` (later `incus`). */
@@ -209,6 +212,74 @@ export class LxcClient implements Lxd {
       stdout: typeof result.stdout === 'string' ? result.stdout : '',
       stderr,
     };
+  }
+
+  async pushFile(ref: InstanceRef, path: string, content: string, mode: number): Promise<void> {
+    if (!path.startsWith('/')) throw new LxdError(`refusing to push to "${path}": not an absolute path`, 'failed', []);
+    // The client pushes files, not bytes: a private folder on the host holds the content meanwhile.
+    const dir = await mkdtemp(join(tmpdir(), 'safeupdate-push-'));
+    try {
+      const file = join(dir, 'content');
+      await writeFile(file, content, { mode: 0o600 });
+      await chmod(file, 0o600);
+      const octal = mode.toString(8).padStart(4, '0');
+      await this.run(['file', 'push', '--quiet', '--uid', '0', '--gid', '0', '--mode', octal, file, `${target(ref)}${path}`, ...projectFlag(ref)], this.callTimeoutMs);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async removeFile(ref: InstanceRef, path: string): Promise<void> {
+    if (!path.startsWith('/') || path === '/') throw new LxdError(`refusing to remove "${path}": not an absolute path below /`, 'failed', []);
+    try {
+      await this.run(['file', 'delete', `${target(ref)}${path}`, ...projectFlag(ref)], this.callTimeoutMs);
+    } catch (error) {
+      if (error instanceof LxdError && error.kind === 'not-found') return;
+      throw error;
+    }
+  }
+
+  async addDevice(ref: InstanceRef, name: string, device: DeviceConfig): Promise<void> {
+    const { type, ...settings } = device;
+    if (!type) throw new LxdError(`device ${name}: no type`, 'failed', []);
+    const entries = Object.entries(settings).map(([key, value]) => `${key}=${value}`);
+    await this.run(['config', 'device', 'add', target(ref), name, type, ...entries, ...projectFlag(ref)], this.callTimeoutMs);
+  }
+
+  async removeDevice(ref: InstanceRef, name: string): Promise<void> {
+    await this.run(['config', 'device', 'remove', target(ref), name, ...projectFlag(ref)], this.callTimeoutMs);
+  }
+
+  async getServer(remote: string | null): Promise<ServerInfo> {
+    const raw = (await this.query(remote, '/1.0')) as { config?: Record<string, unknown>; environment?: { certificate?: string } };
+    const address = raw.config?.['core.https_address'];
+    return {
+      httpsAddress: typeof address === 'string' && address !== '' ? address : null,
+      certificate: raw.environment?.certificate || null,
+    };
+  }
+
+  async listCertificates(remote: string | null): Promise<TrustedCertificate[]> {
+    const raw = (await this.query(remote, '/1.0/certificates?recursion=1')) as Array<Partial<TrustedCertificate> & { fingerprint: string }>;
+    return raw.map((entry) => ({
+      fingerprint: entry.fingerprint,
+      name: entry.name ?? '',
+      type: entry.type ?? 'client',
+      restricted: entry.restricted ?? false,
+      projects: entry.projects ?? [],
+    }));
+  }
+
+  async addRestrictedCertificate(remote: string | null, name: string, certificate: string, projects: string[]): Promise<void> {
+    // The API takes the certificate as base64 DER: the PEM without its armour.
+    const der = certificate.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
+    const body = { type: 'client', name, certificate: der, restricted: true, projects };
+    await this.run(['query', '-X', 'POST', '--data', JSON.stringify(body), remotePath(remote, '/1.0/certificates')], this.callTimeoutMs);
+  }
+
+  async deleteCertificate(remote: string | null, fingerprint: string): Promise<void> {
+    if (!/^[0-9a-f]{64}$/.test(fingerprint)) throw new LxdError(`refusing to delete certificate "${fingerprint}": not a SHA-256 fingerprint`, 'failed', []);
+    await this.run(['query', '-X', 'DELETE', remotePath(remote, `/1.0/certificates/${fingerprint}`)], this.callTimeoutMs);
   }
 
   private async query(remote: string | null, path: string): Promise<unknown> {

@@ -56,6 +56,24 @@ export interface ExecResult {
   stderr: string;
 }
 
+/** A client certificate in the server's trust store. */
+export interface TrustedCertificate {
+  fingerprint: string;
+  name: string;
+  type: string;
+  /** Restricted to `projects`; an unrestricted client may do anything on the server. */
+  restricted: boolean;
+  projects: string[];
+}
+
+/** What an instance's server says about itself, for clients reaching it over HTTPS. */
+export interface ServerInfo {
+  /** `core.https_address`; null when the server does not listen on HTTPS. */
+  httpsAddress: string | null;
+  /** The server's certificate (PEM), which HTTPS clients verify; null where it is not told. */
+  certificate: string | null;
+}
+
 export interface LxdCall {
   command: readonly string[];
   durationMs: number;
@@ -96,4 +114,16 @@ export interface Lxd {
   stopInstance(ref: InstanceRef, options: { force: boolean }): Promise<void>;
   startInstance(ref: InstanceRef): Promise<void>;
   exec(ref: InstanceRef, argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  /** Writes a file into the instance, owned by root with this mode, replacing it; its folder must exist. */
+  pushFile(ref: InstanceRef, path: string, content: string, mode: number): Promise<void>;
+  /** Removes a file, or an empty folder, from the instance; one that is not there is no error. */
+  removeFile(ref: InstanceRef, path: string): Promise<void>;
+  /** Adds a device to the instance itself (not to a profile); `device.type` is its type. */
+  addDevice(ref: InstanceRef, name: string, device: DeviceConfig): Promise<void>;
+  removeDevice(ref: InstanceRef, name: string): Promise<void>;
+  getServer(remote: string | null): Promise<ServerInfo>;
+  listCertificates(remote: string | null): Promise<TrustedCertificate[]>;
+  /** Trusts a client certificate (PEM), restricted to these projects. */
+  addRestrictedCertificate(remote: string | null, name: string, certificate: string, projects: string[]): Promise<void>;
+  deleteCertificate(remote: string | null, fingerprint: string): Promise<void>;
 }

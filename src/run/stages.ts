@@ -214,7 +214,8 @@ export class Stages {
     const log = await this.openLog(logFile);
     log.write(`$ ${options.command.join(' ')}\n`);
     if (options.interactive) log.write(`(interactive: the terminal's transcript is in ${logFile}.tty)\n`);
-    const env = options.interactive ? options.env : { DEBIAN_FRONTEND: 'noninteractive', ...options.env };
+    // SAFEUPDATE_RUN marks safeupdate's own run for the apt hooks inside (hooks/apt): the guard lets it through.
+    const env = { ...(options.interactive ? options.env : { DEBIAN_FRONTEND: 'noninteractive', ...options.env }), SAFEUPDATE_RUN: this.context.runId };
     let result: ExecResult | undefined;
     const outcome = await this.step('update', `Update: ${options.command.join(' ')}`, async () => {
       if (options.interactive) emit({ type: 'update-owns-terminal', owns: true });

@@ -1,4 +1,4 @@
-import type { ExecOptions, ExecResult, Instance, InstanceRef, Lxd, Snapshot } from '../../src/lxd/lxd.js';
+import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, Lxd, ServerInfo, Snapshot, TrustedCertificate } from '../../src/lxd/lxd.js';
 
 type Method = keyof Lxd;
 
@@ -102,6 +102,30 @@ export class FakeLxd implements Lxd {
       if (result.stderr) options.onOutput(result.stderr);
     }
     return result;
+  }
+  pushFile(ref: InstanceRef, path: string, content: string, mode: number): Promise<void> {
+    return this.take('pushFile', [ref, path, content, mode]);
+  }
+  removeFile(ref: InstanceRef, path: string): Promise<void> {
+    return this.take('removeFile', [ref, path]);
+  }
+  addDevice(ref: InstanceRef, name: string, device: DeviceConfig): Promise<void> {
+    return this.take('addDevice', [ref, name, device]);
+  }
+  removeDevice(ref: InstanceRef, name: string): Promise<void> {
+    return this.take('removeDevice', [ref, name]);
+  }
+  getServer(remote: string | null): Promise<ServerInfo> {
+    return this.take('getServer', [remote]);
+  }
+  listCertificates(remote: string | null): Promise<TrustedCertificate[]> {
+    return this.take('listCertificates', [remote]);
+  }
+  addRestrictedCertificate(remote: string | null, name: string, certificate: string, projects: string[]): Promise<void> {
+    return this.take('addRestrictedCertificate', [remote, name, certificate, projects]);
+  }
+  deleteCertificate(remote: string | null, fingerprint: string): Promise<void> {
+    return this.take('deleteCertificate', [remote, fingerprint]);
   }
 }
 

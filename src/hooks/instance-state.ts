@@ -1,0 +1,124 @@
+import { LxdError } from '../errors.js';
+import type { InstanceRef, Lxd } from '../lxd/lxd.js';
+import { formatRef } from '../lxd/names.js';
+import { ALL_PATHS, APT_UNITS, DIRS, GUARD_LOG, PATHS } from './layout.js';
+
+/** Of the guard's log, status reads this many last lines. */
+const LOG_LINES = 20;
+
+/** What install, uninstall and status need to know from inside the instance, read in one exec. */
+export interface InstanceHookState {
+  apt: boolean;
+  curl: boolean;
+  systemd: boolean;
+  /** /dev/lxd/sock, through which the hook asks LXD which instance it runs in. */
+  devlxd: boolean;
+  /** safeupdate's files that are there: mode (octal) and content; the private key's content is never read. */
+  files: Map<string, { mode: number; content: string | null }>;
+  /** safeupdate's folders that are there. */
+  dirs: string[];
+  /** apt's timers: `systemctl is-enabled`'s answer, `absent` when there is no such unit. */
+  units: Record<string, string>;
+  /** TCP ports something listens on inside (any address). */
+  listeningPorts: number[];
+}
+
+const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+
+/** Read-only. Paths are fixed, so the script is too; the key is listed but not read. */
+export const STATE_SCRIPT = [
+  'yn() { if "$@" >/dev/null 2>&1; then echo yes; else echo no; fi; }',
+  "echo \"apt=$(yn sh -c 'command -v apt-get && test -d /etc/apt/apt.conf.d')\"",
+  'echo "curl=$(yn command -v curl)"',
+  'echo "systemd=$(yn test -d /run/systemd/system)"',
+  'echo "devlxd=$(yn test -S /dev/lxd/sock)"',
+  'if command -v systemctl >/dev/null 2>&1; then',
+  `  for u in ${APT_UNITS.join(' ')}; do s=$(systemctl is-enabled "$u" 2>/dev/null | head -n 1); echo "unit=$u \${s:-absent}"; done`,
+  'fi',
+  // /proc/net/tcp*: local address as HEXADDR:HEXPORT, state 0A is LISTEN.
+  'echo "listen=$(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk \'$4 == "0A" { print $2 }\' | sed \'s/.*://\' | tr \'\\n\' \' \')"',
+  `for p in ${ALL_PATHS.map(quote).join(' ')}; do`,
+  '  [ -f "$p" ] || continue',
+  // The key is never read; of the guard's log, which only grows, the last lines.
+  `  case $p in ${quote(PATHS.clientKey)}) c=- ;; ${quote(GUARD_LOG)}) c=$(tail -n ${LOG_LINES} "$p" | base64 | tr -d '\\n') ;; *) c=$(base64 <"$p" | tr -d '\\n') ;; esac`,
+  '  echo "file=$p $(stat -c %a "$p") ${c:-=}"',
+  'done',
+  `for d in ${DIRS.map((dir) => quote(dir.path)).join(' ')}; do [ -d "$d" ] && echo "dir=$d"; done`,
+  'exit 0',
+].join('\n');
+
+export async function readHookState(lxd: Lxd, ref: InstanceRef): Promise<InstanceHookState> {
+  const result = await lxd.exec(ref, ['sh', '-c', STATE_SCRIPT], { timeoutMs: 30_000 });
+  if (result.exitCode !== 0) {
+    const why = result.timedOut ? 'it did not answer within 30s' : (result.stderr.trim() || `exit ${result.exitCode ?? result.signal}`);
+    throw new LxdError(`cannot look inside ${formatRef(ref)}: ${why}`, 'failed', []);
+  }
+  return parseHookState(result.stdout);
+}
+
+export function parseHookState(stdout: string): InstanceHookState {
+  const state: InstanceHookState = { apt: false, curl: false, systemd: false, devlxd: false, files: new Map(), dirs: [], units: {}, listeningPorts: [] };
+  for (const line of stdout.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq < 0) continue;
+    const key = line.slice(0, eq);
+    const value = line.slice(eq + 1);
+    switch (key) {
+      case 'apt':
+      case 'curl':
+      case 'systemd':
+      case 'devlxd':
+        state[key] = value === 'yes';
+        break;
+      case 'unit': {
+        const [unit = '', answer = 'absent'] = value.split(' ');
+        state.units[unit] = answer;
+        break;
+      }
+      case 'listen':
+        state.listeningPorts = [...new Set(value.split(' ').filter(Boolean).map((hex) => Number.parseInt(hex, 16)))].sort((a, b) => a - b);
+        break;
+      case 'file': {
+        const [path = '', mode = '', content = ''] = value.split(' ');
+        const text = content === '-' ? null : content === '=' ? '' : Buffer.from(content, 'base64').toString('utf8');
+        state.files.set(path, { mode: Number.parseInt(mode, 8), content: text });
+        break;
+      }
+      case 'dir':
+        state.dirs.push(value);
+        break;
+    }
+  }
+  return state;
+}
+
+/** One check's result in the hook's record. */
+export interface HookCheckRecord {
+  status: 'ok' | 'warning' | 'failed';
+  name: string;
+  message: string;
+}
+
+/** The hook's record of its last run (/var/lib/safeupdate-hook/last-run): the last value of each key counts. */
+export interface HookRunRecord {
+  values: Record<string, string>;
+  checks: HookCheckRecord[];
+}
+
+export function parseRunRecord(text: string): HookRunRecord {
+  const values: Record<string, string> = {};
+  const checks: HookCheckRecord[] = [];
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    const key = line.slice(0, eq);
+    const value = line.slice(eq + 1);
+    if (key === 'check') {
+      const [status = '', name = '', message = ''] = value.split('\t');
+      if (status === 'ok' || status === 'warning' || status === 'failed') checks.push({ status, name, message });
+    } else {
+      values[key] = value;
+    }
+  }
+  return { values, checks };
+}
