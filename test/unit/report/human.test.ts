@@ -158,6 +158,27 @@ describe('the summary for a person', () => {
   });
 });
 
+describe('the kept copy of a failed state', () => {
+  function keptRow(instance: string, project: string | null) {
+    const item = emptyInstanceReport(instance, project);
+    item.outcome = 'rolled-back';
+    item.keptFailedCopy = 'web1-failed-20261126-042100';
+    return lines(renderHuman(frameReport(RUN, STARTED, 10, 'rolled-back', 1, [item], { command: COMMAND }))).find((line) => line.startsWith('  kept'));
+  }
+
+  it('is deleted with the remote and project of its instance', () => {
+    expect(keptRow('backup:web1', 'prod')).toBe(
+      '  kept       web1-failed-20261126-042100 (stopped copy of the failed state; delete it with: lxc delete backup:web1-failed-20261126-042100 --project prod)',
+    );
+    expect(keptRow('web1', 'default')).toBe(
+      '  kept       web1-failed-20261126-042100 (stopped copy of the failed state; delete it with: lxc delete web1-failed-20261126-042100 --project default)',
+    );
+    expect(keptRow('web1', null)).toBe(
+      '  kept       web1-failed-20261126-042100 (stopped copy of the failed state; delete it with: lxc delete web1-failed-20261126-042100)',
+    );
+  });
+});
+
 describe('headlines', () => {
   it.each<[Outcome, string]>([
     ['updated', 'updated and healthy'],
