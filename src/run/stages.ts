@@ -312,16 +312,19 @@ export class Stages {
   /** `--keep N`: deletes the older safeupdate snapshots of this instance, never `current`; true when all went. */
   async keepNewest(count: number, current: string): Promise<boolean> {
     const { lxd, clock } = this.context;
-    let ok = true;
-    await this.step('keep', `Keep the ${count} newest safeupdate snapshots`, async () => {
-      const plan = { instance: this.item.instance, ref: this.ref, decisions: decideRetention(await lxd.listSnapshots(this.ref), { keepLast: count, current }, new Date(clock.now())) };
+    // The step's own outcome decides: a listing that fails is a failed follow-up too, not only a deletion.
+    const kept = await this.step('keep', `Keep the ${count} newest safeupdate snapshots`, async () => {
+      const snapshots = await lxd.listSnapshots(this.ref).catch((error: unknown) => {
+        this.warn(`could not list the snapshots of ${this.item.instance} to keep the ${count} newest: ${describeError(error)}`);
+        throw error;
+      });
+      const plan = { instance: this.item.instance, ref: this.ref, decisions: decideRetention(snapshots, { keepLast: count, current }, new Date(clock.now())) };
       const outcome = await executePrune(lxd, plan);
       for (const failed of outcome.failed) this.warn(`could not delete ${this.item.instance}/${failed.name}: ${failed.message}`);
-      ok = outcome.failed.length === 0;
-      if (!ok) throw new Refusal(`${outcome.failed.length} snapshot(s) could not be deleted`);
+      if (outcome.failed.length) throw new Refusal(`${outcome.failed.length} snapshot(s) could not be deleted`);
       return { message: outcome.deleted.length ? `deleted ${outcome.deleted.join(', ')}` : 'nothing to delete' };
     });
-    return ok;
+    return kept.ok;
   }
 
   /** Refreshes the instance with its snapshots to the snapshot server; true when it went through. */

@@ -667,6 +667,22 @@ describe('--keep after a successful update', () => {
     expect(report).toMatchObject({ outcome: 'updated', exitCode: 5 });
     expect(item.warnings).toContain('could not delete web1/safeupdate-old: Storage busy');
   });
+
+  it('a listing that fails is a failed follow-up too: exit 5, not 0', async () => {
+    preflight();
+    systemdHealthy();
+    snapshot();
+    update();
+    systemdHealthy();
+    lxd.expect('listSnapshots', () => {
+      throw new LxdError('LXD did not answer within 30s', 'timeout', []);
+    });
+    finalStatus();
+    const { report, item } = await run({ keep: 1 });
+    expect(report).toMatchObject({ outcome: 'updated', exitCode: 5 });
+    expect(item.error).toEqual({ step: 'follow-up', message: 'updated and healthy, but pruning old snapshots failed (see warnings)' });
+    expect(item.warnings).toContain('could not list the snapshots of web1 to keep the 1 newest: LXD did not answer within 30s');
+  });
 });
 
 describe('--copy-to a snapshot server after a successful update', () => {
