@@ -1,57 +1,17 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { LxdError } from '../../../src/errors.js';
 import { LxcClient } from '../../../src/lxd/lxc-client.js';
 import type { InstanceRef } from '../../../src/lxd/lxd.js';
+import { useLxcStandIn } from '../../support/lxc-stand-in.js';
 
 // The LxcClient methods the apt hooks need, against the stand-in `lxc` of the client's own tests
 // (test/fixtures/lxc-stand-in.cjs): the exact command lines, how answers are read.
 
-const fixtures = fileURLToPath(new URL('../../fixtures/', import.meta.url));
-let dir: string;
-let binary: string;
-let logFile: string;
-let testNumber = 0;
+const standIn = useLxcStandIn('lxc-client-hooks');
+const { answer, argvs } = standIn;
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lxc-client-hooks-'));
-  binary = join(dir, 'lxc');
-  const source = await readFile(join(fixtures, 'lxc-stand-in.cjs'), 'utf8');
-  await writeFile(binary, source.replace(/^#!.*/, `#!${process.execPath}`));
-  await chmod(binary, 0o755);
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-beforeEach(() => {
-  testNumber += 1;
-  logFile = join(dir, `calls-${testNumber}.jsonl`);
-  process.env.LXC_STAND_IN_LOG = logFile;
-  process.env.LXC_STAND_IN_SCRIPT = join(dir, `answers-${testNumber}.json`);
-  answer();
-});
-
-afterEach(() => {
-  delete process.env.LXC_STAND_IN_LOG;
-  delete process.env.LXC_STAND_IN_SCRIPT;
-});
-
-function answer(...answers: Array<{ stdout?: string; stderr?: string; exitCode?: number }>): void {
-  writeFileSync(process.env.LXC_STAND_IN_SCRIPT!, JSON.stringify(answers));
-}
-
-function argvs(): string[][] {
-  if (!existsSync(logFile)) return [];
-  return readFileSync(logFile, 'utf8').split('\n').filter((line) => line.includes('"event":"call"')).map((line) => (JSON.parse(line) as { argv: string[] }).argv);
-}
-
-const client = () => new LxcClient({ binary });
+const client = () => new LxcClient({ binary: standIn.paths.binary });
 const local: InstanceRef = { remote: null, name: 'web1', project: null };
 const remote: InstanceRef = { remote: 'backup', name: 'web1', project: 'prod' };
 

@@ -1,68 +1,18 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LxdError } from '../../../src/errors.js';
 import { LxcClient } from '../../../src/lxd/lxc-client.js';
 import type { InstanceRef, LxdCall } from '../../../src/lxd/lxd.js';
+import { useLxcStandIn, type StandInAnswer as Answer } from '../../support/lxc-stand-in.js';
 
 // LxcClient against the stand-in `lxc` (test/fixtures/lxc-stand-in.cjs), for what lxc-client.test.ts
 // leaves open: the default binary, answers LXD gives in odd shapes, what onCall is told of exec,
 // the terminal after a killed interactive command, and how stderr is read into an error.
 
-const fixtures = fileURLToPath(new URL('../../fixtures/', import.meta.url));
-
-interface Answer {
-  stdout?: string;
-  stderr?: string;
-  exitCode?: number;
-  delayMs?: number;
-  ignoreSigterm?: boolean;
-}
-
-let dir: string;
-let binDir: string;
-let binary: string;
-let logFile: string;
-let testNumber = 0;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lxc-client-edges-'));
-  binDir = join(dir, 'bin dir');
-  await mkdir(binDir);
-  binary = join(binDir, 'lxc');
-  const source = await readFile(join(fixtures, 'lxc-stand-in.cjs'), 'utf8');
-  await writeFile(binary, source.replace(/^#!.*/, `#!${process.execPath}`));
-  await chmod(binary, 0o755);
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-beforeEach(() => {
-  testNumber += 1;
-  logFile = join(dir, `calls-${testNumber}.jsonl`);
-  process.env.LXC_STAND_IN_LOG = logFile;
-  process.env.LXC_STAND_IN_SCRIPT = join(dir, `answers-${testNumber}.json`);
-  answer();
-});
-
-afterEach(() => {
-  delete process.env.LXC_STAND_IN_LOG;
-  delete process.env.LXC_STAND_IN_SCRIPT;
-});
-
-function answer(...answers: Answer[]): void {
-  writeFileSync(process.env.LXC_STAND_IN_SCRIPT!, JSON.stringify(answers));
-}
-
-function calls(): Array<{ argv: string[]; shell: string | null }> {
-  if (!existsSync(logFile)) return [];
-  return readFileSync(logFile, 'utf8').split('\n').filter((line) => line.includes('"event":"call"')).map((line) => JSON.parse(line) as { argv: string[]; shell: string | null });
-}
+const standIn = useLxcStandIn('lxc-client-edges');
+const { answer, calls } = standIn;
 
 async function waitFor(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -94,11 +44,11 @@ afterEach(() => {
 
 const json = (value: unknown): Answer => ({ stdout: `${JSON.stringify(value)}\n` });
 const local: InstanceRef = { remote: null, name: 'web1', project: null };
-const client = (onCall?: (call: LxdCall) => void) => new LxcClient({ binary, ...(onCall ? { onCall } : {}) });
+const client = (onCall?: (call: LxdCall) => void) => new LxcClient({ binary: standIn.paths.binary, ...(onCall ? { onCall } : {}) });
 
 describe('the client binary', () => {
   it('is "lxc" from the PATH unless told otherwise', async () => {
-    setEnv('PATH', `${binDir}:${process.env.PATH ?? ''}`);
+    setEnv('PATH', `${standIn.paths.binDir}:${process.env.PATH ?? ''}`);
     answer(json({}));
     const seen: LxdCall[] = [];
     await new LxcClient({ onCall: (call) => seen.push(call) }).checkReachable(null);
@@ -134,8 +84,8 @@ describe('exec, as onCall and the result see it', () => {
     await client((call) => seen.push(call)).exec(local, ['true']);
     await client((call) => seen.push(call)).exec(local, ['false']);
     expect(seen.map(({ command, ok }) => ({ command, ok }))).toEqual([
-      { command: [binary, 'exec', 'web1', '-T', '-n', '--', 'true'], ok: true },
-      { command: [binary, 'exec', 'web1', '-T', '-n', '--', 'false'], ok: false },
+      { command: [standIn.paths.binary, 'exec', 'web1', '-T', '-n', '--', 'true'], ok: true },
+      { command: [standIn.paths.binary, 'exec', 'web1', '-T', '-n', '--', 'false'], ok: false },
     ]);
     for (const call of seen) {
       expect(call.durationMs).toBeGreaterThanOrEqual(0);
@@ -153,7 +103,7 @@ describe('exec, as onCall and the result see it', () => {
   });
 
   it('a missing client: the exact message, and the command that could not run', async () => {
-    const missing = join(dir, 'no-such-lxc');
+    const missing = join(standIn.paths.dir, 'no-such-lxc');
     const error = await lxdError(new LxcClient({ binary: missing }).exec(local, ['true']));
     expect(error.message).toBe(`the "${missing}" command is not installed`);
     expect(error.command).toEqual([missing, 'exec', 'web1', '-T', '-n', '--', 'true']);
@@ -179,7 +129,7 @@ describe('the terminal after an interactive command that was killed', () => {
 
   beforeEach(async () => {
     // A stand-in stty that notes how it was called; and stdin that says it is a terminal.
-    const bin = join(dir, `stty-${testNumber}`);
+    const bin = join(standIn.paths.dir, `stty-${standIn.testNumber}`);
     await mkdir(bin);
     sttyLog = join(bin, 'calls');
     // As the real stty does where its stdin is no terminal (as here), it fails after noting its call.

@@ -1,48 +1,16 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LxdError } from '../../../src/errors.js';
 import { LxcClient } from '../../../src/lxd/lxc-client.js';
 import type { InstanceRef } from '../../../src/lxd/lxd.js';
+import { useLxcStandIn } from '../../support/lxc-stand-in.js';
 
 // The refusals that keep LxcClient's file, device and trust-store calls from addressing the wrong
 // thing, each before any `lxc` runs; and server answers that leave fields out. Against the
 // stand-in `lxc` (test/fixtures/lxc-stand-in.cjs), which records every call it gets.
 
-const fixtures = fileURLToPath(new URL('../../fixtures/', import.meta.url));
-let dir: string;
-let binary: string;
-let logFile: string;
-let testNumber = 0;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lxc-client-guards-'));
-  binary = join(dir, 'lxc');
-  const source = await readFile(join(fixtures, 'lxc-stand-in.cjs'), 'utf8');
-  await writeFile(binary, source.replace(/^#!.*/, `#!${process.execPath}`));
-  await chmod(binary, 0o755);
-});
-afterAll(() => rm(dir, { recursive: true, force: true }));
-
-beforeEach(() => {
-  testNumber += 1;
-  logFile = join(dir, `calls-${testNumber}.jsonl`);
-  process.env.LXC_STAND_IN_LOG = logFile;
-  process.env.LXC_STAND_IN_SCRIPT = join(dir, `answers-${testNumber}.json`);
-  answer();
-});
-afterEach(() => {
-  delete process.env.LXC_STAND_IN_LOG;
-  delete process.env.LXC_STAND_IN_SCRIPT;
-});
-
-function answer(...answers: Array<{ stdout?: string }>): void {
-  writeFileSync(process.env.LXC_STAND_IN_SCRIPT!, JSON.stringify(answers));
-}
-const ran = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter((line) => line.includes('"event":"call"')).length : 0);
+const standIn = useLxcStandIn('lxc-client-guards');
+const { answer } = standIn;
+const ran = () => standIn.calls().length;
 
 async function refusal(promise: Promise<unknown>): Promise<LxdError> {
   const error = await promise.then(() => null, (caught: unknown) => caught);
@@ -54,7 +22,7 @@ async function refusal(promise: Promise<unknown>): Promise<LxdError> {
   return error as LxdError;
 }
 
-const client = () => new LxcClient({ binary });
+const client = () => new LxcClient({ binary: standIn.paths.binary });
 const local: InstanceRef = { remote: null, name: 'web1', project: null };
 
 describe('refusals before anything runs', () => {

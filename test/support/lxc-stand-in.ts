@@ -1,0 +1,78 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+
+/** One scripted answer of the stand-in `lxc` (test/fixtures/lxc-stand-in.cjs). */
+export interface StandInAnswer {
+  stdout?: string;
+  stderr?: string;
+  exitCode?: number;
+  delayMs?: number;
+  ignoreSigterm?: boolean;
+  dieBy?: string;
+}
+
+export interface StandInCall {
+  call: number;
+  argv: string[];
+  pid: number;
+  ppid: number;
+  pgid: number;
+  parentPgid: number;
+  shell: string | null;
+}
+
+/**
+ * A stand-in `lxc` for a test file: installed once in a folder whose name has a space (the path
+ * must survive script(1)'s -c string), with a fresh call log and script for every test.
+ */
+export function useLxcStandIn(prefix: string) {
+  const fixture = fileURLToPath(new URL('../fixtures/lxc-stand-in.cjs', import.meta.url));
+  const paths = { dir: '', binDir: '', binary: '', logFile: '' };
+  let testNumber = 0;
+
+  beforeAll(async () => {
+    paths.dir = await mkdtemp(join(tmpdir(), `${prefix}-`));
+    paths.binDir = join(paths.dir, 'bin dir');
+    await mkdir(paths.binDir);
+    paths.binary = join(paths.binDir, 'lxc');
+    // The node running the tests, not whichever `node` PATH finds; and a mode set here, not in git.
+    const source = await readFile(fixture, 'utf8');
+    await writeFile(paths.binary, source.replace(/^#!.*/, `#!${process.execPath}`));
+    await chmod(paths.binary, 0o755);
+  });
+  afterAll(() => rm(paths.dir, { recursive: true, force: true }));
+  beforeEach(() => {
+    testNumber += 1;
+    paths.logFile = join(paths.dir, `calls-${testNumber}.jsonl`);
+    process.env.LXC_STAND_IN_LOG = paths.logFile;
+    process.env.LXC_STAND_IN_SCRIPT = join(paths.dir, `answers-${testNumber}.json`);
+    answer();
+  });
+  afterEach(() => {
+    delete process.env.LXC_STAND_IN_LOG;
+    delete process.env.LXC_STAND_IN_SCRIPT;
+  });
+
+  /** The answers to the next calls, in order; a call beyond them fails (exit 99). */
+  function answer(...answers: StandInAnswer[]): void {
+    writeFileSync(process.env.LXC_STAND_IN_SCRIPT!, JSON.stringify(answers));
+  }
+  function calls(): StandInCall[] {
+    if (!existsSync(paths.logFile)) return [];
+    return readFileSync(paths.logFile, 'utf8').split('\n').filter((line) => line.includes('"event":"call"')).map((line) => JSON.parse(line) as StandInCall);
+  }
+  return {
+    paths,
+    answer,
+    calls,
+    argvs: () => calls().map((call) => call.argv),
+    /** The test's own number: a name for per-test files. */
+    get testNumber() {
+      return testNumber;
+    },
+  };
+}
