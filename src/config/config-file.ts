@@ -60,6 +60,8 @@ const settings = z.strictObject({
 const configSchema = z.strictObject({
   defaults: settings.optional(),
   instances: z.record(z.string(), settings).optional(),
+  /** Named fleets, used on the command line as `@name`. */
+  groups: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, { error: 'expected a group name (letters, digits, - and _)' }), z.array(z.string(), { error: 'expected a list of instances' }).min(1, { error: 'expected at least one instance' })).optional(),
 });
 
 export type CheckEntry = z.infer<typeof checkEntry>;

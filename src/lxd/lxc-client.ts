@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type Options as ExecaOptions } from 'execa';
 import { LxdError } from '../errors.js';
-import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, Lxd, LxdCall, ServerInfo, Snapshot, TrustedCertificate } from './lxd.js';
+import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, ListedInstance, Lxd, LxdCall, ServerInfo, Snapshot, TrustedCertificate } from './lxd.js';
 
 export interface LxcClientOptions {
   /** The client binary: `lxc` (later `incus`). */
@@ -53,18 +53,20 @@ export class LxcClient implements Lxd {
 
   async getInstance(ref: InstanceRef): Promise<Instance | null> {
     try {
-      const raw = (await this.query(ref.remote, instancePath(ref, ''))) as RawInstance;
-      return {
-        name: raw.name,
-        type: raw.type === 'virtual-machine' ? 'virtual-machine' : 'container',
-        status: raw.status,
-        ephemeral: raw.ephemeral,
-        devices: raw.expanded_devices ?? {},
-      };
+      return toInstance((await this.query(ref.remote, instancePath(ref, ''))) as RawInstance);
     } catch (error) {
       if (error instanceof LxdError && error.kind === 'not-found') return null;
       throw error;
     }
+  }
+
+  async listInstances(remote: string | null, project: string | null): Promise<ListedInstance[]> {
+    // One call for the whole project: a fleet of hundreds must not cost a read per instance.
+    const params = ['recursion=1', ...(project === null ? [] : [`project=${encodeURIComponent(project)}`])].join('&');
+    const raw = (await this.query(remote, `/1.0/instances?${params}`)) as RawInstance[];
+    return raw
+      .map((item) => ({ ...toInstance(item), config: item.config ?? {} }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
   async listSnapshots(ref: InstanceRef): Promise<Snapshot[]> {
@@ -315,6 +317,19 @@ interface RawInstance {
   ephemeral: boolean;
   config?: Record<string, string>;
   expanded_devices?: Record<string, Record<string, string>>;
+  /** "none" or "" outside a cluster. */
+  location?: string;
+}
+
+function toInstance(raw: RawInstance): Instance {
+  return {
+    name: raw.name,
+    type: raw.type === 'virtual-machine' ? 'virtual-machine' : 'container',
+    status: raw.status,
+    ephemeral: raw.ephemeral,
+    devices: raw.expanded_devices ?? {},
+    location: raw.location && raw.location !== 'none' ? raw.location : null,
+  };
 }
 
 interface RawResources {

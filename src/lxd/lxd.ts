@@ -21,6 +21,14 @@ export interface Instance {
   ephemeral: boolean;
   /** Expanded devices, profiles included. */
   devices: Record<string, DeviceConfig>;
+  /** The cluster member it runs on; null outside a cluster. */
+  location: string | null;
+}
+
+/** One row of an instance listing: enough to select a fleet without a read per instance. */
+export interface ListedInstance extends Instance {
+  /** The instance's own config (`user.*` keys and the like), not expanded. */
+  config: Record<string, string>;
 }
 
 export interface Snapshot {
@@ -92,6 +100,8 @@ export interface Lxd {
   defaultRemote(): Promise<string>;
   /** null when there is no such instance. */
   getInstance(ref: InstanceRef): Promise<Instance | null>;
+  /** Every instance of one project on one remote (null: the client's defaults), sorted by name. */
+  listInstances(remote: string | null, project: string | null): Promise<ListedInstance[]>;
   listSnapshots(ref: InstanceRef): Promise<Snapshot[]>;
   /** The pool's driver and free bytes, and the instance's root disk usage; null where LXD does not say. */
   getSpace(ref: InstanceRef, pool: string): Promise<{ driver: string; freeBytes: number | null; usedByInstanceBytes: number | null }>;

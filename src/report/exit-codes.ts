@@ -1,4 +1,4 @@
-import type { Outcome } from './report.js';
+import type { InstanceReport, Outcome } from './report.js';
 
 /**
  * The exit-code contract, the same for every subcommand. Scripts, CI jobs and apt hooks depend on
@@ -31,12 +31,29 @@ export function exitCodeFor(outcome: Outcome, interruptedBy: string | null): num
     case 'sync-failed':
       return EXIT.failedCleanly;
     case 'not-started':
+    case 'skipped':
       return EXIT.couldNotStart;
     case 'needs-attention':
       return EXIT.needsHuman;
     case 'interrupted':
       return SIGNAL_EXIT[interruptedBy ?? 'SIGINT'] ?? 130;
   }
+}
+
+const FAILED_CLEANLY: readonly Outcome[] = ['rolled-back', 'unhealthy', 'sync-failed'];
+
+/**
+ * The one rule for every command over several instances: the most urgent thing any of them needs
+ * decides. A human first; then an interrupt (the operator asked for it); then a rollback; then
+ * instances that never started; then a failed follow-up.
+ */
+export function fleetExitCode(instances: readonly InstanceReport[], interruptedBy: string | null): number {
+  if (instances.some((item) => item.outcome === 'needs-attention')) return EXIT.needsHuman;
+  if (interruptedBy !== null || instances.some((item) => item.outcome === 'interrupted')) return SIGNAL_EXIT[interruptedBy ?? 'SIGINT'] ?? 130;
+  if (instances.some((item) => FAILED_CLEANLY.includes(item.outcome))) return EXIT.failedCleanly;
+  if (instances.some((item) => item.outcome === 'not-started' || item.outcome === 'skipped')) return EXIT.couldNotStart;
+  if (instances.some((item) => item.error?.step === 'follow-up')) return EXIT.followUpFailed;
+  return EXIT.ok;
 }
 
 export const EXIT_CODE_HELP = `Exit codes:

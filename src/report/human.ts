@@ -15,6 +15,7 @@ const HEADLINE: Record<Outcome, string> = {
   restored: 'restored',
   synced: 'copied to the snapshot server',
   'sync-failed': 'COPY TO THE SNAPSHOT SERVER FAILED',
+  skipped: 'skipped; the fleet stopped before it; nothing changed',
 };
 
 /** The summary for a person at a terminal: a pure function of the report. */

@@ -16,7 +16,9 @@ export type Outcome =
   | 'restored'
   /** `safeupdate sync`: refreshed to the snapshot server, or not. */
   | 'synced'
-  | 'sync-failed';
+  | 'sync-failed'
+  /** A fleet stopped before it began this instance (canary, --max-failures, interrupt). */
+  | 'skipped';
 
 export interface StepRecord {
   action: string;
@@ -36,6 +38,11 @@ export interface UncoveredVolume {
 export interface InstanceReport {
   instance: string;
   project: string | null;
+  /** The cluster member the instance is on; null outside a cluster or where not known. */
+  member: string | null;
+  /** When this instance's run began (ISO), and how long it took: fleets run several at once. */
+  startedAt: string | null;
+  durationMs: number | null;
   outcome: Outcome;
   snapshot: { name: string | null; expiresAt: string | null };
   update: {
@@ -86,6 +93,9 @@ export function emptyInstanceReport(instance: string, project: string | null): I
   return {
     instance,
     project,
+    member: null,
+    startedAt: null,
+    durationMs: null,
     outcome: 'not-started',
     snapshot: { name: null, expiresAt: null },
     update: { exitCode: null, signal: null, timedOut: false, durationMs: null, logFile: null },

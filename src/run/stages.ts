@@ -376,9 +376,10 @@ export class Stages {
     this.item.outcome = outcome;
     this.item.error = failure && { step: failure.step, message: failure.message };
     this.item.finalStatus = await this.currentStatus();
-    const { interrupt } = this.context;
+    const { interrupt, clock } = this.context;
     const interruptedBy = details.interruptedBy ?? (interrupt.aborted ? String(interrupt.reason) : null);
-    const { clock } = this.context;
+    this.item.startedAt = new Date(details.startedAt).toISOString();
+    this.item.durationMs = clock.now() - details.startedAt;
     return frameReport(this.context, details.startedAt, clock.now() - details.startedAt, outcome, details.exitCode ?? exitCodeFor(outcome, interruptedBy), [this.item], {
       command: details.command,
       dryRun: details.dryRun ?? false,

@@ -1,4 +1,4 @@
-import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, Lxd, ServerInfo, Snapshot, TrustedCertificate } from '../../src/lxd/lxd.js';
+import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, ListedInstance, Lxd, ServerInfo, Snapshot, TrustedCertificate } from '../../src/lxd/lxd.js';
 
 type Method = keyof Lxd;
 
@@ -57,6 +57,9 @@ export class FakeLxd implements Lxd {
   }
   getInstance(ref: InstanceRef): Promise<Instance | null> {
     return this.take('getInstance', [ref]);
+  }
+  listInstances(remote: string | null, project: string | null): Promise<ListedInstance[]> {
+    return this.take('listInstances', [remote, project]);
   }
   listSnapshots(ref: InstanceRef): Promise<Snapshot[]> {
     return this.take('listSnapshots', [ref]);
@@ -134,7 +137,7 @@ export function execResult(partial: Partial<ExecResult> = {}): ExecResult {
 }
 
 export function runningContainer(partial: Partial<Instance> = {}): Instance {
-  return { name: 'web1', type: 'container', status: 'Running', ephemeral: false, devices: { root: { type: 'disk', path: '/', pool: 'default' } }, ...partial };
+  return { name: 'web1', type: 'container', status: 'Running', ephemeral: false, devices: { root: { type: 'disk', path: '/', pool: 'default' } }, location: null, ...partial };
 }
 
 /** Matchers for the exec calls the run makes, by what they run. */

@@ -182,8 +182,9 @@ describe('LxcClient: reads', () => {
         ephemeral: false,
         config: { 'boot.autostart': 'true' },
         expanded_devices: { root: { type: 'disk', path: '/', pool: 'default' } },
+        location: 'none',
       }),
-      json({ name: 'web1', type: 'virtual-machine', status: 'Stopped', ephemeral: true }),
+      json({ name: 'web1', type: 'virtual-machine', status: 'Stopped', ephemeral: true, location: 'm2' }),
     );
     expect(await client().getInstance(local)).toEqual({
       name: 'web1',
@@ -191,8 +192,9 @@ describe('LxcClient: reads', () => {
       status: 'Running',
       ephemeral: false,
       devices: { root: { type: 'disk', path: '/', pool: 'default' } },
+      location: null,
     });
-    expect(await client().getInstance(remote)).toEqual({ name: 'web1', type: 'virtual-machine', status: 'Stopped', ephemeral: true, devices: {} });
+    expect(await client().getInstance(remote)).toEqual({ name: 'web1', type: 'virtual-machine', status: 'Stopped', ephemeral: true, devices: {}, location: 'm2' });
     expect(argvs()).toEqual([
       ['query', '/1.0/instances/web1'],
       ['query', `backup:/1.0/instances/web1?project=${encodedProject}`],
@@ -204,6 +206,25 @@ describe('LxcClient: reads', () => {
     expect(await client().getInstance(local)).toBeNull();
     expect((await lxdError(client().getInstance(local))).kind).toBe('unreachable');
     expect(argvs()).toHaveLength(2);
+  });
+
+  it('listInstances reads one project in one call, with config and member, sorted by name', async () => {
+    answer(
+      json([
+        { name: 'web2', type: 'container', status: 'Running', ephemeral: false, config: { 'user.role': 'web' }, location: 'm2' },
+        { name: 'db1', type: 'container', status: 'Stopped', ephemeral: true, location: '' },
+      ]),
+      json([]),
+    );
+    expect(await client().listInstances('backup', 'prod')).toEqual([
+      { name: 'db1', type: 'container', status: 'Stopped', ephemeral: true, devices: {}, location: null, config: {} },
+      { name: 'web2', type: 'container', status: 'Running', ephemeral: false, devices: {}, location: 'm2', config: { 'user.role': 'web' } },
+    ]);
+    expect(await client().listInstances(null, null)).toEqual([]);
+    expect(argvs()).toEqual([
+      ['query', 'backup:/1.0/instances?recursion=1&project=prod'],
+      ['query', '/1.0/instances?recursion=1'],
+    ]);
   });
 
   it('listSnapshots maps expiry (the never value is null), size, and statefulness', async () => {

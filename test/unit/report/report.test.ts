@@ -13,6 +13,9 @@ describe('an instance report before anything happened', () => {
     expect(emptyInstanceReport('backup:db1', 'prod')).toStrictEqual({
       instance: 'backup:db1',
       project: 'prod',
+      member: null,
+      startedAt: null,
+      durationMs: null,
       outcome: 'not-started',
       snapshot: { name: null, expiresAt: null },
       update: { exitCode: null, signal: null, timedOut: false, durationMs: null, logFile: null },
