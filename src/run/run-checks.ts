@@ -4,7 +4,7 @@ import { probe, type Clock } from '../checks/probe.js';
 import { LxdError } from '../errors.js';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
-import { exitCodeFor } from '../report/exit-codes.js';
+import { fleetExitCode } from '../report/exit-codes.js';
 import { emptyInstanceReport, frameReport, worstOutcome, type InstanceReport, type Outcome, type Report } from '../report/report.js';
 import type { Emit } from './events.js';
 
@@ -26,11 +26,12 @@ export interface CheckRunContext {
 }
 
 // Worst first: the report's outcome is the worst of its instances'.
-const SEVERITY: Outcome[] = ['interrupted', 'not-started', 'unhealthy', 'healthy'];
+// The order of the one exit rule (fleetExitCode): a failed check outranks one that could not run.
+const SEVERITY: Outcome[] = ['interrupted', 'unhealthy', 'not-started', 'healthy'];
 
 /**
  * `safeupdate check`: the checks alone, phase `check`, on each instance in turn. Changes nothing.
- * healthy → 0, a required check failed → 1, could not check (missing, stopped, LXD down) → 3.
+ * healthy → 0, could not check (missing, stopped, LXD down) → 3, a required check failed → 1 (outranks 3).
  */
 export async function runChecksOnly(targets: CheckTarget[], context: CheckRunContext): Promise<Report> {
   const started = context.clock.now();
@@ -38,7 +39,7 @@ export async function runChecksOnly(targets: CheckTarget[], context: CheckRunCon
   for (const target of targets) instances.push(await checkInstance(target, context));
   const outcome = worstOutcome(instances, SEVERITY);
   const interruptedBy = context.interrupt.aborted ? String(context.interrupt.reason) : null;
-  return frameReport(context, started, context.clock.now() - started, outcome, exitCodeFor(outcome, interruptedBy), instances, { interruptedBy });
+  return frameReport(context, started, context.clock.now() - started, outcome, fleetExitCode(instances, interruptedBy), instances, { interruptedBy });
 }
 
 async function checkInstance({ ref, checks }: CheckTarget, { lxd, clock, emit, interrupt }: CheckRunContext): Promise<InstanceReport> {

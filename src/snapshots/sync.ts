@@ -1,12 +1,13 @@
 import { LxdError } from '../errors.js';
 import type { InstanceRef } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
-import { exitCodeFor } from '../report/exit-codes.js';
+import { fleetExitCode } from '../report/exit-codes.js';
 import { emptyInstanceReport, frameReport, worstOutcome, type InstanceReport, type Outcome, type Report } from '../report/report.js';
 import { Stages } from '../run/stages.js';
 import type { RunContext } from '../run/types.js';
 
-const WORST_FIRST: Outcome[] = ['interrupted', 'not-started', 'sync-failed', 'synced'];
+// The order of the one exit rule (fleetExitCode): a failed copy outranks an instance that could not start.
+const WORST_FIRST: Outcome[] = ['interrupted', 'sync-failed', 'not-started', 'synced'];
 
 /**
  * `safeupdate sync`: refreshes each instance with its snapshots to a snapshot server, reporting
@@ -44,7 +45,7 @@ export async function syncInstances(refs: InstanceRef[], remote: string, context
   }
   const outcome = worstOutcome(instances, WORST_FIRST);
   const interruptedBy = context.interrupt.aborted ? String(context.interrupt.reason) : null;
-  return frameReport(context, started, clock.now() - started, outcome, exitCodeFor(outcome, interruptedBy), instances, { command: ['sync', `${remote}:`], interruptedBy });
+  return frameReport(context, started, clock.now() - started, outcome, fleetExitCode(instances, interruptedBy), instances, { command: ['sync', `${remote}:`], interruptedBy });
 }
 
 async function describeMissing({ lxd }: RunContext, ref: InstanceRef): Promise<string | null> {

@@ -25,7 +25,7 @@ describe('safeupdate check', () => {
     expect(report.instances[0]!.checks).toMatchObject([{ name: 'systemd', phase: 'check', ok: true }]);
   });
 
-  it('exit 1 when a required check fails; 3 outranks it when an instance cannot be checked', async () => {
+  it('exit 1 when a required check fails, also beside an instance that cannot be checked (the one exit rule)', async () => {
     const lxd = new FakeLxd()
       .expect('checkReachable', () => undefined)
       .expect('getInstance', () => runningContainer())
@@ -41,7 +41,7 @@ describe('safeupdate check', () => {
       .expect('checkReachable', () => undefined)
       .expect('getInstance', () => null);
     const both = await check(two, [{ ref: ref('web1'), checks: [defineCheck('unit:nginx')] }, { ref: ref('web2'), checks: [defineCheck('unit:nginx')] }]);
-    expect(both).toMatchObject({ outcome: 'not-started', exitCode: 3 });
+    expect(both).toMatchObject({ outcome: 'unhealthy', exitCode: 1 });
     expect(both.instances.map((i) => i.outcome)).toEqual(['unhealthy', 'not-started']);
     expect(both.instances[1]!.error).toEqual({ step: 'preflight', message: 'instance web2 does not exist' });
   });
