@@ -2,7 +2,7 @@ import type { RunEvent } from '../run/events.js';
 import { runUpdate, type RunContext, type RunOptions } from '../run/run-update.js';
 import { fleetExitCode } from '../report/exit-codes.js';
 import { frameReport, worstOutcome, type Report } from '../report/report.js';
-import { schedule, type ScheduleOptions } from './scheduler.js';
+import { schedule, type FleetTarget, type ScheduleOptions } from './scheduler.js';
 import type { Selection } from './selection.js';
 
 /** A run's progress event, with the instance it belongs to: several run at once. */
@@ -17,21 +17,22 @@ const WORST_FIRST = ['needs-attention', 'interrupted', 'rolled-back', 'not-start
  */
 export async function runFleet(
   selection: Selection,
-  options: Omit<RunOptions, 'ref'>,
+  /** Each instance's options: its own config section may give it other checks or settings. */
+  optionsFor: (target: FleetTarget) => RunOptions,
+  command: { command: string[]; dryRun: boolean },
   bounds: ScheduleOptions,
   context: RunContext,
   emit: FleetEmit,
 ): Promise<Report> {
   const started = context.clock.now();
   const ran = await schedule(selection.targets, bounds, async (target) => {
-    const report = await runUpdate({ ...options, ref: target.ref }, { ...context, emit: (event) => emit(target.label, event) });
+    const report = await runUpdate({ ...optionsFor(target), ref: target.ref }, { ...context, emit: (event) => emit(target.label, event) });
     return report.instances[0]!;
   }, context.interrupt);
   const instances = [...ran, ...selection.notStarted];
   const interruptedBy = context.interrupt.aborted ? String(context.interrupt.reason) : null;
   return frameReport(context, started, context.clock.now() - started, worstOutcome(instances, [...WORST_FIRST]), fleetExitCode(instances, interruptedBy), instances, {
-    command: options.command,
-    dryRun: options.dryRun,
+    ...command,
     interruptedBy,
   });
 }

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { runFleet } from '../../../src/fleet/run-fleet.js';
+import { emptyInstanceReport } from '../../../src/report/report.js';
+import type { RunContext, RunOptions } from '../../../src/run/run-update.js';
+import { FakeLxd } from '../../support/fake-lxd.js';
+
+function context(interrupt: AbortSignal): RunContext {
+  let now = 1_000;
+  return { lxd: new FakeLxd(), clock: { now: () => (now += 5), sleep: async () => {} } as unknown as RunContext['clock'], emit: () => {}, runId: 'r1', runDir: '/tmp/none', stateDir: '/tmp/none', toolVersion: '0', interrupt };
+}
+const noOptions = (): RunOptions => { throw new Error('no instance should run'); };
+const bounds = { parallel: 2, canary: 0, maxFailures: null, perMember: null };
+const missing = { ...emptyInstanceReport('local:gone', 'default'), error: { step: 'selection', message: 'local:gone: not started: no such instance; nothing changed' } };
+
+describe('one report for a fleet', () => {
+  it('has an entry for every instance, not-started ones included, and exits 3 when nothing could run', async () => {
+    const report = await runFleet({ targets: [], notStarted: [missing] }, noOptions, { command: ['true'], dryRun: false }, bounds, context(new AbortController().signal), () => {});
+    expect(report).toMatchObject({ outcome: 'not-started', exitCode: 3, command: ['true'], interruptedBy: null });
+    expect(report.instances.map((i) => i.instance)).toEqual(['local:gone']);
+  });
+
+  it('after an interrupt starts nothing: every instance is skipped, the exit is the signal\'s', async () => {
+    const controller = new AbortController();
+    controller.abort('SIGTERM');
+    const target = { ref: { remote: 'local', project: 'default', name: 'web1' }, label: 'local:web1', member: 'm1' };
+    const report = await runFleet({ targets: [target], notStarted: [missing] }, noOptions, { command: ['true'], dryRun: false }, bounds, context(controller.signal), () => {});
+    expect(report).toMatchObject({ exitCode: 143, interruptedBy: 'SIGTERM' });
+    expect(report.instances.map((i) => [i.instance, i.outcome, i.member])).toEqual([['local:web1', 'skipped', 'm1'], ['local:gone', 'not-started', null]]);
+  });
+});
