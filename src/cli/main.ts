@@ -9,6 +9,7 @@ import { runChecksOnly } from '../run/run-checks.js';
 import { runUpdate } from '../run/run-update.js';
 import { CorruptRecord, InstanceBusy, InstanceRecordFile } from '../state/instance-record.js';
 import { confirm } from './confirm.js';
+import { isFleet, runFleetCommand, withFleetOptions, type FleetFlags } from './fleet-command.js';
 import { refuseCopyToSource, resolveChecks, toRunOptions, type RunFlags } from './run-options.js';
 import { collect, INTERRUPT_RESTORE, INTERRUPT_RUN, lxdFor, version, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
 import { addHooksCommands } from './hooks-commands.js';
@@ -52,12 +53,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showHelpAfterError('(safeupdate --help for usage)');
 
-  withOutputOptions(
+  withOutputOptions(withFleetOptions(
     program
       .command('run', { isDefault: true })
       .description('snapshot an instance, run the update command in it, check its health, and roll back on failure')
-      .usage('[options] <instance> -- <command> [args...]')
-      .argument('<instance>', 'the instance to update: [remote:]name')
+      .usage('[options] <instance...> -- <command> [args...]')
+      .argument('[instances...]', 'the instances to update: [remote:]name, or @group from the config file')
       // Words after the instance without "--" are a forgotten "--": say that, not "too many arguments".
       .allowExcessArguments(true)
       .option('--project <name>', 'the LXD project of the instance')
@@ -73,15 +74,21 @@ export async function main(argv: string[], io: Io): Promise<number> {
       .option('--copy-to <remote:>', 'after a successful update, refresh the instance with its snapshots to this snapshot server (lxc copy --refresh); a failure there is exit 5')
       .option('--keep-failed', 'before rolling back, keep the broken state as a stopped copy <name>-failed-<timestamp>')
       .option('--dry-run', 'check and print the plan; change nothing'),
-  )
+  ))
     .addHelpText('after', RUN_EXAMPLES)
-    .action(async (instance: string, flags: RunFlags & OutputFlags, self: Command) => {
-      const excess = self.args.slice(1);
-      if (excess.length && command !== null) throw new UsageError(`unexpected "${excess.join(' ')}" between the instance and "--"`);
+    .action(async (instances: string[], flags: RunFlags & FleetFlags & OutputFlags, self: Command) => {
       // Commander fills in negated flags (--no-rollback) even when absent: only given flags may override config.
       const given = <K extends keyof RunFlags>(key: K) => (self.getOptionValueSource(key) === 'cli' ? flags[key] : undefined);
       const config = await loadConfig(flags.config);
-      const options = toRunOptions(instance, command, { ...flags, expiry: given('expiry'), rollback: given('rollback') }, settingsFor(config, instance), io.terminal);
+      const chosen = { ...flags, expiry: given('expiry'), rollback: given('rollback') };
+      if (instances.length === 0 && flags.all === undefined) throw new UsageError("missing required argument 'instance'");
+      // Words after one instance without "--" are a forgotten "--", not a fleet.
+      if (command !== null && isFleet(instances, flags)) {
+        exitCode = await runFleetCommand(io, instances, command, chosen, config);
+        return;
+      }
+      const instance = instances[0]!;
+      const options = toRunOptions(instance, command, chosen, settingsFor(config, instance), io.terminal);
       await refuseCopyToSource(lxdFor(io), [options.ref], options.copyTo, '--copy-to');
       exitCode = await withRun(io, flags, { label: options.ref.name, showOutput: !options.interactive, onInterrupt: INTERRUPT_RUN }, (context) => runUpdate(options, context));
     });

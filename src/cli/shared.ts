@@ -62,6 +62,8 @@ export interface RunView {
   showOutput?: boolean;
   /** What the first SIGINT, SIGTERM or SIGHUP makes this subcommand do, as the operator is told. */
   onInterrupt: string;
+  /** The work draws its own lines (a fleet): no task list, even in a terminal. */
+  lines?: boolean;
 }
 
 export async function withRun(io: Io, flags: OutputFlags, view: RunView, work: (context: RunContext) => Promise<Report>): Promise<number> {
@@ -70,7 +72,7 @@ export async function withRun(io: Io, flags: OutputFlags, view: RunView, work: (
     write: io.stderr, verbose: flags.verbose ?? false, quiet: flags.quiet ?? false, showOutput, fold: outputFold(detectCi(io.env)),
   });
   // In a terminal, the live task list; with --verbose, --quiet or --json, and without a terminal, lines.
-  const list = io.terminal && !flags.verbose && !flags.quiet && !flags.json ? taskList({ write: io.stderr }) : null;
+  const list = io.terminal && !view.lines && !flags.verbose && !flags.quiet && !flags.json ? taskList({ write: io.stderr }) : null;
   const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${label}-${randomBytes(2).toString('hex')}`;
   const signals = watchSignals((message) => io.stderr(`${message}\n`), view.onInterrupt);
   const state = stateDir(io.env);

@@ -13,7 +13,11 @@ function cli(args: string[], { lxd = new FakeLxd(), stateDir = '/nonexistent/saf
 describe('bad input: exit 2, one clear line naming the value, LXD never called', () => {
   it.each([
     [['web1', 'apt-get', 'upgrade'], 'missing "--" before the update command'],
-    [['web1', 'web2', '--', 'true'], 'unexpected "web2" between the instance and "--"'],
+    [['web1', 'web2', '--parallel', '0', '--', 'true'], '--parallel "0": expected a whole number of at least 1'],
+    [['web1', 'web2', '--canary', 'x', '--', 'true'], '--canary "x": expected a whole number of at least 1'],
+    [['--all', 'web1', '--', 'true'], '--all "web1": expected a remote as <remote>:'],
+    [['@web', '--', 'true'], 'group "@web": not defined'],
+    [['web1', 'web2', '--where', 'role', '--', 'true'], '--where "role": expected KEY=VALUE'],
     [['web1', '--'], 'the update command after "--" is empty'],
     [['web1', '--', ''], 'the update command after "--" is empty'],
     [['web 1', '--', 'true'], 'instance "web 1": not a valid LXD instance name'],

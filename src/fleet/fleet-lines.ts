@@ -1,0 +1,28 @@
+import { lineProgress, type ProgressOptions } from '../cli/progress.js';
+import type { FleetEmit } from './run-fleet.js';
+
+/**
+ * The line view of a fleet: each instance gets its own line view, and every line it writes starts
+ * with the instance, so the interleaved lines of parallel runs can still be told apart (and grepped).
+ */
+export function fleetLines(options: ProgressOptions): FleetEmit {
+  const views = new Map<string, ReturnType<typeof lineProgress>>();
+  return (instance, event) => {
+    let view = views.get(instance);
+    if (!view) {
+      let atLineStart = true;
+      view = lineProgress({
+        ...options,
+        // A fold groups one command's output; several at once cannot share one group.
+        fold: null,
+        write: (text) => {
+          const prefixed = text.replace(/(^|\n)(?=.)/g, (_match, newline: string, offset: number) => (offset === 0 && !atLineStart ? newline : `${newline}[${instance}] `));
+          atLineStart = text.endsWith('\n');
+          options.write(prefixed);
+        },
+      });
+      views.set(instance, view);
+    }
+    view.onEvent(event);
+  };
+}
