@@ -54,6 +54,7 @@ function renderInstance(item: InstanceReport, report: Report): string[] {
   if (item.keptFailedCopy) row('kept', `${item.keptFailedCopy} (stopped copy of the failed state; delete it with: lxc delete ${keptCopyRef(item)})`);
   item.uncoveredVolumes.forEach((v, i) => row(i === 0 ? 'not covered' : '', `${v.path} (device ${v.device}: ${v.pool ? `volume ${v.pool}/${v.source}` : v.source})`));
   item.warnings.forEach((w, i) => row(i === 0 ? 'warnings' : '', w));
+  if (item.member !== null) row('member', item.member);
   row('steps', item.steps.map((s) => `${s.ok ? '' : '✖'}${s.action} ${formatDuration(s.durationMs)}`).join(', '));
   if (item.finalStatus) row('now', item.finalStatus.toLowerCase());
   return lines;
