@@ -38,7 +38,9 @@ Exit codes: 0 all required checks pass, 1 a required check failed, 2 bad input,
 3 could not check (instance missing or stopped, LXD unreachable).`;
 
 /** Runs the command line and returns the exit code; it never calls process.exit itself. */
-export async function main(argv: string[], io: Io): Promise<number> {
+export async function main(argv: string[], given: Io): Promise<number> {
+  // The global --client is known once commander has parsed it, before any subcommand's action runs.
+  const io: Io = { ...given };
   // Everything after the first "--" is the update command, passed on as an array, never re-joined.
   const split = argv.indexOf('--');
   const ownArgs = split >= 0 ? argv.slice(0, split) : argv;
@@ -50,7 +52,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
     .version(version, '-V, --version')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .showHelpAfterError('(safeupdate --help for usage)');
+    .showHelpAfterError('(safeupdate --help for usage)')
+    .option('--client <lxc|incus>', 'the client to drive: lxc (LXD) or incus (Incus) (default: $SAFEUPDATE_CLIENT, else lxc if installed, else incus)')
+    .hook('preAction', (self) => {
+      io.client = self.opts<{ client?: string }>().client;
+    });
 
   withOutputOptions(
     program
@@ -183,7 +189,7 @@ export function reportInternalError(error: unknown, io: Pick<Io, 'stderr'>, verb
 }
 
 async function forgetRecord(io: Io, file: InstanceRecordFile, instance: string, yes: boolean): Promise<number> {
-  io.stderr(`${instance}: the record ${file.path} will be removed; the instance is not touched. Check the instance first (safeupdate snapshots ${instance}, lxc info).\n`);
+  io.stderr(`${instance}: the record ${file.path} will be removed; the instance is not touched. Check the instance first (safeupdate snapshots ${instance}, ${lxdFor(io).dialect.client} info ${instance}).\n`);
   const answer = await confirm(`Forget the record of ${instance}?`, { yes, terminal: io.terminal });
   if (answer !== 'yes') {
     io.stderr(`${answer === 'no' ? 'Not forgotten' : 'Cancelled'}; nothing changed.\n`);

@@ -3,10 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type Options as ExecaOptions } from 'execa';
 import { LxdError } from '../errors.js';
-import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, Lxd, LxdCall, ServerInfo, Snapshot, TrustedCertificate } from './lxd.js';
+import { LXC, type Dialect } from './dialect.js';
+import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, Lxd, LxdCall, ServerApi, ServerInfo, Snapshot, TrustedCertificate } from './lxd.js';
 
 export interface LxcClientOptions {
-  /** The client binary: `lxc` (later `incus`). */
+  /** The client spoken: `lxc` (the default) or `incus`. */
+  dialect?: Dialect;
+  /** The client's executable, where it is not the dialect's name on PATH (tests' stand-ins). */
   binary?: string;
   /** Bound on reads and quick writes: a hung daemon must give an error, not a hang. */
   callTimeoutMs?: number;
@@ -20,22 +23,28 @@ const NEVER_EXPIRES = '0001-01-01T00:00:00Z';
 /** What a terminal sends to its foreground process group. */
 const GROUP_SIGNALS = new Set(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']);
 
-/** `Lxd` over the `lxc` command-line client: reads through `lxc query`, writes through its commands. */
+/**
+ * `Lxd` over the `lxc` or `incus` command-line client: reads through `lxc query` (`incus query`),
+ * writes through the API where a command differs between the two, else through their commands.
+ */
 export class LxcClient implements Lxd {
+  readonly dialect: Dialect;
   private readonly binary: string;
   private readonly callTimeoutMs: number;
   private readonly storageTimeoutMs: number;
   private readonly onCall: (call: LxdCall) => void;
 
   constructor(options: LxcClientOptions = {}) {
-    this.binary = options.binary ?? 'lxc';
+    this.dialect = options.dialect ?? LXC;
+    this.binary = options.binary ?? this.dialect.client;
     this.callTimeoutMs = options.callTimeoutMs ?? 30_000;
     this.storageTimeoutMs = options.storageTimeoutMs ?? 30 * 60_000;
     this.onCall = options.onCall ?? (() => {});
   }
 
-  async checkReachable(remote: string | null): Promise<void> {
-    await this.query(remote, '/1.0');
+  async checkReachable(remote: string | null): Promise<ServerApi> {
+    const raw = (await this.query(remote, '/1.0')) as { api_extensions?: string[]; environment?: { server?: string; server_version?: string } };
+    return { server: raw.environment?.server ?? null, version: raw.environment?.server_version ?? null, extensions: raw.api_extensions ?? [] };
   }
 
   async defaultRemote(): Promise<string> {
@@ -124,7 +133,12 @@ export class LxcClient implements Lxd {
   }
 
   async restoreSnapshot(ref: InstanceRef, name: string): Promise<void> {
-    await this.run(['restore', target(ref), name, ...projectFlag(ref)], this.storageTimeoutMs);
+    // Through the API, which LXD and Incus share: their clients name this command differently
+    // (`lxc restore`, `incus snapshot restore`).
+    await this.run(
+      ['query', '--wait', '-X', 'PUT', '--data', JSON.stringify({ restore: name }), remotePath(ref.remote, instancePath(ref, ''))],
+      this.storageTimeoutMs,
+    );
   }
 
   async deleteSnapshot(ref: InstanceRef, name: string): Promise<void> {
@@ -301,9 +315,9 @@ export class LxcClient implements Lxd {
     this.onCall({ command, durationMs: Date.now() - started, ok: result.exitCode === 0 });
     if (result.code === 'ENOENT') throw new LxdError(`the "${this.binary}" client is not installed`, 'unreachable', command);
     if (result.timedOut) {
-      throw new LxdError(`LXD did not answer within ${Math.round(timeoutMs / 1000)}s (${command.join(' ')})`, 'timeout', command);
+      throw new LxdError(`${this.dialect.server} did not answer within ${Math.round(timeoutMs / 1000)}s (${command.join(' ')})`, 'timeout', command);
     }
-    if (result.exitCode !== 0) throw classify(String(result.stderr), command);
+    if (result.exitCode !== 0) throw classify(String(result.stderr), command, this.dialect);
     return String(result.stdout);
   }
 }
@@ -355,11 +369,12 @@ function remotePath(remote: string | null, path: string): string {
   return remote === null ? path : `${remote}:${path}`;
 }
 
-const UNREACHABLE = /connect: no such file|connection refused|dial unix|dial tcp|no route to host|i\/o timeout|Remote .* doesn't exist|certificate|The LXD daemon doesn't appear to be started/i;
+const UNREACHABLE = /connect: no such file|connection refused|dial unix|dial tcp|no route to host|i\/o timeout|Remote .* doesn't exist|certificate|The (LXD|incus) daemon doesn't appear to be started/i;
 
-function classify(stderr: string, command: string[]): LxdError {
+function classify(stderr: string, command: string[], dialect: Dialect): LxdError {
   const message = stderr.trim().replace(/^Error: /, '') || `${command.join(' ')} failed`;
-  if (UNREACHABLE.test(stderr)) return new LxdError(`LXD is not reachable: ${message}`, 'unreachable', command);
-  if (/not found/i.test(stderr)) return new LxdError(message, 'not-found', command);
+  if (UNREACHABLE.test(stderr)) return new LxdError(`${dialect.server} is not reachable: ${message}`, 'unreachable', command);
+  // LXD says "not found"; Incus also "file does not exist" (a file delete) and "Snapshot … does not exist".
+  if (/not found|does not exist/i.test(stderr)) return new LxdError(message, 'not-found', command);
   return new LxdError(message, 'failed', command);
 }

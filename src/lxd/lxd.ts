@@ -1,6 +1,8 @@
+import type { Dialect } from './dialect.js';
+
 /**
- * The one boundary to LXD (and, later, Incus). Everything else receives an `Lxd`; only
- * `lxc-client.ts` runs the client. Unit tests replace it with a scripted fake.
+ * The one boundary to LXD and Incus. Everything else receives an `Lxd`; only `lxc-client.ts` runs
+ * the client (`lxc` or `incus`). Unit tests replace it with a scripted fake.
  */
 
 export interface InstanceRef {
@@ -74,6 +76,14 @@ export interface ServerInfo {
   certificate: string | null;
 }
 
+/** What `GET /1.0` says about the server: what it is, and which API extensions it has. */
+export interface ServerApi {
+  /** `lxd` or `incus`, as the server names itself; null where it does not. */
+  server: string | null;
+  version: string | null;
+  extensions: readonly string[];
+}
+
 export interface LxdCall {
   command: readonly string[];
   durationMs: number;
@@ -81,8 +91,13 @@ export interface LxdCall {
 }
 
 export interface Lxd {
-  /** Throws an LxdError of kind `unreachable` when the server does not answer. */
-  checkReachable(remote: string | null): Promise<void>;
+  /** The client spoken, and so the words of the commands printed for a human. */
+  readonly dialect: Dialect;
+  /**
+   * The server's API (one `GET /1.0`); throws an LxdError of kind `unreachable` when the server
+   * does not answer.
+   */
+  checkReachable(remote: string | null): Promise<ServerApi>;
   /**
    * The same instance with the remote and project the client would use filled in (its default
    * remote, that remote's current project): locks and printed commands must not depend on them.

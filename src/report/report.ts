@@ -1,4 +1,5 @@
 import type { CheckResult } from '../checks/check.js';
+import type { ClientName, Dialect } from '../lxd/dialect.js';
 
 export type Outcome =
   | 'updated'
@@ -70,6 +71,8 @@ export interface Report {
   schema: 1;
   runId: string;
   tool: { name: 'safeupdate'; version: string };
+  /** The client that drove the run (so the commands printed for a human are its own); absent in reports older than Incus support, which were lxc's. */
+  client?: ClientName;
   startedAt: string;
   durationMs: number;
   outcome: Outcome;
@@ -106,7 +109,7 @@ export function emptyInstanceReport(instance: string, project: string | null): I
 
 /** The report's frame around its instances; every subcommand that reports builds it here. */
 export function frameReport(
-  run: { runId: string; toolVersion: string; runDir: string },
+  run: { runId: string; toolVersion: string; runDir: string; lxd?: { dialect: Dialect } },
   startedAt: number,
   durationMs: number,
   outcome: Outcome,
@@ -118,6 +121,7 @@ export function frameReport(
     schema: 1,
     runId: run.runId,
     tool: { name: 'safeupdate', version: run.toolVersion },
+    client: run.lxd?.dialect.client ?? 'lxc',
     startedAt: new Date(startedAt).toISOString(),
     durationMs,
     outcome,

@@ -7,6 +7,8 @@ import type { CheckDefinition, CheckResult, Phase } from '../checks/check.js';
 import { probe } from '../checks/probe.js';
 import { formatDuration } from '../config/duration.js';
 import { LxdError, markInstanceMayHaveChanged } from '../errors.js';
+import { commandLine, type Dialect } from '../lxd/dialect.js';
+import { requireFeatures, serverLabel, type Feature } from '../lxd/extensions.js';
 import type { ExecResult, Instance, InstanceRef } from '../lxd/lxd.js';
 import { formatRef, formatRefWithProject, recoverCommand, SNAPSHOT_PREFIX } from '../lxd/names.js';
 import { exitCodeFor } from '../report/exit-codes.js';
@@ -135,9 +137,9 @@ export class Stages {
     const { lxd } = this.context;
     const ref = this.ref;
     const outcome = await this.step('preflight', `Preflight ${this.item.instance}`, async () => {
-      await lxd.checkReachable(ref.remote);
+      requireFeatures(await lxd.checkReachable(ref.remote), runFeatures(options), serverLabel(ref.remote));
       const instance = await lxd.getInstance(ref);
-      const refusal = refuseInstance(instance, this.item.instance, ref);
+      const refusal = refuseInstance(instance, this.item.instance, ref, lxd.dialect);
       if (refusal) throw new Refusal(refusal);
       this.item.uncoveredVolumes = uncoveredVolumes(instance!);
       const pool = instance!.devices.root?.pool ?? 'default';
@@ -333,7 +335,7 @@ export class Stages {
     const started = clock.now();
     const remoteRef = { ...this.ref, remote };
     const outcome = await this.step('copy', `Copy to ${remote}:`, async () => {
-      await lxd.checkReachable(remote);
+      requireFeatures(await lxd.checkReachable(remote), ['refreshCopy'], `the snapshot server ${remote}:`);
       const before = (await lxd.getInstance(remoteRef)) ? new Set((await lxd.listSnapshots(remoteRef)).map((s) => s.name)) : new Set<string>();
       await lxd.refreshCopy(this.ref, remote);
       const sent = (await lxd.listSnapshots(remoteRef)).map((s) => s.name).filter((name) => !before.has(name));
@@ -396,12 +398,12 @@ export class Stages {
 
   private manualFix(action: string, snapshot: string): string {
     const instance = formatRef(this.ref);
-    const project = this.ref.project === null ? '' : ` --project ${this.ref.project}`;
-    const commands = {
-      stop: [`lxc stop --force ${instance}${project}`, `lxc restore ${instance} ${snapshot}${project}`, `lxc start ${instance}${project}`],
-      restore: [`lxc restore ${instance} ${snapshot}${project}`, `lxc start ${instance}${project}`],
-      start: [`lxc start ${instance}${project}`, `lxc info --show-log ${instance}${project}`],
-    }[action] ?? [];
+    const project = this.ref.project === null ? [] : ['--project', this.ref.project];
+    const { dialect } = this.context.lxd;
+    const [stop, restore, start, log] = [
+      ['stop', '--force', instance], dialect.restore(instance, snapshot), ['start', instance], ['info', '--show-log', instance],
+    ].map((args) => commandLine(dialect, [...args, ...project]));
+    const commands = { stop: [stop, restore, start], restore: [restore, start], start: [start, log] }[action] ?? [];
     return `The snapshot ${snapshot} is kept. To finish by hand: ${commands.join(' && ')}`;
   }
 
@@ -468,11 +470,22 @@ function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function refuseInstance(instance: Instance | null, name: string, ref: InstanceRef): string | null {
+function refuseInstance(instance: Instance | null, name: string, ref: InstanceRef, dialect: Dialect): string | null {
   if (!instance) return `instance ${name} does not exist`;
-  if (instance.ephemeral) return `instance ${name} is ephemeral: LXD deletes it when it stops, so it cannot be rolled back`;
-  if (instance.status !== 'Running') return `instance ${name} is ${instance.status.toLowerCase()}, not running; start it first (lxc start ${formatRefWithProject(ref)})`;
+  if (instance.ephemeral) return `instance ${name} is ephemeral: ${dialect.server} deletes it when it stops, so it cannot be rolled back`;
+  if (instance.status !== 'Running') return `instance ${name} is ${instance.status.toLowerCase()}, not running; start it first (${dialect.client} start ${formatRefWithProject(ref)})`;
   return null;
+}
+
+/** What a run asks of the instance's server; the snapshot server's own part is asked at the copy. */
+function runFeatures(options: RunOptions): Feature[] {
+  return [
+    'instances',
+    // Every snapshot is taken with its own expires_at, also "never": without it, snapshots.expiry would apply.
+    'snapshotExpiry',
+    ...(options.copyTo === null ? [] : ['refreshCopy' as const]),
+    ...(options.keepFailed ? ['instanceOnlyCopy' as const] : []),
+  ];
 }
 
 function uncoveredVolumes(instance: Instance): UncoveredVolume[] {

@@ -1,6 +1,11 @@
-import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, Lxd, ServerInfo, Snapshot, TrustedCertificate } from '../../src/lxd/lxd.js';
+import { LXC, type Dialect } from '../../src/lxd/dialect.js';
+import { USED_EXTENSIONS } from '../../src/lxd/extensions.js';
+import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, Lxd, ServerApi, ServerInfo, Snapshot, TrustedCertificate } from '../../src/lxd/lxd.js';
 
-type Method = keyof Lxd;
+type Method = Exclude<keyof Lxd, 'dialect'>;
+
+/** A server with every extension safeupdate uses: what `checkReachable` answers unless scripted otherwise. */
+export const FULL_API: ServerApi = { server: 'lxd', version: '5.0.2', extensions: USED_EXTENSIONS };
 
 interface Expectation {
   method: Method;
@@ -16,6 +21,8 @@ interface Expectation {
  */
 export class FakeLxd implements Lxd {
   private readonly script: Expectation[] = [];
+  /** The client it stands for: the words of the commands printed for a human. */
+  dialect: Dialect = LXC;
   /** What the client would fill in for an instance given without remote or project. */
   current = { remote: 'local', project: 'default' };
   readonly unexpected: string[] = [];
@@ -43,8 +50,9 @@ export class FakeLxd implements Lxd {
     return next.respond(args);
   }
 
-  checkReachable(remote: string | null): Promise<void> {
-    return this.take('checkReachable', [remote]);
+  /** A scripted answer of nothing is a server with every extension (FULL_API). */
+  async checkReachable(remote: string | null): Promise<ServerApi> {
+    return ((await this.take('checkReachable', [remote])) as ServerApi | undefined) ?? FULL_API;
   }
   async defaultRemote(): Promise<string> {
     this.calls.push({ method: 'defaultRemote', args: [] });

@@ -302,13 +302,13 @@ describe('LxcClient: writes', () => {
     expect(second!.slice(6)).toEqual([`backup:/1.0/instances/web1/snapshots?project=${encodedProject}`]);
   });
 
-  it('restoreSnapshot runs lxc restore', async () => {
+  it('restoreSnapshot restores through the API (PUT restore), which LXD and Incus share', async () => {
     answer({}, {});
     await client().restoreSnapshot(local, 'safeupdate-1');
     await client().restoreSnapshot(remote, 'safeupdate-1');
     expect(argvs()).toEqual([
-      ['restore', 'web1', 'safeupdate-1'],
-      ['restore', 'backup:web1', 'safeupdate-1', '--project', 'qa&x=1 y'],
+      ['query', '--wait', '-X', 'PUT', '--data', '{"restore":"safeupdate-1"}', '/1.0/instances/web1'],
+      ['query', '--wait', '-X', 'PUT', '--data', '{"restore":"safeupdate-1"}', 'backup:/1.0/instances/web1?project=qa%26x%3D1%20y'],
     ]);
   });
 
@@ -623,6 +623,8 @@ describe('LxcClient: process groups', () => {
     expect(recorded!.pgid).not.toBe(recorded!.parentPgid);
   });
 
+  const RESTORE_SAFEUPDATE_1 = ['query', '--wait', '-X', 'PUT', '--data', '{"restore":"safeupdate-1"}', '/1.0/instances/web1'];
+
   it('a Ctrl+C at the terminal (SIGINT to the process group) does not reach an lxc restore half-way', async () => {
     answer({ delayMs: 3000 });
     // A Node child in its own group plays safeupdate at a terminal: it runs restoreSnapshot and
@@ -639,7 +641,7 @@ describe('LxcClient: process groups', () => {
     try {
       await waitFor(() => calls().length === 1 || child.exitCode !== null, 20_000);
       expect(stderr).toBe('');
-      expect(argvs()).toEqual([['restore', 'web1', 'safeupdate-1']]);
+      expect(argvs()).toEqual([RESTORE_SAFEUPDATE_1]);
       expect(finished(0)).toBe(false);
       process.kill(-child.pid!, 'SIGINT');
       expect(await exited).toBe(0);
@@ -656,7 +658,8 @@ describe('LxcClient: a terminal signal caught in the fork window', () => {
     answer({ dieBy: 'SIGINT' }, { stdout: '{}' });
     const client = new LxcClient({ binary });
     await client.restoreSnapshot({ remote: null, name: 'web1', project: null }, 'snap0');
-    expect(argvs()).toEqual([['restore', 'web1', 'snap0'], ['restore', 'web1', 'snap0']]);
+    const restore = ['query', '--wait', '-X', 'PUT', '--data', '{"restore":"snap0"}', '/1.0/instances/web1'];
+    expect(argvs()).toEqual([restore, restore]);
   });
 
   it('only once: a second death is a failure', async () => {

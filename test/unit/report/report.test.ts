@@ -53,6 +53,7 @@ describe('the report frame', () => {
       schema: 1,
       runId: '20261126T042055Z-web1-8a7f',
       tool: { name: 'safeupdate', version: '0.1.0' },
+      client: 'lxc',
       startedAt: '2026-11-26T04:20:55.100Z',
       durationMs: 8100,
       outcome: 'rolled-back',
