@@ -9,14 +9,14 @@ import type { ServerApi } from './lxd.js';
  */
 export const FEATURES = {
   instances: { extension: 'instances', feature: 'the /1.0/instances API every command uses' },
-  snapshotExpiry: { extension: 'snapshot_expiry_creation', feature: "a snapshot's own expiry set when it is taken (--expiry, the hook's snapshots)" },
-  refreshCopy: { extension: 'container_incremental_copy', feature: 'a refresh copy to a snapshot server (--copy-to, sync)' },
-  instanceOnlyCopy: { extension: 'container_only_migration', feature: 'a copy without snapshots (--keep-failed)' },
-  schedule: { extension: 'snapshot_scheduling', feature: 'snapshots.schedule and snapshots.pattern (schedule)' },
-  scheduleExpiry: { extension: 'snapshot_expiry', feature: 'snapshots.expiry (schedule --expiry)' },
-  scheduleAliases: { extension: 'snapshot_schedule_aliases', feature: 'a schedule alias such as @daily (schedule --every)' },
-  proxyDevice: { extension: 'proxy', feature: "the proxy device through which snapshot mode's hook reaches the API (hooks install --mode snapshot)" },
-  restrictedCertificates: { extension: 'certificate_project', feature: "a client certificate restricted to one project, the hook's (hooks install --mode snapshot)" },
+  snapshotExpiry: { extension: 'snapshot_expiry_creation', feature: "a snapshot's own expiry, set when it is taken: every run's snapshot, and the hook's" },
+  refreshCopy: { extension: 'container_incremental_copy', feature: 'a refresh copy to a snapshot server: --copy-to, sync' },
+  instanceOnlyCopy: { extension: 'container_only_migration', feature: 'a copy without snapshots: --keep-failed' },
+  schedule: { extension: 'snapshot_scheduling', feature: 'snapshots.schedule and snapshots.pattern: schedule' },
+  scheduleExpiry: { extension: 'snapshot_expiry', feature: 'snapshots.expiry: schedule --expiry' },
+  scheduleAliases: { extension: 'snapshot_schedule_aliases', feature: 'a schedule alias such as @daily: schedule --every' },
+  proxyDevice: { extension: 'proxy', feature: "the proxy device through which the hook reaches the API: hooks install --mode snapshot" },
+  restrictedCertificates: { extension: 'certificate_project', feature: "a client certificate restricted to one project, the hook's: hooks install --mode snapshot" },
 } as const;
 
 export type Feature = keyof typeof FEATURES;
@@ -37,9 +37,10 @@ export function missingFeatures(api: ServerApi, features: readonly Feature[]): F
 export function requireFeatures(api: ServerApi, features: readonly Feature[], where: string): void {
   const missing = missingFeatures(api, features);
   if (missing.length === 0) return;
-  const named = missing.map((feature) => `"${FEATURES[feature].extension}" (for ${FEATURES[feature].feature})`).join(', ');
+  const named = missing.map((feature) => `"${FEATURES[feature].extension}" (needed for ${FEATURES[feature].feature})`).join(', ');
+  const server = [api.server, api.version].filter(Boolean).join(' ') || 'version unknown';
   throw new LxdError(
-    `${where} (${api.server} ${api.version ?? 'of unknown version'}) lacks the API extension${missing.length > 1 ? 's' : ''} ${named}; nothing changed. Upgrade the server, or leave out the option that needs it`,
+    `${where} (${server}) lacks the API extension${missing.length > 1 ? 's' : ''} ${named}; nothing changed. Upgrade the server, or leave out the option that needs it`,
     'unsupported',
     [],
   );
