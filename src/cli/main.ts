@@ -48,7 +48,7 @@ export async function main(argv: string[], given: Io): Promise<number> {
   let exitCode: number = EXIT.ok;
 
   const program = new Command('safeupdate')
-    .description('Safe package upgrades in LXD containers: snapshot, update, verify, roll back automatically, report.')
+    .description('Safe package upgrades in LXD and Incus containers: snapshot, update, verify, roll back automatically, report.')
     .version(version, '-V, --version')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
@@ -76,7 +76,7 @@ export async function main(argv: string[], given: Io): Promise<number> {
       .option('--timeout <duration>', 'bound on the update command; hitting it counts as a failure (default 1h)')
       .option('--no-rollback', 'on failure, leave the instance as it is and report (exit 4)')
       .option('--keep <n>', 'after a successful update, keep the n newest safeupdate snapshots of the instance and delete older ones')
-      .option('--copy-to <remote:>', 'after a successful update, refresh the instance with its snapshots to this snapshot server (lxc copy --refresh); a failure there is exit 5')
+      .option('--copy-to <remote:>', 'after a successful update, refresh the instance with its snapshots to this snapshot server (copy --refresh); a failure there is exit 5')
       .option('--keep-failed', 'before rolling back, keep the broken state as a stopped copy <name>-failed-<timestamp>')
       .option('--dry-run', 'check and print the plan; change nothing'),
   )

@@ -127,7 +127,7 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
   withOutputOptions(
     program
       .command('sync')
-      .description('refresh instances with their snapshots to a snapshot server (lxc copy --refresh), reporting what was sent')
+      .description('refresh instances with their snapshots to a snapshot server (copy --refresh), reporting what was sent')
       .argument('<args...>', '<instance>... <remote>:')
       .option('--project <name>', 'the LXD project of the instances'),
   )

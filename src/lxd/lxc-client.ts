@@ -373,7 +373,11 @@ const UNREACHABLE = /connect: no such file|connection refused|dial unix|dial tcp
 
 function classify(stderr: string, command: string[], dialect: Dialect): LxdError {
   const message = stderr.trim().replace(/^Error: /, '') || `${command.join(' ')} failed`;
-  if (UNREACHABLE.test(stderr)) return new LxdError(`${dialect.server} is not reachable: ${message}`, 'unreachable', command);
+  if (UNREACHABLE.test(stderr)) {
+    // A remote the client does not know is often one configured for the other client, or in another folder.
+    const where = /remote .* doesn't exist/i.test(stderr) ? ` (${dialect.client} reads its remotes from $${dialect.configEnv}, else ${dialect.configDir})` : '';
+    return new LxdError(`${dialect.server} is not reachable: ${message}${where}`, 'unreachable', command);
+  }
   // LXD says "not found"; Incus also "file does not exist" (a file delete) and "Snapshot … does not exist".
   if (/not found|does not exist/i.test(stderr)) return new LxdError(message, 'not-found', command);
   return new LxdError(message, 'failed', command);

@@ -97,9 +97,12 @@ describe('Incus answers', () => {
     expect(error).toMatchObject({ kind: 'not-found', message: 'Snapshot web1/nope does not exist' });
   });
 
-  it('an unknown remote is unreachable, not missing', async () => {
+  it('an unknown remote is unreachable, not missing, and the message says where incus looks for remotes', async () => {
     answer({ stderr: 'Error: The remote "nope" doesn\'t exist\n', exitCode: 1 });
-    await expect(new LxcClient({ dialect: INCUS }).checkReachable('nope')).rejects.toMatchObject({ kind: 'unreachable', message: 'Incus is not reachable: The remote "nope" doesn\'t exist' });
+    await expect(new LxcClient({ dialect: INCUS }).checkReachable('nope')).rejects.toMatchObject({
+      kind: 'unreachable',
+      message: 'Incus is not reachable: The remote "nope" doesn\'t exist (incus reads its remotes from $INCUS_CONF, else ~/.config/incus)',
+    });
   });
 });
 

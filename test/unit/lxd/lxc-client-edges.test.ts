@@ -186,7 +186,7 @@ describe('how stderr becomes an error', () => {
     answer({ stderr: "Error: Remote backup doesn't exist\n", exitCode: 1 });
     const error = await lxdError(client().checkReachable('backup'));
     expect(error.kind).toBe('unreachable');
-    expect(error.message).toBe("LXD is not reachable: Remote backup doesn't exist");
+    expect(error.message).toBe("LXD is not reachable: Remote backup doesn't exist (lxc reads its remotes from $LXD_CONF, else ~/.config/lxc)");
   });
 
   it('only a leading "Error: " is dropped; what comes before an inner one stays', async () => {
