@@ -4,13 +4,15 @@ import { labOn, removeAll, safeupdate, UPGRADE } from './lab.js';
 
 // The core stories against a real Incus daemon (6.0 LTS, beside LXD: scripts/lab up), driven
 // through the `incus` client. One container goes through them in order, as an operator's would:
-// a good update, a broken one that is rolled back, then its snapshots listed and pruned.
+// a good update, a broken one and a failed postinst that are rolled back, then its snapshots listed
+// and pruned.
 
 const incus = labOn('incus');
 const DAY = 86_400_000;
 let name: string;
 let good: string;
 let broken: string;
+let postinst: string;
 
 beforeAll(async () => {
   const daemon = await execa('incus', ['query', '/1.0'], { reject: false, stdin: 'ignore' });
@@ -54,16 +56,29 @@ describe('an operator on Incus updates a container', () => {
     expect((await incus.snapshots(name)).map((s) => s.name)).toEqual([good, broken]);
   });
 
-  it('snapshots lists them; prune --keep-last 1 deletes the older safeupdate snapshot and never one of its own', async () => {
+  it('a failing postinst (3.0) is rolled back: exit 1, apt\'s exit code reported, dpkg clean again', async () => {
+    await incus.publish(name, '3.0');
+    const run = await safeupdate(['--client', 'incus', name, '--json', '--check', 'unit:safeupdate-demo', '--', ...UPGRADE]);
+
+    expect(run.exitCode, run.stderr).toBe(1);
+    const item = run.report!.instances[0]!;
+    expect(item.update.exitCode).toBe(100);
+    expect(item.error).toEqual({ step: 'update', message: 'the update command exited 100' });
+    expect(await incus.demoVersion(name)).toBe('1.1');
+    expect(await incus.run('exec', name, '--', 'dpkg', '--audit')).toBe('');
+    postinst = item.snapshot.name!;
+  });
+
+  it('snapshots lists them; prune --keep-last 1 deletes the older safeupdate snapshots and never one it did not take', async () => {
     await incus.run('snapshot', 'create', name, 'manual');
     const listed = await safeupdate(['--client', 'incus', 'snapshots', name, '--json']);
     expect(listed.exitCode, listed.stderr).toBe(0);
     const rows = (JSON.parse(listed.stdout) as { snapshots: Array<{ name: string; madeBySafeupdate: boolean }> }).snapshots;
-    expect(rows.map((s) => `${s.name}:${s.madeBySafeupdate}`)).toEqual([`${good}:true`, `${broken}:true`, 'manual:false']);
+    expect(rows.map((s) => `${s.name}:${s.madeBySafeupdate}`)).toEqual([`${good}:true`, `${broken}:true`, `${postinst}:true`, 'manual:false']);
 
     const pruned = await safeupdate(['prune', name, '--keep-last', '1', '--yes'], { SAFEUPDATE_CLIENT: 'incus' });
     expect(pruned.exitCode, pruned.stderr).toBe(0);
-    expect((await incus.snapshots(name)).map((s) => s.name)).toEqual([broken, 'manual']);
+    expect((await incus.snapshots(name)).map((s) => s.name)).toEqual([postinst, 'manual']);
   });
 
   it('a stopped instance is refused (exit 3) with the incus command that starts it', async () => {
