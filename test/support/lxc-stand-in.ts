@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 
@@ -78,4 +78,24 @@ export function useLxcStandIn(prefix: string, client: 'lxc' | 'incus' = 'lxc') {
       return testNumber;
     },
   };
+}
+
+/**
+ * The stand-in installed as both `incus` and `lxc`, first on PATH for every test: for tests of
+ * which client is run by name. Each call's `client` says which name it was run by.
+ */
+export function useClientStandIns(prefix: string) {
+  const standIn = useLxcStandIn(prefix, 'incus');
+  const savedPath = process.env.PATH;
+  beforeAll(async () => {
+    await copyFile(standIn.paths.binary, join(standIn.paths.binDir, 'lxc'));
+    await chmod(join(standIn.paths.binDir, 'lxc'), 0o755);
+  });
+  beforeEach(() => {
+    process.env.PATH = `${standIn.paths.binDir}${delimiter}${savedPath}`;
+  });
+  afterEach(() => {
+    process.env.PATH = savedPath;
+  });
+  return standIn;
 }

@@ -1,37 +1,12 @@
-import { chmod, copyFile } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../../src/cli/main.js';
-import { useLxcStandIn } from '../../support/lxc-stand-in.js';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../../support/cli.js';
+import { useClientStandIns } from '../../support/lxc-stand-in.js';
 
 // --client and SAFEUPDATE_CLIENT reach the access layer: the command line run without a fake, over
 // a stand-in installed as both `incus` and `lxc` on PATH, which records the name it was run by.
 
-const standIn = useLxcStandIn('client-option', 'incus');
-const savedPath = process.env.PATH;
-
-beforeAll(async () => {
-  await copyFile(standIn.paths.binary, join(standIn.paths.binDir, 'lxc'));
-  await chmod(join(standIn.paths.binDir, 'lxc'), 0o755);
-});
-beforeEach(() => {
-  process.env.PATH = `${standIn.paths.binDir}${delimiter}${savedPath}`;
-});
-afterEach(() => {
-  process.env.PATH = savedPath;
-});
-
-async function cli(args: string[], env: Record<string, string> = {}) {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
-    terminal: false,
-    env: { PATH: process.env.PATH!, ...env },
-  });
-  return { code, stdout, stderr };
-}
+const standIn = useClientStandIns('client-option');
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { realLxd: true, env: { PATH: process.env.PATH!, ...env } });
 
 /** `safeupdate snapshots web1` asks for the server, the instance and its snapshots. */
 function answerSnapshots() {

@@ -1,31 +1,19 @@
-import { chmod, copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LxdError, UsageError } from '../../../src/errors.js';
 import { chooseClient, commandLine, dialectOf, INCUS, LXC, type Dialect } from '../../../src/lxd/dialect.js';
 import { LxcClient } from '../../../src/lxd/lxc-client.js';
 import type { InstanceRef } from '../../../src/lxd/lxd.js';
-import { useLxcStandIn } from '../../support/lxc-stand-in.js';
+import { useClientStandIns } from '../../support/lxc-stand-in.js';
 
 // One access layer for both clients: LxcClient runs the dialect's client by its name on PATH, and
 // speaks to it in the words both share (the REST API through `query` where their commands differ).
 // The stand-in is installed as `incus` and, beside it, as `lxc`.
 
-const standIn = useLxcStandIn('dialect', 'incus');
+const standIn = useClientStandIns('dialect');
 const { answer, calls, argvs } = standIn;
-const savedPath = process.env.PATH;
-
-beforeAll(async () => {
-  await copyFile(standIn.paths.binary, join(standIn.paths.binDir, 'lxc'));
-  await chmod(join(standIn.paths.binDir, 'lxc'), 0o755);
-});
-beforeEach(() => {
-  process.env.PATH = `${standIn.paths.binDir}${delimiter}${savedPath}`;
-});
-afterEach(() => {
-  process.env.PATH = savedPath;
-});
 
 const local: InstanceRef = { remote: null, name: 'web1', project: null };
 const remote: InstanceRef = { remote: 'backup', name: 'web1', project: 'prod' };
