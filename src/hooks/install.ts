@@ -1,5 +1,6 @@
 import type { CheckDefinition } from '../checks/check.js';
 import { LxdError } from '../errors.js';
+import type { ClientName } from '../lxd/dialect.js';
 import { requireFeatures, serverLabel } from '../lxd/extensions.js';
 import type { DeviceConfig, Instance, InstanceRef, Lxd, ServerApi, TrustedCertificate } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
@@ -65,9 +66,13 @@ async function lookAt(lxd: Lxd, target: HookTarget, verb: string): Promise<Looke
   return { ref, project: ref.project ?? 'default', instance, api, state, conf: parseHookConf(state.files.get(PATHS.hookConf)?.content ?? '') };
 }
 
-/** How the host command names the instance: its remote when one was given, its project when not `default`. */
-export function hostNaming(given: InstanceRef, project: string): { hostInstance: string; hostOptions: string } {
-  return { hostInstance: formatRef(given), hostOptions: project === 'default' ? '' : `--project ${project}` };
+/**
+ * How the host command names the instance: its remote when one was given, its project when not
+ * `default`, and the client when it is Incus (on a host with both, safeupdate would take lxc).
+ */
+export function hostNaming(given: InstanceRef, project: string, client: ClientName = 'lxc'): { hostInstance: string; hostOptions: string } {
+  const options = [...(client === 'incus' ? ['--client incus'] : []), ...(project === 'default' ? [] : [`--project ${project}`])];
+  return { hostInstance: formatRef(given), hostOptions: options.join(' ') };
 }
 
 export function proxyDevice(port: number, connect: string): DeviceConfig {
@@ -130,7 +135,7 @@ export async function planInstall(deps: HookDeps, target: InstallTarget, options
       throw new CannotInstall(`${target.text} is a virtual machine: its proxy devices need NAT mode and a network, so snapshot mode is for containers only (guard mode works)`);
     }
     if (!state.curl) {
-      const { hostInstance, hostOptions } = hostNaming(target.ref, project);
+      const { hostInstance, hostOptions } = hostNaming(target.ref, project, lxd.dialect.client);
       throw new CannotInstall(`curl is not installed in ${target.text}; snapshot mode's hook asks LXD for the snapshot with it. Install it first: safeupdate ${hostInstance}${hostOptions ? ` ${hostOptions}` : ''} -- apt-get install -y curl`);
     }
     const server = await lxd.getServer(ref.remote);
@@ -219,7 +224,7 @@ export async function planInstall(deps: HookDeps, target: InstallTarget, options
     mode,
     instance: ref.name,
     project,
-    ...hostNaming(target.ref, project),
+    ...hostNaming(target.ref, project, lxd.dialect.client),
     disabledUnits: [...new Set([...recorded, ...disable])],
     ...(snapshotConf ? { snapshot: snapshotConf } : {}),
   }, version);

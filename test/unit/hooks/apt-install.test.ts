@@ -218,6 +218,9 @@ describe('hooks install, guard mode', () => {
     expect(hostNaming({ remote: null, name: 'web1', project: null }, 'default')).toEqual({ hostInstance: 'web1', hostOptions: '' });
     // The client's current project counts, even when not given.
     expect(hostNaming({ remote: null, name: 'web1', project: null }, 'team')).toEqual({ hostInstance: 'web1', hostOptions: '--project team' });
+    // On Incus the host command says so: with both clients installed, safeupdate would take lxc.
+    expect(hostNaming({ remote: null, name: 'web1', project: null }, 'team', 'incus')).toEqual({ hostInstance: 'web1', hostOptions: '--client incus --project team' });
+    expect(hostNaming({ remote: null, name: 'web1', project: null }, 'default', 'incus')).toEqual({ hostInstance: 'web1', hostOptions: '--client incus' });
   });
 });
 
