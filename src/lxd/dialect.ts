@@ -6,10 +6,11 @@ import { UsageError } from '../errors.js';
 export type ClientName = 'lxc' | 'incus';
 
 /**
- * What differs between the two clients. The access layer reads through the REST API
- * (`lxc query`, `incus query`), where both agree; the rest of their commands are the same words,
- * except the snapshot commands Incus moved under `incus snapshot`. Those matter for the commands
- * printed for a human, who types them in the client they use.
+ * What differs between the two clients. The access layer reads, and takes, restores and deletes
+ * snapshots, through the REST API both servers share (`lxc query`, `incus query`); the other
+ * commands it runs take the same words in both. The snapshot commands are where the clients part
+ * (Incus moved them under `incus snapshot`), and that matters for the commands printed for a
+ * human, who types them in the client they use.
  */
 export interface Dialect {
   client: ClientName;
@@ -20,8 +21,6 @@ export interface Dialect {
   configDir: string;
   /** The client's arguments that restore a snapshot. */
   restore(instance: string, snapshot: string): string[];
-  /** The client's arguments that delete one snapshot. */
-  deleteSnapshot(instance: string, snapshot: string): string[];
 }
 
 export const LXC: Dialect = {
@@ -30,7 +29,6 @@ export const LXC: Dialect = {
   configEnv: 'LXD_CONF',
   configDir: '~/.config/lxc',
   restore: (instance, snapshot) => ['restore', instance, snapshot],
-  deleteSnapshot: (instance, snapshot) => ['delete', `${instance}/${snapshot}`],
 };
 
 export const INCUS: Dialect = {
@@ -39,7 +37,6 @@ export const INCUS: Dialect = {
   configEnv: 'INCUS_CONF',
   configDir: '~/.config/incus',
   restore: (instance, snapshot) => ['snapshot', 'restore', instance, snapshot],
-  deleteSnapshot: (instance, snapshot) => ['snapshot', 'delete', instance, snapshot],
 };
 
 const DIALECTS: Record<ClientName, Dialect> = { lxc: LXC, incus: INCUS };
