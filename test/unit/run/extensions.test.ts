@@ -7,6 +7,7 @@ import { INCUS } from '../../../src/lxd/dialect.js';
 import { FEATURES, missingFeatures, requireFeatures, USED_EXTENSIONS } from '../../../src/lxd/extensions.js';
 import type { ServerApi } from '../../../src/lxd/lxd.js';
 import { syncInstances } from '../../../src/snapshots/sync.js';
+import { runCli } from '../../support/cli.js';
 import { FakeClock } from '../../support/fake-clock.js';
 import { execResult, FakeLxd, FULL_API } from '../../support/fake-lxd.js';
 import { RunHarness } from './run-harness.js';
@@ -100,6 +101,38 @@ describe('the snapshot server is asked at the copy', () => {
     lxd.assertDone();
     expect(report.exitCode).toBe(3);
     expect(report.instances[0]!.error?.message).toMatch(/^the snapshot server backup: \(lxd 3\.0\.3\) lacks the API extension "container_incremental_copy"/);
+  });
+});
+
+describe('schedule asks for what it sets', () => {
+  it('@daily on a server without snapshot_schedule_aliases: exit 3, nothing set', async () => {
+    const lxd = new FakeLxd().expect('checkReachable', () => without('snapshot_schedule_aliases'));
+    const run = await runCli(['schedule', 'web1', '--every', '@daily'], { lxd });
+    lxd.assertDone();
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(/^safeupdate: the server \(lxd 3\.0\.3\) lacks the API extension "snapshot_schedule_aliases" \(needed for a schedule alias such as @daily/);
+  });
+
+  it.each([
+    [['--every', '0 3 * * *'], 'snapshot_scheduling'],
+    [['--every', '0 3 * * *', '--expiry', '14d'], 'snapshot_expiry'],
+  ])('%j on a server without %s: exit 3', async (args, extension) => {
+    const lxd = new FakeLxd().expect('checkReachable', () => without(extension));
+    const run = await runCli(['schedule', 'web1', ...args], { lxd });
+    lxd.assertDone();
+    expect(run.code).toBe(3);
+    expect(run.stderr).toContain(`lacks the API extension "${extension}"`);
+  });
+
+  it('a cron schedule with an expiry on a server without aliases: not asked for, so set', async () => {
+    const lxd = new FakeLxd()
+      .expect('checkReachable', () => without('snapshot_schedule_aliases'))
+      .expect('getInstance', () => ({ name: 'web1', type: 'container', status: 'Running', ephemeral: false, devices: {} }))
+      .expect('setConfig', () => undefined, (args) => (args[1] as Record<string, string | null>)['snapshots.expiry'] === '2w', 'setConfig with the expiry')
+      .expect('getConfig', () => ({ 'snapshots.schedule': '0 3 * * *', 'snapshots.expiry': '2w' }));
+    const run = await runCli(['schedule', 'web1', '--every', '0 3 * * *', '--expiry', '14d'], { lxd });
+    lxd.assertDone();
+    expect(run.code, run.stderr).toBe(0);
   });
 });
 
