@@ -331,6 +331,18 @@ describe('hooks install, snapshot mode', () => {
     expect(outcome.summary).toContain('web1 is a virtual machine');
   });
 
+  it('refuses a server without the proxy device or restricted certificates: exit 3, naming the extensions', async () => {
+    const lxd = new FakeLxd();
+    lxd.expect('checkReachable', () => ({ server: 'lxd', version: '3.0.3', extensions: ['instances', 'snapshot_expiry_creation'] }));
+    lxd.expect('getInstance', () => runningContainer());
+    lxd.expect('exec', () => inside(), isStateScript, 'the state script');
+    lxd.expect('listCertificates', () => []);
+    const outcome = await install(lxd, target(), options({ mode: 'snapshot' }));
+    lxd.assertDone();
+    expect(outcome.exitCode).toBe(3);
+    expect(outcome.summary).toMatch(/^the server local: \(lxd 3\.0\.3\) lacks the API extensions "proxy" \(needed for the proxy device .*\), "certificate_project" \(needed for a client certificate restricted/);
+  });
+
   it('refuses a port something inside already listens on', async () => {
     const lxd = new FakeLxd();
     look(lxd, { listen: [18443] });
