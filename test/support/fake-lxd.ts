@@ -160,5 +160,5 @@ export function systemdOutput(state: string, failed: string[] = [], jobs = 0): E
 }
 
 export function unitOutput(active: string, sub: string, invocation = 'inv-1', result = 'success'): ExecResult {
-  return execResult({ stdout: `LoadState=loaded\nActiveState=${active}\nSubState=${sub}\nResult=${result}\nInvocationID=${invocation}\nNRestarts=0\n` });
+  return execResult({ stdout: `LoadState=loaded\nActiveState=${active}\nSubState=${sub}\nResult=${result}\nInvocationID=${invocation}\nNRestarts=0\nJob=\n` });
 }
