@@ -84,7 +84,7 @@ describe('the run refuses at preflight, before anything changes', () => {
 
 describe('the snapshot server is asked at the copy', () => {
   it('--copy-to a server without container_incremental_copy: updated, the copy refused, exit 5', async () => {
-    h.preflight().systemdHealthy().snapshot().update().systemdHealthy();
+    h.preflight().baselineHealthy().snapshot().update().systemdHealthy();
     h.lxd.expect('checkReachable', () => without('container_incremental_copy'), (args) => args[0] === 'backup', 'the snapshot server');
     h.finalStatus();
     const { report, item } = await h.run({ copyTo: 'backup' });
