@@ -23,6 +23,7 @@ Examples:
   safeupdate web1 --check unit:nginx --check http://127.0.0.1:8080/health -- apt-get upgrade -y
   safeupdate backup:db1 --project prod --expiry 7d -- sh -c 'apt-get update && apt-get -y dist-upgrade'
   safeupdate web1 --dry-run -- apt-get upgrade -y
+  safeupdate web1 --refuse major --allow 'php8*' -- apt-get dist-upgrade -y
 
 Checks: systemd | unit:<name> | exec:<shell command> | http(s)://host:port/path | tcp:host:port
   ({ip} in a URL or host is the instance's IPv4 address as LXD reports it)
@@ -78,7 +79,11 @@ export async function main(argv: string[], given: Io): Promise<number> {
       .option('--keep <n>', 'after a successful update, keep the n newest safeupdate snapshots of the instance and delete older ones')
       .option('--copy-to <remote:>', 'after a successful update, refresh the instance with its snapshots to this snapshot server (copy --refresh); a failure there is exit 5')
       .option('--keep-failed', 'before rolling back, keep the broken state as a stopped copy <name>-failed-<timestamp>')
-      .option('--dry-run', 'check and print the plan; change nothing'),
+      .option('--dry-run', 'check and print the plan (with an apt command: the packages it would change); change nothing')
+      .option('--refuse <major|minor>', 'refuse, before anything changes, an update that would raise a package this far (apt simulation; exit 3)')
+      .option('--allow <package>', 'a package (glob) that --refuse lets through, repeatable', collect, [])
+      .option('--keep-unchanged', 'keep the snapshot even when the update changed no package')
+      .option('--no-package-report', 'do not read the installed packages before and after the update'),
   )
     .addHelpText('after', RUN_EXAMPLES)
     .action(async (instance: string, flags: RunFlags & OutputFlags, self: Command) => {

@@ -1,6 +1,7 @@
 import type { CheckResult } from '../checks/check.js';
 import { formatDuration } from '../config/duration.js';
 import { commandLine, dialectOf } from '../lxd/dialect.js';
+import { listChanges, summarizePackages } from './packages.js';
 import type { InstanceReport, Outcome, Report } from './report.js';
 
 const HEADLINE: Record<Outcome, string> = {
@@ -42,6 +43,7 @@ function renderInstance(item: InstanceReport, report: Report): string[] {
     row('update', `${report.command.join(' ')}: ${how} after ${formatDuration(item.update.durationMs)}`);
   }
   if (item.update.logFile) row('log', item.update.logFile);
+  if (item.packages) [summarizePackages(item.packages), ...listChanges(item.packages)].forEach((line, i) => row(i === 0 ? 'packages' : '', line));
   item.checks.forEach((check, i) => row(i === 0 ? 'checks' : '', renderCheck(check)));
   if (item.rollback.performed) {
     row('rollback', item.rollback.steps.map((s) => `${s.ok ? '✔' : '✖'} ${s.action} ${formatDuration(s.durationMs)}`).join('  '));

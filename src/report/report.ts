@@ -1,4 +1,6 @@
 import type { CheckResult } from '../checks/check.js';
+import type { PackageChange } from '../packages/inventory.js';
+import type { Bump, PackageManager } from '../packages/versions.js';
 import type { ClientName, Dialect } from '../lxd/dialect.js';
 
 export type Outcome =
@@ -24,6 +26,18 @@ export interface StepRecord {
   ok: boolean;
   durationMs: number;
   message: string;
+}
+
+/** What the update changed in the installed packages, or what apt says it would change. */
+export interface PackageReport {
+  manager: PackageManager;
+  /** true: apt's simulation (a dry run, a policy check); false: the inventories before and after the update. */
+  simulated: boolean;
+  changes: PackageChange[];
+  /** Changed packages by how far they moved. */
+  counts: Record<Bump, number>;
+  /** No package changed, so the run deleted the snapshot it had taken (not with --keep-unchanged). */
+  snapshotDeleted: boolean;
 }
 
 /** A disk device that an instance snapshot does not contain, so a rollback does not restore it. */
@@ -61,6 +75,8 @@ export interface InstanceReport {
   steps: StepRecord[];
   /** What a dry run would do. */
   plan: string[];
+  /** null where the packages were not read (--no-package-report, or the inventory failed: see warnings). */
+  packages: PackageReport | null;
   /** LXD's status of the instance when the run ended, where known. */
   finalStatus: string | null;
   warnings: string[];
@@ -101,6 +117,7 @@ export function emptyInstanceReport(instance: string, project: string | null): I
     uncoveredVolumes: [],
     steps: [],
     plan: [],
+    packages: null,
     finalStatus: null,
     warnings: [],
     error: null,

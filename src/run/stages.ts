@@ -16,6 +16,11 @@ import { frameReport, type InstanceReport, type Outcome, type Report, type Uncov
 import { AwaitingRecovery, CorruptRecord, InstanceBusy, InstanceRecordFile, type InstanceRecord } from '../state/instance-record.js';
 import { executePrune } from '../snapshots/prune.js';
 import { decideRetention } from '../snapshots/retention.js';
+import { countBumps, diffInventories, INVENTORY_SCRIPT, parseInventory, type Inventory, type PackageChange } from '../packages/inventory.js';
+import { describeChange, refusedChanges, type UpgradePolicy } from '../packages/policy.js';
+import { parseSimulation, simulationOf } from '../packages/simulate.js';
+import type { PackageManager } from '../packages/versions.js';
+import { lastLine } from '../checks/exec-check.js';
 import { collectEvidence } from './evidence.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
@@ -258,6 +263,74 @@ export class Stages {
     if (!outcome.ok) this.warn(`evidence: ${outcome.message}`);
   }
 
+  /**
+   * The installed packages, in one `exec`. Read-only, and evidence rather than a precondition: one
+   * that cannot be read is a warning, and the report then lists no changes instead of guessing.
+   */
+  async readInventory(when: 'before' | 'after'): Promise<Inventory | null> {
+    const outcome = await this.step(`packages-${when}`, `Packages (${when} the update)`, async () => {
+      const result = await this.context.lxd.exec(this.ref, ['sh', '-c', INVENTORY_SCRIPT], { timeoutMs: PACKAGE_READ_TIMEOUT_MS });
+      if (result.exitCode !== 0) throw new Refusal(`the inventory exited ${result.exitCode ?? result.signal}${lastLine(result.stderr) ? `: ${lastLine(result.stderr)}` : ''}`);
+      const inventory = parseInventory(result.stdout);
+      return { message: `${inventory.packages.size} installed (${inventory.manager})`, inventory };
+    });
+    if (outcome.ok) return outcome.value.inventory;
+    this.warn(`could not read the installed packages ${when} the update: ${outcome.message}; the report lists no package changes`);
+    return null;
+  }
+
+  /** What the update changed, between the inventories before and after it. */
+  recordChanges(before: Inventory, after: Inventory): PackageChange[] {
+    return this.recordPackages(after.manager, diffInventories(before, after), false);
+  }
+
+  /**
+   * What apt says the command would change (`apt-get -s`, changing nothing), recorded in the
+   * report; or why it cannot say.
+   */
+  async simulatePackages(command: string[]): Promise<{ changes: PackageChange[] } | { reason: string }> {
+    const plan = simulationOf(command);
+    if ('reason' in plan) return plan;
+    const outcome = await this.step('simulate', `Simulate: ${plan.argv.join(' ')}`, async () => {
+      const result = await this.context.lxd.exec(this.ref, plan.argv, { timeoutMs: PACKAGE_READ_TIMEOUT_MS, env: { LC_ALL: 'C' } });
+      if (result.exitCode !== 0) throw new Refusal(`${plan.argv.join(' ')} exited ${result.exitCode ?? result.signal}${lastLine(result.stderr) ? `: ${lastLine(result.stderr)}` : ''}`);
+      const changes = parseSimulation(result.stdout);
+      return { message: changes.length ? `${changes.length} package(s) would change` : 'no package would change', changes };
+    });
+    if (!outcome.ok) return { reason: outcome.message };
+    return { changes: this.recordPackages('dpkg', outcome.value.changes, true) };
+  }
+
+  /** The policy's refusal, before anything changed: a failure naming each package, or null to go on. */
+  async refuseByPolicy(command: string[], policy: UpgradePolicy & { refuse: NonNullable<UpgradePolicy['refuse']> }): Promise<Failure | null> {
+    const simulated = await this.simulatePackages(command);
+    if ('reason' in simulated) {
+      return { step: 'simulate', message: `--refuse ${policy.refuse} needs apt's simulation, and there is none: ${simulated.reason}; nothing changed` };
+    }
+    const refused = refusedChanges(simulated.changes, policy);
+    if (!refused.length) return null;
+    const allow = [...new Set(refused.map((change) => change.name.replace(/:[^:]+$/, '')))].map((name) => `--allow ${name}`).join(' ');
+    return { step: 'simulate', message: `refused by --refuse ${policy.refuse}: ${refused.map(describeChange).join(', ')}; nothing changed (${allow} lets it through)` };
+  }
+
+  /** Deletes this run's own snapshot of an update that changed no package, through prune's snapshot-only path. */
+  async forgetUnchangedSnapshot(name: string): Promise<boolean> {
+    const outcome = await this.step('forget-snapshot', `Delete ${name}: no package changed`, async () => {
+      const plan = { instance: this.item.instance, ref: this.ref, decisions: [{ snapshot: { name, createdAt: '', expiresAt: null, stateful: false, sizeBytes: null }, keep: false, reason: 'no package changed' }] };
+      const result = await executePrune(this.context.lxd, plan);
+      if (result.failed.length) throw new Refusal(result.failed[0]!.message);
+      return { message: `deleted ${name} (--keep-unchanged keeps it)` };
+    });
+    if (outcome.ok && this.item.packages) this.item.packages.snapshotDeleted = true;
+    if (!outcome.ok) this.warn(`no package changed, but the snapshot ${name} could not be deleted: ${outcome.message}`);
+    return outcome.ok;
+  }
+
+  private recordPackages(manager: PackageManager, changes: PackageChange[], simulated: boolean): PackageChange[] {
+    this.item.packages = { manager, simulated, changes, counts: countBumps(changes), snapshotDeleted: false };
+    return changes;
+  }
+
   /** Announces steps that belong together, so that views can show them as one group. */
   beginGroup(title: string, actions: string[]): void {
     this.context.emit({ type: 'group-start', title, actions });
@@ -361,6 +434,8 @@ export class Stages {
       ...(options.keep === null ? [] : [`after success: keep the ${options.keep} newest safeupdate snapshots, delete older ones`]),
       ...(options.copyTo === null ? [] : [`after success: refresh the instance with its snapshots to ${options.copyTo}:`]),
       options.rollback ? 'on failure: collect evidence, stop, restore the snapshot, start, check again' : 'on failure: leave it as it is (--no-rollback)',
+      ...(this.item.packages?.simulated ? this.item.packages.changes.map((change) => `would change ${describeChange(change)}`) : []),
+      ...(options.policy.refuse === null ? [] : [`before the snapshot: refuse a ${options.policy.refuse === 'major' ? 'major' : 'major or minor'} upgrade${options.policy.allow.length ? ` (except ${options.policy.allow.join(', ')})` : ''}`]),
       ...this.item.uncoveredVolumes.map((v) => `not covered by rollback: ${v.path} (device ${v.device})`),
       describeSpace(this.item.space),
     ];
@@ -461,6 +536,9 @@ export class Stages {
     return outcome;
   }
 }
+
+/** Bounds an inventory or a simulation: both read a database and should answer in seconds. */
+const PACKAGE_READ_TIMEOUT_MS = 120_000;
 
 /** A decision not to go on, as opposed to something that broke. */
 class Refusal extends Error {}

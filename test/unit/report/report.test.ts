@@ -25,6 +25,7 @@ describe('an instance report before anything happened', () => {
       uncoveredVolumes: [],
       steps: [],
       plan: [],
+      packages: null,
       finalStatus: null,
       warnings: [],
       error: null,

@@ -30,6 +30,10 @@ export function runOptions(overrides: Partial<RunOptions> = {}): RunOptions {
     keep: null,
     copyTo: null,
     dryRun: false,
+    // The package report and its policy have tests of their own (packages-run.test.ts).
+    packageReport: false,
+    policy: { refuse: null, allow: [] },
+    keepUnchanged: false,
     interactive: false,
     ...overrides,
   };
