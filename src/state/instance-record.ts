@@ -249,7 +249,7 @@ async function readGuard(path: string): Promise<Pick<InstanceRecord, 'pid' | 'pi
   }
 }
 
-function thisProcess(): Pick<InstanceRecord, 'pid' | 'pidStartedAt'> {
+export function thisProcess(): Pick<InstanceRecord, 'pid' | 'pidStartedAt'> {
   return { pid: process.pid, pidStartedAt: processStartTime(process.pid) };
 }
 
