@@ -200,16 +200,23 @@ export class ServerLease {
     if (current?.runId === held.runId && current.hostId === held.hostId) await this.lxd.deleteProfile(this.profile);
   }
 
-  /** `recover --forget`: removes the lease whatever it says; the caller asked the human first. */
-  async forget(): Promise<Lease | 'unreadable' | null> {
-    const current = await this.lxd.getProfile(this.profile);
-    if (!current) return null;
-    await this.lxd.deleteProfile(this.profile);
+  /**
+   * `recover --forget`: removes a lease whose run is gone (expired, or kept for a human), or that
+   * cannot be read; the caller asked the human first. A lease still renewed is refused.
+   */
+  async forget(myHostId: string): Promise<Lease | 'unreadable' | null> {
+    let current: Lease | null;
     try {
-      return decode(current.config);
-    } catch {
+      current = await this.read();
+    } catch (error) {
+      if (!(error instanceof UnreadableLease)) throw error;
+      await this.lxd.deleteProfile(this.profile);
       return 'unreadable';
     }
+    if (!current) return null;
+    if (current.expiresAt !== null && !this.isStale(current, myHostId)) throw new LeaseBusy(current, this.profile.name);
+    await this.lxd.deleteProfile(this.profile);
+    return current;
   }
 
   /** The lease as the server has it; null when there is none. */
