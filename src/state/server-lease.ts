@@ -86,6 +86,8 @@ export class ServerLease {
   private held: Lease | null = null;
   private timer: NodeJS.Timeout | null = null;
   private lost: string | null = null;
+  /** Renewals, marks and the release one after another: a renewal in flight must not undo a release. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly lxd: Lxd,
@@ -159,8 +161,8 @@ export class ServerLease {
   }
 
   /** One renewal. An error talking to LXD is not a loss by itself: the lease's own expiry decides. */
-  async renew(): Promise<void> {
-    await this.write({});
+  renew(): Promise<void> {
+    return this.serial(() => this.write({}));
   }
 
   /**
@@ -169,7 +171,7 @@ export class ServerLease {
    */
   async mark(patch: Partial<Pick<Lease, 'phase' | 'snapshot' | 'baseline'>>): Promise<string | null> {
     try {
-      await this.write(patch);
+      await this.serial(() => this.write(patch));
     } catch (error) {
       return `could not update the server lease ${this.profile.name}: ${(error as Error).message}`;
     }
@@ -177,8 +179,12 @@ export class ServerLease {
   }
 
   /** The run ended needing a human: the lease stays, never expiring, so no host starts on it. */
-  async keepForRecovery(): Promise<void> {
+  keepForRecovery(): Promise<void> {
     this.stopRenewing();
+    return this.serial(() => this.keep());
+  }
+
+  private async keep(): Promise<void> {
     const held = this.held;
     this.held = null;
     if (!held || this.lost) return;
@@ -191,8 +197,12 @@ export class ServerLease {
   }
 
   /** Deletes the lease, only while it is still this run's. */
-  async release(): Promise<void> {
+  release(): Promise<void> {
     this.stopRenewing();
+    return this.serial(() => this.delete());
+  }
+
+  private async delete(): Promise<void> {
     const held = this.held;
     this.held = null;
     if (!held || this.lost) return;
@@ -228,6 +238,12 @@ export class ServerLease {
     } catch (error) {
       throw new UnreadableLease(this.profile.name, this.ref, (error as Error).message);
     }
+  }
+
+  private serial<T>(step: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(step);
+    this.queue = next.catch(() => {});
+    return next;
   }
 
   private stopRenewing(): void {
