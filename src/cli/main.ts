@@ -7,7 +7,9 @@ import { EXIT, EXIT_CODE_HELP } from '../report/exit-codes.js';
 import { recoverInstance, recoveryPlan } from '../run/recover.js';
 import { runChecksOnly } from '../run/run-checks.js';
 import { runUpdate } from '../run/run-update.js';
+import { systemClock } from '../checks/probe.js';
 import { CorruptRecord, InstanceBusy, InstanceRecordFile } from '../state/instance-record.js';
+import { hostId, LeaseBusy, leaseLengthMs, ServerLease, UnreadableLease } from '../state/server-lease.js';
 import { confirm } from './confirm.js';
 import { refuseCopyToSource, resolveChecks, toRunOptions, type RunFlags } from './run-options.js';
 import { collect, INTERRUPT_RESTORE, INTERRUPT_RUN, lxdFor, version, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
@@ -132,13 +134,16 @@ export async function main(argv: string[], given: Io): Promise<number> {
       if (flags.forget && flags.check.length) throw new UsageError('--forget takes no --check: it does not touch the instance');
       const checks = resolveChecks(flags.check, settingsFor(await loadConfig(flags.config), instance));
       // The record is keyed by the remote and project the client uses: resolve them as a run does.
-      const ref = await lxdFor(io).resolveRef(parseInstanceRef(instance, flags.project ?? null));
+      const lxd = lxdFor(io);
+      const ref = await lxd.resolveRef(parseInstanceRef(instance, flags.project ?? null));
       const file = new InstanceRecordFile(stateDir(io.env), ref);
+      // A run on another host leaves no record here, only its lease on the server.
+      const lease = new ServerLease(lxd, ref, systemClock, leaseLengthMs(io.env));
       if (flags.forget) {
-        exitCode = await forgetRecord(io, file, instance, flags.yes ?? false);
+        exitCode = await forgetRecord(io, file, lease, instance, flags.yes ?? false);
         return;
       }
-      const record = await file.read();
+      const record = (await file.read()) ?? (await lease.read());
       if (record) {
         io.stderr(`${instance}: ${recoveryPlan(record)}\n`);
         const answer = await confirm(`Recover ${instance}?`, { yes: flags.yes ?? false, terminal: io.terminal });
@@ -169,7 +174,7 @@ export async function main(argv: string[], given: Io): Promise<number> {
       return EXIT.usage;
     }
     // Errors the subcommands report as such: nothing was changed (exit 3).
-    if (error instanceof LxdError || error instanceof CorruptRecord || error instanceof InstanceBusy) {
+    if (error instanceof LxdError || error instanceof CorruptRecord || error instanceof InstanceBusy || error instanceof LeaseBusy || error instanceof UnreadableLease) {
       io.stderr(`safeupdate: ${error.message}\n`);
       return EXIT.couldNotStart;
     }
@@ -193,8 +198,11 @@ export function reportInternalError(error: unknown, io: Pick<Io, 'stderr'>, verb
   return changed ? EXIT.needsHuman : EXIT.couldNotStart;
 }
 
-async function forgetRecord(io: Io, file: InstanceRecordFile, instance: string, yes: boolean): Promise<number> {
-  io.stderr(`${instance}: the record ${file.path} will be removed; the instance is not touched. Check the instance first (safeupdate snapshots ${instance}, ${lxdFor(io).dialect.client} info ${instance}).\n`);
+async function forgetRecord(io: Io, file: InstanceRecordFile, lease: ServerLease, instance: string, yes: boolean): Promise<number> {
+  io.stderr(
+    `${instance}: the record ${file.path} and the server lease (profile ${lease.profile.name}) (if its run is gone) will be removed; the instance is not touched. ` +
+      `Check the instance first (safeupdate snapshots ${instance}, ${lxdFor(io).dialect.client} info ${instance}).\n`,
+  );
   const answer = await confirm(`Forget the record of ${instance}?`, { yes, terminal: io.terminal });
   if (answer !== 'yes') {
     io.stderr(`${answer === 'no' ? 'Not forgotten' : 'Cancelled'}; nothing changed.\n`);
@@ -202,6 +210,9 @@ async function forgetRecord(io: Io, file: InstanceRecordFile, instance: string, 
   }
   const result = await file.forget();
   io.stderr(result === 'forgotten' ? `${instance}: record removed.\n` : `${instance}: there was no record.\n`);
+  const forgotten = await lease.forget(await hostId(stateDir(io.env)));
+  if (forgotten === 'unreadable') io.stderr(`${instance}: unreadable server lease ${lease.profile.name} removed.\n`);
+  else if (forgotten) io.stderr(`${instance}: server lease ${lease.profile.name} of run ${forgotten.runId} (host ${forgotten.host}) removed.\n`);
   return EXIT.ok;
 }
 

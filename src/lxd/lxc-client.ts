@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { execa, type Options as ExecaOptions } from 'execa';
 import { LxdError } from '../errors.js';
 import { LXC, type Dialect } from './dialect.js';
-import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, Lxd, LxdCall, ServerApi, ServerInfo, Snapshot, TrustedCertificate } from './lxd.js';
+import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, Lxd, LxdCall, Profile, ProfileRef, ServerApi, ServerInfo, Snapshot, TrustedCertificate } from './lxd.js';
 
 export interface LxcClientOptions {
   /** The client spoken: `lxc` (the default) or `incus`. */
@@ -296,6 +296,55 @@ export class LxcClient implements Lxd {
     await this.run(['query', '-X', 'DELETE', remotePath(remote, `/1.0/certificates/${fingerprint}`)], this.callTimeoutMs);
   }
 
+  async createProfile(profile: ProfileRef, description: string, config: Record<string, string>): Promise<boolean> {
+    // One POST carries the config: created with it, or not at all (`lxc profile create` then `set`
+    // would leave an empty profile behind a crash in between).
+    const body = { name: profile.name, description, config };
+    try {
+      await this.run(['query', '-X', 'POST', '--data', JSON.stringify(body), remotePath(profile.remote, profilePath(profile, ''))], this.callTimeoutMs);
+      return true;
+    } catch (error) {
+      // LXD 5.0: "Error inserting "NAME" into database: The profile already exists".
+      if (error instanceof LxdError && /already exists/i.test(error.message)) return false;
+      throw error;
+    }
+  }
+
+  async getProfile(profile: ProfileRef): Promise<Profile | null> {
+    try {
+      const raw = (await this.query(profile.remote, profilePath(profile, `/${encodeURIComponent(profile.name)}`))) as RawProfile;
+      return { description: raw.description ?? '', config: raw.config ?? {}, usedBy: raw.used_by ?? [] };
+    } catch (error) {
+      if (error instanceof LxdError && error.kind === 'not-found') return null;
+      throw error;
+    }
+  }
+
+  async setProfileConfig(profile: ProfileRef, entries: Record<string, string>): Promise<void> {
+    const set = Object.entries(entries).map(([key, value]) => `${key}=${value}`);
+    await this.run(['profile', 'set', target(profile), ...set, ...projectFlag(profile)], this.callTimeoutMs);
+  }
+
+  async renameProfile(profile: ProfileRef, to: string): Promise<boolean> {
+    try {
+      await this.run(['profile', 'rename', target(profile), to, ...projectFlag(profile)], this.callTimeoutMs);
+      return true;
+    } catch (error) {
+      // LXD 5.0 answers the rename of a profile that is gone with "Query affected 0 rows instead of 1".
+      if (error instanceof LxdError && (error.kind === 'not-found' || /affected 0 rows/i.test(error.message))) return false;
+      throw error;
+    }
+  }
+
+  async deleteProfile(profile: ProfileRef): Promise<void> {
+    try {
+      await this.run(['profile', 'delete', target(profile), ...projectFlag(profile)], this.callTimeoutMs);
+    } catch (error) {
+      if (error instanceof LxdError && error.kind === 'not-found') return;
+      throw error;
+    }
+  }
+
   private async query(remote: string | null, path: string): Promise<unknown> {
     const stdout = await this.run(['query', remotePath(remote, path)], this.callTimeoutMs);
     return JSON.parse(stdout) as unknown;
@@ -331,6 +380,12 @@ interface RawInstance {
   expanded_devices?: Record<string, Record<string, string>>;
 }
 
+interface RawProfile {
+  description?: string;
+  config?: Record<string, string>;
+  used_by?: string[];
+}
+
 interface RawResources {
   space?: { total?: number; used?: number };
 }
@@ -352,11 +407,15 @@ function shellJoin(words: string[]): string {
   return words.map((word) => `'${word.replaceAll("'", `'\\''`)}'`).join(' ');
 }
 
-function target(ref: InstanceRef): string {
+function target(ref: { remote: string | null; name: string }): string {
   return ref.remote === null ? ref.name : `${ref.remote}:${ref.name}`;
 }
 
-function projectFlag(ref: InstanceRef): string[] {
+function profilePath(profile: ProfileRef, suffix: string): string {
+  return `/1.0/profiles${suffix}${profile.project === null ? '' : `?project=${encodeURIComponent(profile.project)}`}`;
+}
+
+function projectFlag(ref: { project: string | null }): string[] {
   return ref.project === null ? [] : ['--project', ref.project];
 }
 

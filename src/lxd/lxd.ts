@@ -84,6 +84,20 @@ export interface ServerApi {
   extensions: readonly string[];
 }
 
+/** A profile, addressed by its remote and project (profiles of a project without its own live in `default`). */
+export interface ProfileRef {
+  remote: string | null;
+  project: string | null;
+  name: string;
+}
+
+export interface Profile {
+  description: string;
+  config: Record<string, string>;
+  /** The instances (and other objects) that use it, as API paths. */
+  usedBy: string[];
+}
+
 export interface LxdCall {
   command: readonly string[];
   durationMs: number;
@@ -141,4 +155,14 @@ export interface Lxd {
   /** Trusts a client certificate (PEM), restricted to these projects. */
   addRestrictedCertificate(remote: string | null, name: string, certificate: string, projects: string[]): Promise<void>;
   deleteCertificate(remote: string | null, fingerprint: string): Promise<void>;
+  /** Creates a profile with this config, in one request. false: a profile of that name exists (nothing changed). */
+  createProfile(profile: ProfileRef, description: string, config: Record<string, string>): Promise<boolean>;
+  /** null when there is no such profile. */
+  getProfile(profile: ProfileRef): Promise<Profile | null>;
+  /** Sets profile config keys; throws LxdError `not-found` when the profile is gone. */
+  setProfileConfig(profile: ProfileRef, entries: Record<string, string>): Promise<void>;
+  /** Renames a profile. false: there was no profile of that name (someone else renamed or deleted it first). */
+  renameProfile(profile: ProfileRef, to: string): Promise<boolean>;
+  /** Deletes a profile; one that is not there is no error. */
+  deleteProfile(profile: ProfileRef): Promise<void>;
 }

@@ -13,7 +13,8 @@ import type { ExecResult, Instance, InstanceRef } from '../lxd/lxd.js';
 import { formatRef, formatRefWithProject, recoverCommand, SNAPSHOT_PREFIX } from '../lxd/names.js';
 import { exitCodeFor } from '../report/exit-codes.js';
 import { frameReport, type InstanceReport, type Outcome, type Report, type UncoveredVolume } from '../report/report.js';
-import { AwaitingRecovery, CorruptRecord, InstanceBusy, InstanceRecordFile, type InstanceRecord } from '../state/instance-record.js';
+import { AwaitingRecovery, CorruptRecord, InstanceBusy, InstanceRecordFile, thisProcess, type InstanceRecord } from '../state/instance-record.js';
+import { hostId, LeaseAwaitingRecovery, LeaseBusy, leaseLengthMs, ServerLease, UnreadableLease, type LeaseHolder } from '../state/server-lease.js';
 import { executePrune } from '../snapshots/prune.js';
 import { decideRetention } from '../snapshots/retention.js';
 import { countBumps, diffInventories, INVENTORY_SCRIPT, parseInventory, type Inventory, type PackageChange } from '../packages/inventory.js';
@@ -28,6 +29,8 @@ import type { Failure, RunContext, RunOptions } from './types.js';
 export class Stages {
   private readonly instanceDir: string;
   private record: InstanceRecordFile | null = null;
+  /** The lock between hosts, on the instance's server; the record above is this host's. */
+  private lease: ServerLease | null = null;
   /** From the first step that may change the instance on: an unexpected error then needs a human. */
   private changing = false;
   private keepRecord = false;
@@ -58,7 +61,6 @@ export class Stages {
       });
       this.record = record;
       if (clearedStale) this.warn(`cleared the record of run ${clearedStale.runId}, which ended before it changed anything`);
-      return { ok: true };
     } catch (error) {
       if (error instanceof InstanceBusy || error instanceof AwaitingRecovery || error instanceof CorruptRecord || error instanceof LxdError) {
         return { ok: false, failure: { step: 'lock', message: error.message } };
@@ -66,11 +68,48 @@ export class Stages {
       // The state folder is unusable (full, read-only, not a folder): no lock, so no run.
       return { ok: false, failure: { step: 'lock', message: `cannot take the lock in ${this.context.stateDir}: ${describeError(error)}; nothing changed` } };
     }
+    const leased = await this.takeLease(command);
+    if (!leased.ok) await this.unlock();
+    return leased;
   }
 
-  /** Holds an existing record (for `recover`, which took it over). */
-  adopt(record: InstanceRecordFile): void {
+  /** The server lease, after this host's record: other hosts driving the same instance wait for it. */
+  private async takeLease(command: string[]): Promise<{ ok: true } | { ok: false; failure: Failure }> {
+    const lease = this.newLease();
+    try {
+      const { tookOver } = await lease.acquire(await this.leaseHolder(command));
+      this.lease = lease;
+      lease.startRenewing();
+      if (tookOver) {
+        this.warn(`took over the server lease of run ${tookOver.runId} on host ${tookOver.host} (pid ${tookOver.pid}), which stopped renewing it at ${tookOver.renewedAt} before it changed anything`);
+      }
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof LeaseBusy || error instanceof LeaseAwaitingRecovery || error instanceof UnreadableLease) {
+        return { ok: false, failure: { step: 'lock', message: error.message } };
+      }
+      // A client restricted to a project without its own profiles may not create one in `default`.
+      return { ok: false, failure: { step: 'lock', message: `cannot take the server lease ${lease.profile.name} for ${this.item.instance} (project ${this.ref.project}): ${describeError(error)}; nothing changed` } };
+    }
+  }
+
+  newLease(): ServerLease {
+    return new ServerLease(this.context.lxd, this.ref, this.context.clock, leaseLengthMs(), (reason) => this.warn(`${reason}; no further change is started`));
+  }
+
+  async leaseHolder(command: string[]): Promise<LeaseHolder> {
+    const { runId, clock, stateDir } = this.context;
+    return {
+      runId, hostId: await hostId(stateDir), host: hostname(), ...thisProcess(), instance: this.item.instance, command,
+      startedAt: new Date(clock.now()).toISOString(),
+    };
+  }
+
+  /** Holds an existing record and lease (for `recover`, which took them over). */
+  adopt(record: InstanceRecordFile | null, lease: ServerLease | null): void {
     this.record = record;
+    this.lease = lease;
+    lease?.startRenewing();
   }
 
   /**
@@ -84,7 +123,16 @@ export class Stages {
   /** Ends the run's hold on the instance; the record is removed unless it awaits recovery. */
   async unlock(): Promise<void> {
     const record = this.record;
+    const lease = this.lease;
     this.record = null;
+    this.lease = null;
+    try {
+      if (this.keepRecord) await lease?.keepForRecovery();
+      else await lease?.release();
+    } catch (error) {
+      this.warn(`could not ${this.keepRecord ? 'keep' : 'remove'} the server lease ${lease!.profile.name}: ${describeError(error)}; ` +
+        `${this.keepRecord ? 'other hosts may start on this instance once it expires' : `it expires by itself; clear it sooner with ${recoverCommand(this.ref)} --forget`}`);
+    }
     if (!record || this.keepRecord) return;
     try {
       await record.release();
@@ -99,13 +147,14 @@ export class Stages {
    * on without it; during a rollback it is only a warning: the rollback never waits on the disk.
    */
   async mark(patch: Partial<Pick<InstanceRecord, 'phase' | 'snapshot' | 'baseline'>>): Promise<string | null> {
-    if (!this.record) return null;
-    try {
-      await this.record.update(patch);
-      return null;
-    } catch (error) {
-      return `could not write the record ${this.record.path}: ${describeError(error)}`;
+    if (this.record) {
+      try {
+        await this.record.update(patch);
+      } catch (error) {
+        return `could not write the record ${this.record.path}: ${describeError(error)}`;
+      }
     }
+    return (await this.lease?.mark(patch)) ?? null;
   }
 
   get mayHaveChanged(): boolean {
