@@ -88,9 +88,15 @@ export class LxcClient implements Lxd {
   }
 
   async getSpace(ref: InstanceRef, pool: string): Promise<{ driver: string; freeBytes: number | null; usedByInstanceBytes: number | null }> {
-    const project = ref.project === null ? '' : `?project=${encodeURIComponent(ref.project)}`;
-    const { driver } = (await this.query(ref.remote, `/1.0/storage-pools/${encodeURIComponent(pool)}${project}`)) as { driver: string };
-    const resources = (await this.query(ref.remote, `/1.0/storage-pools/${encodeURIComponent(pool)}/resources${project}`)) as RawResources;
+    const project = ref.project === null ? '' : `project=${encodeURIComponent(ref.project)}`;
+    const poolPath = `/1.0/storage-pools/${encodeURIComponent(pool)}`;
+    const { driver } = (await this.query(ref.remote, withQuery(poolPath, project))) as { driver: string };
+    // On a cluster every member has its own share of the pool, and a server answers for itself unless
+    // told a target: the free space that counts is on the member that holds the instance. A server
+    // that is not clustered says "none".
+    const { location } = (await this.query(ref.remote, instancePath(ref, ''))) as RawInstance;
+    const member = location && location !== 'none' ? `target=${encodeURIComponent(location)}` : '';
+    const resources = (await this.query(ref.remote, withQuery(`${poolPath}/resources`, project, member))) as RawResources;
     const state = (await this.query(ref.remote, instancePath(ref, '/state'))) as RawState;
     const usage = state.disk?.root?.usage;
     return {
@@ -376,6 +382,8 @@ interface RawInstance {
   type: string;
   status: string;
   ephemeral: boolean;
+  /** The cluster member that holds the instance; "none" on a server that is not clustered. */
+  location?: string;
   config?: Record<string, string>;
   expanded_devices?: Record<string, Record<string, string>>;
 }
@@ -422,6 +430,12 @@ function projectFlag(ref: { project: string | null }): string[] {
 function instancePath(ref: InstanceRef, suffix: string, query = ''): string {
   const params = [ref.project === null ? '' : `project=${encodeURIComponent(ref.project)}`, query].filter(Boolean).join('&');
   return `/1.0/instances/${encodeURIComponent(ref.name)}${suffix}${params ? `?${params}` : ''}`;
+}
+
+/** `path?a&b`, leaving out empty parameters. */
+function withQuery(path: string, ...params: string[]): string {
+  const query = params.filter(Boolean).join('&');
+  return query ? `${path}?${query}` : path;
 }
 
 function remotePath(remote: string | null, path: string): string {

@@ -1,15 +1,5 @@
 import { execa } from 'execa';
-import { BACKUP_REMOTE, E2E_PREFIX, ownerPid } from './lab.js';
-
-function alive(pid: number | null): boolean {
-  if (pid === null) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive, BACKUP_REMOTE, E2E_PREFIX, ownerPid } from './lab.js';
 
 /**
  * The end-to-end tests need the lab (scripts/lab up): a running LXD and the lab image. They fail

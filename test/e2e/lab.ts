@@ -30,6 +30,17 @@ export function ownerPid(name: string): number | null {
   return match ? Number(match[1]) : null;
 }
 
+/** Whether the process that owns an end-to-end name (see `ownerPid`) still runs. */
+export function alive(pid: number | null): boolean {
+  if (pid === null) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface LxdSnapshot {
   name: string;
   expires_at: string;

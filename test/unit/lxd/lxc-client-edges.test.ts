@@ -59,7 +59,8 @@ describe('the client binary', () => {
 
 describe('answers in odd shapes', () => {
   it('an instance state without disks, or without a root disk, reports no usage', async () => {
-    answer(json({ driver: 'dir' }), json({ space: { total: 100 } }), json({}), json({ driver: 'dir' }), json({ space: { total: 100 } }), json({ disk: {} }));
+    const instance = json({ name: 'web1', location: 'none' });
+    answer(json({ driver: 'dir' }), instance, json({ space: { total: 100 } }), json({}), json({ driver: 'dir' }), instance, json({ space: { total: 100 } }), json({ disk: {} }));
     expect(await client().getSpace(local, 'default')).toEqual({ driver: 'dir', freeBytes: 100, usedByInstanceBytes: null });
     expect(await client().getSpace(local, 'default')).toEqual({ driver: 'dir', freeBytes: 100, usedByInstanceBytes: null });
   });
