@@ -48,7 +48,8 @@ describe.each([LXC, INCUS])('LxcClient speaking $client', (dialect: Dialect) => 
       ['config', 'device', 'add', 'web1', 'safeupdate-lxd', 'proxy', 'listen=tcp:127.0.0.1:1'],
       ['config', 'device', 'remove', 'web1', 'safeupdate-lxd'],
     ]);
-  });
+    // Eleven real processes: on a loaded two-core machine that can take longer than the default 5 s.
+  }, 30_000);
 
   it('checkReachable reads the server and its API extensions in one GET /1.0', async () => {
     answer({ stdout: JSON.stringify({ api_extensions: ['instances', 'snapshot_expiry_creation'], environment: { server: dialect.client === 'lxc' ? 'lxd' : 'incus', server_version: '6.0.4' } }) });
