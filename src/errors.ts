@@ -3,12 +3,15 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** A call to LXD failed. `kind` lets callers decide without parsing messages. */
+/**
+ * A call to LXD (or Incus) failed. `kind` lets callers decide without parsing messages;
+ * `unsupported`: the server lacks an API extension a feature needs.
+ */
 export class LxdError extends Error {
   override name = 'LxdError';
   constructor(
     message: string,
-    readonly kind: 'unreachable' | 'not-found' | 'timeout' | 'failed',
+    readonly kind: 'unreachable' | 'not-found' | 'timeout' | 'failed' | 'unsupported',
     readonly command: readonly string[],
     options?: { cause?: unknown },
   ) {

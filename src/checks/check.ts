@@ -44,8 +44,9 @@ export interface Observation {
   state: 'pass' | 'fail' | 'retry';
   message: string;
   /**
-   * A pass with a key is confirmed by a second pass with the same key a moment later: a service
-   * that is `active` for the instant between its start and its crash must not count as healthy.
+   * After an update or a rollback, a pass with a key is confirmed by a second pass with the same key
+   * a moment later: a service that is `active` for the instant between its start and its crash must
+   * not count as healthy. At baseline and in `check` nothing of ours is changing, and the key is not used.
    */
   confirmKey?: string;
   failedUnits?: string[];

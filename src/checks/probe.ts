@@ -14,6 +14,15 @@ export interface Clock {
 /** How long a pass with a confirm key must hold before it counts. */
 export const CONFIRM_MS = 1_000;
 
+/**
+ * Only right after safeupdate changed the instance (an update, a restore) can a pass be a service
+ * on its way down again; at baseline and in a plain `check` nothing of ours is changing, so a
+ * second look would only add a second.
+ */
+function needsConfirmation(phase: CheckContext['phase']): boolean {
+  return phase === 'after-update' || phase === 'after-rollback';
+}
+
 function attemptFor(spec: CheckSpec): Attempt {
   switch (spec.kind) {
     case 'exec':
@@ -61,7 +70,7 @@ export async function probe(check: CheckDefinition, context: CheckContext, clock
     if (last.state === 'fail') return finish(false, last.message);
     let wait = intervalMs;
     if (last.state === 'pass') {
-      if (last.confirmKey === undefined) return finish(true, last.message);
+      if (last.confirmKey === undefined || !needsConfirmation(context.phase)) return finish(true, last.message);
       if (unconfirmed.key === last.confirmKey && clock.now() - unconfirmed.at >= CONFIRM_MS) return finish(true, last.message);
       if (unconfirmed.key !== last.confirmKey) Object.assign(unconfirmed, { key: last.confirmKey, at: clock.now() });
       wait = Math.min(intervalMs, CONFIRM_MS);

@@ -1,12 +1,15 @@
 import type { Attempt } from './check.js';
 import { lastLine } from './exec-check.js';
 
-/** Healthy when the systemd unit is `active`; `activating` is waited for, `failed` is final. */
+/**
+ * Healthy when the systemd unit is `active`; `activating` is waited for, `failed` is final, and so
+ * is `inactive` with no job queued where nothing of ours is starting it (baseline, a plain check).
+ */
 export function unitAttempt(unit: string): Attempt {
-  return async ({ lxd, ref, signal }, timeoutMs) => {
+  return async ({ lxd, ref, phase, signal }, timeoutMs) => {
     const result = await lxd.exec(
       ref,
-      ['systemctl', 'show', '--property=LoadState,ActiveState,SubState,Result,InvocationID,NRestarts', '--', unit],
+      ['systemctl', 'show', '--property=LoadState,ActiveState,SubState,Result,InvocationID,NRestarts,Job', '--', unit],
       { timeoutMs, ...(signal ? { signal } : {}) },
     );
     if (result.exitCode !== 0) {
@@ -21,6 +24,9 @@ export function unitAttempt(unit: string): Attempt {
         return { state: 'pass', message: state, confirmKey: `${props.InvocationID}/${props.NRestarts}` };
       case 'failed':
         return { state: 'fail', message: `${state}, result ${props.Result}` };
+      case 'inactive':
+        if (!props.Job && (phase === 'baseline' || phase === 'check')) return { state: 'fail', message: `${state}, and nothing is starting it` };
+        return { state: 'retry', message: state };
       default:
         return { state: 'retry', message: state };
     }

@@ -1,8 +1,11 @@
+import type { ClientName } from '../lxd/dialect.js';
+
 /**
  * Completion scripts: subcommands, and instance names asked of LXD at completion time (so they
- * are always current; `lxc list -c n` is the client's own, fast listing).
+ * are always current; `lxc list -c n` is the client's own, fast listing), through the client
+ * safeupdate drives (`incus list -c n` for Incus).
  */
-export function completionScript(shell: 'bash' | 'zsh', subcommands: string[]): string {
+export function completionScript(shell: 'bash' | 'zsh', subcommands: string[], client: ClientName = 'lxc'): string {
   const words = subcommands.join(' ');
   const bash = `# safeupdate completion for bash: eval "$(safeupdate completion bash)"
 _safeupdate() {
@@ -16,7 +19,7 @@ _safeupdate() {
     return 0
   fi
   local instances
-  instances=$(lxc list -c n --format csv 2>/dev/null)
+  instances=$(${client} list -c n --format csv 2>/dev/null)
   if ((COMP_CWORD == 1)); then
     COMPREPLY=($(compgen -W "${words} $instances" -- "$cur"))
   else

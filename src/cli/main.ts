@@ -7,7 +7,9 @@ import { EXIT, EXIT_CODE_HELP } from '../report/exit-codes.js';
 import { recoverInstance, recoveryPlan } from '../run/recover.js';
 import { runChecksOnly } from '../run/run-checks.js';
 import { runUpdate } from '../run/run-update.js';
+import { systemClock } from '../checks/probe.js';
 import { CorruptRecord, InstanceBusy, InstanceRecordFile } from '../state/instance-record.js';
+import { hostId, LeaseBusy, leaseLengthMs, ServerLease, UnreadableLease } from '../state/server-lease.js';
 import { confirm } from './confirm.js';
 import { isFleet, runFleetCommand, withFleetOptions, type FleetFlags } from './fleet-command.js';
 import { refuseCopyToSource, resolveChecks, toRunOptions, type RunFlags } from './run-options.js';
@@ -24,6 +26,7 @@ Examples:
   safeupdate web1 --check unit:nginx --check http://127.0.0.1:8080/health -- apt-get upgrade -y
   safeupdate backup:db1 --project prod --expiry 7d -- sh -c 'apt-get update && apt-get -y dist-upgrade'
   safeupdate web1 --dry-run -- apt-get upgrade -y
+  safeupdate web1 --refuse major --allow 'php8*' -- apt-get dist-upgrade -y
 
 Checks: systemd | unit:<name> | exec:<shell command> | http(s)://host:port/path | tcp:host:port
   ({ip} in a URL or host is the instance's IPv4 address as LXD reports it)
@@ -39,7 +42,9 @@ Exit codes: 0 all required checks pass, 1 a required check failed, 2 bad input,
 3 could not check (instance missing or stopped, LXD unreachable).`;
 
 /** Runs the command line and returns the exit code; it never calls process.exit itself. */
-export async function main(argv: string[], io: Io): Promise<number> {
+export async function main(argv: string[], given: Io): Promise<number> {
+  // The global --client is known once commander has parsed it, before any subcommand's action runs.
+  const io: Io = { ...given };
   // Everything after the first "--" is the update command, passed on as an array, never re-joined.
   const split = argv.indexOf('--');
   const ownArgs = split >= 0 ? argv.slice(0, split) : argv;
@@ -47,11 +52,15 @@ export async function main(argv: string[], io: Io): Promise<number> {
   let exitCode: number = EXIT.ok;
 
   const program = new Command('safeupdate')
-    .description('Safe package upgrades in LXD containers: snapshot, update, verify, roll back automatically, report.')
+    .description('Safe package upgrades in LXD and Incus containers: snapshot, update, verify, roll back automatically, report.')
     .version(version, '-V, --version')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .showHelpAfterError('(safeupdate --help for usage)');
+    .showHelpAfterError('(safeupdate --help for usage)')
+    .option('--client <lxc|incus>', 'the client to drive: lxc (LXD) or incus (Incus) (default: $SAFEUPDATE_CLIENT, else lxc if installed, else incus)')
+    .hook('preAction', (self) => {
+      io.client = self.opts<{ client?: string }>().client;
+    });
 
   withOutputOptions(withFleetOptions(
     program
@@ -71,9 +80,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
       .option('--timeout <duration>', 'bound on the update command; hitting it counts as a failure (default 1h)')
       .option('--no-rollback', 'on failure, leave the instance as it is and report (exit 4)')
       .option('--keep <n>', 'after a successful update, keep the n newest safeupdate snapshots of the instance and delete older ones')
-      .option('--copy-to <remote:>', 'after a successful update, refresh the instance with its snapshots to this snapshot server (lxc copy --refresh); a failure there is exit 5')
+      .option('--copy-to <remote:>', 'after a successful update, refresh the instance with its snapshots to this snapshot server (copy --refresh); a failure there is exit 5')
       .option('--keep-failed', 'before rolling back, keep the broken state as a stopped copy <name>-failed-<timestamp>')
-      .option('--dry-run', 'check and print the plan; change nothing'),
+      .option('--dry-run', 'check and print the plan (with an apt command: the packages it would change); change nothing')
+      .option('--refuse <major|minor>', 'refuse, before anything changes, an update that would raise a package this far (apt simulation; exit 3)')
+      .option('--allow <package>', 'a package (glob) that --refuse lets through, repeatable', collect, [])
+      .option('--keep-unchanged', 'keep the snapshot even when the update changed no package')
+      .option('--no-package-report', 'do not read the installed packages before and after the update'),
   ))
     .addHelpText('after', RUN_EXAMPLES)
     .action(async (instances: string[], flags: RunFlags & FleetFlags & OutputFlags, self: Command) => {
@@ -128,13 +141,16 @@ export async function main(argv: string[], io: Io): Promise<number> {
       if (flags.forget && flags.check.length) throw new UsageError('--forget takes no --check: it does not touch the instance');
       const checks = resolveChecks(flags.check, settingsFor(await loadConfig(flags.config), instance));
       // The record is keyed by the remote and project the client uses: resolve them as a run does.
-      const ref = await lxdFor(io).resolveRef(parseInstanceRef(instance, flags.project ?? null));
+      const lxd = lxdFor(io);
+      const ref = await lxd.resolveRef(parseInstanceRef(instance, flags.project ?? null));
       const file = new InstanceRecordFile(stateDir(io.env), ref);
+      // A run on another host leaves no record here, only its lease on the server.
+      const lease = new ServerLease(lxd, ref, systemClock, leaseLengthMs(io.env));
       if (flags.forget) {
-        exitCode = await forgetRecord(io, file, instance, flags.yes ?? false);
+        exitCode = await forgetRecord(io, file, lease, instance, flags.yes ?? false);
         return;
       }
-      const record = await file.read();
+      const record = (await file.read()) ?? (await lease.read());
       if (record) {
         io.stderr(`${instance}: ${recoveryPlan(record)}\n`);
         const answer = await confirm(`Recover ${instance}?`, { yes: flags.yes ?? false, terminal: io.terminal });
@@ -165,7 +181,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       return EXIT.usage;
     }
     // Errors the subcommands report as such: nothing was changed (exit 3).
-    if (error instanceof LxdError || error instanceof CorruptRecord || error instanceof InstanceBusy) {
+    if (error instanceof LxdError || error instanceof CorruptRecord || error instanceof InstanceBusy || error instanceof LeaseBusy || error instanceof UnreadableLease) {
       io.stderr(`safeupdate: ${error.message}\n`);
       return EXIT.couldNotStart;
     }
@@ -189,8 +205,11 @@ export function reportInternalError(error: unknown, io: Pick<Io, 'stderr'>, verb
   return changed ? EXIT.needsHuman : EXIT.couldNotStart;
 }
 
-async function forgetRecord(io: Io, file: InstanceRecordFile, instance: string, yes: boolean): Promise<number> {
-  io.stderr(`${instance}: the record ${file.path} will be removed; the instance is not touched. Check the instance first (safeupdate snapshots ${instance}, lxc info).\n`);
+async function forgetRecord(io: Io, file: InstanceRecordFile, lease: ServerLease, instance: string, yes: boolean): Promise<number> {
+  io.stderr(
+    `${instance}: the record ${file.path} and the server lease (profile ${lease.profile.name}) (if its run is gone) will be removed; the instance is not touched. ` +
+      `Check the instance first (safeupdate snapshots ${instance}, ${lxdFor(io).dialect.client} info ${instance}).\n`,
+  );
   const answer = await confirm(`Forget the record of ${instance}?`, { yes, terminal: io.terminal });
   if (answer !== 'yes') {
     io.stderr(`${answer === 'no' ? 'Not forgotten' : 'Cancelled'}; nothing changed.\n`);
@@ -198,6 +217,9 @@ async function forgetRecord(io: Io, file: InstanceRecordFile, instance: string, 
   }
   const result = await file.forget();
   io.stderr(result === 'forgotten' ? `${instance}: record removed.\n` : `${instance}: there was no record.\n`);
+  const forgotten = await lease.forget(await hostId(stateDir(io.env)));
+  if (forgotten === 'unreadable') io.stderr(`${instance}: unreadable server lease ${lease.profile.name} removed.\n`);
+  else if (forgotten) io.stderr(`${instance}: server lease ${lease.profile.name} of run ${forgotten.runId} (host ${forgotten.host}) removed.\n`);
   return EXIT.ok;
 }
 

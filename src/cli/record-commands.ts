@@ -8,6 +8,7 @@ import { EXIT } from '../report/exit-codes.js';
 import { renderHuman } from '../report/human.js';
 import type { Report } from '../report/report.js';
 import { findReport, listReports } from '../state/run-history.js';
+import { chooseClient } from '../lxd/dialect.js';
 import { completionScript } from './completion.js';
 import type { Io } from './shared.js';
 
@@ -49,7 +50,8 @@ export function addRecordCommands(program: Command, io: Io, setExitCode: (code: 
     .argument('<shell>', 'bash or zsh')
     .action((shell: string) => {
       if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`completion "${shell}": expected bash or zsh`);
-      io.stdout(completionScript(shell, program.commands.map((command) => command.name()).filter((name) => name !== 'completion')));
+      const subcommands = program.commands.map((command) => command.name()).filter((name) => name !== 'completion');
+      io.stdout(completionScript(shell, subcommands, chooseClient(io.client, io.env).client));
       setExitCode(EXIT.ok);
     });
 }

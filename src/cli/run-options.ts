@@ -5,6 +5,7 @@ import { EXPIRY_LIMIT, parseDuration, TIMER_LIMIT } from '../config/duration.js'
 import { UsageError } from '../errors.js';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import { formatRef, ownSnapshotName, parseInstanceRef } from '../lxd/names.js';
+import type { RefuseLevel } from '../packages/policy.js';
 import type { RunOptions } from '../run/run-update.js';
 
 /** The run's flags as commander hands them over; undefined where not given. */
@@ -23,6 +24,11 @@ export interface RunFlags {
   keep?: string;
   copyTo?: string;
   dryRun?: boolean;
+  refuse?: string;
+  allow?: string[];
+  keepUnchanged?: boolean;
+  /** false with --no-package-report. */
+  packageReport?: boolean;
   json?: boolean;
   config?: string;
 }
@@ -53,6 +59,13 @@ export function toRunOptions(instance: string, command: string[] | null, flags: 
     keep: parseKeep(flags.keep) ?? settings.keep ?? null,
     copyTo: parseRemoteTarget(flags.copyTo ?? settings['copy-to'], '--copy-to'),
     dryRun: flags.dryRun ?? false,
+    packageReport: flags.packageReport ?? true,
+    policy: {
+      refuse: parseRefuse(flags.refuse ?? settings.refuse),
+      // --allow replaces the configured list, as --check does.
+      allow: flags.allow?.length ? flags.allow : (settings.allow ?? []),
+    },
+    keepUnchanged: flags.keepUnchanged ?? settings['keep-unchanged'] ?? false,
     interactive: terminal && !flags.json && !flags.dryRun,
   };
 }
@@ -73,6 +86,12 @@ export function parseRemoteTarget(text: string | undefined, what: string): strin
   if (text === undefined) return null;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*:$/.test(text)) throw new UsageError(`${what} "${text}": expected a remote as <remote>:, like backup:`);
   return text.slice(0, -1);
+}
+
+function parseRefuse(text: string | undefined): RefuseLevel | null {
+  if (text === undefined) return null;
+  if (text !== 'major' && text !== 'minor') throw new UsageError(`--refuse "${text}": expected major or minor`);
+  return text;
 }
 
 function parseKeep(text: string | undefined): number | undefined {

@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { systemClock } from '../checks/probe.js';
 import { parseDuration, TIMER_LIMIT } from '../config/duration.js';
 import { stateDir } from '../config/paths.js';
+import { chooseClient } from '../lxd/dialect.js';
 import { LxcClient } from '../lxd/lxc-client.js';
 import type { Lxd, LxdCall } from '../lxd/lxd.js';
 import { renderHuman } from '../report/human.js';
@@ -24,6 +25,8 @@ export interface Io {
   /** Both stdin and stdout are terminals. */
   terminal: boolean;
   env: NodeJS.ProcessEnv;
+  /** `--client` as given (lxc or incus); else SAFEUPDATE_CLIENT, else what is installed. */
+  client?: string;
   /** The LXD access layer; tests hand in a scripted fake. */
   createLxd?: (onCall: (call: LxdCall) => void) => Lxd;
 }
@@ -101,9 +104,10 @@ export async function withRun(io: Io, flags: OutputFlags, view: RunView, work: (
   }
 }
 
-/** The LXD client; `SAFEUPDATE_LXD_TIMEOUT` bounds its quick calls (default 30s). */
+/** The LXD client (`lxc` or `incus`, see chooseClient); `SAFEUPDATE_LXD_TIMEOUT` bounds its quick calls (default 30s). */
 export function lxdFor(io: Io, onCall: (call: LxdCall) => void = () => {}): Lxd {
   const timeout = io.env.SAFEUPDATE_LXD_TIMEOUT;
   const callTimeoutMs = timeout === undefined ? undefined : parseDuration(timeout, 'SAFEUPDATE_LXD_TIMEOUT', TIMER_LIMIT);
-  return (io.createLxd ?? ((listener) => new LxcClient({ onCall: listener, ...(callTimeoutMs ? { callTimeoutMs } : {}) })))(onCall);
+  const dialect = chooseClient(io.client, io.env);
+  return (io.createLxd ?? ((listener) => new LxcClient({ dialect, onCall: listener, ...(callTimeoutMs ? { callTimeoutMs } : {}) })))(onCall);
 }

@@ -3,6 +3,7 @@ import enquirer from 'enquirer';
 import { EXPIRY_LIMIT, parseDuration } from '../config/duration.js';
 import { loadConfig, settingsFor } from '../config/config-file.js';
 import { LxdError, UsageError } from '../errors.js';
+import { requireFeatures, serverLabel } from '../lxd/extensions.js';
 import type { InstanceRef, Snapshot } from '../lxd/lxd.js';
 import { formatRef, parseInstanceRef, SNAPSHOT_PREFIX, validateSnapshotName } from '../lxd/names.js';
 import { EXIT } from '../report/exit-codes.js';
@@ -10,7 +11,7 @@ import { MissingInstance, planPrune, pruneLocked, type PruneOutcome, type PruneP
 import { stateDir } from '../config/paths.js';
 import type { RetentionRules } from '../snapshots/retention.js';
 import { manualRollback, newestOwnSnapshot } from '../snapshots/rollback.js';
-import { SCHEDULE_KEYS, scheduleConfig, scheduleOff } from '../snapshots/schedule.js';
+import { SCHEDULE_KEYS, scheduleConfig, scheduleFeatures, scheduleOff } from '../snapshots/schedule.js';
 import { confirm } from './confirm.js';
 import { parseRemoteTarget, refuseCopyToSource, resolveChecks } from './run-options.js';
 import { syncInstances } from '../snapshots/sync.js';
@@ -126,7 +127,7 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
   withOutputOptions(
     program
       .command('sync')
-      .description('refresh instances with their snapshots to a snapshot server (lxc copy --refresh), reporting what was sent')
+      .description('refresh instances with their snapshots to a snapshot server (copy --refresh), reporting what was sent')
       .argument('<args...>', '<instance>... <remote>:')
       .option('--project <name>', 'the LXD project of the instances'),
   )
@@ -158,6 +159,7 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
       const entries = flags.off ? scheduleOff() : scheduleConfig({ every: flags.every!, ...(flags.expiry ? { expiry: flags.expiry } : {}), ...(flags.pattern ? { pattern: flags.pattern } : {}) });
       const lxd = lxdFor(io);
       const config = await readOrExit3(io, async () => {
+        requireFeatures(await lxd.checkReachable(ref.remote), scheduleFeatures(entries), serverLabel(ref.remote));
         if (!(await lxd.getInstance(ref))) throw new MissingInstance(`instance ${instance} does not exist`);
         await lxd.setConfig(ref, entries);
         return lxd.getConfig(ref);

@@ -55,6 +55,9 @@ const settings = z.strictObject({
   keep: z.number({ error: 'expected a whole number of at least 1' }).int({ error: 'expected a whole number of at least 1' }).min(1, { error: 'expected a whole number of at least 1' }).optional(),
   'copy-to': z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*:$/, { error: 'expected a remote as <remote>:, like backup:' }).optional(),
   'keep-failed': z.boolean({ error: 'expected true or false' }).optional(),
+  refuse: z.enum(['major', 'minor'], { error: 'expected major or minor' }).optional(),
+  allow: z.array(z.string().min(1), { error: 'expected a list of package names or globs' }).optional(),
+  'keep-unchanged': z.boolean({ error: 'expected true or false' }).optional(),
 });
 
 const configSchema = z.strictObject({

@@ -1,6 +1,8 @@
 import type { CheckDefinition } from '../checks/check.js';
 import { LxdError } from '../errors.js';
-import type { DeviceConfig, Instance, InstanceRef, Lxd, TrustedCertificate } from '../lxd/lxd.js';
+import type { ClientName } from '../lxd/dialect.js';
+import { requireFeatures, serverLabel } from '../lxd/extensions.js';
+import type { DeviceConfig, Instance, InstanceRef, Lxd, ServerApi, TrustedCertificate } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
 import { CannotInstall, certificateFingerprint, loopbackConnectAddress, namesLoopback, type ClientCertificate } from './certificate.js';
 import { readHookState, type InstanceHookState } from './instance-state.js';
@@ -45,6 +47,7 @@ interface Looked {
   ref: InstanceRef;
   project: string;
   instance: Instance;
+  api: ServerApi;
   state: InstanceHookState;
   /** The installed hook.conf, or nothing. */
   conf: Record<string, string>;
@@ -52,19 +55,24 @@ interface Looked {
 
 async function lookAt(lxd: Lxd, target: HookTarget, verb: string): Promise<Looked | { missing: InstanceRef }> {
   const ref = await lxd.resolveRef(target.ref);
-  await lxd.checkReachable(ref.remote);
+  const api = await lxd.checkReachable(ref.remote);
   const instance = await lxd.getInstance(ref);
   if (!instance) return { missing: ref };
   if (instance.status !== 'Running') {
-    throw new CannotInstall(`${target.text} is ${instance.status}: start it to ${verb} (hooks are managed through lxc exec and lxc file)`);
+    const client = lxd.dialect.client;
+    throw new CannotInstall(`${target.text} is ${instance.status}: start it to ${verb} (hooks are managed through ${client} exec and ${client} file)`);
   }
   const state = await readHookState(lxd, ref);
-  return { ref, project: ref.project ?? 'default', instance, state, conf: parseHookConf(state.files.get(PATHS.hookConf)?.content ?? '') };
+  return { ref, project: ref.project ?? 'default', instance, api, state, conf: parseHookConf(state.files.get(PATHS.hookConf)?.content ?? '') };
 }
 
-/** How the host command names the instance: its remote when one was given, its project when not `default`. */
-export function hostNaming(given: InstanceRef, project: string): { hostInstance: string; hostOptions: string } {
-  return { hostInstance: formatRef(given), hostOptions: project === 'default' ? '' : `--project ${project}` };
+/**
+ * How the host command names the instance: its remote when one was given, its project when not
+ * `default`, and the client when it is Incus (on a host with both, safeupdate would take lxc).
+ */
+export function hostNaming(given: InstanceRef, project: string, client: ClientName = 'lxc'): { hostInstance: string; hostOptions: string } {
+  const options = [...(client === 'incus' ? ['--client incus'] : []), ...(project === 'default' ? [] : [`--project ${project}`])];
+  return { hostInstance: formatRef(given), hostOptions: options.join(' ') };
 }
 
 export function proxyDevice(port: number, connect: string): DeviceConfig {
@@ -101,7 +109,7 @@ export async function planInstall(deps: HookDeps, target: InstallTarget, options
   const { lxd, version } = deps;
   const looked = await lookAt(lxd, target, 'install the hook');
   if ('missing' in looked) throw new CannotInstall(`instance ${target.text} does not exist`);
-  const { ref, project, instance, state, conf } = looked;
+  const { ref, project, instance, api, state, conf } = looked;
   if (!state.apt) throw new CannotInstall(`${target.text} has no apt (apt-get and /etc/apt/apt.conf.d): the hooks are apt hooks`);
   const { mode } = options;
   const actions: Action[] = [];
@@ -122,17 +130,19 @@ export async function planInstall(deps: HookDeps, target: InstallTarget, options
   let snapshotConf: HookConfig['snapshot'];
   const generated: Record<string, string> = {};
   if (mode === 'snapshot') {
+    requireFeatures(api, ['proxyDevice', 'restrictedCertificates', 'snapshotExpiry'], serverLabel(ref.remote));
     if (instance.type === 'virtual-machine') {
       throw new CannotInstall(`${target.text} is a virtual machine: its proxy devices need NAT mode and a network, so snapshot mode is for containers only (guard mode works)`);
     }
     if (!state.curl) {
-      const { hostInstance, hostOptions } = hostNaming(target.ref, project);
+      const { hostInstance, hostOptions } = hostNaming(target.ref, project, lxd.dialect.client);
       throw new CannotInstall(`curl is not installed in ${target.text}; snapshot mode's hook asks LXD for the snapshot with it. Install it first: safeupdate ${hostInstance}${hostOptions ? ` ${hostOptions}` : ''} -- apt-get install -y curl`);
     }
     const server = await lxd.getServer(ref.remote);
     if (!server.httpsAddress) {
       const remote = ref.remote ? `${ref.remote}:` : '';
-      throw new CannotInstall(`LXD ${remote} does not listen on HTTPS, which the hook reaches through a proxy device: lxc config set ${remote ? `${remote} ` : ''}core.https_address 127.0.0.1:8443`);
+      const { server, client } = lxd.dialect;
+      throw new CannotInstall(`${server} ${remote} does not listen on HTTPS, which the hook reaches through a proxy device: ${client} config set ${remote ? `${remote} ` : ''}core.https_address 127.0.0.1:8443`);
     }
     const connect = loopbackConnectAddress(server.httpsAddress);
     if (!connect) {
@@ -214,7 +224,7 @@ export async function planInstall(deps: HookDeps, target: InstallTarget, options
     mode,
     instance: ref.name,
     project,
-    ...hostNaming(target.ref, project),
+    ...hostNaming(target.ref, project, lxd.dialect.client),
     disabledUnits: [...new Set([...recorded, ...disable])],
     ...(snapshotConf ? { snapshot: snapshotConf } : {}),
   }, version);

@@ -3,10 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa, type Options as ExecaOptions } from 'execa';
 import { LxdError } from '../errors.js';
-import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, ListedInstance, Lxd, LxdCall, ServerInfo, Snapshot, TrustedCertificate } from './lxd.js';
+import { LXC, type Dialect } from './dialect.js';
+import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, ListedInstance, Lxd, LxdCall, Profile, ProfileRef, ServerApi, ServerInfo, Snapshot, TrustedCertificate } from './lxd.js';
 
 export interface LxcClientOptions {
-  /** The client binary: `lxc` (later `incus`). */
+  /** The client spoken: `lxc` (the default) or `incus`. */
+  dialect?: Dialect;
+  /** The client's executable, where it is not the dialect's name on PATH (tests' stand-ins). */
   binary?: string;
   /** Bound on reads and quick writes: a hung daemon must give an error, not a hang. */
   callTimeoutMs?: number;
@@ -20,22 +23,28 @@ const NEVER_EXPIRES = '0001-01-01T00:00:00Z';
 /** What a terminal sends to its foreground process group. */
 const GROUP_SIGNALS = new Set(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']);
 
-/** `Lxd` over the `lxc` command-line client: reads through `lxc query`, writes through its commands. */
+/**
+ * `Lxd` over the `lxc` or `incus` command-line client: reads through `lxc query` (`incus query`),
+ * writes through the API where a command differs between the two, else through their commands.
+ */
 export class LxcClient implements Lxd {
+  readonly dialect: Dialect;
   private readonly binary: string;
   private readonly callTimeoutMs: number;
   private readonly storageTimeoutMs: number;
   private readonly onCall: (call: LxdCall) => void;
 
   constructor(options: LxcClientOptions = {}) {
-    this.binary = options.binary ?? 'lxc';
+    this.dialect = options.dialect ?? LXC;
+    this.binary = options.binary ?? this.dialect.client;
     this.callTimeoutMs = options.callTimeoutMs ?? 30_000;
     this.storageTimeoutMs = options.storageTimeoutMs ?? 30 * 60_000;
     this.onCall = options.onCall ?? (() => {});
   }
 
-  async checkReachable(remote: string | null): Promise<void> {
-    await this.query(remote, '/1.0');
+  async checkReachable(remote: string | null): Promise<ServerApi> {
+    const raw = (await this.query(remote, '/1.0')) as { api_extensions?: string[]; environment?: { server?: string; server_version?: string } };
+    return { server: raw.environment?.server ?? null, version: raw.environment?.server_version ?? null, extensions: raw.api_extensions ?? [] };
   }
 
   async defaultRemote(): Promise<string> {
@@ -81,9 +90,15 @@ export class LxcClient implements Lxd {
   }
 
   async getSpace(ref: InstanceRef, pool: string): Promise<{ driver: string; freeBytes: number | null; usedByInstanceBytes: number | null }> {
-    const project = ref.project === null ? '' : `?project=${encodeURIComponent(ref.project)}`;
-    const { driver } = (await this.query(ref.remote, `/1.0/storage-pools/${encodeURIComponent(pool)}${project}`)) as { driver: string };
-    const resources = (await this.query(ref.remote, `/1.0/storage-pools/${encodeURIComponent(pool)}/resources${project}`)) as RawResources;
+    const project = ref.project === null ? '' : `project=${encodeURIComponent(ref.project)}`;
+    const poolPath = `/1.0/storage-pools/${encodeURIComponent(pool)}`;
+    const { driver } = (await this.query(ref.remote, withQuery(poolPath, project))) as { driver: string };
+    // On a cluster every member has its own share of the pool, and a server answers for itself unless
+    // told a target: the free space that counts is on the member that holds the instance. A server
+    // that is not clustered says "none".
+    const { location } = (await this.query(ref.remote, instancePath(ref, ''))) as RawInstance;
+    const member = location && location !== 'none' ? `target=${encodeURIComponent(location)}` : '';
+    const resources = (await this.query(ref.remote, withQuery(`${poolPath}/resources`, project, member))) as RawResources;
     const state = (await this.query(ref.remote, instancePath(ref, '/state'))) as RawState;
     const usage = state.disk?.root?.usage;
     return {
@@ -126,7 +141,12 @@ export class LxcClient implements Lxd {
   }
 
   async restoreSnapshot(ref: InstanceRef, name: string): Promise<void> {
-    await this.run(['restore', target(ref), name, ...projectFlag(ref)], this.storageTimeoutMs);
+    // Through the API, which LXD and Incus share: their clients name this command differently
+    // (`lxc restore`, `incus snapshot restore`).
+    await this.run(
+      ['query', '--wait', '-X', 'PUT', '--data', JSON.stringify({ restore: name }), remotePath(ref.remote, instancePath(ref, ''))],
+      this.storageTimeoutMs,
+    );
   }
 
   async deleteSnapshot(ref: InstanceRef, name: string): Promise<void> {
@@ -284,6 +304,55 @@ export class LxcClient implements Lxd {
     await this.run(['query', '-X', 'DELETE', remotePath(remote, `/1.0/certificates/${fingerprint}`)], this.callTimeoutMs);
   }
 
+  async createProfile(profile: ProfileRef, description: string, config: Record<string, string>): Promise<boolean> {
+    // One POST carries the config: created with it, or not at all (`lxc profile create` then `set`
+    // would leave an empty profile behind a crash in between).
+    const body = { name: profile.name, description, config };
+    try {
+      await this.run(['query', '-X', 'POST', '--data', JSON.stringify(body), remotePath(profile.remote, profilePath(profile, ''))], this.callTimeoutMs);
+      return true;
+    } catch (error) {
+      // LXD 5.0: "Error inserting "NAME" into database: The profile already exists".
+      if (error instanceof LxdError && /already exists/i.test(error.message)) return false;
+      throw error;
+    }
+  }
+
+  async getProfile(profile: ProfileRef): Promise<Profile | null> {
+    try {
+      const raw = (await this.query(profile.remote, profilePath(profile, `/${encodeURIComponent(profile.name)}`))) as RawProfile;
+      return { description: raw.description ?? '', config: raw.config ?? {}, usedBy: raw.used_by ?? [] };
+    } catch (error) {
+      if (error instanceof LxdError && error.kind === 'not-found') return null;
+      throw error;
+    }
+  }
+
+  async setProfileConfig(profile: ProfileRef, entries: Record<string, string>): Promise<void> {
+    const set = Object.entries(entries).map(([key, value]) => `${key}=${value}`);
+    await this.run(['profile', 'set', target(profile), ...set, ...projectFlag(profile)], this.callTimeoutMs);
+  }
+
+  async renameProfile(profile: ProfileRef, to: string): Promise<boolean> {
+    try {
+      await this.run(['profile', 'rename', target(profile), to, ...projectFlag(profile)], this.callTimeoutMs);
+      return true;
+    } catch (error) {
+      // LXD 5.0 answers the rename of a profile that is gone with "Query affected 0 rows instead of 1".
+      if (error instanceof LxdError && (error.kind === 'not-found' || /affected 0 rows/i.test(error.message))) return false;
+      throw error;
+    }
+  }
+
+  async deleteProfile(profile: ProfileRef): Promise<void> {
+    try {
+      await this.run(['profile', 'delete', target(profile), ...projectFlag(profile)], this.callTimeoutMs);
+    } catch (error) {
+      if (error instanceof LxdError && error.kind === 'not-found') return;
+      throw error;
+    }
+  }
+
   private async query(remote: string | null, path: string): Promise<unknown> {
     const stdout = await this.run(['query', remotePath(remote, path)], this.callTimeoutMs);
     return JSON.parse(stdout) as unknown;
@@ -303,9 +372,9 @@ export class LxcClient implements Lxd {
     this.onCall({ command, durationMs: Date.now() - started, ok: result.exitCode === 0 });
     if (result.code === 'ENOENT') throw new LxdError(`the "${this.binary}" client is not installed`, 'unreachable', command);
     if (result.timedOut) {
-      throw new LxdError(`LXD did not answer within ${Math.round(timeoutMs / 1000)}s (${command.join(' ')})`, 'timeout', command);
+      throw new LxdError(`${this.dialect.server} did not answer within ${Math.round(timeoutMs / 1000)}s (${command.join(' ')})`, 'timeout', command);
     }
-    if (result.exitCode !== 0) throw classify(String(result.stderr), command);
+    if (result.exitCode !== 0) throw classify(String(result.stderr), command, this.dialect);
     return String(result.stdout);
   }
 }
@@ -315,10 +384,10 @@ interface RawInstance {
   type: string;
   status: string;
   ephemeral: boolean;
+  /** The cluster member that holds the instance; "none" on a server that is not clustered. */
+  location?: string;
   config?: Record<string, string>;
   expanded_devices?: Record<string, Record<string, string>>;
-  /** "none" or "" outside a cluster. */
-  location?: string;
 }
 
 function toInstance(raw: RawInstance): Instance {
@@ -330,6 +399,12 @@ function toInstance(raw: RawInstance): Instance {
     devices: raw.expanded_devices ?? {},
     location: raw.location && raw.location !== 'none' ? raw.location : null,
   };
+}
+
+interface RawProfile {
+  description?: string;
+  config?: Record<string, string>;
+  used_by?: string[];
 }
 
 interface RawResources {
@@ -353,11 +428,15 @@ function shellJoin(words: string[]): string {
   return words.map((word) => `'${word.replaceAll("'", `'\\''`)}'`).join(' ');
 }
 
-function target(ref: InstanceRef): string {
+function target(ref: { remote: string | null; name: string }): string {
   return ref.remote === null ? ref.name : `${ref.remote}:${ref.name}`;
 }
 
-function projectFlag(ref: InstanceRef): string[] {
+function profilePath(profile: ProfileRef, suffix: string): string {
+  return `/1.0/profiles${suffix}${profile.project === null ? '' : `?project=${encodeURIComponent(profile.project)}`}`;
+}
+
+function projectFlag(ref: { project: string | null }): string[] {
   return ref.project === null ? [] : ['--project', ref.project];
 }
 
@@ -366,15 +445,26 @@ function instancePath(ref: InstanceRef, suffix: string, query = ''): string {
   return `/1.0/instances/${encodeURIComponent(ref.name)}${suffix}${params ? `?${params}` : ''}`;
 }
 
+/** `path?a&b`, leaving out empty parameters. */
+function withQuery(path: string, ...params: string[]): string {
+  const query = params.filter(Boolean).join('&');
+  return query ? `${path}?${query}` : path;
+}
+
 function remotePath(remote: string | null, path: string): string {
   return remote === null ? path : `${remote}:${path}`;
 }
 
-const UNREACHABLE = /connect: no such file|connection refused|dial unix|dial tcp|no route to host|i\/o timeout|Remote .* doesn't exist|certificate|The LXD daemon doesn't appear to be started/i;
+const UNREACHABLE = /connect: no such file|connection refused|dial unix|dial tcp|no route to host|i\/o timeout|Remote .* doesn't exist|certificate|The (LXD|incus) daemon doesn't appear to be started/i;
 
-function classify(stderr: string, command: string[]): LxdError {
+function classify(stderr: string, command: string[], dialect: Dialect): LxdError {
   const message = stderr.trim().replace(/^Error: /, '') || `${command.join(' ')} failed`;
-  if (UNREACHABLE.test(stderr)) return new LxdError(`LXD is not reachable: ${message}`, 'unreachable', command);
-  if (/not found/i.test(stderr)) return new LxdError(message, 'not-found', command);
+  if (UNREACHABLE.test(stderr)) {
+    // A remote the client does not know is often one configured for the other client, or in another folder.
+    const where = /remote .* doesn't exist/i.test(stderr) ? ` (${dialect.client} reads its remotes from $${dialect.configEnv}, else ${dialect.configDir})` : '';
+    return new LxdError(`${dialect.server} is not reachable: ${message}${where}`, 'unreachable', command);
+  }
+  // LXD says "not found"; Incus also "file does not exist" (a file delete) and "Snapshot … does not exist".
+  if (/not found|does not exist/i.test(stderr)) return new LxdError(message, 'not-found', command);
   return new LxdError(message, 'failed', command);
 }

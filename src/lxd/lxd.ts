@@ -1,6 +1,8 @@
+import type { Dialect } from './dialect.js';
+
 /**
- * The one boundary to LXD (and, later, Incus). Everything else receives an `Lxd`; only
- * `lxc-client.ts` runs the client. Unit tests replace it with a scripted fake.
+ * The one boundary to LXD and Incus. Everything else receives an `Lxd`; only `lxc-client.ts` runs
+ * the client (`lxc` or `incus`). Unit tests replace it with a scripted fake.
  */
 
 export interface InstanceRef {
@@ -82,6 +84,28 @@ export interface ServerInfo {
   certificate: string | null;
 }
 
+/** What `GET /1.0` says about the server: what it is, and which API extensions it has. */
+export interface ServerApi {
+  /** `lxd` or `incus`, as the server names itself; null where it does not. */
+  server: string | null;
+  version: string | null;
+  extensions: readonly string[];
+}
+
+/** A profile, addressed by its remote and project (profiles of a project without its own live in `default`). */
+export interface ProfileRef {
+  remote: string | null;
+  project: string | null;
+  name: string;
+}
+
+export interface Profile {
+  description: string;
+  config: Record<string, string>;
+  /** The instances (and other objects) that use it, as API paths. */
+  usedBy: string[];
+}
+
 export interface LxdCall {
   command: readonly string[];
   durationMs: number;
@@ -89,8 +113,13 @@ export interface LxdCall {
 }
 
 export interface Lxd {
-  /** Throws an LxdError of kind `unreachable` when the server does not answer. */
-  checkReachable(remote: string | null): Promise<void>;
+  /** The client spoken, and so the words of the commands printed for a human. */
+  readonly dialect: Dialect;
+  /**
+   * The server's API (one `GET /1.0`); throws an LxdError of kind `unreachable` when the server
+   * does not answer.
+   */
+  checkReachable(remote: string | null): Promise<ServerApi>;
   /**
    * The same instance with the remote and project the client would use filled in (its default
    * remote, that remote's current project): locks and printed commands must not depend on them.
@@ -136,4 +165,14 @@ export interface Lxd {
   /** Trusts a client certificate (PEM), restricted to these projects. */
   addRestrictedCertificate(remote: string | null, name: string, certificate: string, projects: string[]): Promise<void>;
   deleteCertificate(remote: string | null, fingerprint: string): Promise<void>;
+  /** Creates a profile with this config, in one request. false: a profile of that name exists (nothing changed). */
+  createProfile(profile: ProfileRef, description: string, config: Record<string, string>): Promise<boolean>;
+  /** null when there is no such profile. */
+  getProfile(profile: ProfileRef): Promise<Profile | null>;
+  /** Sets profile config keys; throws LxdError `not-found` when the profile is gone. */
+  setProfileConfig(profile: ProfileRef, entries: Record<string, string>): Promise<void>;
+  /** Renames a profile. false: there was no profile of that name (someone else renamed or deleted it first). */
+  renameProfile(profile: ProfileRef, to: string): Promise<boolean>;
+  /** Deletes a profile; one that is not there is no error. */
+  deleteProfile(profile: ProfileRef): Promise<void>;
 }

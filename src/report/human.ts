@@ -1,5 +1,7 @@
 import type { CheckResult } from '../checks/check.js';
 import { formatDuration } from '../config/duration.js';
+import { commandLine, dialectOf } from '../lxd/dialect.js';
+import { listChanges, summarizePackages } from './packages.js';
 import type { InstanceReport, Outcome, Report } from './report.js';
 
 const HEADLINE: Record<Outcome, string> = {
@@ -42,6 +44,7 @@ function renderInstance(item: InstanceReport, report: Report): string[] {
     row('update', `${report.command.join(' ')}: ${how} after ${formatDuration(item.update.durationMs)}`);
   }
   if (item.update.logFile) row('log', item.update.logFile);
+  if (item.packages) [summarizePackages(item.packages), ...listChanges(item.packages)].forEach((line, i) => row(i === 0 ? 'packages' : '', line));
   item.checks.forEach((check, i) => row(i === 0 ? 'checks' : '', renderCheck(check)));
   if (item.rollback.performed) {
     row('rollback', item.rollback.steps.map((s) => `${s.ok ? '✔' : '✖'} ${s.action} ${formatDuration(s.durationMs)}`).join('  '));
@@ -51,7 +54,7 @@ function renderInstance(item: InstanceReport, report: Report): string[] {
     const sent = item.copy.transferredSnapshots.length ? `snapshots sent: ${item.copy.transferredSnapshots.join(', ')}` : 'no new snapshots';
     row('copy', `${item.copy.ok ? '✔' : '✖'} to ${item.copy.remote}: in ${formatDuration(item.copy.durationMs)}, ${item.copy.ok ? sent : item.copy.message}`);
   }
-  if (item.keptFailedCopy) row('kept', `${item.keptFailedCopy} (stopped copy of the failed state; delete it with: lxc delete ${keptCopyRef(item)})`);
+  if (item.keptFailedCopy) row('kept', `${item.keptFailedCopy} (stopped copy of the failed state; delete it with: ${commandLine(dialectOf(report.client), ['delete', keptCopyRef(item)])})`);
   item.uncoveredVolumes.forEach((v, i) => row(i === 0 ? 'not covered' : '', `${v.path} (device ${v.device}: ${v.pool ? `volume ${v.pool}/${v.source}` : v.source})`));
   item.warnings.forEach((w, i) => row(i === 0 ? 'warnings' : '', w));
   if (item.member !== null) row('member', item.member);

@@ -1,7 +1,8 @@
 import type { CheckResult } from '../checks/check.js';
 import { formatDuration } from '../config/duration.js';
 import { headline } from './human.js';
-import type { InstanceReport, Outcome, Report } from './report.js';
+import { LISTED_CHANGES, summarizePackages } from './packages.js';
+import type { InstanceReport, Outcome, PackageReport, Report } from './report.js';
 
 /** Outcomes that end with exit 0 when nothing else went wrong. */
 const GOOD: Outcome[] = ['updated', 'planned', 'healthy', 'recovered', 'restored', 'synced'];
@@ -30,6 +31,7 @@ function renderInstance(item: InstanceReport, report: Report): string {
     `**Duration:** ${formatDuration(item.steps.reduce((sum, step) => sum + step.durationMs, 0))}`,
   ];
   const blocks = [`### ${mark} ${text(item.instance)}: ${headline(item)}`, facts.map((fact) => `- ${fact}`).join('\n')];
+  if (item.packages) blocks.push(packagesBlock(item.packages));
   if (item.checks.length) blocks.push(checksTable(item.checks));
   if (item.rollback.performed) {
     blocks.push(`**Rollback:** ${item.rollback.steps.map((step) => `${step.ok ? '✔' : '✖'} ${text(step.action)} ${formatDuration(step.durationMs)}`).join(' · ')}`);
@@ -42,6 +44,14 @@ function describeUpdate(item: InstanceReport): string {
   if (item.update.timedOut) return 'timed out';
   if (item.update.exitCode === null) return `killed (${item.update.signal ?? 'interrupted'})`;
   return `exit ${item.update.exitCode}`;
+}
+
+function packagesBlock(packages: PackageReport): string {
+  const summary = `**Packages:** ${text(summarizePackages(packages))}`;
+  if (!packages.changes.length) return summary;
+  const rows = packages.changes.slice(0, LISTED_CHANGES).map((change) => `| ${text(change.name)} | ${change.kind} | ${text(change.from ?? '')} | ${text(change.to ?? '')} | ${change.bump ?? ''} |`);
+  const more = packages.changes.length - rows.length;
+  return [summary, '', '| package | change | from | to | bump |', '| --- | --- | --- | --- | --- |', ...rows, ...(more > 0 ? [`| … ${more} more (see the JSON report) | | | | |`] : [])].join('\n');
 }
 
 function checksTable(checks: CheckResult[]): string {

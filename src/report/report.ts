@@ -1,4 +1,7 @@
 import type { CheckResult } from '../checks/check.js';
+import type { PackageChange } from '../packages/inventory.js';
+import type { Bump, PackageManager } from '../packages/versions.js';
+import type { ClientName, Dialect } from '../lxd/dialect.js';
 
 export type Outcome =
   | 'updated'
@@ -25,6 +28,18 @@ export interface StepRecord {
   ok: boolean;
   durationMs: number;
   message: string;
+}
+
+/** What the update changed in the installed packages, or what apt says it would change. */
+export interface PackageReport {
+  manager: PackageManager;
+  /** true: apt's simulation (a dry run, a policy check); false: the inventories before and after the update. */
+  simulated: boolean;
+  changes: PackageChange[];
+  /** Changed packages by how far they moved. */
+  counts: Record<Bump, number>;
+  /** No package changed, so the run deleted the snapshot it had taken (not with --keep-unchanged). */
+  snapshotDeleted: boolean;
 }
 
 /** A disk device that an instance snapshot does not contain, so a rollback does not restore it. */
@@ -67,6 +82,8 @@ export interface InstanceReport {
   steps: StepRecord[];
   /** What a dry run would do. */
   plan: string[];
+  /** null where the packages were not read (--no-package-report, or the inventory failed: see warnings). */
+  packages: PackageReport | null;
   /** LXD's status of the instance when the run ended, where known. */
   finalStatus: string | null;
   warnings: string[];
@@ -77,6 +94,8 @@ export interface Report {
   schema: 1;
   runId: string;
   tool: { name: 'safeupdate'; version: string };
+  /** The client that drove the run (so the commands printed for a human are its own); absent in reports older than Incus support, which were lxc's. */
+  client?: ClientName;
   startedAt: string;
   durationMs: number;
   outcome: Outcome;
@@ -108,6 +127,7 @@ export function emptyInstanceReport(instance: string, project: string | null): I
     uncoveredVolumes: [],
     steps: [],
     plan: [],
+    packages: null,
     finalStatus: null,
     warnings: [],
     error: null,
@@ -116,7 +136,7 @@ export function emptyInstanceReport(instance: string, project: string | null): I
 
 /** The report's frame around its instances; every subcommand that reports builds it here. */
 export function frameReport(
-  run: { runId: string; toolVersion: string; runDir: string },
+  run: { runId: string; toolVersion: string; runDir: string; lxd?: { dialect: Dialect } },
   startedAt: number,
   durationMs: number,
   outcome: Outcome,
@@ -128,6 +148,7 @@ export function frameReport(
     schema: 1,
     runId: run.runId,
     tool: { name: 'safeupdate', version: run.toolVersion },
+    client: run.lxd?.dialect.client ?? 'lxc',
     startedAt: new Date(startedAt).toISOString(),
     durationMs,
     outcome,

@@ -2,17 +2,26 @@ import { describeFailedChecks, type CheckDefinition } from '../checks/check.js';
 import { formatRef } from '../lxd/names.js';
 import type { InstanceRef } from '../lxd/lxd.js';
 import { emptyInstanceReport, type Outcome, type Report } from '../report/report.js';
+import { LxdError } from '../errors.js';
 import { CorruptRecord, InstanceBusy, InstanceRecordFile, type InstanceRecord } from '../state/instance-record.js';
+import { LeaseBusy, UnreadableLease, type Lease } from '../state/server-lease.js';
 import { Stages } from './stages.js';
 import type { Failure, RunContext } from './types.js';
 
 /** Where a crashed run stopped decides what recovery means. */
-export function recoveryPlan(record: InstanceRecord | null): string {
+export function recoveryPlan(record: Pick<InstanceRecord, 'runId' | 'host' | 'phase' | 'command' | 'snapshot'> | null): string {
   if (!record) return 'nothing to recover';
+  const run = `run ${record.runId} (host ${record.host})`;
   if (record.phase === 'preparing' || record.phase === 'snapshotting') {
-    return `run ${record.runId} ended before the update began: nothing in the instance changed; clear its record`;
+    return `${run} ended before the update began: nothing in the instance changed; clear its record`;
   }
-  return `run ${record.runId} ended while ${record.phase} ${JSON.stringify(record.command)}: stop, restore ${record.snapshot}, start, and check`;
+  return `${run} ended while ${record.phase} ${JSON.stringify(record.command)}: stop, restore ${record.snapshot}, start, and check`;
+}
+
+/** What a run on another host left: its server lease stands in for the record this host never had. */
+function recordFromLease(lease: Lease, ref: InstanceRef): InstanceRecord {
+  const { runId, pid, pidStartedAt, host, instance, command, startedAt, phase, snapshot, baseline } = lease;
+  return { runId, pid, pidStartedAt, host, instance, ref, command, startedAt, phase, snapshot, runDir: '', ...(baseline ? { baseline } : {}) };
 }
 
 /**
@@ -36,8 +45,23 @@ export async function recoverInstance(ref: InstanceRef, checks: CheckDefinition[
     if (error instanceof InstanceBusy || error instanceof CorruptRecord) return finish('not-started', { step: 'lock', message: error.message });
     throw error;
   }
+  // The server lease: this host's run's, or that of a run on another host that is gone.
+  const lease = stage.newLease();
+  let leased: Lease | null;
+  try {
+    leased = await lease.takeOverForRecovery(await stage.leaseHolder(record?.command ?? []), record?.runId ?? null);
+  } catch (error) {
+    if (!(error instanceof LeaseBusy || error instanceof UnreadableLease || error instanceof LxdError)) throw error;
+    // The record goes back as it was: it still describes the instance.
+    stage.adopt(record ? file : null, null);
+    stage.awaitRecovery();
+    await stage.unlock();
+    return finish('not-started', { step: 'lock', message: error.message });
+  }
+  const local = record !== null;
+  record ??= leased && recordFromLease(leased, ref);
   if (!record) return finish('recovered', null);
-  stage.adopt(file);
+  stage.adopt(local ? file : null, leased ? lease : null);
   item.plan = [recoveryPlan(record)];
   item.snapshot = { name: record.snapshot, expiresAt: null };
   try {

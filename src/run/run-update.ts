@@ -63,14 +63,25 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
   }
   if (baselineFailure) stage.warn(`${baselineFailure.message}; updating anyway (--force)`);
   if (options.dryRun) {
+    // apt can tell what it would change without changing it; other commands are run blind.
+    const simulated = options.packageReport ? await stage.simulatePackages(options.command) : null;
+    if (simulated && 'reason' in simulated) stage.warn(`no list of would-be package changes: ${simulated.reason}`);
     item.plan = stage.describePlan(options, checks);
     return finish('planned');
+  }
+  // A policy is enforced before anything changes: a command it cannot judge is refused, not let through.
+  const { policy } = options;
+  if (policy.refuse !== null) {
+    const refusal = await stage.refuseByPolicy(options.command, { ...policy, refuse: policy.refuse });
+    if (refusal) return finish('not-started', refusal);
+    if (interrupt.aborted) return nothingChanged('simulate');
   }
   // What the baseline found is what `recover` judges against after a crash.
   const passedChecks = baseline.filter((result) => result.ok).map((result) => result.name);
   const unrecorded = await stage.mark({ baseline: { failedUnits: failedUnitsOf(baseline), passedChecks } });
   if (unrecorded) return finish('not-started', { step: 'baseline', message: `${unrecorded}; nothing changed` });
   if (interrupt.aborted) return nothingChanged('baseline');
+  const packagesBefore = options.packageReport ? await stage.readInventory('before') : null;
 
   const snapshot = await stage.takeSnapshot(options);
   if ('failure' in snapshot) return finish('not-started', snapshot.failure);
@@ -83,6 +94,9 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
   const updated = await stage.runUpdateCommand(options);
   if (!stage.mayHaveChanged) return finish('not-started', updated as Failure);
   let failure = describeUpdateFailure(updated, options, interrupt);
+  // Read right after the command, so that a rolled-back update still reports what it had changed.
+  const packagesAfter = packagesBefore && !interrupt.aborted ? await stage.readInventory('after') : null;
+  const changes = packagesBefore && packagesAfter ? stage.recordChanges(packagesBefore, packagesAfter) : null;
   if (!failure) {
     const afterUpdate = await stage.runChecks('after-update', checks, failedUnitsOf(baseline));
     failure = interrupt.aborted ? interruptedFailure('after-update', interrupt) : requiredFailure('after-update', afterUpdate);
@@ -90,6 +104,8 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
   if (!failure) {
     // Follow-ups that fail do not undo a good update: exit 5 says so.
     const followUps: string[] = [];
+    // Only a change proven absent (both inventories read) lets the run drop its own snapshot.
+    if (changes?.length === 0 && !options.keepUnchanged && !(await stage.forgetUnchangedSnapshot(snapshot.name))) followUps.push(`deleting the unneeded snapshot ${snapshot.name}`);
     if (options.keep !== null && !(await stage.keepNewest(options.keep, snapshot.name))) followUps.push('pruning old snapshots');
     if (options.copyTo !== null && !(await stage.copyToServer(options.copyTo))) followUps.push(`the copy to ${options.copyTo}:`);
     return finish('updated', followUps.length ? { step: 'follow-up', message: `updated and healthy, but ${followUps.join(' and ')} failed (see warnings)` } : null);

@@ -7,13 +7,21 @@ import type { CheckDefinition, CheckResult, Phase } from '../checks/check.js';
 import { probe } from '../checks/probe.js';
 import { formatDuration } from '../config/duration.js';
 import { LxdError, markInstanceMayHaveChanged } from '../errors.js';
+import { commandLine, type Dialect } from '../lxd/dialect.js';
+import { requireFeatures, serverLabel, type Feature } from '../lxd/extensions.js';
 import type { ExecResult, Instance, InstanceRef } from '../lxd/lxd.js';
 import { formatRef, formatRefWithProject, recoverCommand, SNAPSHOT_PREFIX } from '../lxd/names.js';
 import { exitCodeFor } from '../report/exit-codes.js';
 import { frameReport, type InstanceReport, type Outcome, type Report, type UncoveredVolume } from '../report/report.js';
-import { AwaitingRecovery, CorruptRecord, InstanceBusy, InstanceRecordFile, type InstanceRecord } from '../state/instance-record.js';
+import { AwaitingRecovery, CorruptRecord, InstanceBusy, InstanceRecordFile, thisProcess, type InstanceRecord } from '../state/instance-record.js';
+import { hostId, LeaseAwaitingRecovery, LeaseBusy, leaseLengthMs, ServerLease, UnreadableLease, type LeaseHolder } from '../state/server-lease.js';
 import { executePrune } from '../snapshots/prune.js';
 import { decideRetention } from '../snapshots/retention.js';
+import { countBumps, diffInventories, INVENTORY_SCRIPT, parseInventory, type Inventory, type PackageChange } from '../packages/inventory.js';
+import { describeChange, refusedChanges, type UpgradePolicy } from '../packages/policy.js';
+import { parseSimulation, simulationOf } from '../packages/simulate.js';
+import type { PackageManager } from '../packages/versions.js';
+import { lastLine } from '../checks/exec-check.js';
 import { collectEvidence } from './evidence.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
@@ -21,6 +29,8 @@ import type { Failure, RunContext, RunOptions } from './types.js';
 export class Stages {
   private readonly instanceDir: string;
   private record: InstanceRecordFile | null = null;
+  /** The lock between hosts, on the instance's server; the record above is this host's. */
+  private lease: ServerLease | null = null;
   /** From the first step that may change the instance on: an unexpected error then needs a human. */
   private changing = false;
   private keepRecord = false;
@@ -51,7 +61,6 @@ export class Stages {
       });
       this.record = record;
       if (clearedStale) this.warn(`cleared the record of run ${clearedStale.runId}, which ended before it changed anything`);
-      return { ok: true };
     } catch (error) {
       if (error instanceof InstanceBusy || error instanceof AwaitingRecovery || error instanceof CorruptRecord || error instanceof LxdError) {
         return { ok: false, failure: { step: 'lock', message: error.message } };
@@ -59,11 +68,48 @@ export class Stages {
       // The state folder is unusable (full, read-only, not a folder): no lock, so no run.
       return { ok: false, failure: { step: 'lock', message: `cannot take the lock in ${this.context.stateDir}: ${describeError(error)}; nothing changed` } };
     }
+    const leased = await this.takeLease(command);
+    if (!leased.ok) await this.unlock();
+    return leased;
   }
 
-  /** Holds an existing record (for `recover`, which took it over). */
-  adopt(record: InstanceRecordFile): void {
+  /** The server lease, after this host's record: other hosts driving the same instance wait for it. */
+  private async takeLease(command: string[]): Promise<{ ok: true } | { ok: false; failure: Failure }> {
+    const lease = this.newLease();
+    try {
+      const { tookOver } = await lease.acquire(await this.leaseHolder(command));
+      this.lease = lease;
+      lease.startRenewing();
+      if (tookOver) {
+        this.warn(`took over the server lease of run ${tookOver.runId} on host ${tookOver.host} (pid ${tookOver.pid}), which stopped renewing it at ${tookOver.renewedAt} before it changed anything`);
+      }
+      return { ok: true };
+    } catch (error) {
+      if (error instanceof LeaseBusy || error instanceof LeaseAwaitingRecovery || error instanceof UnreadableLease) {
+        return { ok: false, failure: { step: 'lock', message: error.message } };
+      }
+      // A client restricted to a project without its own profiles may not create one in `default`.
+      return { ok: false, failure: { step: 'lock', message: `cannot take the server lease ${lease.profile.name} for ${this.item.instance} (project ${this.ref.project}): ${describeError(error)}; nothing changed` } };
+    }
+  }
+
+  newLease(): ServerLease {
+    return new ServerLease(this.context.lxd, this.ref, this.context.clock, leaseLengthMs(), (reason) => this.warn(`${reason}; no further change is started`));
+  }
+
+  async leaseHolder(command: string[]): Promise<LeaseHolder> {
+    const { runId, clock, stateDir } = this.context;
+    return {
+      runId, hostId: await hostId(stateDir), host: hostname(), ...thisProcess(), instance: this.item.instance, command,
+      startedAt: new Date(clock.now()).toISOString(),
+    };
+  }
+
+  /** Holds an existing record and lease (for `recover`, which took them over). */
+  adopt(record: InstanceRecordFile | null, lease: ServerLease | null): void {
     this.record = record;
+    this.lease = lease;
+    lease?.startRenewing();
   }
 
   /**
@@ -77,7 +123,16 @@ export class Stages {
   /** Ends the run's hold on the instance; the record is removed unless it awaits recovery. */
   async unlock(): Promise<void> {
     const record = this.record;
+    const lease = this.lease;
     this.record = null;
+    this.lease = null;
+    try {
+      if (this.keepRecord) await lease?.keepForRecovery();
+      else await lease?.release();
+    } catch (error) {
+      this.warn(`could not ${this.keepRecord ? 'keep' : 'remove'} the server lease ${lease!.profile.name}: ${describeError(error)}; ` +
+        `${this.keepRecord ? 'other hosts may start on this instance once it expires' : `it expires by itself; clear it sooner with ${recoverCommand(this.ref)} --forget`}`);
+    }
     if (!record || this.keepRecord) return;
     try {
       await record.release();
@@ -92,13 +147,14 @@ export class Stages {
    * on without it; during a rollback it is only a warning: the rollback never waits on the disk.
    */
   async mark(patch: Partial<Pick<InstanceRecord, 'phase' | 'snapshot' | 'baseline'>>): Promise<string | null> {
-    if (!this.record) return null;
-    try {
-      await this.record.update(patch);
-      return null;
-    } catch (error) {
-      return `could not write the record ${this.record.path}: ${describeError(error)}`;
+    if (this.record) {
+      try {
+        await this.record.update(patch);
+      } catch (error) {
+        return `could not write the record ${this.record.path}: ${describeError(error)}`;
+      }
     }
+    return (await this.lease?.mark(patch)) ?? null;
   }
 
   get mayHaveChanged(): boolean {
@@ -135,9 +191,9 @@ export class Stages {
     const { lxd } = this.context;
     const ref = this.ref;
     const outcome = await this.step('preflight', `Preflight ${this.item.instance}`, async () => {
-      await lxd.checkReachable(ref.remote);
+      requireFeatures(await lxd.checkReachable(ref.remote), runFeatures(options), serverLabel(ref.remote));
       const instance = await lxd.getInstance(ref);
-      const refusal = refuseInstance(instance, this.item.instance, ref);
+      const refusal = refuseInstance(instance, this.item.instance, ref, lxd.dialect);
       if (refusal) throw new Refusal(refusal);
       this.item.uncoveredVolumes = uncoveredVolumes(instance!);
       const pool = instance!.devices.root?.pool ?? 'default';
@@ -256,6 +312,74 @@ export class Stages {
     if (!outcome.ok) this.warn(`evidence: ${outcome.message}`);
   }
 
+  /**
+   * The installed packages, in one `exec`. Read-only, and evidence rather than a precondition: one
+   * that cannot be read is a warning, and the report then lists no changes instead of guessing.
+   */
+  async readInventory(when: 'before' | 'after'): Promise<Inventory | null> {
+    const outcome = await this.step(`packages-${when}`, `Packages (${when} the update)`, async () => {
+      const result = await this.context.lxd.exec(this.ref, ['sh', '-c', INVENTORY_SCRIPT], { timeoutMs: PACKAGE_READ_TIMEOUT_MS });
+      if (result.exitCode !== 0) throw new Refusal(`the inventory exited ${result.exitCode ?? result.signal}${lastLine(result.stderr) ? `: ${lastLine(result.stderr)}` : ''}`);
+      const inventory = parseInventory(result.stdout);
+      return { message: `${inventory.packages.size} installed (${inventory.manager})`, inventory };
+    });
+    if (outcome.ok) return outcome.value.inventory;
+    this.warn(`could not read the installed packages ${when} the update: ${outcome.message}; the report lists no package changes`);
+    return null;
+  }
+
+  /** What the update changed, between the inventories before and after it. */
+  recordChanges(before: Inventory, after: Inventory): PackageChange[] {
+    return this.recordPackages(after.manager, diffInventories(before, after), false);
+  }
+
+  /**
+   * What apt says the command would change (`apt-get -s`, changing nothing), recorded in the
+   * report; or why it cannot say.
+   */
+  async simulatePackages(command: string[]): Promise<{ changes: PackageChange[] } | { reason: string }> {
+    const plan = simulationOf(command);
+    if ('reason' in plan) return plan;
+    const outcome = await this.step('simulate', `Simulate: ${plan.argv.join(' ')}`, async () => {
+      const result = await this.context.lxd.exec(this.ref, plan.argv, { timeoutMs: PACKAGE_READ_TIMEOUT_MS, env: { LC_ALL: 'C' } });
+      if (result.exitCode !== 0) throw new Refusal(`${plan.argv.join(' ')} exited ${result.exitCode ?? result.signal}${lastLine(result.stderr) ? `: ${lastLine(result.stderr)}` : ''}`);
+      const changes = parseSimulation(result.stdout);
+      return { message: changes.length ? `${changes.length} package(s) would change` : 'no package would change', changes };
+    });
+    if (!outcome.ok) return { reason: outcome.message };
+    return { changes: this.recordPackages('dpkg', outcome.value.changes, true) };
+  }
+
+  /** The policy's refusal, before anything changed: a failure naming each package, or null to go on. */
+  async refuseByPolicy(command: string[], policy: UpgradePolicy & { refuse: NonNullable<UpgradePolicy['refuse']> }): Promise<Failure | null> {
+    const simulated = await this.simulatePackages(command);
+    if ('reason' in simulated) {
+      return { step: 'simulate', message: `--refuse ${policy.refuse} needs apt's simulation, and there is none: ${simulated.reason}; nothing changed` };
+    }
+    const refused = refusedChanges(simulated.changes, policy);
+    if (!refused.length) return null;
+    const allow = [...new Set(refused.map((change) => change.name.replace(/:[^:]+$/, '')))].map((name) => `--allow ${name}`).join(' ');
+    return { step: 'simulate', message: `refused by --refuse ${policy.refuse}: ${refused.map(describeChange).join(', ')}; nothing changed (${allow} lets it through)` };
+  }
+
+  /** Deletes this run's own snapshot of an update that changed no package, through prune's snapshot-only path. */
+  async forgetUnchangedSnapshot(name: string): Promise<boolean> {
+    const outcome = await this.step('forget-snapshot', `Delete ${name}: no package changed`, async () => {
+      const plan = { instance: this.item.instance, ref: this.ref, decisions: [{ snapshot: { name, createdAt: '', expiresAt: null, stateful: false, sizeBytes: null }, keep: false, reason: 'no package changed' }] };
+      const result = await executePrune(this.context.lxd, plan);
+      if (result.failed.length) throw new Refusal(result.failed[0]!.message);
+      return { message: `deleted ${name} (--keep-unchanged keeps it)` };
+    });
+    if (outcome.ok && this.item.packages) this.item.packages.snapshotDeleted = true;
+    if (!outcome.ok) this.warn(`no package changed, but the snapshot ${name} could not be deleted: ${outcome.message}`);
+    return outcome.ok;
+  }
+
+  private recordPackages(manager: PackageManager, changes: PackageChange[], simulated: boolean): PackageChange[] {
+    this.item.packages = { manager, simulated, changes, counts: countBumps(changes), snapshotDeleted: false };
+    return changes;
+  }
+
   /** Announces steps that belong together, so that views can show them as one group. */
   beginGroup(title: string, actions: string[]): void {
     this.context.emit({ type: 'group-start', title, actions });
@@ -333,7 +457,7 @@ export class Stages {
     const started = clock.now();
     const remoteRef = { ...this.ref, remote };
     const outcome = await this.step('copy', `Copy to ${remote}:`, async () => {
-      await lxd.checkReachable(remote);
+      requireFeatures(await lxd.checkReachable(remote), ['refreshCopy'], `the snapshot server ${remote}:`);
       const before = (await lxd.getInstance(remoteRef)) ? new Set((await lxd.listSnapshots(remoteRef)).map((s) => s.name)) : new Set<string>();
       await lxd.refreshCopy(this.ref, remote);
       const sent = (await lxd.listSnapshots(remoteRef)).map((s) => s.name).filter((name) => !before.has(name));
@@ -359,6 +483,8 @@ export class Stages {
       ...(options.keep === null ? [] : [`after success: keep the ${options.keep} newest safeupdate snapshots, delete older ones`]),
       ...(options.copyTo === null ? [] : [`after success: refresh the instance with its snapshots to ${options.copyTo}:`]),
       options.rollback ? 'on failure: collect evidence, stop, restore the snapshot, start, check again' : 'on failure: leave it as it is (--no-rollback)',
+      ...(this.item.packages?.simulated ? this.item.packages.changes.map((change) => `would change ${describeChange(change)}`) : []),
+      ...(options.policy.refuse === null ? [] : [`before the snapshot: refuse a ${options.policy.refuse === 'major' ? 'major' : 'major or minor'} upgrade${options.policy.allow.length ? ` (except ${options.policy.allow.join(', ')})` : ''}`]),
       ...this.item.uncoveredVolumes.map((v) => `not covered by rollback: ${v.path} (device ${v.device})`),
       describeSpace(this.item.space),
     ];
@@ -397,12 +523,12 @@ export class Stages {
 
   private manualFix(action: string, snapshot: string): string {
     const instance = formatRef(this.ref);
-    const project = this.ref.project === null ? '' : ` --project ${this.ref.project}`;
-    const commands = {
-      stop: [`lxc stop --force ${instance}${project}`, `lxc restore ${instance} ${snapshot}${project}`, `lxc start ${instance}${project}`],
-      restore: [`lxc restore ${instance} ${snapshot}${project}`, `lxc start ${instance}${project}`],
-      start: [`lxc start ${instance}${project}`, `lxc info --show-log ${instance}${project}`],
-    }[action] ?? [];
+    const project = this.ref.project === null ? [] : ['--project', this.ref.project];
+    const { dialect } = this.context.lxd;
+    const [stop, restore, start, log] = [
+      ['stop', '--force', instance], dialect.restore(instance, snapshot), ['start', instance], ['info', '--show-log', instance],
+    ].map((args) => commandLine(dialect, [...args, ...project]));
+    const commands = { stop: [stop, restore, start], restore: [restore, start], start: [start, log] }[action] ?? [];
     return `The snapshot ${snapshot} is kept. To finish by hand: ${commands.join(' && ')}`;
   }
 
@@ -461,6 +587,9 @@ export class Stages {
   }
 }
 
+/** Bounds an inventory or a simulation: both read a database and should answer in seconds. */
+const PACKAGE_READ_TIMEOUT_MS = 120_000;
+
 /** A decision not to go on, as opposed to something that broke. */
 class Refusal extends Error {}
 
@@ -469,11 +598,22 @@ function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function refuseInstance(instance: Instance | null, name: string, ref: InstanceRef): string | null {
+function refuseInstance(instance: Instance | null, name: string, ref: InstanceRef, dialect: Dialect): string | null {
   if (!instance) return `instance ${name} does not exist`;
-  if (instance.ephemeral) return `instance ${name} is ephemeral: LXD deletes it when it stops, so it cannot be rolled back`;
-  if (instance.status !== 'Running') return `instance ${name} is ${instance.status.toLowerCase()}, not running; start it first (lxc start ${formatRefWithProject(ref)})`;
+  if (instance.ephemeral) return `instance ${name} is ephemeral: ${dialect.server} deletes it when it stops, so it cannot be rolled back`;
+  if (instance.status !== 'Running') return `instance ${name} is ${instance.status.toLowerCase()}, not running; start it first (${dialect.client} start ${formatRefWithProject(ref)})`;
   return null;
+}
+
+/** What a run asks of the instance's server; the snapshot server's own part is asked at the copy. */
+function runFeatures(options: RunOptions): Feature[] {
+  return [
+    'instances',
+    // Every snapshot is taken with its own expires_at, also "never": without it, snapshots.expiry would apply.
+    'snapshotExpiry',
+    ...(options.copyTo === null ? [] : ['refreshCopy' as const]),
+    ...(options.keepFailed ? ['instanceOnlyCopy' as const] : []),
+  ];
 }
 
 function uncoveredVolumes(instance: Instance): UncoveredVolume[] {

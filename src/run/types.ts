@@ -1,6 +1,7 @@
 import type { CheckDefinition } from '../checks/check.js';
 import type { Clock } from '../checks/probe.js';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
+import type { UpgradePolicy } from '../packages/policy.js';
 import type { Emit } from './events.js';
 
 export interface RunOptions {
@@ -24,6 +25,12 @@ export interface RunOptions {
   /** Before restoring, keep the broken state as a stopped copy `<name>-failed-<timestamp>`. */
   keepFailed: boolean;
   dryRun: boolean;
+  /** Read the installed packages before and after the update, and report what changed. */
+  packageReport: boolean;
+  /** Refuse, before anything changes, an update that would move a package this far (apt simulation). */
+  policy: UpgradePolicy;
+  /** Keep the snapshot even when the update changed no package. */
+  keepUnchanged: boolean;
   /** The command owns the terminal. */
   interactive: boolean;
 }

@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
-import { AwaitingRecovery, CorruptRecord, InstanceBusy, InstanceRecordFile } from '../state/instance-record.js';
+import { systemClock } from '../checks/probe.js';
+import { AwaitingRecovery, CorruptRecord, InstanceBusy, InstanceRecordFile, thisProcess } from '../state/instance-record.js';
+import { hostId, LeaseAwaitingRecovery, LeaseBusy, leaseLengthMs, ServerLease, UnreadableLease } from '../state/server-lease.js';
 import { formatRef } from '../lxd/names.js';
 import { decideRetention, type RetentionDecision, type RetentionRules } from './retention.js';
 
@@ -32,9 +34,21 @@ export async function pruneLocked(lxd: Lxd, plan: PrunePlan, stateDir: string, r
     if (!(error instanceof InstanceBusy || error instanceof AwaitingRecovery || error instanceof CorruptRecord)) throw error;
     return { instance: plan.instance, deleted: [], kept: [], failed: [], skipped: error.message };
   }
+  // Other hosts' runs hold the server lease, not this host's record.
+  const lease = new ServerLease(lxd, ref, systemClock, leaseLengthMs());
+  try {
+    const startedAt = new Date().toISOString();
+    await lease.acquire({ runId, hostId: await hostId(stateDir), host: hostname(), ...thisProcess(), instance: plan.instance, command: ['prune'], startedAt });
+    lease.startRenewing();
+  } catch (error) {
+    await record.release();
+    if (!(error instanceof LeaseBusy || error instanceof LeaseAwaitingRecovery || error instanceof UnreadableLease)) throw error;
+    return { instance: plan.instance, deleted: [], kept: [], failed: [], skipped: error.message };
+  }
   try {
     return await executePrune(lxd, { ...plan, ref });
   } finally {
+    await lease.release();
     await record.release();
   }
 }

@@ -1,5 +1,6 @@
 import { EXPIRY_LIMIT, parseDuration, toLxdExpiry } from '../config/duration.js';
 import { UsageError } from '../errors.js';
+import type { Feature } from '../lxd/extensions.js';
 import { SNAPSHOT_PREFIX } from '../lxd/names.js';
 
 export const SCHEDULE_KEYS = ['snapshots.schedule', 'snapshots.expiry', 'snapshots.pattern'] as const;
@@ -34,4 +35,11 @@ export function scheduleConfig(options: { every: string; expiry?: string; patter
 
 export function scheduleOff(): Record<string, string | null> {
   return Object.fromEntries(SCHEDULE_KEYS.map((key) => [key, null]));
+}
+
+/** What setting these keys asks of the server; unsetting asks nothing. */
+export function scheduleFeatures(entries: Record<string, string | null>): Feature[] {
+  const every = entries['snapshots.schedule'];
+  if (every === null || every === undefined) return [];
+  return ['schedule', ...(entries['snapshots.expiry'] ? ['scheduleExpiry' as const] : []), ...(every.startsWith('@') ? ['scheduleAliases' as const] : [])];
 }

@@ -1,4 +1,5 @@
 import { LxdError } from '../errors.js';
+import { requireFeatures } from '../lxd/extensions.js';
 import type { InstanceRef } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
 import { fleetExitCode } from '../report/exit-codes.js';
@@ -20,10 +21,10 @@ export async function syncInstances(refs: InstanceRef[], remote: string, context
   const instances: InstanceReport[] = [];
   let serverProblem: string | null = null;
   try {
-    await lxd.checkReachable(remote);
+    requireFeatures(await lxd.checkReachable(remote), ['refreshCopy'], `the snapshot server ${remote}:`);
   } catch (error) {
     if (!(error instanceof LxdError)) throw error;
-    serverProblem = `the snapshot server ${remote}: is not reachable: ${error.message}`;
+    serverProblem = error.kind === 'unsupported' ? error.message : `the snapshot server ${remote}: is not reachable: ${error.message}`;
   }
   for (const ref of refs) {
     const item = emptyInstanceReport(formatRef(ref), ref.project);

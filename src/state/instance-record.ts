@@ -70,7 +70,7 @@ const TAKEOVER_WAIT_MS = 2_000;
 /**
  * One file per instance under the state folder: the lock between runs on this host, and what a
  * crashed run leaves for `recover`. It is not in the instance's config, which a restore reverts.
- * Locking across hosts is not covered.
+ * Between hosts, the server lease (server-lease.ts) does the locking; this record stays for crash recovery.
  *
  * The file appears whole or not at all (written elsewhere, then linked or renamed into place), so
  * a reader never sees half a record. A stale record is replaced only under a takeover guard,
@@ -249,7 +249,7 @@ async function readGuard(path: string): Promise<Pick<InstanceRecord, 'pid' | 'pi
   }
 }
 
-function thisProcess(): Pick<InstanceRecord, 'pid' | 'pidStartedAt'> {
+export function thisProcess(): Pick<InstanceRecord, 'pid' | 'pidStartedAt'> {
   return { pid: process.pid, pidStartedAt: processStartTime(process.pid) };
 }
 

@@ -8,7 +8,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../src/report/report.js';
 import { execArgv, expandInstance, readUnitFile, setting } from '../support/systemd-unit.js';
-import { BACKUP_REMOTE, BIN, demoVersion, E2E_PREFIX, launch, lxc, ownerPid, publish, removeAll, ROOT, safeupdate, uniqueName, UPGRADE } from './lab.js';
+import { alive, BACKUP_REMOTE, BIN, demoVersion, E2E_PREFIX, launch, lxc, ownerPid, publish, removeAll, ROOT, safeupdate, uniqueName, UPGRADE } from './lab.js';
 
 /**
  * The CI story: a job with a client configuration of its own (LXD_CONF, a fresh folder) and a
@@ -38,16 +38,6 @@ async function tempDir(label: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), `safeupdate-${label}-`));
   temps.push(dir);
   return dir;
-}
-
-function alive(pid: number | null): boolean {
-  if (pid === null) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The server's trusted certificates, by name (fingerprint, restricted, projects). */

@@ -1,15 +1,5 @@
 import { execa } from 'execa';
-import { BACKUP_REMOTE, E2E_PREFIX, ownerPid } from './lab.js';
-
-function alive(pid: number | null): boolean {
-  if (pid === null) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { alive, BACKUP_REMOTE, E2E_PREFIX, ownerPid } from './lab.js';
 
 /**
  * The end-to-end tests need the lab (scripts/lab up): a running LXD and the lab image. They fail
@@ -23,11 +13,14 @@ export default async function setup(): Promise<void> {
   if (image.exitCode !== 0) throw new Error('the lab image safeupdate-lab is missing; run: scripts/lab up');
   const server = await execa('lxc', ['query', `${BACKUP_REMOTE}:/1.0`], { reject: false });
   if (server.exitCode !== 0) throw new Error(`the lab's snapshot server ${BACKUP_REMOTE}: is not reachable; run: scripts/lab up`);
-  for (const remote of ['', `${BACKUP_REMOTE}:`]) {
-    const instances = JSON.parse((await execa('lxc', ['query', `${remote}/1.0/instances`])).stdout) as string[];
+  // Incus beside LXD (scripts/lab up), where it runs: test/e2e/incus.test.ts needs it and says so itself.
+  const incus = (await execa('incus', ['query', '/1.0'], { reject: false })).exitCode === 0;
+  const daemons = [...['', `${BACKUP_REMOTE}:`].map((remote) => ({ client: 'lxc', remote })), ...(incus ? [{ client: 'incus', remote: '' }] : [])];
+  for (const { client, remote } of daemons) {
+    const instances = JSON.parse((await execa(client, ['query', `${remote}/1.0/instances`])).stdout) as string[];
     for (const path of instances) {
       const name = path.split('/').pop()!;
-      if (name.startsWith(E2E_PREFIX) && !alive(ownerPid(name))) await execa('lxc', ['delete', '--force', `${remote}${name}`], { reject: false });
+      if (name.startsWith(E2E_PREFIX) && !alive(ownerPid(name))) await execa(client, ['delete', '--force', `${remote}${name}`], { reject: false });
     }
   }
   // The full-pool test's small loop-mounted pool, if a killed run left it.

@@ -4,6 +4,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
+import type { ClientName } from '../../src/lxd/dialect.js';
 import type { Report } from '../../src/report/report.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -15,7 +16,8 @@ export const UPGRADE = ['sh', '-c', 'apt-get update -q && apt-get upgrade -y'];
 /** The lab's snapshot server: a second LXD daemon on loopback (scripts/lab up). */
 export const BACKUP_REMOTE = 'labbackup';
 
-const created = new Set<string>();
+/** The instances this test file made, with the client whose daemon holds each. */
+const created = new Map<string, ClientName>();
 
 /** `sue2e-<pid>-<story>-<random>`: the pid tells a leftover of a dead run from an instance in use. */
 export function uniqueName(story: string): string {
@@ -28,57 +30,15 @@ export function ownerPid(name: string): number | null {
   return match ? Number(match[1]) : null;
 }
 
-/** A running lab container with safeupdate-demo 1.0 installed and its service up. */
-export async function launch(story: string, pool?: string): Promise<string> {
-  const name = uniqueName(story);
-  created.add(name);
-  await execa(LAB, ['launch', name, ...(pool ? [pool] : [])], { stdin: 'ignore' });
-  return name;
-}
-
-/** Serves exactly these demo versions from the container's apt repository. */
-export async function publish(name: string, ...versions: string[]): Promise<void> {
-  await execa(LAB, ['publish', name, ...versions], { stdin: 'ignore' });
-}
-
-/** Marks an instance that safeupdate made (a --keep-failed copy) for deletion after the test. */
-export function track(name: string): void {
-  created.add(name);
-}
-
-/** Deletes the instances this test file made, snapshots and all: on a dir pool each is a full rootfs copy. */
-export async function removeAll(): Promise<void> {
-  for (const name of created) {
-    if (!name.split(':').at(-1)!.startsWith(E2E_PREFIX)) throw new Error(`refusing to delete ${name}: not an end-to-end instance`);
-    await execa('lxc', ['delete', '--force', name], { reject: false });
-    created.delete(name);
+/** Whether the process that owns an end-to-end name (see `ownerPid`) still runs. */
+export function alive(pid: number | null): boolean {
+  if (pid === null) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
-}
-
-export async function lxc(...args: string[]): Promise<string> {
-  return (await execa('lxc', args, { stdin: 'ignore' })).stdout;
-}
-
-export async function demoVersion(name: string): Promise<string> {
-  return lxc('exec', name, '--', 'dpkg-query', '-W', '-f=${Version}', 'safeupdate-demo');
-}
-
-export async function unitState(name: string, unit = 'safeupdate-demo'): Promise<string> {
-  return (await execa('lxc', ['exec', name, '--', 'systemctl', 'is-active', unit], { reject: false, stdin: 'ignore' })).stdout.trim();
-}
-
-/** The unit's state once it has settled: a restart right after a rollback may still be under way. */
-export async function settledUnitState(name: string, unit = 'safeupdate-demo', timeoutMs = 20_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const state = await unitState(name, unit);
-    if (!['activating', 'inactive', 'reloading', 'deactivating'].includes(state) || Date.now() > deadline) return state;
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
-
-export async function status(name: string): Promise<string> {
-  return JSON.parse(await lxc('query', `/1.0/instances/${name}`)).status as string;
 }
 
 export interface LxdSnapshot {
@@ -86,17 +46,81 @@ export interface LxdSnapshot {
   expires_at: string;
 }
 
-/** `name` may be `remote:name`. */
-export async function snapshots(name: string): Promise<LxdSnapshot[]> {
-  const [remote, bare] = name.includes(':') ? name.split(':') : ['', name];
-  return JSON.parse(await lxc('query', `${remote ? `${remote}:` : ''}/1.0/instances/${bare}/snapshots?recursion=1`)) as LxdSnapshot[];
+/**
+ * The lab's helpers on one daemon: LXD through `lxc` (the plain exports below), or Incus through
+ * `incus` (`labOn('incus')`), which runs beside it with the same image.
+ */
+export function labOn(client: ClientName) {
+  const env = { LAB_CLIENT: client };
+  const run = async (...args: string[]): Promise<string> => (await execa(client, args, { stdin: 'ignore' })).stdout;
+
+  /** A running lab container with safeupdate-demo 1.0 installed and its service up. */
+  async function launch(story: string, pool?: string): Promise<string> {
+    const name = uniqueName(story);
+    created.set(name, client);
+    await execa(LAB, ['launch', name, ...(pool ? [pool] : [])], { stdin: 'ignore', env });
+    return name;
+  }
+
+  /** Serves exactly these demo versions from the container's apt repository. */
+  async function publish(name: string, ...versions: string[]): Promise<void> {
+    await execa(LAB, ['publish', name, ...versions], { stdin: 'ignore', env });
+  }
+
+  async function demoVersion(name: string): Promise<string> {
+    return run('exec', name, '--', 'dpkg-query', '-W', '-f=${Version}', 'safeupdate-demo');
+  }
+
+  async function unitState(name: string, unit = 'safeupdate-demo'): Promise<string> {
+    return (await execa(client, ['exec', name, '--', 'systemctl', 'is-active', unit], { reject: false, stdin: 'ignore' })).stdout.trim();
+  }
+
+  /** The unit's state once it has settled: a restart right after a rollback may still be under way. */
+  async function settledUnitState(name: string, unit = 'safeupdate-demo', timeoutMs = 20_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const state = await unitState(name, unit);
+      if (!['activating', 'inactive', 'reloading', 'deactivating'].includes(state) || Date.now() > deadline) return state;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  async function status(name: string): Promise<string> {
+    return JSON.parse(await run('query', `/1.0/instances/${name}`)).status as string;
+  }
+
+  /** `name` may be `remote:name`. */
+  async function snapshots(name: string): Promise<LxdSnapshot[]> {
+    const [remote, bare] = name.includes(':') ? name.split(':') : ['', name];
+    return JSON.parse(await run('query', `${remote ? `${remote}:` : ''}/1.0/instances/${bare}/snapshots?recursion=1`)) as LxdSnapshot[];
+  }
+
+  /** Every snapshot of every instance on the daemon, by instance/snapshot. */
+  async function allSnapshots(): Promise<string[]> {
+    const instances = JSON.parse(await run('query', '/1.0/instances?recursion=1')) as Array<{ name: string }>;
+    const lists = await Promise.all(instances.map(async (i) => (await snapshots(i.name)).map((s) => `${i.name}/${s.name}`)));
+    return lists.flat().sort();
+  }
+
+  return { client, run, launch, publish, demoVersion, unitState, settledUnitState, status, snapshots, allSnapshots };
 }
 
-/** Every snapshot of every instance on the daemon, by instance/snapshot. */
-export async function allSnapshots(): Promise<string[]> {
-  const instances = JSON.parse(await lxc('query', '/1.0/instances?recursion=1')) as Array<{ name: string }>;
-  const lists = await Promise.all(instances.map(async (i) => (await snapshots(i.name)).map((s) => `${i.name}/${s.name}`)));
-  return lists.flat().sort();
+const onLxd = labOn('lxc');
+export const { launch, publish, demoVersion, unitState, settledUnitState, status, snapshots, allSnapshots } = onLxd;
+export const lxc = onLxd.run;
+
+/** Marks an instance that safeupdate made (a --keep-failed copy) for deletion after the test. */
+export function track(name: string, client: ClientName = 'lxc'): void {
+  created.set(name, client);
+}
+
+/** Deletes the instances this test file made, snapshots and all: on a dir pool each is a full rootfs copy. */
+export async function removeAll(): Promise<void> {
+  for (const [name, client] of created) {
+    if (!name.split(':').at(-1)!.startsWith(E2E_PREFIX)) throw new Error(`refusing to delete ${name}: not an end-to-end instance`);
+    await execa(client, ['delete', '--force', name], { reject: false });
+    created.delete(name);
+  }
 }
 
 export interface SafeupdateResult {

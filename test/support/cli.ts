@@ -1,8 +1,11 @@
 import { main } from '../../src/cli/main.js';
 import { FakeLxd } from './fake-lxd.js';
 
-/** The command line as bin/safeupdate.js runs it, without a terminal, over a scripted fake LXD. */
-export async function runCli(args: string[], { lxd = new FakeLxd(), env = {} }: { lxd?: FakeLxd; env?: Record<string, string> } = {}) {
+/**
+ * The command line as bin/safeupdate.js runs it, without a terminal, over a scripted fake LXD;
+ * `realLxd`: over the real access layer instead (and a stand-in client on PATH).
+ */
+export async function runCli(args: string[], { lxd = new FakeLxd(), env = {}, realLxd = false }: { lxd?: FakeLxd; env?: Record<string, string>; realLxd?: boolean } = {}) {
   let stdout = '';
   let stderr = '';
   const code = await main(args, {
@@ -10,7 +13,7 @@ export async function runCli(args: string[], { lxd = new FakeLxd(), env = {} }: 
     stderr: (text) => (stderr += text),
     terminal: false,
     env,
-    createLxd: () => lxd,
+    ...(realLxd ? {} : { createLxd: () => lxd }),
   });
   return { code, stdout, stderr, lxd };
 }

@@ -1,6 +1,12 @@
-import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, ListedInstance, Lxd, ServerInfo, Snapshot, TrustedCertificate } from '../../src/lxd/lxd.js';
+import { LxdError } from '../../src/errors.js';
+import { LXC, type Dialect } from '../../src/lxd/dialect.js';
+import { USED_EXTENSIONS } from '../../src/lxd/extensions.js';
+import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, ListedInstance, Lxd, Profile, ProfileRef, ServerApi, ServerInfo, Snapshot, TrustedCertificate } from '../../src/lxd/lxd.js';
 
-type Method = keyof Lxd;
+type Method = Exclude<keyof Lxd, 'dialect'>;
+
+/** A server with every extension safeupdate uses: what `checkReachable` answers unless scripted otherwise. */
+export const FULL_API: ServerApi = { server: 'lxd', version: '5.0.2', extensions: USED_EXTENSIONS };
 
 interface Expectation {
   method: Method;
@@ -16,9 +22,18 @@ interface Expectation {
  */
 export class FakeLxd implements Lxd {
   private readonly script: Expectation[] = [];
+  /** The client it stands for: the words of the commands printed for a human. */
+  dialect: Dialect = LXC;
   /** What the client would fill in for an instance given without remote or project. */
   current = { remote: 'local', project: 'default' };
   readonly unexpected: string[] = [];
+  /**
+   * The server's profiles (the server leases), keyed `project/name`. Unscripted, the profile calls
+   * act on them as LXD would, so that runs take and release their lease without each test scripting
+   * it; `scriptProfiles` makes them scripted calls like any other (races, failures).
+   */
+  readonly profiles = new Map<string, Profile>();
+  scriptProfiles = false;
   readonly calls: Array<{ method: Method; args: unknown[] }> = [];
 
   expect(method: Method, respond: (args: unknown[]) => unknown, match: (args: unknown[]) => boolean = () => true, describe: string = method): this {
@@ -43,8 +58,9 @@ export class FakeLxd implements Lxd {
     return next.respond(args);
   }
 
-  checkReachable(remote: string | null): Promise<void> {
-    return this.take('checkReachable', [remote]);
+  /** A scripted answer of nothing is a server with every extension (FULL_API). */
+  async checkReachable(remote: string | null): Promise<ServerApi> {
+    return ((await this.take('checkReachable', [remote])) as ServerApi | undefined) ?? FULL_API;
   }
   async defaultRemote(): Promise<string> {
     this.calls.push({ method: 'defaultRemote', args: [] });
@@ -130,6 +146,51 @@ export class FakeLxd implements Lxd {
   deleteCertificate(remote: string | null, fingerprint: string): Promise<void> {
     return this.take('deleteCertificate', [remote, fingerprint]);
   }
+  createProfile(profile: ProfileRef, description: string, config: Record<string, string>): Promise<boolean> {
+    return this.profileCall('createProfile', [profile, description, config], () => {
+      if (this.profiles.has(profileKey(profile))) return false;
+      this.profiles.set(profileKey(profile), { description, config: { ...config }, usedBy: [] });
+      return true;
+    });
+  }
+  getProfile(profile: ProfileRef): Promise<Profile | null> {
+    return this.profileCall('getProfile', [profile], () => {
+      const found = this.profiles.get(profileKey(profile));
+      return found ? { ...found, config: { ...found.config } } : null;
+    });
+  }
+  setProfileConfig(profile: ProfileRef, entries: Record<string, string>): Promise<void> {
+    return this.profileCall('setProfileConfig', [profile, entries], () => {
+      const found = this.profiles.get(profileKey(profile));
+      if (!found) throw new LxdError('Profile not found', 'not-found', []);
+      Object.assign(found.config, entries);
+    });
+  }
+  renameProfile(profile: ProfileRef, to: string): Promise<boolean> {
+    return this.profileCall('renameProfile', [profile, to], () => {
+      const found = this.profiles.get(profileKey(profile));
+      if (!found) return false;
+      if (this.profiles.has(profileKey({ ...profile, name: to }))) throw new LxdError(`Name "${to}" already in use`, 'failed', []);
+      this.profiles.delete(profileKey(profile));
+      this.profiles.set(profileKey({ ...profile, name: to }), found);
+      return true;
+    });
+  }
+  deleteProfile(profile: ProfileRef): Promise<void> {
+    return this.profileCall('deleteProfile', [profile], () => {
+      this.profiles.delete(profileKey(profile));
+    });
+  }
+
+  private async profileCall<T>(method: Method, args: unknown[], act: () => T): Promise<T> {
+    if (this.scriptProfiles) return this.take(method, args);
+    this.calls.push({ method, args });
+    return act();
+  }
+}
+
+function profileKey(profile: ProfileRef): string {
+  return `${profile.remote ?? ''}:${profile.project ?? 'default'}/${profile.name}`;
 }
 
 export function execResult(partial: Partial<ExecResult> = {}): ExecResult {
@@ -155,5 +216,5 @@ export function systemdOutput(state: string, failed: string[] = [], jobs = 0): E
 }
 
 export function unitOutput(active: string, sub: string, invocation = 'inv-1', result = 'success'): ExecResult {
-  return execResult({ stdout: `LoadState=loaded\nActiveState=${active}\nSubState=${sub}\nResult=${result}\nInvocationID=${invocation}\nNRestarts=0\n` });
+  return execResult({ stdout: `LoadState=loaded\nActiveState=${active}\nSubState=${sub}\nResult=${result}\nInvocationID=${invocation}\nNRestarts=0\nJob=\n` });
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 
@@ -17,6 +17,8 @@ export interface StandInAnswer {
 
 export interface StandInCall {
   call: number;
+  /** The name it was run by: lxc or incus. */
+  client: string;
   argv: string[];
   pid: number;
   ppid: number;
@@ -26,10 +28,11 @@ export interface StandInCall {
 }
 
 /**
- * A stand-in `lxc` for a test file: installed once in a folder whose name has a space (the path
- * must survive script(1)'s -c string), with a fresh call log and script for every test.
+ * A stand-in `lxc` (or, named `incus`, a stand-in Incus client: the two take the same arguments
+ * where safeupdate uses them) for a test file: installed once in a folder whose name has a space
+ * (the path must survive script(1)'s -c string), with a fresh call log and script for every test.
  */
-export function useLxcStandIn(prefix: string) {
+export function useLxcStandIn(prefix: string, client: 'lxc' | 'incus' = 'lxc') {
   const fixture = fileURLToPath(new URL('../fixtures/lxc-stand-in.cjs', import.meta.url));
   const paths = { dir: '', binDir: '', binary: '', logFile: '' };
   let testNumber = 0;
@@ -38,7 +41,7 @@ export function useLxcStandIn(prefix: string) {
     paths.dir = await mkdtemp(join(tmpdir(), `${prefix}-`));
     paths.binDir = join(paths.dir, 'bin dir');
     await mkdir(paths.binDir);
-    paths.binary = join(paths.binDir, 'lxc');
+    paths.binary = join(paths.binDir, client);
     // The node running the tests, not whichever `node` PATH finds; and a mode set here, not in git.
     const source = await readFile(fixture, 'utf8');
     await writeFile(paths.binary, source.replace(/^#!.*/, `#!${process.execPath}`));
@@ -75,4 +78,24 @@ export function useLxcStandIn(prefix: string) {
       return testNumber;
     },
   };
+}
+
+/**
+ * The stand-in installed as both `incus` and `lxc`, first on PATH for every test: for tests of
+ * which client is run by name. Each call's `client` says which name it was run by.
+ */
+export function useClientStandIns(prefix: string) {
+  const standIn = useLxcStandIn(prefix, 'incus');
+  const savedPath = process.env.PATH;
+  beforeAll(async () => {
+    await copyFile(standIn.paths.binary, join(standIn.paths.binDir, 'lxc'));
+    await chmod(join(standIn.paths.binDir, 'lxc'), 0o755);
+  });
+  beforeEach(() => {
+    process.env.PATH = `${standIn.paths.binDir}${delimiter}${savedPath}`;
+  });
+  afterEach(() => {
+    process.env.PATH = savedPath;
+  });
+  return standIn;
 }

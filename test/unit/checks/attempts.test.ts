@@ -64,7 +64,7 @@ describe('unit', () => {
     });
     expect(call(lxd)).toEqual({
       ref,
-      argv: ['systemctl', 'show', '--property=LoadState,ActiveState,SubState,Result,InvocationID,NRestarts', '--', 'nginx.service'],
+      argv: ['systemctl', 'show', '--property=LoadState,ActiveState,SubState,Result,InvocationID,NRestarts,Job', '--', 'nginx.service'],
       options: { timeoutMs: 4_000, signal: controller.signal },
     });
   });
@@ -87,9 +87,23 @@ describe('unit', () => {
     });
   });
 
-  it.each([['activating', 'start'], ['inactive', 'dead'], ['deactivating', 'stop'], ['reloading', 'reload']])('%s (%s) is waited for', async (state, sub) => {
-    expect(await unitAttempt('nginx')(context(answering(show({ ...active, ActiveState: state, SubState: sub }))), 1_000)).toEqual({
-      state: 'retry', message: `${state} (${sub})`,
+  it.each([['activating', 'start'], ['inactive', 'dead'], ['deactivating', 'stop'], ['reloading', 'reload']])('%s (%s) is waited for after a change', async (state, sub) => {
+    for (const phase of ['after-update', 'after-rollback'] as const) {
+      expect(await unitAttempt('nginx')(context(answering(show({ ...active, ActiveState: state, SubState: sub, Job: '' })), phase), 1_000)).toEqual({
+        state: 'retry', message: `${state} (${sub})`,
+      });
+    }
+  });
+
+  it.each<Phase>(['baseline', 'check'])('inactive with no job queued is final in phase %s: nothing of ours is starting it', async (phase) => {
+    expect(await unitAttempt('nginx')(context(answering(show({ ...active, ActiveState: 'inactive', SubState: 'dead', Job: '' })), phase), 1_000)).toEqual({
+      state: 'fail', message: 'inactive (dead), and nothing is starting it',
+    });
+  });
+
+  it.each<Phase>(['baseline', 'check'])('inactive with a start job queued is waited for in phase %s', async (phase) => {
+    expect(await unitAttempt('nginx')(context(answering(show({ ...active, ActiveState: 'inactive', SubState: 'dead', Job: '42' })), phase), 1_000)).toEqual({
+      state: 'retry', message: 'inactive (dead)',
     });
   });
 

@@ -114,6 +114,26 @@ describe('settle', () => {
 });
 
 describe('a pass that must be confirmed', () => {
+  it.each<Phase>(['baseline', 'check'])('is final at the first look in phase %s, where nothing of ours is changing', async (phase) => {
+    const lxd = new FakeLxd().expect('exec', () => unitOutput('active', 'running', 'a'), isUnitCheck('nginx'));
+    const clock = new FakeClock();
+    const result = await probe(check('unit:nginx'), context(lxd, phase), clock);
+    lxd.assertDone();
+    expect(clock.sleeps).toEqual([]);
+    expect(result).toMatchObject({ ok: true, attempts: 1, message: 'active (running)' });
+  });
+
+  it('is looked at again after a rollback, as after an update', async () => {
+    const lxd = new FakeLxd()
+      .expect('exec', () => unitOutput('active', 'running', 'a'), isUnitCheck('nginx'))
+      .expect('exec', () => unitOutput('active', 'running', 'a'), isUnitCheck('nginx'));
+    const clock = new FakeClock();
+    const result = await probe(check('unit:nginx'), context(lxd, 'after-rollback'), clock);
+    lxd.assertDone();
+    expect(clock.sleeps).toEqual([CONFIRM_MS]);
+    expect(result).toMatchObject({ ok: true, attempts: 2 });
+  });
+
   it('is confirmed by a second look exactly a second later with the same invocation', async () => {
     const lxd = new FakeLxd()
       .expect('exec', () => unitOutput('active', 'running', 'a'), isUnitCheck('nginx'))

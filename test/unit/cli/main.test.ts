@@ -109,6 +109,33 @@ describe('records at the command line', () => {
   afterEach(() => rm(dir, { recursive: true, force: true }));
   const inProd = () => Object.assign(new FakeLxd(), { current: { remote: 'local', project: 'prod' } });
 
+  const otherHostsLease = (expiresAt: string) => ({
+    description: '', usedBy: [],
+    config: {
+      'user.safeupdate.runId': 'run-b', 'user.safeupdate.hostId': 'other', 'user.safeupdate.host': 'ci-b', 'user.safeupdate.pid': '42',
+      'user.safeupdate.phase': 'updating', 'user.safeupdate.snapshot': 'snap1', 'user.safeupdate.startedAt': 't0', 'user.safeupdate.instance': 'web1',
+      'user.safeupdate.renewedAt': 't', 'user.safeupdate.expiresAt': expiresAt,
+    },
+  });
+
+  it('recover --forget --yes removes the server lease of a run on another host that is gone, and names it', async () => {
+    const lxd = inProd();
+    lxd.profiles.set('local:prod/safeupdate-lock_prod_web1', otherHostsLease('2020-01-01T00:00:00Z'));
+    const { code, stderr } = await cli(['recover', 'web1', '--forget', '--yes'], { lxd, stateDir: dir });
+    expect(code).toBe(0);
+    expect(stderr).toContain('web1: server lease safeupdate-lock_prod_web1 of run run-b (host ci-b) removed.');
+    expect(lxd.profiles.size).toBe(0);
+  });
+
+  it('recover --forget refuses a server lease that is still renewed: exit 3, the lease stays', async () => {
+    const lxd = inProd();
+    lxd.profiles.set('local:prod/safeupdate-lock_prod_web1', otherHostsLease(new Date(Date.now() + 60_000).toISOString()));
+    const { code, stderr } = await cli(['recover', 'web1', '--forget', '--yes'], { lxd, stateDir: dir });
+    expect(code).toBe(3);
+    expect(stderr).toContain('web1 is busy: run run-b on host ci-b (pid 42, started t0) holds the server lease safeupdate-lock_prod_web1, updating');
+    expect(lxd.profiles.size).toBe(1);
+  });
+
   it('recover --forget --yes removes a corrupt record of the resolved project, touching no instance', async () => {
     await writeFile(recordPath(), '');
     const lxd = inProd();
@@ -116,7 +143,8 @@ describe('records at the command line', () => {
     expect(code).toBe(0);
     expect(stderr).toContain('web1: record removed.');
     await expect(readFile(recordPath())).rejects.toThrow('ENOENT');
-    expect(lxd.calls.map((c) => c.method)).toEqual(['resolveRef']);
+    // The server lease is looked for (there is none); the instance is not touched.
+    expect(lxd.calls.map((c) => c.method)).toEqual(['resolveRef', 'getProfile']);
   });
 
   it('recover --forget without a terminal or --yes: exit 2, the record stays', async () => {

@@ -60,7 +60,7 @@ describe('--junit and --report', () => {
     scriptFailedUpdate();
     const junit = join(dir, 'junit.xml');
     const reportFile = join(dir, 'report.json');
-    const { code, stdout } = await cli(['web1', '--check', 'exec:true', '--json', '--junit', junit, '--report', reportFile, '--', ...UPDATE]);
+    const { code, stdout } = await cli(['web1', '--check', 'exec:true', '--no-package-report', '--json', '--junit', junit, '--report', reportFile, '--', ...UPDATE]);
     expect(code).toBe(1);
     const report = JSON.parse(stdout);
     expect(report.outcome).toBe('rolled-back');
@@ -93,7 +93,7 @@ describe('GitHub Actions', () => {
     scriptFailedUpdate();
     const summary = join(dir, 'step_summary.md');
     await writeFile(summary, '# earlier step\n');
-    const { code, stdout, stderr } = await cli(['web1', '--check', 'exec:true', '--json', '--', ...UPDATE], {
+    const { code, stdout, stderr } = await cli(['web1', '--check', 'exec:true', '--no-package-report', '--json', '--', ...UPDATE], {
       GITHUB_ACTIONS: 'true',
       GITHUB_STEP_SUMMARY: summary,
     });
@@ -110,7 +110,7 @@ describe('GitHub Actions', () => {
 
   it('without GITHUB_ACTIONS there are no workflow commands, and without GITHUB_STEP_SUMMARY no summary', async () => {
     scriptFailedUpdate();
-    const { stderr } = await cli(['web1', '--check', 'exec:true', '--', ...UPDATE]);
+    const { stderr } = await cli(['web1', '--check', 'exec:true', '--no-package-report', '--', ...UPDATE]);
     expect(stderr).not.toContain('::');
     expect(stderr).toContain('▸ Update: apt-get upgrade -y\nSetting up demo');
   });

@@ -218,6 +218,9 @@ describe('hooks install, guard mode', () => {
     expect(hostNaming({ remote: null, name: 'web1', project: null }, 'default')).toEqual({ hostInstance: 'web1', hostOptions: '' });
     // The client's current project counts, even when not given.
     expect(hostNaming({ remote: null, name: 'web1', project: null }, 'team')).toEqual({ hostInstance: 'web1', hostOptions: '--project team' });
+    // On Incus the host command says so: with both clients installed, safeupdate would take lxc.
+    expect(hostNaming({ remote: null, name: 'web1', project: null }, 'team', 'incus')).toEqual({ hostInstance: 'web1', hostOptions: '--client incus --project team' });
+    expect(hostNaming({ remote: null, name: 'web1', project: null }, 'default', 'incus')).toEqual({ hostInstance: 'web1', hostOptions: '--client incus' });
   });
 });
 
@@ -326,6 +329,18 @@ describe('hooks install, snapshot mode', () => {
     lxd.assertDone();
     expect(outcome.exitCode).toBe(3);
     expect(outcome.summary).toContain('web1 is a virtual machine');
+  });
+
+  it('refuses a server without the proxy device or restricted certificates: exit 3, naming the extensions', async () => {
+    const lxd = new FakeLxd();
+    lxd.expect('checkReachable', () => ({ server: 'lxd', version: '3.0.3', extensions: ['instances', 'snapshot_expiry_creation'] }));
+    lxd.expect('getInstance', () => runningContainer());
+    lxd.expect('exec', () => inside(), isStateScript, 'the state script');
+    lxd.expect('listCertificates', () => []);
+    const outcome = await install(lxd, target(), options({ mode: 'snapshot' }));
+    lxd.assertDone();
+    expect(outcome.exitCode).toBe(3);
+    expect(outcome.summary).toMatch(/^the server local: \(lxd 3\.0\.3\) lacks the API extensions "proxy" \(needed for the proxy device .*\), "certificate_project" \(needed for a client certificate restricted/);
   });
 
   it('refuses a port something inside already listens on', async () => {

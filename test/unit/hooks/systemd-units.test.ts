@@ -87,10 +87,10 @@ describe('hooks/systemd: a templated service and timer per instance', () => {
     expect(setting(service, 'Service', 'ExecStart').startsWith('-')).toBe(false);
   });
 
-  it('SIGTERM reaches safeupdate alone, so that it can roll back; nothing but LXD is waited for', () => {
+  it('SIGTERM reaches safeupdate alone, so that it can roll back; nothing but LXD or Incus is waited for', () => {
     expect(setting(service, 'Service', 'KillMode')).toBe('mixed');
     expect(setting(service, 'Service', 'TimeoutStartSec')).toBe('infinity');
-    expect(setting(service, 'Unit', 'After').split(/\s+/)).toEqual(['lxd.socket', 'lxd.service', 'snap.lxd.daemon.service']);
+    expect(setting(service, 'Unit', 'After').split(/\s+/)).toEqual(['lxd.socket', 'lxd.service', 'snap.lxd.daemon.service', 'incus.socket', 'incus.service']);
     for (const key of ['Wants', 'Requires']) expect(hasSetting(service, 'Unit', key), key).toBe(false);
     expect(setting(service, 'Service', 'User')).toBe('root');
   });

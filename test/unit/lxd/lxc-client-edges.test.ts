@@ -59,7 +59,8 @@ describe('the client binary', () => {
 
 describe('answers in odd shapes', () => {
   it('an instance state without disks, or without a root disk, reports no usage', async () => {
-    answer(json({ driver: 'dir' }), json({ space: { total: 100 } }), json({}), json({ driver: 'dir' }), json({ space: { total: 100 } }), json({ disk: {} }));
+    const instance = json({ name: 'web1', location: 'none' });
+    answer(json({ driver: 'dir' }), instance, json({ space: { total: 100 } }), json({}), json({ driver: 'dir' }), instance, json({ space: { total: 100 } }), json({ disk: {} }));
     expect(await client().getSpace(local, 'default')).toEqual({ driver: 'dir', freeBytes: 100, usedByInstanceBytes: null });
     expect(await client().getSpace(local, 'default')).toEqual({ driver: 'dir', freeBytes: 100, usedByInstanceBytes: null });
   });
@@ -186,7 +187,7 @@ describe('how stderr becomes an error', () => {
     answer({ stderr: "Error: Remote backup doesn't exist\n", exitCode: 1 });
     const error = await lxdError(client().checkReachable('backup'));
     expect(error.kind).toBe('unreachable');
-    expect(error.message).toBe("LXD is not reachable: Remote backup doesn't exist");
+    expect(error.message).toBe("LXD is not reachable: Remote backup doesn't exist (lxc reads its remotes from $LXD_CONF, else ~/.config/lxc)");
   });
 
   it('only a leading "Error: " is dropped; what comes before an inner one stays', async () => {

@@ -251,23 +251,42 @@ describe('LxcClient: reads', () => {
   it('getSpace reads the pool, its resources and the instance state', async () => {
     answer(
       json({ name: 'default', driver: 'dir' }),
+      json({ name: 'web1', location: 'none' }),
       json({ space: { total: 1000, used: 400 } }),
       json({ disk: { root: { usage: 250 } } }),
     );
     expect(await client().getSpace(local, 'default')).toEqual({ driver: 'dir', freeBytes: 600, usedByInstanceBytes: 250 });
     expect(argvs()).toEqual([
       ['query', '/1.0/storage-pools/default'],
+      ['query', '/1.0/instances/web1'],
       ['query', '/1.0/storage-pools/default/resources'],
       ['query', '/1.0/instances/web1/state'],
     ]);
   });
 
   it('getSpace says null where LXD does not report, and carries remote and project', async () => {
-    answer(json({ driver: 'dir' }), json({}), json({ disk: { root: { usage: 0 } } }));
+    answer(json({ driver: 'dir' }), json({ name: 'web1' }), json({}), json({ disk: { root: { usage: 0 } } }));
     expect(await client().getSpace(remote, 'my pool')).toEqual({ driver: 'dir', freeBytes: null, usedByInstanceBytes: null });
     expect(argvs()).toEqual([
       ['query', `backup:/1.0/storage-pools/my%20pool?project=${encodedProject}`],
+      ['query', `backup:/1.0/instances/web1?project=${encodedProject}`],
       ['query', `backup:/1.0/storage-pools/my%20pool/resources?project=${encodedProject}`],
+      ['query', `backup:/1.0/instances/web1/state?project=${encodedProject}`],
+    ]);
+  });
+
+  it('getSpace on a cluster reads the free space of the member that holds the instance', async () => {
+    answer(
+      json({ driver: 'dir' }),
+      json({ name: 'web1', location: 'm2' }),
+      json({ space: { total: 1000, used: 900 } }),
+      json({ disk: {} }),
+    );
+    expect(await client().getSpace(remote, 'default')).toEqual({ driver: 'dir', freeBytes: 100, usedByInstanceBytes: null });
+    expect(argvs()).toEqual([
+      ['query', `backup:/1.0/storage-pools/default?project=${encodedProject}`],
+      ['query', `backup:/1.0/instances/web1?project=${encodedProject}`],
+      ['query', `backup:/1.0/storage-pools/default/resources?project=${encodedProject}&target=m2`],
       ['query', `backup:/1.0/instances/web1/state?project=${encodedProject}`],
     ]);
   });
@@ -323,13 +342,13 @@ describe('LxcClient: writes', () => {
     expect(second!.slice(6)).toEqual([`backup:/1.0/instances/web1/snapshots?project=${encodedProject}`]);
   });
 
-  it('restoreSnapshot runs lxc restore', async () => {
+  it('restoreSnapshot restores through the API (PUT restore), which LXD and Incus share', async () => {
     answer({}, {});
     await client().restoreSnapshot(local, 'safeupdate-1');
     await client().restoreSnapshot(remote, 'safeupdate-1');
     expect(argvs()).toEqual([
-      ['restore', 'web1', 'safeupdate-1'],
-      ['restore', 'backup:web1', 'safeupdate-1', '--project', 'qa&x=1 y'],
+      ['query', '--wait', '-X', 'PUT', '--data', '{"restore":"safeupdate-1"}', '/1.0/instances/web1'],
+      ['query', '--wait', '-X', 'PUT', '--data', '{"restore":"safeupdate-1"}', 'backup:/1.0/instances/web1?project=qa%26x%3D1%20y'],
     ]);
   });
 
@@ -644,6 +663,8 @@ describe('LxcClient: process groups', () => {
     expect(recorded!.pgid).not.toBe(recorded!.parentPgid);
   });
 
+  const RESTORE_SAFEUPDATE_1 = ['query', '--wait', '-X', 'PUT', '--data', '{"restore":"safeupdate-1"}', '/1.0/instances/web1'];
+
   it('a Ctrl+C at the terminal (SIGINT to the process group) does not reach an lxc restore half-way', async () => {
     answer({ delayMs: 3000 });
     // A Node child in its own group plays safeupdate at a terminal: it runs restoreSnapshot and
@@ -660,7 +681,7 @@ describe('LxcClient: process groups', () => {
     try {
       await waitFor(() => calls().length === 1 || child.exitCode !== null, 20_000);
       expect(stderr).toBe('');
-      expect(argvs()).toEqual([['restore', 'web1', 'safeupdate-1']]);
+      expect(argvs()).toEqual([RESTORE_SAFEUPDATE_1]);
       expect(finished(0)).toBe(false);
       process.kill(-child.pid!, 'SIGINT');
       expect(await exited).toBe(0);
@@ -677,7 +698,8 @@ describe('LxcClient: a terminal signal caught in the fork window', () => {
     answer({ dieBy: 'SIGINT' }, { stdout: '{}' });
     const client = new LxcClient({ binary });
     await client.restoreSnapshot({ remote: null, name: 'web1', project: null }, 'snap0');
-    expect(argvs()).toEqual([['restore', 'web1', 'snap0'], ['restore', 'web1', 'snap0']]);
+    const restore = ['query', '--wait', '-X', 'PUT', '--data', '{"restore":"snap0"}', '/1.0/instances/web1'];
+    expect(argvs()).toEqual([restore, restore]);
   });
 
   it('only once: a second death is a failure', async () => {

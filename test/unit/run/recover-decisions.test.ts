@@ -52,10 +52,10 @@ async function recover(options: { interrupt?: AbortSignal; checks?: Parameters<t
 describe('recoveryPlan', () => {
   it('says what recovery means for each phase a run can end in', () => {
     expect(recoveryPlan(null)).toBe('nothing to recover');
-    expect(recoveryPlan(record('preparing'))).toBe('run dead-run ended before the update began: nothing in the instance changed; clear its record');
-    expect(recoveryPlan(record('snapshotting'))).toBe('run dead-run ended before the update began: nothing in the instance changed; clear its record');
-    expect(recoveryPlan(record('updating'))).toBe(`run dead-run ended while updating ["apt-get","upgrade","-y"]: stop, restore ${SNAP}, start, and check`);
-    expect(recoveryPlan(record('rolling-back'))).toBe(`run dead-run ended while rolling-back ["apt-get","upgrade","-y"]: stop, restore ${SNAP}, start, and check`);
+    expect(recoveryPlan(record('preparing'))).toBe('run dead-run (host h) ended before the update began: nothing in the instance changed; clear its record');
+    expect(recoveryPlan(record('snapshotting'))).toBe('run dead-run (host h) ended before the update began: nothing in the instance changed; clear its record');
+    expect(recoveryPlan(record('updating'))).toBe(`run dead-run (host h) ended while updating ["apt-get","upgrade","-y"]: stop, restore ${SNAP}, start, and check`);
+    expect(recoveryPlan(record('rolling-back'))).toBe(`run dead-run (host h) ended while rolling-back ["apt-get","upgrade","-y"]: stop, restore ${SNAP}, start, and check`);
   });
 });
 
@@ -74,7 +74,7 @@ describe('recoverInstance', () => {
     lxd.expect('getInstance', () => runningContainer());
     const { report, item } = await recover();
     expect(report).toMatchObject({ outcome: 'recovered', exitCode: 0, command: COMMAND });
-    expect(item.plan).toEqual(['run dead-run ended before the update began: nothing in the instance changed; clear its record']);
+    expect(item.plan).toEqual(['run dead-run (host h) ended before the update began: nothing in the instance changed; clear its record']);
     expect(item.rollback.performed).toBe(false);
     await expect(readFile(recordPath())).rejects.toThrow('ENOENT');
   });
@@ -131,7 +131,7 @@ describe('recoverInstance', () => {
     const { report, item } = await recover({ checks: [defineCheck('systemd')] });
     expect(report).toMatchObject({ outcome: 'recovered', exitCode: 0, command: COMMAND, dryRun: false });
     expect(item.snapshot).toEqual({ name: SNAP, expiresAt: null });
-    expect(item.plan).toEqual([`run dead-run ended while rolling-back ["apt-get","upgrade","-y"]: stop, restore ${SNAP}, start, and check`]);
+    expect(item.plan).toEqual([`run dead-run (host h) ended while rolling-back ["apt-get","upgrade","-y"]: stop, restore ${SNAP}, start, and check`]);
     expect(item.checks.map((c) => [c.name, c.phase, c.ok])).toEqual([['systemd', 'after-rollback', true]]);
   });
 

@@ -33,11 +33,11 @@ async function recover(interrupt = new AbortController().signal, checks: Paramet
 }
 
 describe('recover', () => {
-  it('with nothing recorded: exit 0, nothing touched', async () => {
+  it('with nothing recorded here and no server lease: exit 0, nothing touched', async () => {
     lxd.expect('getInstance', () => runningContainer());
     const report = await recover();
     expect(report).toMatchObject({ outcome: 'recovered', exitCode: 0 });
-    expect(lxd.calls.map((c) => c.method)).toEqual(['getInstance']);
+    expect(lxd.calls.map((c) => c.method)).toEqual(['getProfile', 'getInstance']);
   });
 
   it('after a crash before the update began: clears the record, touches nothing', async () => {

@@ -16,7 +16,7 @@ beforeEach(async () => {
 });
 afterEach(() => h.tearDown());
 
-const SNAP = 'safeupdate-20261126-100001';
+const SNAP = 'safeupdate-20261126-100000';
 
 /** The state folder becomes unusable: every write into it fails from now on (ENOTDIR). */
 async function breakStateFolder() {
@@ -63,7 +63,7 @@ describe('interrupts before the update began change nothing', () => {
 
   it('during a snapshot that never expires: the message says so', async () => {
     const controller = new AbortController();
-    h.preflight().systemdHealthy().snapshot([], () => controller.abort('SIGHUP')).finalStatus();
+    h.preflight().baselineHealthy().snapshot([], () => controller.abort('SIGHUP')).finalStatus();
     const { report, item } = await h.run({ expiryMs: null }, { interrupt: controller.signal });
     expect(report).toMatchObject({ outcome: 'interrupted', exitCode: 129 });
     expect(item.error).toEqual({ step: 'snapshot', message: `interrupted by SIGHUP before the update began; nothing was updated; snapshot ${SNAP} kept (it never expires)` });
@@ -71,9 +71,9 @@ describe('interrupts before the update began change nothing', () => {
 
   it('during a snapshot that expires: the message says when, and the step is the snapshot', async () => {
     const controller = new AbortController();
-    h.preflight().systemdHealthy().snapshot([], () => controller.abort('SIGINT')).finalStatus();
+    h.preflight().baselineHealthy().snapshot([], () => controller.abort('SIGINT')).finalStatus();
     const { item } = await h.run({}, { interrupt: controller.signal });
-    expect(item.error).toEqual({ step: 'snapshot', message: `interrupted by SIGINT before the update began; nothing was updated; snapshot ${SNAP} kept (it expires 2026-12-10T10:00:01.000Z)` });
+    expect(item.error).toEqual({ step: 'snapshot', message: `interrupted by SIGINT before the update began; nothing was updated; snapshot ${SNAP} kept (it expires 2026-12-10T10:00:00.000Z)` });
   });
 });
 
@@ -93,7 +93,7 @@ describe('the record must be written before anything changes', () => {
   });
 
   it('a snapshot that cannot be recorded is not taken: exit 3 at the snapshot step', async () => {
-    h.preflight().systemdHealthy();
+    h.preflight().baselineHealthy();
     h.lxd.expect('listSnapshots', async () => {
       await breakStateFolder();
       return [];
@@ -109,7 +109,7 @@ describe('the record must be written before anything changes', () => {
   });
 
   it('an update that cannot be recorded does not start: exit 3 at the update step, the snapshot kept', async () => {
-    h.preflight().systemdHealthy().snapshot([], breakStateFolder).finalStatus();
+    h.preflight().baselineHealthy().snapshot([], breakStateFolder).finalStatus();
     const { report, item } = await h.run();
     expect(report).toMatchObject({ outcome: 'not-started', exitCode: 3, interruptedBy: null });
     expect(item.error?.step).toBe('update');
@@ -121,7 +121,7 @@ describe('the record must be written before anything changes', () => {
   it('the record names the snapshot while it is taken, then the update while it runs', async () => {
     let atSnapshot: unknown;
     let atUpdate: unknown;
-    h.preflight().systemdHealthy();
+    h.preflight().baselineHealthy();
     h.snapshot([], async () => {
       atSnapshot = JSON.parse(await readFile(h.recordPath, 'utf8'));
     });
@@ -138,7 +138,7 @@ describe('the record must be written before anything changes', () => {
 
 describe('how the update ended decides', () => {
   function rolledBackAfter(result: ReturnType<typeof execResult> | (() => ReturnType<typeof execResult>)) {
-    h.preflight().systemdHealthy().snapshot().update(result).evidence().stop().restoreAndStart().systemdHealthy().finalStatus();
+    h.preflight().baselineHealthy().snapshot().update(result).evidence().stop().restoreAndStart().systemdHealthy().finalStatus();
   }
 
   it.each([
@@ -193,7 +193,7 @@ describe('how the update ended decides', () => {
 
 describe('the checks after the update decide', () => {
   it('a failed required check: rolled back, the step is after-update and the message names the units', async () => {
-    h.preflight().systemdHealthy().snapshot().update();
+    h.preflight().baselineHealthy().snapshot().update();
     h.lxd.expect('exec', () => systemdOutput('degraded', ['php-fpm.service']), isSystemdCheck);
     h.evidence().stop().restoreAndStart().systemdHealthy().finalStatus();
     const { report, item } = await h.run();
@@ -203,7 +203,7 @@ describe('the checks after the update decide', () => {
 
   it('an interrupt during them: rolled back, exit 130, the step is after-update', async () => {
     const controller = new AbortController();
-    h.preflight().systemdHealthy().snapshot().update();
+    h.preflight().baselineHealthy().snapshot().update();
     h.lxd.expect('exec', () => {
       controller.abort('SIGINT');
       return systemdOutput('running');
@@ -235,7 +235,7 @@ describe('the rollback', () => {
   });
 
   it('still unhealthy after it: exit 4 at the after-rollback step, the record kept for recover', async () => {
-    h.preflight().systemdHealthy().snapshot().update(execResult({ exitCode: 100 })).evidence().stop().restoreAndStart();
+    h.preflight().baselineHealthy().snapshot().update(execResult({ exitCode: 100 })).evidence().stop().restoreAndStart();
     h.lxd.expect('exec', () => systemdOutput('degraded', ['db.service']), isSystemdCheck);
     h.finalStatus();
     const { report, item } = await h.run();
@@ -245,7 +245,7 @@ describe('the rollback', () => {
   });
 
   it('a successful one removes the record', async () => {
-    h.preflight().systemdHealthy().snapshot().update(execResult({ exitCode: 100 })).evidence().stop().restoreAndStart().systemdHealthy().finalStatus();
+    h.preflight().baselineHealthy().snapshot().update(execResult({ exitCode: 100 })).evidence().stop().restoreAndStart().systemdHealthy().finalStatus();
     await h.run();
     await expect(readFile(h.recordPath)).rejects.toThrow('ENOENT');
   });
@@ -253,8 +253,8 @@ describe('the rollback', () => {
 
 describe('follow-ups after a good update', () => {
   it('a prune that fails: exit 5, and the message names it', async () => {
-    h.preflight().systemdHealthy().snapshot().update().systemdHealthy();
-    const all = [snapshotOf(SNAP, '2026-11-26T10:00:01Z'), snapshotOf('safeupdate-old')];
+    h.preflight().baselineHealthy().snapshot().update().systemdHealthy();
+    const all = [snapshotOf(SNAP, '2026-11-26T10:00:00Z'), snapshotOf('safeupdate-old')];
     h.lxd.expect('listSnapshots', () => all);
     h.lxd.expect('listSnapshots', () => all);
     h.lxd.expect('deleteSnapshot', () => {
@@ -267,8 +267,8 @@ describe('follow-ups after a good update', () => {
   });
 
   it('a prune and a copy that both fail: exit 5 naming both', async () => {
-    h.preflight().systemdHealthy().snapshot().update().systemdHealthy();
-    const all = [snapshotOf(SNAP, '2026-11-26T10:00:01Z'), snapshotOf('safeupdate-old')];
+    h.preflight().baselineHealthy().snapshot().update().systemdHealthy();
+    const all = [snapshotOf(SNAP, '2026-11-26T10:00:00Z'), snapshotOf('safeupdate-old')];
     h.lxd.expect('listSnapshots', () => all);
     h.lxd.expect('listSnapshots', () => []);
     h.lxd.expect('checkReachable', () => {

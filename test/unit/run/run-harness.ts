@@ -30,6 +30,10 @@ export function runOptions(overrides: Partial<RunOptions> = {}): RunOptions {
     keep: null,
     copyTo: null,
     dryRun: false,
+    // The package report and its policy have tests of their own (packages-run.test.ts).
+    packageReport: false,
+    policy: { refuse: null, allow: [] },
+    keepUnchanged: false,
     interactive: false,
     ...overrides,
   };
@@ -91,10 +95,14 @@ export class RunHarness {
     return this;
   }
 
+  /** After an update or a restore a pass is confirmed by a second look a moment later. */
   systemdHealthy(failed: string[] = []): this {
-    const output = () => systemdOutput(failed.length ? 'degraded' : 'running', failed);
-    this.lxd.expect('exec', output, isSystemdCheck, 'systemd check');
-    this.lxd.expect('exec', output, isSystemdCheck, 'systemd check (confirm)');
+    return this.baselineHealthy(failed).baselineHealthy(failed);
+  }
+
+  /** Before anything changed one look is the answer. */
+  baselineHealthy(failed: string[] = []): this {
+    this.lxd.expect('exec', () => systemdOutput(failed.length ? 'degraded' : 'running', failed), isSystemdCheck, 'systemd check');
     return this;
   }
 

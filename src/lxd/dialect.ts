@@ -1,0 +1,80 @@
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { UsageError } from '../errors.js';
+
+/** The command-line clients safeupdate drives: LXD's `lxc` and Incus' `incus`. */
+export type ClientName = 'lxc' | 'incus';
+
+/**
+ * What differs between the two clients. The access layer reads, and takes, restores and deletes
+ * snapshots, through the REST API both servers share (`lxc query`, `incus query`); the other
+ * commands it runs take the same words in both. The snapshot commands are where the clients part
+ * (Incus moved them under `incus snapshot`), and that matters for the commands printed for a
+ * human, who types them in the client they use.
+ */
+export interface Dialect {
+  client: ClientName;
+  /** The server's name in messages. */
+  server: 'LXD' | 'Incus';
+  /** The variable naming the client's configuration folder (remotes, certificates), and its default. */
+  configEnv: 'LXD_CONF' | 'INCUS_CONF';
+  configDir: string;
+  /** The client's arguments that restore a snapshot. */
+  restore(instance: string, snapshot: string): string[];
+}
+
+export const LXC: Dialect = {
+  client: 'lxc',
+  server: 'LXD',
+  configEnv: 'LXD_CONF',
+  configDir: '~/.config/lxc',
+  restore: (instance, snapshot) => ['restore', instance, snapshot],
+};
+
+export const INCUS: Dialect = {
+  client: 'incus',
+  server: 'Incus',
+  configEnv: 'INCUS_CONF',
+  configDir: '~/.config/incus',
+  restore: (instance, snapshot) => ['snapshot', 'restore', instance, snapshot],
+};
+
+const DIALECTS: Record<ClientName, Dialect> = { lxc: LXC, incus: INCUS };
+
+/** A command as the operator types it in this client: `incus snapshot restore web1 snap`. */
+export function commandLine(dialect: Dialect, args: readonly string[]): string {
+  return [dialect.client, ...args].join(' ');
+}
+
+export function dialectOf(client: ClientName | undefined): Dialect {
+  // Reports written before Incus support name no client: they were lxc's.
+  return DIALECTS[client ?? 'lxc'];
+}
+
+/**
+ * The client to drive: `--client`, else `SAFEUPDATE_CLIENT`, else `lxc` when it is installed, else
+ * `incus` when that is. With both installed and nothing said, `lxc`: the tool's first home, and
+ * what an operator who added Incus beside LXD most likely still means.
+ */
+export function chooseClient(given: string | undefined, env: NodeJS.ProcessEnv, installed = (binary: string) => onPath(binary, env.PATH)): Dialect {
+  const named = given ?? (env.SAFEUPDATE_CLIENT || undefined);
+  if (named !== undefined) {
+    if (named === 'lxc' || named === 'incus') return DIALECTS[named];
+    const source = given !== undefined ? '--client' : 'SAFEUPDATE_CLIENT';
+    throw new UsageError(`${source} "${named}": must be lxc or incus`);
+  }
+  if (installed('lxc')) return LXC;
+  return installed('incus') ? INCUS : LXC;
+}
+
+function onPath(binary: string, path = ''): boolean {
+  return path.split(delimiter).some((dir) => {
+    if (!dir) return false;
+    try {
+      accessSync(join(dir, binary), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}

@@ -1,0 +1,392 @@
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Clock } from '../checks/probe.js';
+import { LxdError } from '../errors.js';
+import type { InstanceRef, Lxd, ProfileRef } from '../lxd/lxd.js';
+import { recoverCommand } from '../lxd/names.js';
+import { isAlive, type BaselineRecord, type InstanceRecord, type RunPhase } from './instance-record.js';
+
+/**
+ * The lock between hosts: a profile on the instance's server, `safeupdate-lock_<project>_<instance>`,
+ * attached to nothing. Every host that reaches the instance sees it; snapshots never capture it
+ * and restores never revert it, because it is not part of the instance; a cluster shares it.
+ *
+ * Creating a profile whose name exists fails on the server: acquiring is a create. A lease that
+ * expired (its holder stopped renewing) is taken over by renaming it to a name only the taker
+ * uses: of two takers only one rename succeeds. Hosts' clocks are assumed to agree within
+ * a quarter of the lease length; takeover waits that long past the holder's expiry.
+ */
+
+const KEY = 'user.safeupdate.';
+const DEFAULT_LEASE_MS = 60_000;
+/** Losing it in one round-trip is not enough to lose the lease: renewed four times per length. */
+const RENEWALS_PER_LENGTH = 4;
+const ACQUIRE_ATTEMPTS = 5;
+
+/** The lease length: `SAFEUPDATE_LEASE_SECONDS` (tests shorten it), else 60 s. */
+export function leaseLengthMs(env: NodeJS.ProcessEnv = process.env): number {
+  const seconds = Number(env.SAFEUPDATE_LEASE_SECONDS);
+  return env.SAFEUPDATE_LEASE_SECONDS && Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_LEASE_MS;
+}
+
+/** What the lease says about its run: what another host's `recover` needs. */
+export interface Lease {
+  runId: string;
+  /** Random per state folder, so that two hosts with the same name are told apart. */
+  hostId: string;
+  host: string;
+  pid: number;
+  pidStartedAt: string | null;
+  instance: string;
+  command: string[];
+  startedAt: string;
+  phase: RunPhase;
+  snapshot: string | null;
+  baseline?: BaselineRecord;
+  renewedAt: string;
+  /** null: kept for a human (the run ended needing attention); it never expires. */
+  expiresAt: string | null;
+}
+
+export type LeaseHolder = Pick<InstanceRecord, 'runId' | 'pid' | 'pidStartedAt' | 'host' | 'instance' | 'command' | 'startedAt'> & { hostId: string };
+
+function describeHolder(lease: Lease): string {
+  return `run ${lease.runId} on host ${lease.host} (pid ${lease.pid}, started ${lease.startedAt})`;
+}
+
+export class LeaseBusy extends Error {
+  constructor(readonly holder: Lease, profile: string) {
+    super(
+      `${holder.instance} is busy: ${describeHolder(holder)} holds the server lease ${profile}, ${holder.phase}` +
+        `${holder.expiresAt ? `; it expires ${holder.expiresAt} unless renewed` : ''}`,
+    );
+  }
+}
+
+export class LeaseAwaitingRecovery extends Error {
+  constructor(readonly holder: Lease, profile: string, ref: InstanceRef) {
+    const why = holder.expiresAt === null ? 'ended needing attention' : `stopped renewing its server lease ${profile} while ${holder.phase}`;
+    super(
+      `${holder.instance} awaits recovery: ${describeHolder(holder)} ${why}` +
+        `${holder.snapshot ? ` with snapshot ${holder.snapshot}` : ''}; nothing changed now. Run: ${recoverCommand(ref)}`,
+    );
+  }
+}
+
+/** A lease profile whose keys are not safeupdate's: edited by hand, or not ours at all. */
+export class UnreadableLease extends Error {
+  constructor(profile: string, ref: InstanceRef, detail: string) {
+    super(`the server lease ${profile} is unreadable (${detail}); check it (lxc profile show ${profile}), then clear it: ${recoverCommand(ref)} --forget`);
+  }
+}
+
+export class ServerLease {
+  readonly profile: ProfileRef;
+  private held: Lease | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private lost: string | null = null;
+  /** Renewals, marks and the release one after another: a renewal in flight must not undo a release. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly lxd: Lxd,
+    private readonly ref: InstanceRef,
+    private readonly clock: Pick<Clock, 'now'>,
+    private readonly lengthMs: number,
+    /** Told once when a renewal finds the lease gone or someone else's: no further change may start. */
+    private readonly onLost: (reason: string) => void = () => {},
+  ) {
+    this.profile = { remote: ref.remote, project: ref.project, name: leaseProfileName(ref) };
+  }
+
+  /** Why this run no longer holds its lease, or null while it does. */
+  get lostReason(): string | null {
+    return this.lost;
+  }
+
+  /**
+   * Takes the lease. One whose holder is gone before it changed anything is taken over (returned,
+   * for the message); one whose holder may have changed the instance is refused for `recover`.
+   */
+  async acquire(holder: LeaseHolder): Promise<{ tookOver: Lease | null }> {
+    const mine = this.fresh(holder, { phase: 'preparing', snapshot: null });
+    let tookOver: Lease | null = null;
+    for (let attempt = 0; attempt < ACQUIRE_ATTEMPTS; attempt++) {
+      if (await this.lxd.createProfile(this.profile, describeLease(mine, this.profile.name), encode(mine))) {
+        this.held = mine;
+        return { tookOver };
+      }
+      const current = await this.read();
+      if (!current) continue;
+      if (current.expiresAt === null) throw new LeaseAwaitingRecovery(current, this.profile.name, this.ref);
+      if (!this.isStale(current, holder.hostId)) throw new LeaseBusy(current, this.profile.name);
+      if (current.phase !== 'preparing') throw new LeaseAwaitingRecovery(current, this.profile.name, this.ref);
+      if (await this.seize(current)) tookOver = current;
+    }
+    // Each lap lost a race to another taker: whoever won holds it now.
+    const winner = await this.read();
+    if (winner) throw new LeaseBusy(winner, this.profile.name);
+    throw new LxdError(`could not take the server lease ${this.profile.name} in ${ACQUIRE_ATTEMPTS} attempts (others kept taking and releasing it); nothing changed`, 'failed', []);
+  }
+
+  /**
+   * For `recover`: takes over the lease of a run that is gone (its lease expired, or was kept for a
+   * human), keeping what it says for the recovery. null: there is no lease.
+   */
+  async takeOverForRecovery(holder: LeaseHolder, localRunId: string | null): Promise<Lease | null> {
+    for (let attempt = 0; attempt < ACQUIRE_ATTEMPTS; attempt++) {
+      const current = await this.read();
+      if (!current) return null;
+      // The local record already proved its run gone: the lease of that same run goes with it.
+      const gone = current.expiresAt === null || current.runId === localRunId || this.isStale(current, holder.hostId);
+      if (!gone) throw new LeaseBusy(current, this.profile.name);
+      if (!(await this.seize(current))) continue;
+      const mine = this.fresh(holder, { phase: current.phase, snapshot: current.snapshot, ...(current.baseline ? { baseline: current.baseline } : {}) });
+      if (await this.lxd.createProfile(this.profile, describeLease(mine, this.profile.name), encode(mine))) {
+        this.held = mine;
+        return current;
+      }
+    }
+    const winner = await this.read();
+    throw winner ? new LeaseBusy(winner, this.profile.name) : new LxdError(`could not take over the server lease ${this.profile.name}; nothing changed`, 'failed', []);
+  }
+
+  /** Renews the lease every quarter of its length until `stop`, `keepForRecovery` or `release`. */
+  startRenewing(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.renew().catch(() => {}), this.lengthMs / RENEWALS_PER_LENGTH);
+    // A pending renewal must never keep the process alive.
+    this.timer.unref();
+  }
+
+  /** One renewal. An error talking to LXD is not a loss by itself: the lease's own expiry decides. */
+  renew(): Promise<void> {
+    return this.serial(() => this.write({}));
+  }
+
+  /**
+   * Records how far the run got, renewing on the way. Returns why it could not, or null. Written
+   * before the step it names, like the local record.
+   */
+  async mark(patch: Partial<Pick<Lease, 'phase' | 'snapshot' | 'baseline'>>): Promise<string | null> {
+    try {
+      await this.serial(() => this.write(patch));
+    } catch (error) {
+      return `could not update the server lease ${this.profile.name}: ${(error as Error).message}`;
+    }
+    return this.lost;
+  }
+
+  /** The run ended needing a human: the lease stays, never expiring, so no host starts on it. */
+  keepForRecovery(): Promise<void> {
+    this.stopRenewing();
+    return this.serial(() => this.keep());
+  }
+
+  private async keep(): Promise<void> {
+    const held = this.held;
+    this.held = null;
+    if (!held || this.lost) return;
+    const current = await this.read();
+    if (current?.runId !== held.runId || current.hostId !== held.hostId) return;
+    await this.lxd.setProfileConfig(this.profile, {
+      [`${KEY}expiresAt`]: '',
+      [`${KEY}attention`]: `the run ended needing a human; after checking ${held.instance}: ${recoverCommand(this.ref)}`,
+    });
+  }
+
+  /** Deletes the lease, only while it is still this run's. */
+  release(): Promise<void> {
+    this.stopRenewing();
+    return this.serial(() => this.delete());
+  }
+
+  private async delete(): Promise<void> {
+    const held = this.held;
+    this.held = null;
+    if (!held || this.lost) return;
+    const current = await this.read().catch(() => null);
+    if (current?.runId === held.runId && current.hostId === held.hostId) await this.lxd.deleteProfile(this.profile);
+  }
+
+  /**
+   * `recover --forget`: removes a lease whose run is gone (expired, or kept for a human), or that
+   * cannot be read; the caller asked the human first. A lease still renewed is refused.
+   */
+  async forget(myHostId: string): Promise<Lease | 'unreadable' | null> {
+    let current: Lease | null;
+    try {
+      current = await this.read();
+    } catch (error) {
+      if (!(error instanceof UnreadableLease)) throw error;
+      await this.lxd.deleteProfile(this.profile);
+      return 'unreadable';
+    }
+    if (!current) return null;
+    if (current.expiresAt !== null && !this.isStale(current, myHostId)) throw new LeaseBusy(current, this.profile.name);
+    await this.lxd.deleteProfile(this.profile);
+    return current;
+  }
+
+  /** The lease as the server has it; null when there is none. */
+  async read(): Promise<Lease | null> {
+    const profile = await this.lxd.getProfile(this.profile);
+    if (!profile) return null;
+    try {
+      return decode(profile.config);
+    } catch (error) {
+      throw new UnreadableLease(this.profile.name, this.ref, (error as Error).message);
+    }
+  }
+
+  private serial<T>(step: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(step);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  private stopRenewing(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  private async write(patch: Partial<Pick<Lease, 'phase' | 'snapshot' | 'baseline'>>): Promise<void> {
+    const held = this.held;
+    if (!held || this.lost) return;
+    // Past its own expiry (by this host's clock, which wrote it) another host may already have
+    // taken it: renewing now could overwrite the taker's lease.
+    if (held.expiresAt !== null && this.clock.now() > Date.parse(held.expiresAt)) {
+      return this.lose(`it expired at ${held.expiresAt} before it could be renewed`);
+    }
+    const current = await this.read();
+    if (!current || current.runId !== held.runId || current.hostId !== held.hostId) {
+      return this.lose(current ? `${describeHolder(current)} holds it now` : 'it is gone from the server');
+    }
+    const next: Lease = { ...held, ...patch, ...this.times() };
+    try {
+      await this.lxd.setProfileConfig(this.profile, encode(next, Object.keys(patch)));
+    } catch (error) {
+      if (error instanceof LxdError && error.kind === 'not-found') return this.lose('it is gone from the server');
+      throw error;
+    }
+    this.held = next;
+  }
+
+  private lose(reason: string): void {
+    this.stopRenewing();
+    this.lost = `the server lease ${this.profile.name} was lost: ${reason}`;
+    this.onLost(this.lost);
+  }
+
+  /**
+   * Takes a stale lease off the server: renamed to a name only this process uses (of two takers,
+   * one rename wins), checked to be the lease that was judged, then deleted. false: someone else
+   * got there first.
+   */
+  private async seize(stale: Lease): Promise<boolean> {
+    const aside = `${this.profile.name}_takeover-${randomBytes(4).toString('hex')}`;
+    if (!(await this.lxd.renameProfile(this.profile, aside))) return false;
+    const asideRef = { ...this.profile, name: aside };
+    const taken = await this.lxd.getProfile(asideRef);
+    const sameRun = taken !== null && taken.config[`${KEY}runId`] === stale.runId && taken.config[`${KEY}hostId`] === stale.hostId;
+    if (!sameRun) {
+      // Another taker replaced the stale lease between the look and the rename: this was its live
+      // lease. Put it back; if the name was taken meanwhile, that taker's next renewal finds it lost.
+      if (!(await this.lxd.renameProfile(asideRef, this.profile.name).catch(() => false))) await this.lxd.deleteProfile(asideRef);
+      return false;
+    }
+    await this.lxd.deleteProfile(asideRef);
+    return true;
+  }
+
+  private isStale(lease: Lease, myHostId: string): boolean {
+    // On its own host a holder is known dead at once; elsewhere only its expiry tells, plus a
+    // margin for clocks that disagree.
+    if (lease.hostId === myHostId && !isAlive(lease)) return true;
+    return lease.expiresAt !== null && this.clock.now() > Date.parse(lease.expiresAt) + this.lengthMs / RENEWALS_PER_LENGTH;
+  }
+
+  private fresh(holder: LeaseHolder, state: Pick<Lease, 'phase' | 'snapshot' | 'baseline'>): Lease {
+    return { ...holder, ...state, ...this.times() };
+  }
+
+  private times(): Pick<Lease, 'renewedAt' | 'expiresAt'> {
+    const now = this.clock.now();
+    return { renewedAt: new Date(now).toISOString(), expiresAt: new Date(now + this.lengthMs).toISOString() };
+  }
+}
+
+/** The profile's name: `_` cannot occur in an instance name, so project and instance stay apart. */
+export function leaseProfileName(ref: InstanceRef): string {
+  return `safeupdate-lock_${ref.project ?? 'default'}_${ref.name}`;
+}
+
+function describeLease(lease: Lease, profile: string): string {
+  return `safeupdate lock of ${lease.instance}: ${describeHolder(lease)}; see ${KEY}* (lxc profile show ${profile})`;
+}
+
+/** The keys to write: all of them, or the times plus the patched ones. */
+function encode(lease: Lease, only?: string[]): Record<string, string> {
+  const all: Record<string, string> = {
+    runId: lease.runId,
+    hostId: lease.hostId,
+    host: lease.host,
+    pid: String(lease.pid),
+    pidStartedAt: lease.pidStartedAt ?? '',
+    instance: lease.instance,
+    command: JSON.stringify(lease.command),
+    startedAt: lease.startedAt,
+    phase: lease.phase,
+    snapshot: lease.snapshot ?? '',
+    baseline: lease.baseline ? JSON.stringify(lease.baseline) : '',
+    renewedAt: lease.renewedAt,
+    expiresAt: lease.expiresAt ?? '',
+  };
+  const keys = only ? ['renewedAt', 'expiresAt', ...only] : Object.keys(all);
+  return Object.fromEntries(keys.map((key) => [`${KEY}${key}`, all[key]!]));
+}
+
+function decode(config: Record<string, string>): Lease {
+  const get = (key: string) => config[`${KEY}${key}`] ?? '';
+  const pid = Number(get('pid'));
+  if (!get('runId') || !get('hostId') || !Number.isInteger(pid) || !get('phase')) throw new Error(`${KEY}runId, hostId, pid or phase missing`);
+  return {
+    runId: get('runId'),
+    hostId: get('hostId'),
+    host: get('host'),
+    pid,
+    pidStartedAt: get('pidStartedAt') || null,
+    instance: get('instance'),
+    command: JSON.parse(get('command') || '[]') as string[],
+    startedAt: get('startedAt'),
+    phase: get('phase') as RunPhase,
+    snapshot: get('snapshot') || null,
+    ...(get('baseline') ? { baseline: JSON.parse(get('baseline')) as BaselineRecord } : {}),
+    renewedAt: get('renewedAt'),
+    expiresAt: get('expiresAt') || null,
+  };
+}
+
+/** This state folder's host id, made once: the hostname alone does not tell two hosts apart. */
+export async function hostId(stateDir: string): Promise<string> {
+  const path = join(stateDir, 'host-id');
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  await mkdir(stateDir, { recursive: true });
+  // Written whole elsewhere, then linked: a run starting at the same time never reads it half-written.
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(temp, `${randomBytes(8).toString('hex')}\n`);
+  try {
+    await link(temp, path);
+  } catch (error) {
+    // Another run made it first: use that one.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    await rm(temp, { force: true });
+  }
+  return (await readFile(path, 'utf8')).trim();
+}

@@ -1,0 +1,84 @@
+import { readFile } from 'node:fs/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { execResult, isSystemdCheck, systemdOutput } from '../../support/fake-lxd.js';
+import { RunHarness } from './run-harness.js';
+
+// The server lease as a run sees it (runUpdate through Stages): the lock other hosts respect.
+
+let h: RunHarness;
+beforeEach(async () => {
+  h = new RunHarness();
+  await h.setUp();
+});
+afterEach(() => h.tearDown());
+
+const KEY = 'local:default/safeupdate-lock_default_web1';
+const SNAP = 'safeupdate-20261126-100000';
+const lease = () => h.lxd.profiles.get(KEY)?.config;
+
+function otherHost(phase: string, renewedAt: number) {
+  h.lxd.profiles.set(KEY, {
+    description: '', usedBy: [],
+    config: {
+      'user.safeupdate.runId': 'run-b', 'user.safeupdate.hostId': 'other-host', 'user.safeupdate.host': 'ci-b', 'user.safeupdate.pid': '4242',
+      'user.safeupdate.instance': 'web1', 'user.safeupdate.startedAt': 't0', 'user.safeupdate.phase': phase, 'user.safeupdate.snapshot': '',
+      'user.safeupdate.renewedAt': new Date(renewedAt).toISOString(), 'user.safeupdate.expiresAt': new Date(renewedAt + 60_000).toISOString(),
+    },
+  });
+}
+
+describe('a run and the server lease', () => {
+  it('is taken with the record, follows the phases, and is deleted at the end', async () => {
+    const phases: string[] = [];
+    h.preflight().baselineHealthy();
+    h.snapshot([], () => phases.push(lease()!['user.safeupdate.phase']!));
+    h.update(() => (phases.push(lease()!['user.safeupdate.phase']!), execResult()));
+    h.systemdHealthy().finalStatus();
+    const { report } = await h.run();
+    expect(report.exitCode).toBe(0);
+    expect(phases).toEqual(['snapshotting', 'updating']);
+    expect(h.lxd.profiles.size).toBe(0);
+  });
+
+  it('held by a run on another host: exit 3 naming it, nothing else asked of LXD, this host\'s record released', async () => {
+    otherHost('updating', h.clock.now());
+    h.finalStatus();
+    const { report, item } = await h.run();
+    expect(report).toMatchObject({ outcome: 'not-started', exitCode: 3 });
+    expect(item.error).toEqual({
+      step: 'lock',
+      message: `web1 is busy: run run-b on host ci-b (pid 4242, started t0) holds the server lease safeupdate-lock_default_web1, updating; it expires ${new Date(h.clock.now() + 60_000).toISOString()} unless renewed`,
+    });
+    await expect(readFile(h.recordPath)).rejects.toThrow('ENOENT');
+    expect(lease()!['user.safeupdate.runId']).toBe('run-b');
+  });
+
+  it('left expired by a run on another host before it changed anything: taken over, with a warning naming it', async () => {
+    otherHost('preparing', h.clock.now() - 10 * 60_000);
+    h.preflight().baselineHealthy().snapshot().update().systemdHealthy().finalStatus();
+    const { report } = await h.run();
+    expect(report.exitCode).toBe(0);
+    expect(h.warnings()).toContainEqual(expect.stringMatching(/^took over the server lease of run run-b on host ci-b \(pid 4242\), which stopped renewing it at .* before it changed anything$/));
+  });
+
+  it('lost before the update (another host holds it now): the update never starts, exit 3', async () => {
+    h.preflight().baselineHealthy().snapshot([], () => otherHost('preparing', h.clock.now())).finalStatus();
+    const { report, item } = await h.run();
+    expect(report).toMatchObject({ outcome: 'not-started', exitCode: 3 });
+    expect(item.error).toEqual({
+      step: 'update',
+      message: 'the server lease safeupdate-lock_default_web1 was lost: run run-b on host ci-b (pid 4242, started t0) holds it now; not starting the update, which a crash could then leave unrecoverable',
+    });
+    expect(h.warnings()).toContain('the server lease safeupdate-lock_default_web1 was lost: run run-b on host ci-b (pid 4242, started t0) holds it now; no further change is started');
+    expect(lease()!['user.safeupdate.runId']).toBe('run-b');
+  });
+
+  it('a run that ends needing a human keeps it, never expiring, for recover', async () => {
+    h.preflight().baselineHealthy().snapshot().update(execResult({ exitCode: 100 })).evidence().stop().restoreAndStart();
+    h.lxd.expect('exec', () => systemdOutput('degraded', ['db.service']), isSystemdCheck);
+    h.finalStatus();
+    const { report } = await h.run();
+    expect(report.exitCode).toBe(4);
+    expect(lease()).toMatchObject({ 'user.safeupdate.runId': 'run-1', 'user.safeupdate.phase': 'rolling-back', 'user.safeupdate.snapshot': SNAP, 'user.safeupdate.expiresAt': '' });
+  });
+});
