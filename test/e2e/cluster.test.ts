@@ -9,7 +9,7 @@ import { alive, E2E_PREFIX, ownerPid, ROOT, safeupdate, uniqueName, UPGRADE } fr
 const CLUSTER = { LXD_DIR: '/var/lib/safeupdate-lab/cluster/m1' };
 const LAB = join(ROOT, 'scripts/lab');
 
-/** The instances of this file, with the member each was placed on. */
+/** Four instances, two on each member, shared by the stories of this file. */
 const placed: Array<{ name: string; member: 'm1' | 'm2' }> = [];
 
 async function lxc(...args: string[]): Promise<string> {
@@ -33,7 +33,7 @@ beforeAll(async () => {
     const name = path.split('/').pop()!;
     if (name.startsWith(E2E_PREFIX) && !alive(ownerPid(name))) await execa('lxc', ['delete', '--force', name], { env: CLUSTER, reject: false });
   }
-  const members = ['m2'] as const;
+  const members = ['m1', 'm2', 'm1', 'm2'] as const;
   placed.push(...members.map((member, i) => ({ name: uniqueName(`cl${i}`), member })));
   await Promise.all(placed.map(({ name, member }) => execa(LAB, ['launch', name], { env: { ...CLUSTER, LAB_TARGET: member }, stdin: 'ignore' })));
 });
@@ -66,5 +66,25 @@ describe('an instance on the second member of a cluster, through the first membe
     expect(item.rollback.steps.map((s) => `${s.action}:${s.ok}`)).toEqual(['stop:true', 'restore:true', 'start:true']);
     expect(await demoVersion(name)).toBe('1.1');
     expect(await instance(name)).toMatchObject({ location: 'm2', status: 'Running' });
+  });
+});
+
+describe('a fleet across both members', () => {
+  it('--per-member 1 runs one instance at a time on each member, and the two members at once', async () => {
+    const run = await safeupdate([...placed.map((p) => p.name), '--parallel', '4', '--per-member', '1', '--json', '--', 'sleep', '2'], CLUSTER);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const rows = run.report!.instances;
+    expect(rows.map((r) => [r.instance, r.outcome, r.member]).sort()).toEqual(placed.map((p) => [`local:${p.name}`, 'updated', p.member]).sort());
+
+    const span = (r: (typeof rows)[number]) => {
+      const start = Date.parse(r.startedAt!);
+      return [start, start + r.durationMs!] as const;
+    };
+    const overlap = (a: (typeof rows)[number], b: (typeof rows)[number]) => span(a)[0] < span(b)[1] && span(b)[0] < span(a)[1];
+    const [a1, b1] = rows.filter((r) => r.member === 'm1');
+    const [a2, b2] = rows.filter((r) => r.member === 'm2');
+    expect(overlap(a1!, b1!), 'two instances on m1 at once').toBe(false);
+    expect(overlap(a2!, b2!), 'two instances on m2 at once').toBe(false);
+    expect([a1, b1].some((x) => [a2, b2].some((y) => overlap(x!, y!))), 'the members never ran at the same time').toBe(true);
   });
 });
