@@ -2,6 +2,8 @@ import { classifyBump } from './versions.js';
 import type { PackageChange } from './inventory.js';
 
 const APT = /^(?:\/usr\/bin\/)?(apt|apt-get)$/;
+/** apt options whose value is the next word: `-t bookworm-backports` names no action. */
+const TAKES_VALUE = new Set(['-o', '--option', '-c', '--config-file', '-t', '--target-release', '--default-release', '-a', '--host-architecture']);
 const SIMULATED = new Set(['upgrade', 'dist-upgrade', 'full-upgrade', 'install', 'remove', 'purge', 'autoremove']);
 
 /**
@@ -14,7 +16,7 @@ export function simulationOf(command: readonly string[]): { argv: string[] } | {
   if (!APT.test(binary)) {
     return { reason: `only a direct apt or apt-get command can be simulated, not "${command.join(' ')}" (run apt-get update first, then give the apt-get command itself)` };
   }
-  const action = args.find((arg) => !arg.startsWith('-'));
+  const action = args.find((arg, i) => !arg.startsWith('-') && !TAKES_VALUE.has(args[i - 1] ?? ''));
   if (action === undefined || !SIMULATED.has(action)) return { reason: `apt ${action ?? '(no action)'} changes no packages that can be simulated` };
   return { argv: [binary, '-s', ...args] };
 }

@@ -49,6 +49,10 @@ describe('apt simulation', () => {
     expect(simulationOf(['apt-get', 'upgrade', '-y'])).toEqual({ argv: ['apt-get', '-s', 'upgrade', '-y'] });
     expect(simulationOf(['apt', '-q', 'full-upgrade'])).toEqual({ argv: ['apt', '-s', '-q', 'full-upgrade'] });
     expect(simulationOf(['/usr/bin/apt-get', 'install', '-y', 'nginx'])).toEqual({ argv: ['/usr/bin/apt-get', '-s', 'install', '-y', 'nginx'] });
+    // The value of -t or -o is not the action.
+    expect(simulationOf(['apt-get', '-t', 'bookworm-backports', 'install', 'incus'])).toEqual({ argv: ['apt-get', '-s', '-t', 'bookworm-backports', 'install', 'incus'] });
+    expect(simulationOf(['apt-get', '-o', 'Dpkg::Options::=--force-confold', 'dist-upgrade'])).toEqual({ argv: ['apt-get', '-s', '-o', 'Dpkg::Options::=--force-confold', 'dist-upgrade'] });
+    expect(simulationOf(['apt-get', '-t', 'update'])).toEqual({ reason: 'apt (no action) changes no packages that can be simulated' });
   });
 
   it('says why it cannot simulate a shell line or an apt action that installs nothing', () => {
