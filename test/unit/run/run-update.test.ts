@@ -9,6 +9,7 @@ import type { RunEvent } from '../../../src/run/events.js';
 import { chooseSnapshotName, runUpdate, type RunOptions } from '../../../src/run/run-update.js';
 import { failedCopyName } from '../../../src/run/stages.js';
 import { FakeClock } from '../../support/fake-clock.js';
+import { runOptions } from './run-harness.js';
 import {
   execResult, FakeLxd, isCommand, isEvidence, isSystemdCheck, isSystemdProbe, isUnitCheck, runningContainer, systemdOutput, unitOutput,
 } from '../../support/fake-lxd.js';
@@ -34,32 +35,9 @@ afterEach(async () => {
   await rm(runDir, { recursive: true, force: true });
 });
 
-function options(overrides: Partial<RunOptions> = {}): RunOptions {
-  return {
-    ref: { remote: null, name: 'web1', project: null },
-    command: COMMAND,
-    checks: null,
-    force: false,
-    snapshotName: null,
-    expiryMs: 14 * DAY,
-    env: {},
-    timeoutMs: 3_600_000,
-    rollback: true,
-    keepFailed: false,
-    keep: null,
-    copyTo: null,
-    dryRun: false,
-    // The package report and its policy have tests of their own (packages-run.test.ts).
-    packageReport: false,
-    policy: { refuse: null, allow: [] },
-    keepUnchanged: false,
-    interactive: false,
-    ...overrides,
-  };
-}
 
 async function run(overrides: Partial<RunOptions> = {}, interrupt = new AbortController().signal) {
-  const report = await runUpdate(options(overrides), {
+  const report = await runUpdate(runOptions(overrides), {
     lxd, clock, emit: (event) => events.push(event), runId: 'run-1', runDir, stateDir: runDir, toolVersion: '0.0.0-test', interrupt,
   });
   lxd.assertDone();
@@ -249,7 +227,7 @@ describe('a failed update is rolled back', () => {
 
 // Used where the script ends with a sentinel that must stay unused.
 async function runExpectingLeftover(overrides: Partial<RunOptions>) {
-  const report = await runUpdate(options(overrides), {
+  const report = await runUpdate(runOptions(overrides), {
     lxd, clock, emit: (event) => events.push(event), runId: 'run-1', runDir, stateDir: runDir, toolVersion: '0.0.0-test', interrupt: new AbortController().signal,
   });
   expect(lxd.unexpected).toEqual([]);
@@ -785,7 +763,7 @@ describe('the state folder fails, the rollback does not', () => {
     const file = join(runDir, 'plain-file');
     await writeFile(file, '');
     finalStatus();
-    const report = await runUpdate(options(), {
+    const report = await runUpdate(runOptions(), {
       lxd, clock, emit: () => {}, runId: 'run-1', runDir: join(file, 'runs', 'run-1'), stateDir: file, toolVersion: 't', interrupt: new AbortController().signal,
     });
     lxd.assertDone();
@@ -875,7 +853,7 @@ describe('an interrupt before anything changed', () => {
 describe('an internal error never exits 1', () => {
   it('before anything changed: exit 3, nothing changed, the record removed', async () => {
     lxd.expect('getInstance', () => runningContainer());
-    const report = await runUpdate(options(), {
+    const report = await runUpdate(runOptions(), {
       lxd, clock, runId: 'run-1', runDir, stateDir: runDir, toolVersion: 't', interrupt: new AbortController().signal,
       emit: (event) => {
         if (event.type === 'step-start' && event.action === 'preflight') throw new TypeError('a view broke');
@@ -893,7 +871,7 @@ describe('an internal error never exits 1', () => {
     snapshot();
     update(execResult({ exitCode: 100 }));
     finalStatus();
-    const report = await runUpdate(options(), {
+    const report = await runUpdate(runOptions(), {
       lxd, clock, runId: 'run-1', runDir, stateDir: runDir, toolVersion: 't', interrupt: new AbortController().signal,
       emit: (event) => {
         if (event.type === 'group-start') throw new TypeError('a view broke');
