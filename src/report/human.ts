@@ -1,6 +1,7 @@
 import type { CheckResult } from '../checks/check.js';
 import { formatDuration } from '../config/duration.js';
 import { commandLine, dialectOf } from '../lxd/dialect.js';
+import { FLEET_COLUMNS, fleetRows, fleetTotals } from './fleet-table.js';
 import { listChanges, summarizePackages } from './packages.js';
 import type { InstanceReport, Outcome, Report } from './report.js';
 
@@ -24,6 +25,8 @@ const HEADLINE: Record<Outcome, string> = {
 export function renderHuman(report: Report): string {
   const lines: string[] = [];
   for (const item of report.instances) lines.push(...renderInstance(item, report));
+  // Several instances: one row each under their details, so the whole run reads at a glance.
+  if (report.instances.length > 1) lines.push('', ...fleetTable(report), fleetTotals(report));
   lines.push(`run ${report.runId}: ${formatDuration(report.durationMs)}, exit ${report.exitCode}; report in ${report.runDir}/report.json`);
   return `${lines.join('\n')}\n`;
 }
@@ -61,6 +64,13 @@ function renderInstance(item: InstanceReport, report: Report): string[] {
   row('steps', item.steps.map((s) => `${s.ok ? '' : '✖'}${s.action} ${formatDuration(s.durationMs)}`).join(', '));
   if (item.finalStatus) row('now', item.finalStatus.toLowerCase());
   return lines;
+}
+
+function fleetTable(report: Report): string[] {
+  const rows = fleetRows(report);
+  const widths = FLEET_COLUMNS.map(([key, title]) => Math.max(title.length, ...rows.map((row) => row[key].length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(FLEET_COLUMNS.map(([, title]) => title)), ...rows.map((row) => line(FLEET_COLUMNS.map(([key]) => row[key])))];
 }
 
 export function renderCheck(check: CheckResult): string {

@@ -1,5 +1,6 @@
 import type { CheckResult } from '../checks/check.js';
 import { formatDuration } from '../config/duration.js';
+import { FLEET_COLUMNS, fleetRows, fleetTotals } from './fleet-table.js';
 import { headline } from './human.js';
 import { LISTED_CHANGES, summarizePackages } from './packages.js';
 import type { InstanceReport, Outcome, PackageReport, Report } from './report.js';
@@ -14,6 +15,8 @@ const GOOD: Outcome[] = ['updated', 'planned', 'healthy', 'recovered', 'restored
  */
 export function renderMarkdown(report: Report): string {
   const blocks = report.instances.map((item) => renderInstance(item, report));
+  // Several instances: the table first, where a summary page is read from the top.
+  if (report.instances.length > 1) blocks.unshift(fleetTable(report));
   blocks.push(`Run ${text(report.runId)} · exit code ${report.exitCode} · ${formatDuration(report.durationMs)} · report: ${text(`${report.runDir}/report.json`)}`);
   return `${blocks.join('\n\n')}\n`;
 }
@@ -38,6 +41,12 @@ function renderInstance(item: InstanceReport, report: Report): string {
   }
   if (item.warnings.length) blocks.push(`**Warnings**\n\n${item.warnings.map((warning) => `- ${text(warning)}`).join('\n')}`);
   return blocks.join('\n\n');
+}
+
+function fleetTable(report: Report): string {
+  const rows = fleetRows(report).map((row) => `| ${FLEET_COLUMNS.map(([key]) => text(row[key])).join(' | ')} |`);
+  const head = `| ${FLEET_COLUMNS.map(([, title]) => title).join(' | ')} |`;
+  return [`**${text(fleetTotals(report))}**`, '', head, `|${' --- |'.repeat(FLEET_COLUMNS.length)}`, ...rows].join('\n');
 }
 
 function describeUpdate(item: InstanceReport): string {

@@ -112,6 +112,11 @@ describe('the summary for a person', () => {
       'db1: COPY TO THE SNAPSHOT SERVER FAILED',
       '  copy       ✖ to backup: in 1.2s, no space left',
       '  steps      ',
+      '',
+      'instance  outcome      snapshot  duration  checks  member',
+      'web1      synced       -         -         -       -',
+      'db1       sync-failed  -         -         -       -',
+      '2 instances: 1 synced, 1 sync-failed',
       'run 20261126T042055Z-web1-8a7f: 1.5s, exit 1; report in /state/runs/20261126T042055Z-web1-8a7f/report.json',
     ]);
   });

@@ -83,3 +83,11 @@ export function notStartedReport(): Report {
   });
   return frameReport(RUN, STARTED, 12, 'not-started', 3, [web1], { command: COMMAND });
 }
+
+/** A fleet of three on a cluster: one updated, one rolled back, one skipped after --max-failures 1. */
+export function fleetReport(): Report {
+  const web1 = { ...updatedReport().instances[0]!, member: 'm1', startedAt: '2026-11-26T04:20:55.200Z', durationMs: 2750 };
+  const web2 = { ...rolledBackReport().instances[0]!, instance: 'backup:web2', member: 'm2', startedAt: '2026-11-26T04:20:55.300Z', durationMs: 12_400 };
+  const web3 = { ...emptyInstanceReport('web3', null), outcome: 'skipped' as const };
+  return frameReport({ ...RUN, runId: '20261126T042055Z-fleet-8a7f' }, STARTED, 15_300, 'rolled-back', 1, [web1, web2, web3], { command: COMMAND });
+}
