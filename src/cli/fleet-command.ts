@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { Config } from '../config/config-file.js';
 import { settingsFor } from '../config/config-file.js';
 import { UsageError } from '../errors.js';
@@ -11,8 +11,8 @@ import { parseRemoteTarget, toRunOptions, type RunFlags } from './run-options.js
 import { collect, INTERRUPT_RUN, withRun, type Io, type OutputFlags } from './shared.js';
 
 export interface FleetFlags {
-  /** true: the default remote; `backup:`: that remote. */
-  all?: string | true;
+  /** One entry per `--all`: '' the default remote, `backup:` that remote. */
+  all?: string[];
   exclude: string[];
   where: string[];
   parallel?: string;
@@ -23,7 +23,8 @@ export interface FleetFlags {
 
 export function withFleetOptions(command: Command): Command {
   return command
-    .option('--all [remote:]', 'every running instance of the project (on this remote)')
+    // Without a value the preset '' still goes through collect, so that --all and --all backup: add up.
+    .addOption(new Option('--all [remote:]', 'every running instance of the project (on this remote; repeatable)').preset('').argParser(collect))
     .option('--exclude <instance>', 'leave this instance out, repeatable', collect, [])
     .option('--where <KEY=VALUE>', 'only instances whose config has this value, repeatable (all must hold)', collect, [])
     .option('--parallel <n>', 'at most n instances at once (default 1)')
@@ -47,7 +48,7 @@ export async function runFleetCommand(io: Io, instances: string[], command: stri
     maxFailures: count(flags.maxFailures, '--max-failures', 1),
     perMember: count(flags.perMember, '--per-member', 1),
   };
-  const all = flags.all === undefined ? [] : [flags.all === true ? null : parseRemoteTarget(flags.all, '--all')];
+  const all = (flags.all ?? []).map((remote) => (remote === '' ? null : parseRemoteTarget(remote, '--all')));
   if (instances.length === 0 && all.length === 0) throw new UsageError('no instances: name them, use @group, or --all');
   return withRun(io, flags, { label: 'fleet', lines: true, onInterrupt: INTERRUPT_RUN }, async (context) => {
     const selection = await selectInstances(context.lxd, { names: instances, all, exclude: flags.exclude, where: flags.where, project: flags.project ?? null }, config.groups ?? {});

@@ -45,7 +45,7 @@ export interface OutputFlags {
 export const INTERRUPT_RUN = 'stopping the update and rolling back if it had begun (this takes a few seconds)';
 export const INTERRUPT_RESTORE = 'finishing a restore in progress and checking, or stopping if it has not begun';
 
-export const collect = (value: string, previous: string[]) => [...previous, value];
+export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function withOutputOptions(command: Command): Command {
   return command

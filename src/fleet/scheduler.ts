@@ -4,7 +4,7 @@ import { emptyInstanceReport, type InstanceReport } from '../report/report.js';
 export interface FleetTarget {
   /** Resolved: remote and project filled in. */
   ref: InstanceRef;
-  /** As the report names it (`remote:name`). */
+  /** As the report names it: as typed (`web1`, `backup:db1`), like a single run names its instance. */
   label: string;
   /** Cluster member, from the listing; null: not limited by --per-member. */
   member: string | null;
@@ -43,7 +43,7 @@ export async function schedule(targets: readonly FleetTarget[], options: Schedul
     const target = targets[index]!;
     if (target.member !== null) perMember.set(target.member, (perMember.get(target.member) ?? 0) + 1);
     const done = runOne(target).then((report) => {
-      results[index] = { ...report, member: target.member };
+      results[index] = { ...report, instance: target.label, member: target.member };
       if (report.outcome !== 'updated') failures += 1;
     }).finally(() => {
       inFlight.delete(index);

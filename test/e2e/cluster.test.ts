@@ -74,7 +74,7 @@ describe('a fleet across both members', () => {
     const run = await safeupdate([...placed.map((p) => p.name), '--parallel', '4', '--per-member', '1', '--json', '--', 'sleep', '2'], CLUSTER);
     expect(run.exitCode, run.stderr).toBe(0);
     const rows = run.report!.instances;
-    expect(rows.map((r) => [r.instance, r.outcome, r.member]).sort()).toEqual(placed.map((p) => [`local:${p.name}`, 'updated', p.member]).sort());
+    expect(rows.map((r) => [r.instance, r.outcome, r.member]).sort()).toEqual(placed.map((p) => [p.name, 'updated', p.member]).sort());
 
     const span = (r: (typeof rows)[number]) => {
       const start = Date.parse(r.startedAt!);

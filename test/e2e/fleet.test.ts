@@ -74,4 +74,12 @@ describe('a fleet across two servers', () => {
     expect(await demoVersion(good1!)).toBe('1.1');
     expect(await lxc('exec', remote, '--', 'dpkg-query', '-W', '-f=${Version}', 'safeupdate-demo')).toBe('1.1');
   });
+
+  it('a remote the client cannot reach costs only its own instances: not started, exit 3, the others updated', async () => {
+    const run = await safeupdate([good1!, 'nosuchremote:db1', '--all', 'nosuchremote:', '--json', '--', ...UPGRADE]);
+    expect(run.exitCode, run.stderr).toBe(3);
+    expect(run.report!.instances.map((item) => [item.instance, item.outcome])).toEqual([[good1!, 'updated'], ['nosuchremote:db1', 'not-started'], ['nosuchremote:', 'not-started']]);
+    expect(run.report!.instances[1]!.error!.message).toMatch(/^nosuchremote:db1: not started: .*nosuchremote.*; nothing changed$/);
+    expect(await demoVersion(good1!)).toBe('1.1');
+  });
 });

@@ -99,6 +99,18 @@ describe('the explicit run form', () => {
   });
 });
 
+describe('a fleet at the command line', () => {
+  it('--all and --all backup: add up: one listing per remote, both in the report', async () => {
+    const lxd = new FakeLxd()
+      .expect('listInstances', () => [], (args) => args[0] === 'local')
+      .expect('listInstances', () => [], (args) => args[0] === 'backup');
+    const { code, stdout } = await cli(['--all', '--all', 'backup:', '--json', '--', 'true'], { lxd });
+    lxd.assertDone();
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout).instances).toEqual([]);
+  });
+});
+
 describe('records at the command line', () => {
   let dir: string;
   const recordPath = () => join(dir, 'instances', 'local_prod_web1.json');

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { selectInstances, type SelectionRequest } from '../../../src/fleet/selection.js';
+import { LxdError } from '../../../src/errors.js';
 import type { ListedInstance } from '../../../src/lxd/lxd.js';
 import { FakeLxd, runningContainer } from '../../support/fake-lxd.js';
 
@@ -12,7 +13,7 @@ describe('choosing the fleet', () => {
       .expect('listInstances', () => [listed('db1'), listed('web1', { location: 'm1' }), listed('web2', { location: 'm2' })], (args) => args[0] === 'local' && args[1] === 'default')
       .expect('listInstances', () => [listed('db1')], (args) => args[0] === 'backup' && args[1] === 'default');
     const chosen = await selectInstances(lxd, request({ names: ['web2', '@web', 'backup:db1', 'local:db1'] }), { web: ['web1', 'web2'] });
-    expect(chosen.targets.map((t) => [t.label, t.member])).toEqual([['local:web2', 'm2'], ['local:web1', 'm1'], ['backup:db1', null], ['local:db1', null]]);
+    expect(chosen.targets.map((t) => [t.label, t.member])).toEqual([['web2', 'm2'], ['web1', 'm1'], ['backup:db1', null], ['local:db1', null]]);
     expect(chosen.notStarted).toEqual([]);
     lxd.assertDone();
   });
@@ -20,11 +21,11 @@ describe('choosing the fleet', () => {
   it('reports missing, stopped and ephemeral named instances as not started, and goes on with the others', async () => {
     const lxd = new FakeLxd().expect('listInstances', () => [listed('web1'), listed('web2', { status: 'Stopped' }), listed('tmp1', { ephemeral: true })]);
     const chosen = await selectInstances(lxd, request({ names: ['web1', 'web2', 'tmp1', 'gone'] }), {});
-    expect(chosen.targets.map((t) => t.label)).toEqual(['local:web1']);
+    expect(chosen.targets.map((t) => [t.label, t.ref])).toEqual([['web1', { remote: 'local', project: 'default', name: 'web1' }]]);
     expect(chosen.notStarted.map((r) => [r.instance, r.outcome, r.error?.message])).toEqual([
-      ['local:web2', 'not-started', 'local:web2: not started: it is Stopped; nothing changed'],
-      ['local:tmp1', 'not-started', expect.stringContaining('ephemeral')],
-      ['local:gone', 'not-started', 'local:gone: not started: no such instance; nothing changed'],
+      ['web2', 'not-started', 'web2: not started: it is Stopped; nothing changed'],
+      ['tmp1', 'not-started', expect.stringContaining('ephemeral')],
+      ['gone', 'not-started', 'gone: not started: no such instance; nothing changed'],
     ]);
   });
 
@@ -35,6 +36,45 @@ describe('choosing the fleet', () => {
     expect(chosen.targets.map((t) => [t.label, t.ref.project])).toEqual([['backup:f', 'prod'], ['backup:b', 'prod']]);
     expect(chosen.notStarted).toEqual([]);
     lxd.assertDone();
+  });
+
+  it('--all for several remotes: each listed once, named as typed (the default remote without a prefix)', async () => {
+    const lxd = new FakeLxd()
+      .expect('listInstances', () => [listed('web1'), listed('web2', { status: 'Stopped' })], (args) => args[0] === 'local')
+      .expect('listInstances', () => [listed('web1')], (args) => args[0] === 'backup');
+    const chosen = await selectInstances(lxd, request({ all: [null, 'backup', null] }), {});
+    expect(chosen.targets.map((t) => [t.label, t.ref.remote])).toEqual([['web1', 'local'], ['backup:web1', 'backup']]);
+    expect(chosen.notStarted).toEqual([]);
+    lxd.assertDone();
+  });
+
+  it('a remote that cannot be reached: its instances (and its --all) are not started, the others go on', async () => {
+    const down = new LxdError('lxd is not reachable: Get "https://127.0.0.1:8444/1.0": dial tcp 127.0.0.1:8444: connect: connection refused', 'unreachable', ['lxc', 'query', 'backup:/1.0']);
+    const lxd = new FakeLxd()
+      .expect('listInstances', () => [listed('web1')], (args) => args[0] === 'local')
+      .expect('listInstances', () => Promise.reject(down), (args) => args[0] === 'backup');
+    const chosen = await selectInstances(lxd, request({ names: ['web1', 'backup:db1', 'backup:db2', 'backup:db1'], all: ['backup'] }), {});
+    expect(chosen.targets.map((t) => t.label)).toEqual(['web1']);
+    expect(chosen.notStarted.map((r) => [r.instance, r.outcome, r.error?.step, r.error?.message])).toEqual([
+      ['backup:db1', 'not-started', 'selection', `backup:db1: not started: ${down.message}; nothing changed`],
+      ['backup:db2', 'not-started', 'selection', `backup:db2: not started: ${down.message}; nothing changed`],
+      ['backup:', 'not-started', 'selection', `backup:: not started: ${down.message}; nothing changed`],
+    ]);
+    lxd.assertDone();
+  });
+
+  it('a remote whose client configuration fails to resolve is not started; a bug is still thrown', async () => {
+    const lxd = new FakeLxd();
+    lxd.resolveRef = async (ref) => {
+      if (ref.remote === 'gone') throw new LxdError('Remote gone doesn\'t exist', 'unreachable', ['lxc']);
+      if (ref.remote === 'bug') throw new TypeError('a bug');
+      return { ...ref, remote: ref.remote ?? 'local', project: 'default' };
+    };
+    lxd.expect('listInstances', () => [listed('web1')]);
+    const chosen = await selectInstances(lxd, request({ names: ['gone:db1', 'web1'], exclude: ['gone:db2'], all: ['gone'] }), {});
+    expect(chosen.targets.map((t) => t.label)).toEqual(['web1']);
+    expect(chosen.notStarted.map((r) => r.instance)).toEqual(['gone:db1', 'gone:']);
+    await expect(selectInstances(lxd, request({ names: ['bug:db1'] }), {})).rejects.toThrow('a bug');
   });
 
   it('refuses an unknown group and a --where without =', async () => {
