@@ -3,6 +3,7 @@ import type { Config } from '../config/config-file.js';
 import { settingsFor } from '../config/config-file.js';
 import { UsageError } from '../errors.js';
 import { fleetLines } from '../fleet/fleet-lines.js';
+import { fleetTaskList } from './fleet-task-list.js';
 import { runFleet } from '../fleet/run-fleet.js';
 import type { ScheduleOptions } from '../fleet/scheduler.js';
 import { selectInstances } from '../fleet/selection.js';
@@ -58,8 +59,15 @@ export async function runFleetCommand(io: Io, instances: string[], command: stri
       // Several runs cannot own one terminal: never interactive.
       toRunOptions(target.ref.name, command, flags, settingsFor(config, target.ref.name), false),
     ]));
-    const emit = fleetLines({ write: io.stderr, verbose: flags.verbose ?? false, quiet: flags.quiet ?? false, showOutput: false });
-    return runFleet(selection, (target) => options.get(target.label)!, { command: command!, dryRun: flags.dryRun ?? false }, bounds, context, emit);
+    // In a terminal, a group per instance; with --verbose, --quiet or --json, and without a terminal, prefixed lines.
+    const list = io.terminal && !flags.verbose && !flags.quiet && !flags.json
+      ? fleetTaskList([...selection.targets.map((target) => target.label), ...selection.notStarted.map((item) => item.instance)])
+      : null;
+    const emit = list?.emit ?? fleetLines({ write: io.stderr, verbose: flags.verbose ?? false, quiet: flags.quiet ?? false, showOutput: false });
+    const report = await runFleet(selection, (target) => options.get(target.label)!, { command: command!, dryRun: flags.dryRun ?? false }, bounds, context, emit);
+    // The list draws on stderr: it ends before the summary is printed, and never holds it back for long.
+    if (list) await Promise.race([list.flush(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+    return report;
   });
 }
 

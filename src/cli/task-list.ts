@@ -11,7 +11,7 @@ interface PendingStep {
   end: (result: { ok: boolean; message: string } | { skipped: string }) => void;
 }
 
-const LIST_OPTIONS = {
+export const LIST_OPTIONS = {
   registerSignalListeners: false,
   exitOnError: false,
   // On stderr: stdout is for the report (and for --json).

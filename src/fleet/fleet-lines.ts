@@ -1,4 +1,6 @@
 import { lineProgress, type ProgressOptions } from '../cli/progress.js';
+import { formatDuration } from '../config/duration.js';
+import { headline } from '../report/human.js';
 import type { FleetEmit } from './run-fleet.js';
 
 /**
@@ -23,6 +25,10 @@ export function fleetLines(options: ProgressOptions): FleetEmit {
       });
       views.set(instance, view);
     }
-    view.onEvent(event);
+    if (event.type !== 'finished') return view.onEvent(event);
+    // One line per instance as it ends, also under --quiet: a long fleet shows its progress.
+    const { item } = event;
+    const took = item.durationMs === null ? '' : ` in ${formatDuration(item.durationMs)}`;
+    options.write(`[${instance}] → ${headline(item)}${took}${item.error ? ` (${item.error.step}: ${item.error.message})` : ''}\n`);
   };
 }

@@ -1,12 +1,16 @@
 import type { RunEvent } from '../run/events.js';
+import type { InstanceReport } from '../report/report.js';
 import { runUpdate, type RunContext, type RunOptions } from '../run/run-update.js';
 import { fleetExitCode } from '../report/exit-codes.js';
 import { frameReport, worstOutcome, type Report } from '../report/report.js';
 import { schedule, type FleetTarget, type ScheduleOptions } from './scheduler.js';
 import type { Selection } from './selection.js';
 
-/** A run's progress event, with the instance it belongs to: several run at once. */
-export type FleetEmit = (instance: string, event: RunEvent) => void;
+/** A run's progress events, and its end: the views show each instance's outcome as it comes. */
+export type FleetEvent = RunEvent | { type: 'finished'; item: InstanceReport };
+
+/** A progress event, with the instance it belongs to: several run at once. */
+export type FleetEmit = (instance: string, event: FleetEvent) => void;
 
 const WORST_FIRST = ['needs-attention', 'interrupted', 'rolled-back', 'not-started', 'skipped', 'planned', 'updated'] as const;
 
@@ -25,10 +29,15 @@ export async function runFleet(
   emit: FleetEmit,
 ): Promise<Report> {
   const started = context.clock.now();
+  for (const item of selection.notStarted) emit(item.instance, { type: 'finished', item });
   const ran = await schedule(selection.targets, bounds, async (target) => {
     const report = await runUpdate({ ...optionsFor(target), ref: target.ref }, { ...context, emit: (event) => emit(target.label, event) });
-    return report.instances[0]!;
+    // Named as the operator typed it, like a single run; the run itself worked on the resolved ref.
+    const item = { ...report.instances[0]!, instance: target.label, member: target.member };
+    emit(target.label, { type: 'finished', item });
+    return item;
   }, context.interrupt);
+  for (const item of ran) if (item.outcome === 'skipped') emit(item.instance, { type: 'finished', item });
   const instances = [...ran, ...selection.notStarted];
   const interruptedBy = context.interrupt.aborted ? String(context.interrupt.reason) : null;
   return frameReport(context, started, context.clock.now() - started, worstOutcome(instances, [...WORST_FIRST]), fleetExitCode(instances, interruptedBy), instances, {

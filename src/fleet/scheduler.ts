@@ -43,7 +43,7 @@ export async function schedule(targets: readonly FleetTarget[], options: Schedul
     const target = targets[index]!;
     if (target.member !== null) perMember.set(target.member, (perMember.get(target.member) ?? 0) + 1);
     const done = runOne(target).then((report) => {
-      results[index] = { ...report, instance: target.label, member: target.member };
+      results[index] = { ...report, member: target.member };
       if (report.outcome !== 'updated') failures += 1;
     }).finally(() => {
       inFlight.delete(index);

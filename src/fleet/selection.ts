@@ -49,7 +49,7 @@ export async function selectInstances(lxd: Lxd, request: SelectionRequest, group
   const selection: Selection = { targets: [], notStarted: [] };
   const seen = new Set<string>();
   const notStarted = (label: string, project: string | null, why: string, member: string | null = null) =>
-    selection.notStarted.push({ ...emptyInstanceReport(label, project), member, error: { step: 'selection', message: `${label}: not started: ${why}; nothing changed` } });
+    selection.notStarted.push({ ...emptyInstanceReport(label, project), member, error: { step: 'selection', message: why } });
   const take = (ref: InstanceRef, label: string, found: ListedInstance | undefined, byAll: boolean) => {
     if (seen.has(keyOf(ref)) || excluded.has(keyOf(ref))) return;
     seen.add(keyOf(ref));

@@ -79,7 +79,7 @@ describe('a fleet across two servers', () => {
     const run = await safeupdate([good1!, 'nosuchremote:db1', '--all', 'nosuchremote:', '--json', '--', ...UPGRADE]);
     expect(run.exitCode, run.stderr).toBe(3);
     expect(run.report!.instances.map((item) => [item.instance, item.outcome])).toEqual([[good1!, 'updated'], ['nosuchremote:db1', 'not-started'], ['nosuchremote:', 'not-started']]);
-    expect(run.report!.instances[1]!.error!.message).toMatch(/^nosuchremote:db1: not started: .*nosuchremote.*; nothing changed$/);
+    expect(run.report!.instances[1]!.error!.message).toMatch(/not reachable.*nosuchremote/);
     expect(await demoVersion(good1!)).toBe('1.1');
   });
 });

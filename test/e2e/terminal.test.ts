@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, demoVersion, launch, lxc, publish, removeAll, safeupdate, snapshots, unitState } from './lab.js';
+import { BIN, demoVersion, launch, lxc, publish, removeAll, safeupdate, snapshots, unitState, UPGRADE } from './lab.js';
 
 /** safeupdate in a real pseudo-terminal (tmux), as an operator types it. */
 class Terminal {
@@ -105,6 +105,25 @@ describe('at a terminal', () => {
     expect(await unitState(name)).toBe('active');
     // The summary starts at the left margin: the terminal is no longer raw.
     expect(screen).toMatch(/^ {2}now {8}running$/m);
+  });
+});
+
+describe('a fleet at a terminal', () => {
+  it('draws a group per instance with its steps and outcome, then the table with the totals', async () => {
+    const [good, bad] = await Promise.all([launch('tty-fleet-a'), launch('tty-fleet-b')]);
+    const state = await mkdtemp(join(tmpdir(), 'safeupdate-tty-fleet-'));
+    // The broken demo 2.0 for one of them (its service fails: a definite answer), the good 1.1 for the other.
+    await Promise.all([publish(good!, '1.1'), publish(bad!, '2.0')]);
+    const terminal = await Terminal.run([good!, bad!, '--parallel', '2', '--check', 'unit:safeupdate-demo', '--', ...UPGRADE], state);
+    terminals.push(terminal);
+    expect(await terminal.exitCode()).toBe(1);
+    const screen = await terminal.screen();
+    expect(screen).toContain(`✔ ${good}: updated and healthy in `);
+    expect(screen).toContain(`✖ ${bad}: update failed; rolled back and healthy again in `);
+    expect(screen).toContain('✔ snapshot (');
+    expect(screen).toContain('▸ Roll back to safeupdate-');
+    expect(screen).toMatch(/^instance\s+outcome\s+snapshot\s+duration\s+checks\s+member$/m);
+    expect(screen).toContain('2 instances: 1 updated, 1 rolled-back');
   });
 });
 

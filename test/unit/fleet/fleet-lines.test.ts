@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fleetLines } from '../../../src/fleet/fleet-lines.js';
+import { emptyInstanceReport } from '../../../src/report/report.js';
 
 describe('the line view of a fleet', () => {
   it('starts every line with its instance, also output that arrives in pieces and interleaved', () => {
@@ -14,5 +15,14 @@ describe('the line view of a fleet', () => {
     expect(lines).toContain('[local:web2] Reading package lists');
     expect(lines).toContain('[local:web2] Done');
     expect(lines.filter((line) => line.startsWith('[local:web1]'))).toHaveLength(2);
+  });
+
+  it('ends each instance with one line: its outcome, how long it took and why, also under --quiet', () => {
+    const written: string[] = [];
+    const emit = fleetLines({ write: (text) => written.push(text), verbose: false, quiet: true, showOutput: false });
+    const rolledBack = { ...emptyInstanceReport('web2', null), outcome: 'rolled-back' as const, durationMs: 12_400, error: { step: 'after-update', message: 'checks failed: systemd' } };
+    emit('web1', { type: 'finished', item: { ...emptyInstanceReport('web1', null), outcome: 'updated', durationMs: 2_750 } });
+    emit('web2', { type: 'finished', item: rolledBack });
+    expect(written.join('')).toBe('[web1] → updated and healthy in 2.8s\n[web2] → update failed; rolled back and healthy again in 12.4s (after-update: checks failed: systemd)\n');
   });
 });

@@ -27,4 +27,15 @@ describe('one report for a fleet', () => {
     expect(report).toMatchObject({ exitCode: 143, interruptedBy: 'SIGTERM' });
     expect(report.instances.map((i) => [i.instance, i.outcome, i.member])).toEqual([['local:web1', 'skipped', 'm1'], ['local:gone', 'not-started', null]]);
   });
+
+  it('tells its views when each instance ends, also the ones never started or skipped', async () => {
+    const controller = new AbortController();
+    controller.abort('SIGINT');
+    const target = { ref: { remote: 'local', project: 'default', name: 'web1' }, label: 'web1', member: null };
+    const ended: Array<[string, string]> = [];
+    await runFleet({ targets: [target], notStarted: [missing] }, noOptions, { command: ['true'], dryRun: false }, bounds, context(controller.signal), (instance, event) => {
+      if (event.type === 'finished') ended.push([instance, event.item.outcome]);
+    });
+    expect(ended).toEqual([['local:gone', 'not-started'], ['web1', 'skipped']]);
+  });
 });
