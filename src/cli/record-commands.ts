@@ -18,13 +18,16 @@ export function addRecordCommands(program: Command, io: Io, setExitCode: (code: 
     .command('history')
     .description('list past runs: when, instance, command, outcome, snapshot, duration')
     .argument('[instance]', 'only the runs that touched this instance')
+    .option('--project <name>', 'only the runs in this LXD project (a run that named none ran in default)')
     .option('--limit <n>', 'the newest n runs', '20')
     .option('--json', 'as JSON on stdout')
-    .addHelpText('after', '\nExamples:\n  safeupdate history\n  safeupdate history web1 --limit 5 --json')
-    .action(async (instance: string | undefined, flags: { limit: string; json?: boolean }) => {
-      if (instance !== undefined) parseInstanceRef(instance);
+    .addHelpText('after', '\nExamples:\n  safeupdate history\n  safeupdate history web1 --limit 5 --json\n  safeupdate history backup:db1 --project prod')
+    .action(async (instance: string | undefined, flags: { limit: string; json?: boolean; project?: string }) => {
+      // Refuses what could never match, as every other command does: a bad name or project.
+      parseInstanceRef(instance ?? 'x', flags.project ?? null);
       if (!/^\d+$/.test(flags.limit) || Number(flags.limit) < 1) throw new UsageError(`--limit "${flags.limit}": expected a whole number of at least 1`);
-      const reports = (await listReports(stateDir(io.env), instance)).slice(-Number(flags.limit));
+      const filter = { ...(instance === undefined ? {} : { instance }), ...(flags.project === undefined ? {} : { project: flags.project }) };
+      const reports = (await listReports(stateDir(io.env), filter)).slice(-Number(flags.limit));
       if (flags.json) io.stdout(`${JSON.stringify(reports.map(summarize), null, 2)}\n`);
       else io.stdout(renderHistory(reports));
       setExitCode(EXIT.ok);

@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Report } from '../report/report.js';
+import type { InstanceReport, Report } from '../report/report.js';
 import type { BaselineRecord } from './instance-record.js';
 
 /** Every run keeps its report in `<state>/runs/<run id>/report.json`, beside its logs and evidence. */
@@ -11,8 +11,15 @@ export async function saveReport(report: Report): Promise<string> {
   return file;
 }
 
-/** Past runs, oldest first; `instance` keeps those that touched it. Unreadable reports are skipped. */
-export async function listReports(stateDir: string, instance?: string): Promise<Report[]> {
+/** Which runs to keep: those that touched this instance (as named in the report), in this project. */
+export interface ReportFilter {
+  instance?: string;
+  /** A run that named no project ran in the client's current one, `default` unless changed. */
+  project?: string;
+}
+
+/** Past runs, oldest first, that match the filter. Unreadable reports are skipped. */
+export async function listReports(stateDir: string, filter: ReportFilter = {}): Promise<Report[]> {
   let ids: string[];
   try {
     ids = await readdir(join(stateDir, 'runs'));
@@ -22,7 +29,8 @@ export async function listReports(stateDir: string, instance?: string): Promise<
   const reports = await Promise.all(ids.map((id) => readReport(join(stateDir, 'runs', id, 'report.json'))));
   return reports
     .filter((report): report is Report => report !== null)
-    .filter((report) => instance === undefined || report.instances.some((item) => item.instance === instance))
+    // No filter keeps every run, also one that touched no instance (a fleet that selected none).
+    .filter((report) => (filter.instance === undefined && filter.project === undefined) || report.instances.some((item) => matches(item, filter)))
     .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
 }
 
@@ -48,7 +56,7 @@ async function readReport(file: string): Promise<Report | null> {
  * judging a later restore of it. null when no saved run took it (a snapshot made by hand).
  */
 export async function findBaseline(stateDir: string, instance: string, snapshot: string): Promise<BaselineRecord | null> {
-  const item = (await listReports(stateDir, instance))
+  const item = (await listReports(stateDir, { instance }))
     .flatMap((report) => report.instances)
     .find((candidate) => candidate.instance === instance && candidate.snapshot.name === snapshot);
   if (!item) return null;
@@ -57,4 +65,9 @@ export async function findBaseline(stateDir: string, instance: string, snapshot:
     failedUnits: baseline.flatMap((check) => check.failedUnits ?? []),
     passedChecks: baseline.filter((check) => check.ok).map((check) => check.name),
   };
+}
+
+function matches(item: InstanceReport, { instance, project }: ReportFilter): boolean {
+  if (instance !== undefined && item.instance !== instance) return false;
+  return project === undefined || (item.project ?? 'default') === project;
 }

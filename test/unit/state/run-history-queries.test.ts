@@ -46,19 +46,32 @@ describe('listReports', () => {
     expect((await listReports(state)).map((report) => report.runId)).toEqual(['e', 'c', 'a', 'b', 'd']);
   });
 
-  it('skips folders without a report and reports that cannot be read', async () => {
+  it('skips folders without a report and reports that cannot be read; keeps a run that touched no instance', async () => {
     await save('good', 1, [instance('web1', null)]);
+    await save('empty-fleet', 2, []);
     await mkdir(join(state, 'runs', 'crashed'), { recursive: true });
     await mkdir(join(state, 'runs', 'garbled'), { recursive: true });
     await writeFile(join(state, 'runs', 'garbled', 'report.json'), '{"runId": ');
-    expect((await listReports(state)).map((report) => report.runId)).toEqual(['good']);
+    expect((await listReports(state)).map((report) => report.runId)).toEqual(['good', 'empty-fleet']);
   });
 
   it('keeps, for an instance, every run that touched it among others', async () => {
     await save('fleet', 1, [instance('db1', null), instance('web1', null)]);
     await save('db-only', 2, [instance('db1', null)]);
     await save('web-only', 3, [instance('web1', null)]);
-    expect((await listReports(state, 'web1')).map((report) => report.runId)).toEqual(['fleet', 'web-only']);
+    expect((await listReports(state, { instance: 'web1' })).map((report) => report.runId)).toEqual(['fleet', 'web-only']);
+  });
+
+  it('keeps, for a project, the runs in it; a run that named no project counts as default', async () => {
+    const inProject = (name: string, project: string | null) => ({ ...instance(name, null), project });
+    await save('prod-web', 1, [inProject('web1', 'prod')]);
+    await save('unnamed-web', 2, [inProject('web1', null)]);
+    await save('default-db', 3, [inProject('db1', 'default')]);
+    await save('prod-db', 4, [inProject('db1', 'prod')]);
+    expect((await listReports(state, { project: 'prod' })).map((report) => report.runId)).toEqual(['prod-web', 'prod-db']);
+    expect((await listReports(state, { project: 'default' })).map((report) => report.runId)).toEqual(['unnamed-web', 'default-db']);
+    expect((await listReports(state, { instance: 'web1', project: 'prod' })).map((report) => report.runId)).toEqual(['prod-web']);
+    expect((await listReports(state, { instance: 'db1', project: 'staging' }))).toEqual([]);
   });
 });
 

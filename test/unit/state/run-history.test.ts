@@ -21,7 +21,7 @@ describe('run history', () => {
     await saveReport(report('20261126T100100Z-web1-aaaa', Date.parse('2026-11-26T10:01:00Z'), 'web1'));
     await saveReport(report('20261126T100200Z-db1-bbbb', Date.parse('2026-11-26T10:02:00Z'), 'db1'));
     expect((await listReports(state)).map((r) => r.runId)).toEqual(['20261126T100100Z-web1-aaaa', '20261126T100200Z-db1-bbbb', '20261126T100300Z-web1-cccc']);
-    expect((await listReports(state, 'web1')).map((r) => r.runId)).toEqual(['20261126T100100Z-web1-aaaa', '20261126T100300Z-web1-cccc']);
+    expect((await listReports(state, { instance: 'web1' })).map((r) => r.runId)).toEqual(['20261126T100100Z-web1-aaaa', '20261126T100300Z-web1-cccc']);
   });
 
   it('finds a run by id or unambiguous prefix', async () => {
