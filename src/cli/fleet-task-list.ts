@@ -51,7 +51,7 @@ export class FleetBoard {
       case 'finished': {
         const { item } = event;
         const duration = item.durationMs === null ? '' : ` in ${formatDuration(item.durationMs)}`;
-        row.title = `${label}: ${headline(item)}${duration}${item.error && item.outcome !== 'skipped' ? ` (${item.error.step}: ${item.error.message})` : ''}`;
+        row.title = `${label}: ${headline(item)}${duration}${item.error ? ` (${item.error.step}: ${item.error.message})` : ''}`;
         row.ended = { item, ok: FINE.has(item.outcome) };
         break;
       }

@@ -56,7 +56,7 @@ async function readReport(file: string): Promise<Report | null> {
  * judging a later restore of it. null when no saved run took it (a snapshot made by hand).
  */
 export async function findBaseline(stateDir: string, instance: string, snapshot: string): Promise<BaselineRecord | null> {
-  const item = (await listReports(stateDir, { instance }))
+  const item = (await listReports(stateDir))
     .flatMap((report) => report.instances)
     .find((candidate) => candidate.instance === instance && candidate.snapshot.name === snapshot);
   if (!item) return null;

@@ -16,6 +16,7 @@ describe('the fleet task list, one group per instance', () => {
     board.apply('web1', { type: 'group-start', title: 'Roll back to safeupdate-x', actions: ['stop'] });
     board.apply('web1', { type: 'warning', message: 'low disk' });
     const row = board.rows.get('web1')!;
+    expect(board.apply('web1', { type: 'output', chunk: 'more\n' })).toBeNull();
     expect(row.title).toBe('web1: Snapshot web1');
     expect(row.lines).toEqual(['✔ snapshot (350ms, safeupdate-x)', '✖ after-update (1.2s)', '▸ Roll back to safeupdate-x', '! low disk']);
     expect(row.ended).toBeNull();
@@ -30,16 +31,18 @@ describe('the fleet task list, one group per instance', () => {
   });
 
   it('updated and skipped are fine; an update kept with a failed follow-up, a not-started one are not', () => {
-    const board = new FleetBoard(['a', 'b', 'c', 'd']);
+    const board = new FleetBoard(['a', 'b', 'c', 'd', 'e']);
     board.apply('a', { type: 'finished', item: ended('a', { outcome: 'updated' }) });
     board.apply('b', { type: 'finished', item: ended('b', { outcome: 'skipped' }) });
     board.apply('c', { type: 'finished', item: ended('c', { outcome: 'updated', error: { step: 'follow-up', message: 'prune failed' } }) });
     board.apply('d', { type: 'finished', item: ended('d', { outcome: 'not-started', error: { step: 'selection', message: 'it is Stopped' } }) });
+    board.apply('e', { type: 'finished', item: ended('e', { outcome: 'planned' }) });
     expect([...board.rows.values()].map((row) => [row.title, row.ended?.ok])).toEqual([
       ['a: updated and healthy', true],
       ['b: skipped; the fleet stopped before it; nothing changed', true],
       ['c: updated and healthy (follow-up: prune failed)', true],
       ['d: not started; nothing changed (selection: it is Stopped)', false],
+      ['e: dry run; nothing changed', true],
     ]);
   });
 });

@@ -23,6 +23,7 @@ describe('the line view of a fleet', () => {
     const rolledBack = { ...emptyInstanceReport('web2', null), outcome: 'rolled-back' as const, durationMs: 12_400, error: { step: 'after-update', message: 'checks failed: systemd' } };
     emit('web1', { type: 'finished', item: { ...emptyInstanceReport('web1', null), outcome: 'updated', durationMs: 2_750 } });
     emit('web2', { type: 'finished', item: rolledBack });
-    expect(written.join('')).toBe('[web1] → updated and healthy in 2.8s\n[web2] → update failed; rolled back and healthy again in 12.4s (after-update: checks failed: systemd)\n');
+    emit('web3', { type: 'finished', item: { ...emptyInstanceReport('web3', null), error: { step: 'selection', message: 'it is Stopped' } } });
+    expect(written.join('')).toBe('[web1] → updated and healthy in 2.8s\n[web2] → update failed; rolled back and healthy again in 12.4s (after-update: checks failed: systemd)\n[web3] → not started; nothing changed (selection: it is Stopped)\n');
   });
 });

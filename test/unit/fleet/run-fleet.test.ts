@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { runFleet } from '../../../src/fleet/run-fleet.js';
 import { emptyInstanceReport } from '../../../src/report/report.js';
 import type { RunContext, RunOptions } from '../../../src/run/run-update.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FakeLxd } from '../../support/fake-lxd.js';
+import { runOptions } from '../run/run-harness.js';
 
 function context(interrupt: AbortSignal): RunContext {
   let now = 1_000;
@@ -37,5 +41,24 @@ describe('one report for a fleet', () => {
       if (event.type === 'finished') ended.push([instance, event.item.outcome]);
     });
     expect(ended).toEqual([['local:gone', 'not-started'], ['web1', 'skipped']]);
+  });
+
+  it('an instance that ran: named as typed, ended once in the views, timed by the clock', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'safeupdate-fleet-'));
+    try {
+      const run = { ...context(new AbortController().signal), runDir: dir, stateDir: dir };
+      (run.lxd as FakeLxd).expect('getInstance', () => null);
+      const target = { ref: { remote: 'local', project: 'default', name: 'web1' }, label: 'web1', member: 'm2' };
+      const ended: string[] = [];
+      const report = await runFleet({ targets: [target], notStarted: [] }, () => runOptions(), { command: ['true'], dryRun: false }, bounds, run, (instance, event) => {
+        if (event.type === 'finished') ended.push(`${instance} ${event.item.outcome}`);
+      });
+      expect(ended).toEqual(['web1 not-started']);
+      expect(report.instances.map((i) => [i.instance, i.member, i.outcome])).toEqual([['web1', 'm2', 'not-started']]);
+      expect(report.durationMs).toBeGreaterThan(0);
+      expect(report.durationMs).toBeLessThan(1_000);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -19,7 +19,7 @@ describe('choosing the fleet', () => {
   });
 
   it('reports missing, stopped and ephemeral named instances as not started, and goes on with the others', async () => {
-    const lxd = new FakeLxd().expect('listInstances', () => [listed('web1'), listed('web2', { status: 'Stopped' }), listed('tmp1', { ephemeral: true })]);
+    const lxd = new FakeLxd().expect('listInstances', () => [listed('web1'), listed('web2', { status: 'Stopped', location: 'm2' }), listed('tmp1', { ephemeral: true })]);
     const chosen = await selectInstances(lxd, request({ names: ['web1', 'web2', 'tmp1', 'gone'] }), {});
     expect(chosen.targets.map((t) => [t.label, t.ref])).toEqual([['web1', { remote: 'local', project: 'default', name: 'web1' }]]);
     expect(chosen.notStarted.map((r) => [r.instance, r.outcome, r.error?.message])).toEqual([
@@ -27,6 +27,7 @@ describe('choosing the fleet', () => {
       ['tmp1', 'not-started', expect.stringContaining('ephemeral')],
       ['gone', 'not-started', 'no such instance'],
     ]);
+    expect(chosen.notStarted.map((r) => r.member)).toEqual(['m2', null, null]);
   });
 
   it('--all takes the running ones by name, after those named; --exclude and --where narrow it', async () => {
@@ -74,11 +75,15 @@ describe('choosing the fleet', () => {
     const chosen = await selectInstances(lxd, request({ names: ['gone:db1', 'web1'], exclude: ['gone:db2'], all: ['gone'] }), {});
     expect(chosen.targets.map((t) => t.label)).toEqual(['web1']);
     expect(chosen.notStarted.map((r) => r.instance)).toEqual(['gone:db1', 'gone:']);
+    // The default remote itself unreachable: one entry for its --all.
+    lxd.expect('listInstances', () => Promise.reject(new LxdError('lxd is not reachable', 'unreachable', ['lxc'])));
+    expect((await selectInstances(lxd, request({ all: [null] }), {})).notStarted.map((r) => [r.instance, r.error?.message])).toEqual([['--all', 'lxd is not reachable']]);
     await expect(selectInstances(lxd, request({ names: ['bug:db1'] }), {})).rejects.toThrow('a bug');
   });
 
   it('refuses an unknown group and a --where without =', async () => {
     await expect(selectInstances(new FakeLxd(), request({ names: ['@nope'] }), {})).rejects.toThrow('group "@nope": not defined');
     await expect(selectInstances(new FakeLxd(), request({ names: ['web1'], where: ['user.role'] }), {})).rejects.toThrow('expected KEY=VALUE');
+    await expect(selectInstances(new FakeLxd(), request({ names: ['web1'], where: ['=web'] }), {})).rejects.toThrow('--where "=web": expected KEY=VALUE');
   });
 });
