@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { UsageError } from '../errors.js';
@@ -14,6 +15,9 @@ export type ClientName = 'lxc' | 'incus';
  */
 export interface Dialect {
   client: ClientName;
+  /** The variable naming the local daemon's folder (its unix socket), and its default. */
+  daemonDirEnv: 'LXD_DIR' | 'INCUS_DIR';
+  daemonDir: string;
   /** The server's name in messages. */
   server: 'LXD' | 'Incus';
   /** The variable naming the client's configuration folder (remotes, certificates), and its default. */
@@ -25,6 +29,8 @@ export interface Dialect {
 
 export const LXC: Dialect = {
   client: 'lxc',
+  daemonDirEnv: 'LXD_DIR',
+  daemonDir: '/var/lib/lxd',
   server: 'LXD',
   configEnv: 'LXD_CONF',
   configDir: '~/.config/lxc',
@@ -33,6 +39,8 @@ export const LXC: Dialect = {
 
 export const INCUS: Dialect = {
   client: 'incus',
+  daemonDirEnv: 'INCUS_DIR',
+  daemonDir: '/var/lib/incus',
   server: 'Incus',
   configEnv: 'INCUS_CONF',
   configDir: '~/.config/incus',
@@ -40,6 +48,19 @@ export const INCUS: Dialect = {
 };
 
 const DIALECTS: Record<ClientName, Dialect> = { lxc: LXC, incus: INCUS };
+
+/**
+ * Which servers a remote name means, for keys kept on this host (the per-instance records): the
+ * same name is another server under the other client (both call their own daemon `local`), and
+ * `local` is another daemon when the daemon folder is not the default one. '' for LXD's default,
+ * so that records kept before this existed are still found.
+ */
+export function serverScope(dialect: Dialect, env: NodeJS.ProcessEnv = process.env): string {
+  const dir = env[dialect.daemonDirEnv];
+  const client = dialect.client === 'lxc' ? '' : `${dialect.client}-`;
+  if (!dir || dir.replace(/\/+$/, '') === dialect.daemonDir) return client;
+  return `${client}${createHash('sha256').update(dir).digest('hex').slice(0, 8)}-`;
+}
 
 /** A command as the operator types it in this client: `incus snapshot restore web1 snap`. */
 export function commandLine(dialect: Dialect, args: readonly string[]): string {

@@ -1,3 +1,4 @@
+import { serverScope } from '../lxd/dialect.js';
 import { describeFailedChecks, type CheckDefinition } from '../checks/check.js';
 import { formatRef } from '../lxd/names.js';
 import type { InstanceRef } from '../lxd/lxd.js';
@@ -34,7 +35,7 @@ export async function recoverInstance(ref: InstanceRef, checks: CheckDefinition[
   const started = clock.now();
   const item = emptyInstanceReport(formatRef(ref), ref.project);
   const stage = new Stages(context, item, ref);
-  const file = new InstanceRecordFile(context.stateDir, ref);
+  const file = new InstanceRecordFile(context.stateDir, ref, serverScope(context.lxd.dialect));
   const finish = (outcome: Outcome, failure: Failure | null, command: string[] = []): Promise<Report> =>
     stage.conclude(outcome, failure, { startedAt: started, command });
 

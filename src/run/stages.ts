@@ -7,7 +7,7 @@ import type { CheckDefinition, CheckResult, Phase } from '../checks/check.js';
 import { probe } from '../checks/probe.js';
 import { formatDuration } from '../config/duration.js';
 import { LxdError, markInstanceMayHaveChanged } from '../errors.js';
-import { commandLine, type Dialect } from '../lxd/dialect.js';
+import { commandLine, type Dialect, serverScope } from '../lxd/dialect.js';
 import { requireFeatures, serverLabel, type Feature } from '../lxd/extensions.js';
 import type { ExecResult, Instance, InstanceRef } from '../lxd/lxd.js';
 import { formatRef, formatRefWithProject, recoverCommand, SNAPSHOT_PREFIX } from '../lxd/names.js';
@@ -55,7 +55,7 @@ export class Stages {
     try {
       this.ref = await lxd.resolveRef(this.ref);
       this.item.project = this.ref.project;
-      const record = new InstanceRecordFile(this.context.stateDir, this.ref);
+      const record = new InstanceRecordFile(this.context.stateDir, this.ref, serverScope(lxd.dialect));
       const { clearedStale } = await record.acquire({
         runId, host: hostname(), instance: this.item.instance, ref: this.ref, command, startedAt: new Date(clock.now()).toISOString(), runDir,
       });

@@ -1,3 +1,4 @@
+import { serverScope } from '../lxd/dialect.js';
 import { hostname } from 'node:os';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import { systemClock } from '../checks/probe.js';
@@ -27,7 +28,7 @@ export interface PruneOutcome {
  */
 export async function pruneLocked(lxd: Lxd, plan: PrunePlan, stateDir: string, runId: string): Promise<PruneOutcome> {
   const ref = await lxd.resolveRef(plan.ref);
-  const record = new InstanceRecordFile(stateDir, ref);
+  const record = new InstanceRecordFile(stateDir, ref, serverScope(lxd.dialect));
   try {
     await record.acquire({ runId, host: hostname(), instance: plan.instance, ref, command: ['prune'], startedAt: new Date().toISOString(), runDir: '' });
   } catch (error) {

@@ -83,8 +83,9 @@ export class InstanceRecordFile {
   /** The record as this process holds it; null when it holds none. */
   private held: InstanceRecord | null = null;
 
-  constructor(stateDir: string, private readonly ref: InstanceRef) {
-    const key = [ref.remote ?? 'local', ref.project ?? 'default', ref.name].join('_');
+  /** `scope`: which servers the remote names mean here (serverScope): '' for LXD's own. */
+  constructor(stateDir: string, private readonly ref: InstanceRef, scope = '') {
+    const key = [`${scope}${ref.remote ?? 'local'}`, ref.project ?? 'default', ref.name].join('_');
     this.path = join(stateDir, 'instances', `${key}.json`);
     this.guardPath = `${this.path}.takeover`;
   }

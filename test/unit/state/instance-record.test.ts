@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { INCUS, LXC, serverScope } from '../../../src/lxd/dialect.js';
 import { AwaitingRecovery, CorruptRecord, InstanceBusy, InstanceRecordFile } from '../../../src/state/instance-record.js';
 
 const ref = { remote: 'local', name: 'web1', project: 'default' };
@@ -23,6 +24,23 @@ describe('the instance record as a lock', () => {
     await record.acquire(mine('a'));
     expect(record.path).toBe(join(dir, 'instances', 'local_default_web1.json'));
     expect(JSON.parse(await readFile(record.path, 'utf8'))).toMatchObject({ runId: 'a', pid: process.pid, phase: 'preparing', snapshot: null });
+  });
+
+  it('is kept apart per server: Incus\' local, or another LXD daemon folder, is not LXD\'s local', async () => {
+    const lxd = new InstanceRecordFile(dir, ref, serverScope(LXC, {}));
+    const incus = new InstanceRecordFile(dir, ref, serverScope(INCUS, {}));
+    const member = new InstanceRecordFile(dir, ref, serverScope(LXC, { LXD_DIR: '/var/lib/safeupdate-lab/cluster/m1' }));
+    await lxd.acquire(mine('a'));
+    await incus.acquire(mine('b'));
+    await member.acquire(mine('c'));
+    expect(lxd.path).toBe(join(dir, 'instances', 'local_default_web1.json'));
+    expect(incus.path).toBe(join(dir, 'instances', 'incus-local_default_web1.json'));
+    expect(member.path).toMatch(/instances\/[0-9a-f]{8}-local_default_web1\.json$/);
+    // The default folders named explicitly are the same servers as no folder named.
+    expect(serverScope(LXC, { LXD_DIR: '/var/lib/lxd/' })).toBe('');
+    expect(serverScope(INCUS, { INCUS_DIR: '/var/lib/incus' })).toBe('incus-');
+    expect(serverScope(INCUS, { INCUS_DIR: '/srv/incus', LXD_DIR: '/srv/lxd' })).toMatch(/^incus-[0-9a-f]{8}-$/);
+    expect(serverScope(LXC, { LXD_DIR: '/srv/a' })).not.toBe(serverScope(LXC, { LXD_DIR: '/srv/b' }));
   });
 
   it('two takers of the same stale record: exactly one gets it, the other is told who holds it', async () => {
