@@ -28,7 +28,7 @@ export function fleetRows(report: Report): FleetRow[] {
   return report.instances.map((item) => ({
     instance: item.instance,
     outcome: item.outcome,
-    snapshot: item.snapshot.name ?? '-',
+    snapshot: item.snapshot.name === null ? '-' : `${item.snapshot.name}${item.packages?.snapshotDeleted ? ' (deleted)' : ''}`,
     duration: item.durationMs === null ? '-' : formatDuration(item.durationMs),
     checks: describeChecks(item),
     member: item.member ?? '-',

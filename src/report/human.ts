@@ -41,7 +41,7 @@ function renderInstance(item: InstanceReport, report: Report): string[] {
   const lines = [`${item.instance}: ${headline(item)}${item.error ? ` (${item.error.step}: ${item.error.message})` : ''}`];
   const row = (label: string, text: string) => lines.push(`  ${label.padEnd(10)} ${text}`);
   if (item.plan.length) item.plan.forEach((step, i) => row(i === 0 ? 'plan' : '', step));
-  if (item.snapshot.name) row('snapshot', `${item.snapshot.name} (${item.snapshot.expiresAt ? `expires ${item.snapshot.expiresAt}` : 'never expires'})`);
+  if (item.snapshot.name) row('snapshot', `${item.snapshot.name} (${snapshotState(item)})`);
   if (item.update.durationMs !== null) {
     const how = item.update.timedOut ? 'timed out' : item.update.exitCode === null ? `killed (${item.update.signal ?? 'interrupted'})` : `exit ${item.update.exitCode}`;
     row('update', `${report.command.join(' ')}: ${how} after ${formatDuration(item.update.durationMs)}`);
@@ -71,6 +71,12 @@ function fleetTable(report: Report): string[] {
   const widths = FLEET_COLUMNS.map(([key, title]) => Math.max(title.length, ...rows.map((row) => row[key].length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(FLEET_COLUMNS.map(([, title]) => title)), ...rows.map((row) => line(FLEET_COLUMNS.map(([key]) => row[key])))];
+}
+
+/** Whether the run's snapshot is still there, and until when. */
+export function snapshotState(item: InstanceReport): string {
+  if (item.packages?.snapshotDeleted) return 'deleted: no package changed';
+  return item.snapshot.expiresAt ? `expires ${item.snapshot.expiresAt}` : 'never expires';
 }
 
 export function renderCheck(check: CheckResult): string {

@@ -1,7 +1,7 @@
 import type { CheckResult } from '../checks/check.js';
 import { formatDuration } from '../config/duration.js';
 import { FLEET_COLUMNS, fleetRows, fleetTotals } from './fleet-table.js';
-import { headline } from './human.js';
+import { headline, snapshotState } from './human.js';
 import { LISTED_CHANGES, summarizePackages } from './packages.js';
 import type { InstanceReport, Outcome, PackageReport, Report } from './report.js';
 
@@ -26,7 +26,7 @@ function renderInstance(item: InstanceReport, report: Report): string {
   const facts = [
     `**Outcome:** ${item.outcome} · **exit code:** ${report.exitCode}`,
     ...(item.error ? [`**Error** (${text(item.error.step)}): ${text(item.error.message)}`] : []),
-    ...(item.snapshot.name ? [`**Snapshot:** ${text(item.snapshot.name)} (${item.snapshot.expiresAt ? `expires ${item.snapshot.expiresAt}` : 'never expires'})`] : []),
+    ...(item.snapshot.name ? [`**Snapshot:** ${text(item.snapshot.name)} (${snapshotState(item)})`] : []),
     ...(item.update.durationMs !== null ? [`**Update:** ${code(shellWords(report.command))}: ${describeUpdate(item)} after ${formatDuration(item.update.durationMs)}`] : []),
     ...(item.update.logFile ? [`**Log:** ${text(item.update.logFile)}`] : []),
     ...(item.evidenceDir ? [`**Evidence:** ${text(item.evidenceDir)}`] : []),

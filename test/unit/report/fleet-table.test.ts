@@ -59,3 +59,13 @@ describe('the fleet table in the human summary and the Markdown summary', () => 
     expect(renderMarkdown(updatedReport())).not.toContain('| instance |');
   });
 });
+
+describe('a snapshot the run deleted because no package changed', () => {
+  it('is named as deleted in the human row, the Markdown fact and the table, not with its expiry', () => {
+    const report = fleetReport();
+    report.instances[0]!.packages = { manager: 'dpkg', simulated: false, changes: [], counts: { major: 0, minor: 0, patch: 0, other: 0 }, snapshotDeleted: true };
+    expect(renderHuman(report)).toContain('  snapshot   safeupdate-20261126-042057 (deleted: no package changed)\n');
+    expect(renderMarkdown(report)).toContain('**Snapshot:** safeupdate-20261126-042057 (deleted: no package changed)');
+    expect(fleetRows(report).map((row) => row.snapshot)).toEqual(['safeupdate-20261126-042057 (deleted)', 'safeupdate-20261126-042057', '-']);
+  });
+});
