@@ -67,11 +67,12 @@ describe('a fleet across two servers', () => {
     await publish(remote, '1.1');
   }, 180_000);
 
-  it('a local instance and one on the snapshot server are both updated: exit 0, one report', async () => {
-    const run = await safeupdate([good1!, remote, '--parallel', '2', '--json', '--', ...UPGRADE]);
-    expect(run.exitCode, run.stderr).toBe(0);
-    expect(run.report!.instances.map((item) => [item.instance.endsWith(remote.split(':')[1]!) ? 'remote' : 'local', item.outcome]).sort()).toEqual([['local', 'updated'], ['remote', 'updated']]);
+  it('a local instance, one on the snapshot server and a broken local one: each its own outcome, exit 1, one report', async () => {
+    const run = await safeupdate([good1!, remote, broken!, '--parallel', '2', '--json', '--', ...UPGRADE]);
+    expect(run.exitCode, run.stderr).toBe(1);
+    expect(run.report!.instances.map((item) => [item.instance, item.outcome])).toEqual([[good1!, 'updated'], [remote, 'updated'], [broken!, 'rolled-back']]);
     expect(await demoVersion(good1!)).toBe('1.1');
+    expect(await demoVersion(broken!)).toBe('1.0');
     expect(await lxc('exec', remote, '--', 'dpkg-query', '-W', '-f=${Version}', 'safeupdate-demo')).toBe('1.1');
   });
 
