@@ -15,6 +15,13 @@ export interface Clock {
 export const CONFIRM_MS = 1_000;
 
 /**
+ * The first pause after an attempt that may still pass; each further one doubles, up to the
+ * check's interval. A service coming back (after a restore, a slow start) is seen within a
+ * fraction of a second of it, and a check that stays down is still asked only every interval.
+ */
+export const FIRST_RETRY_MS = 250;
+
+/**
  * Only right after safeupdate changed the instance (an update, a restore) can a pass be a service
  * on its way down again; at baseline and in a plain `check` nothing of ours is changing, so a
  * second look would only add a second.
@@ -52,6 +59,7 @@ export async function probe(check: CheckDefinition, context: CheckContext, clock
   // The first pass of a check that wants confirmation: its key, and when it was seen.
   const unconfirmed = { key: null as string | null, at: 0 };
   let last: Observation = { state: 'retry', message: 'not attempted' };
+  let retries = 0;
   const finish = (ok: boolean, message: string): CheckResult => ({
     name: check.name,
     phase: context.phase,
@@ -76,6 +84,8 @@ export async function probe(check: CheckDefinition, context: CheckContext, clock
       wait = Math.min(intervalMs, CONFIRM_MS);
     } else {
       unconfirmed.key = null;
+      retries += 1;
+      wait = Math.min(intervalMs, FIRST_RETRY_MS * 2 ** (retries - 1));
     }
     if (clock.now() + wait > deadline) {
       const reason = last.state === 'pass' ? `${last.message}, but not steady` : last.message;

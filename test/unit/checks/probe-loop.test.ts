@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CheckContext, CheckDefinition, Phase } from '../../../src/checks/check.js';
-import { CONFIRM_MS, probe, systemClock } from '../../../src/checks/probe.js';
+import { CONFIRM_MS, FIRST_RETRY_MS, probe, systemClock } from '../../../src/checks/probe.js';
 import { defineCheck } from '../../../src/checks/spec.js';
 import type { ExecOptions } from '../../../src/lxd/lxd.js';
 import { FakeClock } from '../../support/fake-clock.js';
@@ -35,13 +35,14 @@ class SignalClock extends FakeClock {
 describe('each attempt is bounded by its timeout and by what is left of the deadline', () => {
   it('gets the check timeout while the deadline is far, then what remains of it', async () => {
     const lxd = new FakeLxd();
-    for (let i = 0; i < 8; i += 1) lxd.expect('exec', () => execResult({ exitCode: 1 }));
+    for (let i = 0; i < 10; i += 1) lxd.expect('exec', () => execResult({ exitCode: 1 }));
     const clock = new FakeClock();
     const result = await probe(check('exec:false', { timeoutMs: 10_000, intervalMs: 2_000, deadlineMs: 15_000 }), context(lxd), clock);
     lxd.assertDone();
-    expect(timeouts(lxd)).toEqual([10_000, 10_000, 10_000, 9_000, 7_000, 5_000, 3_000, 1_000]);
-    expect(result).toMatchObject({ ok: false, attempts: 8, durationMs: 14_000, message: 'exit 1 (gave up after 8 attempts)' });
-    expect(clock.sleeps).toEqual([2_000, 2_000, 2_000, 2_000, 2_000, 2_000, 2_000]);
+    // Attempts at 0, 250, 750, 1750, 3750, … 13750 ms: the pauses double from FIRST_RETRY_MS up to the interval.
+    expect(timeouts(lxd)).toEqual([10_000, 10_000, 10_000, 10_000, 10_000, 9_250, 7_250, 5_250, 3_250, 1_250]);
+    expect(result).toMatchObject({ ok: false, attempts: 10, durationMs: 13_750, message: 'exit 1 (gave up after 10 attempts)' });
+    expect(clock.sleeps).toEqual([FIRST_RETRY_MS, 500, 1_000, 2_000, 2_000, 2_000, 2_000, 2_000, 2_000]);
   });
 
   it('never gets less than 1 ms, even with the deadline reached', async () => {
@@ -71,14 +72,14 @@ describe('each attempt is bounded by its timeout and by what is left of the dead
 
   it('gives up with "1 attempt" when the deadline leaves no room for a second', async () => {
     const lxd = new FakeLxd().expect('exec', () => execResult({ exitCode: 3, stdout: 'not yet\n' }));
-    const result = await probe(check('exec:x', { deadlineMs: 1_999, intervalMs: 2_000 }, false), context(lxd), new FakeClock());
+    const result = await probe(check('exec:x', { deadlineMs: FIRST_RETRY_MS - 1, intervalMs: 2_000 }, false), context(lxd), new FakeClock());
     lxd.assertDone();
     expect(result).toMatchObject({ ok: false, required: false, attempts: 1, message: 'exit 3: not yet (gave up after 1 attempt)' });
   });
 
   it('tries once more when the next attempt would start exactly at the deadline', async () => {
     const lxd = new FakeLxd().expect('exec', () => execResult({ exitCode: 1 })).expect('exec', () => execResult({ exitCode: 1 }));
-    const result = await probe(check('exec:x', { deadlineMs: 2_000, intervalMs: 2_000 }), context(lxd), new FakeClock());
+    const result = await probe(check('exec:x', { deadlineMs: FIRST_RETRY_MS, intervalMs: 2_000 }), context(lxd), new FakeClock());
     lxd.assertDone();
     expect(result).toMatchObject({ attempts: 2, message: 'exit 1 (gave up after 2 attempts)' });
   });
@@ -90,12 +91,12 @@ describe('settle', () => {
     const lxd = new FakeLxd();
     for (let i = 0; i < 3; i += 1) lxd.expect('exec', () => execResult({ exitCode: 1 }));
     const clock = new SignalClock();
-    const result = await probe(check('exec:x', { settleMs: 10_000, deadlineMs: 5_000, intervalMs: 2_000 }), context(lxd, 'after-update', controller.signal), clock);
+    const result = await probe(check('exec:x', { settleMs: 10_000, deadlineMs: 750, intervalMs: 2_000 }), context(lxd, 'after-update', controller.signal), clock);
     lxd.assertDone();
-    expect(clock.sleeps).toEqual([10_000, 2_000, 2_000]);
+    expect(clock.sleeps).toEqual([10_000, FIRST_RETRY_MS, 500]);
     expect(clock.signals).toEqual([controller.signal, controller.signal, controller.signal]);
     // The duration includes the settle.
-    expect(result).toMatchObject({ attempts: 3, durationMs: 14_000 });
+    expect(result).toMatchObject({ attempts: 3, durationMs: 10_750 });
   });
 
   it.each<Phase>(['baseline', 'after-rollback', 'check'])('does not wait in phase %s', async (phase) => {
@@ -164,7 +165,7 @@ describe('a pass that must be confirmed', () => {
     const clock = new FakeClock();
     const result = await probe(check('unit:nginx'), context(lxd), clock);
     lxd.assertDone();
-    expect(clock.sleeps).toEqual([1_000, 2_000, 1_000]);
+    expect(clock.sleeps).toEqual([1_000, FIRST_RETRY_MS, 1_000]);
     expect(result).toMatchObject({ ok: true, attempts: 4 });
   });
 
@@ -246,7 +247,7 @@ describe('attempts that throw', () => {
       .expect('exec', () => {
         throw new Error('LXD did not answer within 30s');
       });
-    const result = await probe(check('exec:true', { deadlineMs: 2_000, intervalMs: 2_000 }), context(lxd), new FakeClock());
+    const result = await probe(check('exec:true', { deadlineMs: FIRST_RETRY_MS, intervalMs: 2_000 }), context(lxd), new FakeClock());
     lxd.assertDone();
     expect(result).toMatchObject({ ok: false, attempts: 2, message: 'LXD did not answer within 30s (gave up after 2 attempts)' });
   });

@@ -19,7 +19,8 @@ describe('the probe loop', () => {
     const result = await probe(defineCheck('unit:nginx'), context(lxd), clock);
     lxd.assertDone();
     expect(result).toMatchObject({ ok: true, attempts: 3, message: 'active (running)', phase: 'after-update' });
-    expect(clock.sleeps).toEqual([2_000, 1_000]);
+    // Still starting: looked at again a quarter of a second later, not a whole interval.
+    expect(clock.sleeps).toEqual([250, 1_000]);
   });
 
   it('does not count a service that restarted between two looks', async () => {
@@ -43,11 +44,12 @@ describe('the probe loop', () => {
 
   it('gives up at the deadline with the last thing it saw', async () => {
     const lxd = new FakeLxd();
-    for (let i = 0; i < 5; i += 1) lxd.expect('exec', () => execResult({ exitCode: 7, stderr: 'curl: (7) refused' }));
+    // Attempts at 0, 0.25, 0.75, 1.75, 3.75, 5.75 and 7.75 s; the next would start after the deadline.
+    for (let i = 0; i < 7; i += 1) lxd.expect('exec', () => execResult({ exitCode: 7, stderr: 'curl: (7) refused' }));
     const check = defineCheck('exec:curl -f localhost', { timing: { deadlineMs: 9_000, intervalMs: 2_000 } });
     const result = await probe(check, context(lxd), new FakeClock());
     lxd.assertDone();
-    expect(result).toMatchObject({ ok: false, attempts: 5, message: 'exit 7: curl: (7) refused (gave up after 5 attempts)' });
+    expect(result).toMatchObject({ ok: false, attempts: 7, message: 'exit 7: curl: (7) refused (gave up after 7 attempts)' });
   });
 
   it('settles before the first attempt after an update only', async () => {

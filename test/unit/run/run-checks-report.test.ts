@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defineCheck } from '../../../src/checks/spec.js';
+import { FIRST_RETRY_MS } from '../../../src/checks/probe.js';
 import { LxdError } from '../../../src/errors.js';
 import type { RunEvent } from '../../../src/run/events.js';
 import { runChecksOnly, type CheckTarget } from '../../../src/run/run-checks.js';
@@ -109,7 +110,7 @@ describe('safeupdate check, as the views see it', () => {
     const { report, events } = await check(lxd, [{ ref: ref('web1'), checks: [defineCheck('unit:nginx')] }], controller.signal);
     expect(report).toMatchObject({ outcome: 'interrupted', exitCode: 130, interruptedBy: 'SIGINT' });
     expect(report.instances[0]!.error).toEqual({ step: 'check', message: 'interrupted by SIGINT' });
-    expect(events.at(-1)).toEqual({ type: 'step-end', step: { action: 'check', ok: false, durationMs: 2_000, message: 'interrupted by SIGINT' } });
+    expect(events.at(-1)).toEqual({ type: 'step-end', step: { action: 'check', ok: false, durationMs: FIRST_RETRY_MS, message: 'interrupted by SIGINT' } });
   });
 
   it('an instance not reached before the interrupt is not checked at all, and says so at the check step', async () => {

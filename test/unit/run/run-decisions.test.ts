@@ -44,7 +44,7 @@ describe('interrupts before the update began change nothing', () => {
 
   it('between the recorded baseline and the snapshot: exit 143, the snapshot is never taken', async () => {
     const controller = new AbortController();
-    const failing = defineCheck('exec:false', { timing: { deadlineMs: 1_000 } });
+    const failing = defineCheck('exec:false', { timing: { deadlineMs: 200 } });
     h.preflight(undefined, null);
     h.lxd.expect('exec', () => execResult({ exitCode: 1 }), isCommand(['sh', '-c', 'false']));
     h.finalStatus();

@@ -265,7 +265,7 @@ describe('refusing to start changes nothing', () => {
     preflight(undefined, null);
     lxd.expect('exec', () => execResult({ exitCode: 1, stderr: 'connection refused' }), isCommand(['sh', '-c', 'curl -f localhost']));
     finalStatus();
-    const check = defineCheck('exec:curl -f localhost', { timing: { deadlineMs: 1_000, intervalMs: 2_000 } });
+    const check = defineCheck('exec:curl -f localhost', { timing: { deadlineMs: 200, intervalMs: 2_000 } });
     const { report, item } = await run({ checks: [check] });
     expect(report.exitCode).toBe(3);
     expect(item.error?.step).toBe('baseline');
@@ -309,7 +309,7 @@ describe('--force with an unhealthy baseline', () => {
     lxd.expect('exec', () => unitOutput('active', 'running', 'inv-9'), isUnitCheck('nginx'));
     lxd.expect('exec', () => unitOutput('active', 'running', 'inv-9'), isUnitCheck('nginx'));
     finalStatus();
-    const brokenFast = { ...broken, timing: { ...broken.timing, deadlineMs: 1_000 } };
+    const brokenFast = { ...broken, timing: { ...broken.timing, deadlineMs: 200 } };
     const { report, item } = await run({ checks: [brokenFast, unit], force: true });
     expect(report.exitCode).toBe(1);
     expect(item.warnings[0]).toContain('updating anyway (--force)');
@@ -384,7 +384,7 @@ describe('the systemd check', () => {
 
 describe('a non-required check', () => {
   it('fails as a warning and never causes a rollback', async () => {
-    const optional = defineCheck('exec:pdnsutil check-all-zones', { required: false, timing: { deadlineMs: 1_000 } });
+    const optional = defineCheck('exec:pdnsutil check-all-zones', { required: false, timing: { deadlineMs: 200 } });
     preflight(undefined, null);
     lxd.expect('exec', () => execResult(), isCommand(['sh', '-c', 'pdnsutil check-all-zones']));
     snapshot();

@@ -19,7 +19,7 @@ const isResolved = (args: unknown[]) => JSON.stringify(args[0]) === JSON.stringi
 const SNAPSHOTS = [snap('safeupdate-20261120-100000', '2026-11-20T10:00:00Z'), snap('safeupdate-20261125-100000', '2026-11-25T10:00:00Z')];
 const TARGET = 'safeupdate-20261120-100000';
 // One attempt: the deadline passes before a second would be due.
-const once = (text: string): CheckDefinition => defineCheck(text, { timing: { deadlineMs: 1_000, intervalMs: 2_000 } });
+const once = (text: string): CheckDefinition => defineCheck(text, { timing: { deadlineMs: 200, intervalMs: 2_000 } });
 
 let dir: string;
 let lxd: FakeLxd;
