@@ -1,6 +1,7 @@
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 
-export type Phase = 'baseline' | 'after-update' | 'after-rollback' | 'check';
+/** `soak`: the watch after the after-update checks passed (`--soak`). */
+export type Phase = 'baseline' | 'after-update' | 'soak' | 'after-rollback' | 'check';
 
 export interface ProbeTiming {
   /** Bound on one attempt. */

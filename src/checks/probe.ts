@@ -30,7 +30,7 @@ function needsConfirmation(phase: CheckContext['phase']): boolean {
   return phase === 'after-update' || phase === 'after-rollback';
 }
 
-function attemptFor(spec: CheckSpec): Attempt {
+export function attemptFor(spec: CheckSpec): Attempt {
   switch (spec.kind) {
     case 'exec':
       return execAttempt(spec.command);
@@ -95,7 +95,7 @@ export async function probe(check: CheckDefinition, context: CheckContext, clock
   }
 }
 
-async function attemptSafely(attempt: Attempt, context: CheckContext, timeoutMs: number): Promise<Observation> {
+export async function attemptSafely(attempt: Attempt, context: CheckContext, timeoutMs: number): Promise<Observation> {
   try {
     return await attempt(context, timeoutMs);
   } catch (error) {

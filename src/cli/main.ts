@@ -87,6 +87,7 @@ export async function main(argv: string[], given: Io): Promise<number> {
       .option('--refuse <major|minor>', 'refuse, before anything changes, an update that would raise a package this far (apt simulation; exit 3)')
       .option('--allow <package>', 'a package (glob) that --refuse lets through, repeatable', collect, [])
       .option('--keep-unchanged', 'keep the snapshot even when the update changed no package')
+      .option('--soak <duration>', 'after the checks pass, keep watching them and systemd\'s restart counters this long (e.g. 2m); a failure or a restart rolls back')
       .option('--no-package-report', 'do not read the installed packages before and after the update'),
   ))
     .addHelpText('after', RUN_EXAMPLES)

@@ -53,6 +53,9 @@ export function lineProgress(options: ProgressOptions): { onEvent: (event: RunEv
         case 'warning':
           write(`! ${event.message}\n`);
           return;
+        case 'progress':
+          if (!quiet) write(`  ${event.message}\n`);
+          return;
         case 'group-start':
           if (!quiet) write(`▸ ${event.title}\n`);
           return;

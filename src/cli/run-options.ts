@@ -27,6 +27,7 @@ export interface RunFlags {
   refuse?: string;
   allow?: string[];
   keepUnchanged?: boolean;
+  soak?: string;
   /** false with --no-package-report. */
   packageReport?: boolean;
   json?: boolean;
@@ -66,6 +67,7 @@ export function toRunOptions(instance: string, command: string[] | null, flags: 
       allow: flags.allow?.length ? flags.allow : (settings.allow ?? []),
     },
     keepUnchanged: flags.keepUnchanged ?? settings['keep-unchanged'] ?? false,
+    soakMs: parseSoak(flags.soak ?? settings.soak),
     interactive: terminal && !flags.json && !flags.dryRun,
   };
 }
@@ -92,6 +94,10 @@ function parseRefuse(text: string | undefined): RefuseLevel | null {
   if (text === undefined) return null;
   if (text !== 'major' && text !== 'minor') throw new UsageError(`--refuse "${text}": expected major or minor`);
   return text;
+}
+
+function parseSoak(text: string | undefined): number | null {
+  return text === undefined ? null : parseDuration(text, '--soak', TIMER_LIMIT);
 }
 
 function parseKeep(text: string | undefined): number | undefined {

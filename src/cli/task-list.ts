@@ -132,6 +132,11 @@ export function taskList(options: { write: (text: string) => void }): { onEvent:
           wrapper.output = [wrapper.output, renderCheck(event.result)].filter(Boolean).join('\n');
         });
         return;
+      case 'progress':
+        enqueue(async () => {
+          if (running) (await running.wrapper).output = event.message;
+        });
+        return;
       case 'output':
         enqueue(async () => {
           if (running) (await running.wrapper).output = event.chunk.trimEnd().split('\n').at(-1) ?? '';

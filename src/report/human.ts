@@ -49,6 +49,7 @@ function renderInstance(item: InstanceReport, report: Report): string[] {
   if (item.update.logFile) row('log', item.update.logFile);
   if (item.packages) [summarizePackages(item.packages), ...listChanges(item.packages)].forEach((line, i) => row(i === 0 ? 'packages' : '', line));
   item.checks.forEach((check, i) => row(i === 0 ? 'checks' : '', renderCheck(check)));
+  if (item.soak) row('soak', `${item.soak.ok ? '✔ healthy' : '✖ not healthy'} for ${formatDuration(item.soak.elapsedMs)} of ${formatDuration(item.soak.requestedMs)}, ${item.soak.samples} samples`);
   if (item.rollback.performed) {
     row('rollback', item.rollback.steps.map((s) => `${s.ok ? '✔' : '✖'} ${s.action} ${formatDuration(s.durationMs)}`).join('  '));
   }

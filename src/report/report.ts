@@ -42,6 +42,14 @@ export interface PackageReport {
   snapshotDeleted: boolean;
 }
 
+/** The soak: how long it was asked for and lasted, how many looks it took, and whether all stayed healthy. */
+export interface SoakReport {
+  requestedMs: number;
+  elapsedMs: number;
+  samples: number;
+  ok: boolean;
+}
+
 /** A disk device that an instance snapshot does not contain, so a rollback does not restore it. */
 export interface UncoveredVolume {
   device: string;
@@ -84,6 +92,8 @@ export interface InstanceReport {
   plan: string[];
   /** null where the packages were not read (--no-package-report, or the inventory failed: see warnings). */
   packages: PackageReport | null;
+  /** The watch after the update (`--soak`); null where none was asked for or it was never reached. */
+  soak: SoakReport | null;
   /** LXD's status of the instance when the run ended, where known. */
   finalStatus: string | null;
   warnings: string[];
@@ -128,6 +138,7 @@ export function emptyInstanceReport(instance: string, project: string | null): I
     steps: [],
     plan: [],
     packages: null,
+    soak: null,
     finalStatus: null,
     warnings: [],
     error: null,

@@ -11,6 +11,8 @@ export type RunEvent =
   /** Steps that belong together (a rollback), announced with the actions they will take. */
   | { type: 'group-start'; title: string; actions: string[] }
   | { type: 'group-end' }
-  | { type: 'warning'; message: string };
+  | { type: 'warning'; message: string }
+  /** How a long step is getting on (the soak's time left), for the view of the step in progress. */
+  | { type: 'progress'; message: string };
 
 export type Emit = (event: RunEvent) => void;

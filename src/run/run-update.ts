@@ -101,6 +101,11 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
     const afterUpdate = await stage.runChecks('after-update', checks, failedUnitsOf(baseline));
     failure = interrupt.aborted ? interruptedFailure('after-update', interrupt) : requiredFailure('after-update', afterUpdate);
   }
+  // Healthy once is not healthy for good: a service that dies or restarts later fails the soak, and is rolled back like a failed check.
+  if (!failure && options.soakMs !== null) {
+    const soaked = await stage.soak(checks, options.soakMs, failedUnitsOf(baseline));
+    failure = interrupt.aborted ? interruptedFailure('soak', interrupt) : soaked;
+  }
   if (!failure) {
     // Follow-ups that fail do not undo a good update: exit 5 says so.
     const followUps: string[] = [];

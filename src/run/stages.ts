@@ -23,6 +23,7 @@ import { parseSimulation, simulationOf } from '../packages/simulate.js';
 import type { PackageManager } from '../packages/versions.js';
 import { lastLine } from '../checks/exec-check.js';
 import { collectEvidence } from './evidence.js';
+import { soak } from './soak.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
 /** The stages of a run: each records its step in the report and tells the views. */
@@ -240,6 +241,33 @@ export class Stages {
       return { message: `${results.length} check(s) passed` };
     });
     return results;
+  }
+
+  /**
+   * The watch after a healthy update (soak.ts). Returns why it failed, or null; an interrupt ends it
+   * early, and the caller decides what that means.
+   */
+  async soak(checks: CheckDefinition[], durationMs: number, baselineFailedUnits: string[]): Promise<Failure | null> {
+    const { lxd, clock, emit, interrupt } = this.context;
+    if (checks.length === 0) this.warn('--soak with no health checks: nothing to watch; only the time passes');
+    let failure: string | null = null;
+    await this.step('soak', `Soak for ${formatDuration(durationMs)}`, async () => {
+      const watch = await soak(checks, durationMs, {
+        lxd, ref: this.ref, clock, baselineFailedUnits, signal: interrupt,
+        progress: (message) => emit({ type: 'progress', message }),
+      });
+      this.item.soak = { requestedMs: durationMs, elapsedMs: watch.elapsedMs, samples: watch.samples, ok: watch.failure === null && !interrupt.aborted };
+      for (const result of watch.results) {
+        this.item.checks.push(result);
+        emit({ type: 'check', result });
+        if (!result.ok && !result.required) this.warn(`check ${result.name} failed (soak, not required): ${result.message}`);
+      }
+      failure = watch.failure;
+      if (failure !== null) throw new Refusal(`not healthy for ${formatDuration(durationMs)}: ${failure}`);
+      if (interrupt.aborted) throw new Refusal(`interrupted after ${formatDuration(watch.elapsedMs)}`);
+      return { message: `healthy for ${formatDuration(watch.elapsedMs)}, ${watch.samples} samples` };
+    });
+    return failure === null ? null : { step: 'soak', message: failure };
   }
 
   async takeSnapshot(options: RunOptions): Promise<{ name: string } | { failure: Failure }> {
@@ -480,6 +508,7 @@ export class Stages {
       `snapshot ${this.item.instance} as ${options.snapshotName ?? `${SNAPSHOT_PREFIX}<UTC timestamp>`} (${expiry})`,
       `run ${JSON.stringify(options.command)} inside it (timeout ${formatDuration(options.timeoutMs)}${options.interactive ? ', interactive' : ''})`,
       checks.length ? `check ${checks.map((c) => c.name).join(', ')}` : 'no health checks: only the exit code decides',
+      ...(options.soakMs === null ? [] : [`then watch the checks and systemd's restart counters for ${formatDuration(options.soakMs)} (--soak); roll back if anything fails or restarts`]),
       ...(options.keep === null ? [] : [`after success: keep the ${options.keep} newest safeupdate snapshots, delete older ones`]),
       ...(options.copyTo === null ? [] : [`after success: refresh the instance with its snapshots to ${options.copyTo}:`]),
       options.rollback ? 'on failure: collect evidence, stop, restore the snapshot, start, check again' : 'on failure: leave it as it is (--no-rollback)',

@@ -31,6 +31,8 @@ export interface RunOptions {
   policy: UpgradePolicy;
   /** Keep the snapshot even when the update changed no package. */
   keepUnchanged: boolean;
+  /** After the after-update checks pass, keep watching this long before calling it healthy (null: not at all). */
+  soakMs: number | null;
   /** The command owns the terminal. */
   interactive: boolean;
 }

@@ -29,6 +29,7 @@ describe('an instance report before anything happened', () => {
       steps: [],
       plan: [],
       packages: null,
+    soak: null,
       finalStatus: null,
       warnings: [],
       error: null,
