@@ -65,6 +65,17 @@ describe('the config file', () => {
     expect(other).toMatchObject({ expiryMs: 14 * 86_400_000, timeoutMs: 3_600_000, rollback: true, checks: null });
   });
 
+  it('soak: off by default; from the defaults, the instance, or --soak, which wins', () => {
+    const config = { ...parseConfig('defaults:\n  soak: 2m\ninstances:\n  db1:\n    soak: 10m\n', 'f'), file: 'f' };
+    const base = { check: [], env: [] };
+    expect(toRunOptions('web1', ['true'], base, settingsFor({ file: null }, 'web1'), false).soakMs).toBeNull();
+    expect(toRunOptions('web1', ['true'], base, settingsFor(config, 'web1'), false).soakMs).toBe(120_000);
+    expect(toRunOptions('db1', ['true'], base, settingsFor(config, 'db1'), false).soakMs).toBe(600_000);
+    expect(toRunOptions('db1', ['true'], { ...base, soak: '30s' }, settingsFor(config, 'db1'), false).soakMs).toBe(30_000);
+    expect(() => toRunOptions('web1', ['true'], { ...base, soak: '0s' }, {}, false)).toThrow('--soak: "0s" is zero');
+    expect(() => parseConfig('defaults:\n  soak: soon\n', 'f')).toThrow('soak');
+  });
+
   it('an empty checks list means no checks, not the built-in systemd check', () => {
     const config = { ...parseConfig('instances:\n  tiny:\n    checks: []\n', 'f'), file: 'f' };
     expect(resolveChecks([], settingsFor(config, 'tiny'))).toEqual([]);

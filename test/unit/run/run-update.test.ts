@@ -937,3 +937,64 @@ describe('the baseline is recorded for recover', () => {
   });
 });
 
+
+describe('--soak: healthy once is not enough', () => {
+  const isRestartRead = (args: unknown[]) => String((args[1] as string[])[2]).includes('--property=Id,NRestarts');
+  const counters = (n: number) => execResult({ stdout: `Id=nginx.service\nNRestarts=${n}\n` });
+  const upToTheSoak = () => {
+    preflight(undefined, null);
+    lxd.expect('exec', () => unitOutput('active', 'running'), isUnitCheck('nginx'));
+    snapshot();
+    update();
+    lxd.expect('exec', () => unitOutput('active', 'running', 'inv-2'), isUnitCheck('nginx'));
+    lxd.expect('exec', () => unitOutput('active', 'running', 'inv-2'), isUnitCheck('nginx'));
+    lxd.expect('exec', () => counters(0), isRestartRead);
+  };
+
+  it('a unit that dies during the soak is rolled back as a failed check would be: exit 1, the soak in the report', async () => {
+    upToTheSoak();
+    lxd.expect('exec', () => unitOutput('active', 'running', 'inv-2'), isUnitCheck('nginx'));
+    lxd.expect('exec', () => counters(0), isRestartRead);
+    lxd.expect('exec', () => unitOutput('failed', 'failed', 'inv-2', 'exit-code'), isUnitCheck('nginx'));
+    rollback();
+    lxd.expect('exec', () => unitOutput('active', 'running', 'inv-3'), isUnitCheck('nginx'));
+    lxd.expect('exec', () => unitOutput('active', 'running', 'inv-3'), isUnitCheck('nginx'));
+    finalStatus();
+    const { report, item } = await run({ checks: [defineCheck('unit:nginx')], soakMs: 30_000 });
+    expect(report).toMatchObject({ outcome: 'rolled-back', exitCode: 1 });
+    expect(item.error).toEqual({ step: 'soak', message: 'unit:nginx: failed (failed), result exit-code at 2s' });
+    expect(item.soak).toEqual({ requestedMs: 30_000, elapsedMs: 2_000, samples: 3, ok: false });
+    expect(item.steps.map((step) => [step.action, step.ok])).toContainEqual(['soak', false]);
+    expect(item.checks.filter((check) => check.phase === 'soak').map((check) => [check.name, check.ok])).toEqual([['unit:nginx', false], ['restarts', true]]);
+  });
+
+  it('healthy the whole time: updated, and the soak says how long and how many looks', async () => {
+    upToTheSoak();
+    for (let round = 0; round < 2; round += 1) {
+      lxd.expect('exec', () => unitOutput('active', 'running', 'inv-2'), isUnitCheck('nginx'));
+      lxd.expect('exec', () => counters(0), isRestartRead);
+    }
+    finalStatus();
+    const { report, item } = await run({ checks: [defineCheck('unit:nginx')], soakMs: 2_000 });
+    expect(report).toMatchObject({ outcome: 'updated', exitCode: 0 });
+    expect(item.soak).toEqual({ requestedMs: 2_000, elapsedMs: 2_000, samples: 4, ok: true });
+    expect(item.steps.find((step) => step.action === 'soak')).toMatchObject({ ok: true, message: 'healthy for 2s, 4 samples' });
+  });
+
+  it('an interrupt during the soak rolls back: interrupted, healthy again', async () => {
+    const controller = new AbortController();
+    upToTheSoak();
+    lxd.expect('exec', () => {
+      controller.abort('SIGINT');
+      return unitOutput('active', 'running', 'inv-2');
+    }, isUnitCheck('nginx'));
+    rollback();
+    lxd.expect('exec', () => unitOutput('active', 'running', 'inv-3'), isUnitCheck('nginx'));
+    lxd.expect('exec', () => unitOutput('active', 'running', 'inv-3'), isUnitCheck('nginx'));
+    finalStatus();
+    const { report, item } = await run({ checks: [defineCheck('unit:nginx')], soakMs: 30_000 }, controller.signal);
+    expect(report).toMatchObject({ outcome: 'interrupted', exitCode: 130 });
+    expect(item.error).toEqual({ step: 'soak', message: 'interrupted by SIGINT' });
+    expect(item.soak?.ok).toBe(false);
+  });
+});
