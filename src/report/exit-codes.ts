@@ -27,6 +27,7 @@ export function exitCodeFor(outcome: Outcome, interruptedBy: string | null): num
     case 'synced':
       return EXIT.ok;
     case 'rolled-back':
+    case 'refused-by-rehearsal':
     case 'unhealthy':
     case 'sync-failed':
       return EXIT.failedCleanly;
@@ -40,7 +41,7 @@ export function exitCodeFor(outcome: Outcome, interruptedBy: string | null): num
   }
 }
 
-const FAILED_CLEANLY: readonly Outcome[] = ['rolled-back', 'unhealthy', 'sync-failed'];
+const FAILED_CLEANLY: readonly Outcome[] = ['rolled-back', 'refused-by-rehearsal', 'unhealthy', 'sync-failed'];
 
 /**
  * The one rule for every command over several instances: the most urgent thing any of them needs

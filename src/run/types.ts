@@ -3,6 +3,7 @@ import type { Clock } from '../checks/probe.js';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import type { UpgradePolicy } from '../packages/policy.js';
 import type { Emit } from './events.js';
+import type { RehearseMode } from './rehearsal.js';
 
 export interface RunOptions {
   ref: InstanceRef;
@@ -31,6 +32,8 @@ export interface RunOptions {
   policy: UpgradePolicy;
   /** Keep the snapshot even when the update changed no package. */
   keepUnchanged: boolean;
+  /** Try the update on a throw-away copy of the snapshot first (`force`: also on a dir pool, where that is a full copy). */
+  rehearse: RehearseMode;
   /** The command owns the terminal. */
   interactive: boolean;
 }

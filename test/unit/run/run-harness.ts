@@ -34,6 +34,7 @@ export function runOptions(overrides: Partial<RunOptions> = {}): RunOptions {
     packageReport: false,
     policy: { refuse: null, allow: [] },
     keepUnchanged: false,
+    rehearse: 'off',
     interactive: false,
     ...overrides,
   };
