@@ -68,7 +68,7 @@ export async function recoverInstance(ref: InstanceRef, checks: CheckDefinition[
   item.snapshot = { name: record.snapshot, expiresAt: null };
   try {
     // A rehearsal's copy goes first, whatever the phase: it is only ever deleted with its run's marker.
-    if (record.rehearsalCopy) await removeLeftoverCopy(stage, context, { ...ref, name: record.rehearsalCopy }, record.runId);
+    if (record.rehearsalCopy) await removeLeftoverCopy(stage, context, { ...record.ref, name: record.rehearsalCopy }, record.runId);
     if (record.phase === 'preparing' || record.phase === 'snapshotting') {
       await stage.unlock();
       return await finish('recovered', null, record.command);

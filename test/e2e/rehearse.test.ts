@@ -1,0 +1,95 @@
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import { demoVersion, launch, lxc, publish, removeAll, safeupdate, startSafeupdate, status, track, unitState, UPGRADE } from './lab.js';
+
+afterAll(removeAll);
+
+const POOL = 'labbtrfs';
+const MARKER = 'user.safeupdate.rehearsal';
+
+/** When the container's init and the demo service last started: both change on any stop or restart. */
+async function startTimes(name: string): Promise<string> {
+  const init = (await lxc('exec', name, '--', 'cut', '-d', ' ', '-f', '22', '/proc/1/stat')).trim();
+  const service = (await lxc('exec', name, '--', 'systemctl', 'show', '-p', 'ActiveEnterTimestampMonotonic', '--value', 'safeupdate-demo')).trim();
+  return `init ${init}, service ${service}`;
+}
+
+async function copiesOf(name: string): Promise<Array<{ name: string; status: string; config: Record<string, string> }>> {
+  const all = JSON.parse(await lxc('query', '/1.0/instances?recursion=1')) as Array<{ name: string; status: string; config: Record<string, string> }>;
+  return all.filter((instance) => instance.name.startsWith(`${name}-rehearsal-`));
+}
+
+/** A host port nobody listens on (the proxy device of the real instance takes it). */
+function hostPort(): number {
+  return 20_000 + (process.pid % 20_000);
+}
+
+describe('--rehearse on a copy-on-write pool', () => {
+  // One instance for both stories: the broken update must leave it exactly as the good one finds it.
+  let name = '';
+
+  it('a broken 2.0 fails on the copy: the real instance is never stopped, stays on 1.0, the copy is deleted, exit 1', async () => {
+    name = await launch('rehearse', POOL);
+    const port = hostPort();
+    // A proxy on a host port: a copy that kept it could not start beside the real instance.
+    await lxc('config', 'device', 'add', name, 'web', 'proxy', `listen=tcp:127.0.0.1:${port}`, 'connect=tcp:127.0.0.1:8080');
+    await publish(name, '2.0');
+    const before = await startTimes(name);
+
+    const run = await safeupdate([
+      name, '--rehearse', '--json', '--check', 'unit:safeupdate-demo', '--check', `http://127.0.0.1:${port}/health`, '--', ...UPGRADE,
+    ]);
+
+    expect(run.exitCode, run.stderr).toBe(1);
+    const item = run.report!.instances[0]!;
+    expect(item.outcome).toBe('refused-by-rehearsal');
+    expect(await demoVersion(name)).toBe('1.0');
+    expect(await unitState(name)).toBe('active');
+    expect(await startTimes(name)).toBe(before);
+    expect(item.rollback.performed).toBe(false);
+    // Only the real instance's baseline ran on it; everything else on the copy.
+    expect(item.checks.map((c) => c.phase)).toEqual(['baseline', 'baseline']);
+    const rehearsal = item.rehearsal!;
+    expect(rehearsal).toMatchObject({ verdict: 'failed', copyDeleted: true, checksOnCopy: ['unit:safeupdate-demo'] });
+    expect(rehearsal.checksNotOnCopy.map((c) => c.name)).toEqual([`http://127.0.0.1:${port}/health`]);
+    expect(rehearsal.devices.join('\n')).toContain('proxy web');
+    expect(rehearsal.checks.map((c) => `${c.phase}:${c.ok}`)).toEqual(['baseline:true', 'after-update:false']);
+    expect(rehearsal.logTail.join('\n')).toContain('Setting up safeupdate-demo (2.0)');
+    expect(await copiesOf(name)).toEqual([]);
+    // The snapshot the copy came from is kept, with its expiry.
+    expect(item.snapshot.name).toMatch(/^safeupdate-/);
+  });
+
+  it('a good 1.1 passes on the copy, then updates the real instance: exit 0, the copy is gone', async () => {
+    await publish(name, '1.1');
+    const run = await safeupdate([name, '--rehearse', '--json', '--check', 'unit:safeupdate-demo', '--', ...UPGRADE]);
+
+    expect(run.exitCode, run.stderr).toBe(0);
+    const item = run.report!.instances[0]!;
+    expect(item.outcome).toBe('updated');
+    expect(item.rehearsal).toMatchObject({ verdict: 'healthy', copyDeleted: true });
+    expect(item.checks.map((c) => `${c.phase}:${c.ok}`)).toEqual(['baseline:true', 'after-update:true']);
+    expect(await demoVersion(name)).toBe('1.1');
+    expect(await copiesOf(name)).toEqual([]);
+  });
+
+  it('a copy whose marker is changed by hand during the run is left alone, running, and reported', async () => {
+    const run = await startSafeupdate([name, '--rehearse', '--json', '--check', 'unit:safeupdate-demo', '--', 'sleep', '5']);
+    // While the copy's update command sleeps, someone claims the copy.
+    let copy: string | null = null;
+    for (const deadline = Date.now() + 60_000; copy === null && Date.now() < deadline; await new Promise((r) => setTimeout(r, 300))) {
+      copy = (await copiesOf(name)).find((instance) => instance.status === 'Running' && instance.config[MARKER])?.name ?? null;
+    }
+    expect(copy).not.toBeNull();
+    track(copy!);
+    await execa('lxc', ['config', 'set', copy!, `${MARKER}=kept-by-hand`]);
+
+    const result = await run.result;
+    expect(result.exitCode, result.stderr).toBe(0);
+    const item = JSON.parse(result.stdout).instances[0];
+    expect(item.rehearsal).toMatchObject({ verdict: 'healthy', copyDeleted: false });
+    expect(item.warnings.join('\n')).toContain(`the rehearsal copy ${copy} was left alone`);
+    expect(await status(copy!)).toBe('Running');
+    expect(JSON.parse(await lxc('query', `/1.0/instances/${copy}`)).config[MARKER]).toBe('kept-by-hand');
+  });
+});
