@@ -87,13 +87,12 @@ export function refuseRehearsal(mode: RehearseMode, space: InstanceReport['space
   return null;
 }
 
+/** The plan's lines for a rehearsal that `refuseRehearsal` lets through. */
 export function describeRehearsal(mode: RehearseMode, space: InstanceReport['space'], instance: string, checks: CheckDefinition[]): string[] {
   if (mode === 'off') return [];
-  const refusal = refuseRehearsal(mode, space, instance);
-  if (refusal) return [`would refuse: ${refusal}`];
   const { onCopy, notOnCopy } = splitChecks(checks);
   return [
-    `rehearse first: copy the snapshot to ${instance}-rehearsal-<run id> (marked ${REHEARSAL_MARKER}, clashing devices masked), start it, run the command and ${onCopy.length ? `the checks ${onCopy.map((c) => c.name).join(', ')}` : 'no checks (only the exit code decides)'} on it, delete it; update ${instance} only if the copy ends healthy`,
+    `rehearse first: copy the snapshot to ${instance}-rehearsal-<run id> (marked ${REHEARSAL_MARKER}, clashing devices masked), start it, run the command and ${onCopy.length ? `the checks (${onCopy.map((c) => c.name).join(', ')})` : 'no checks (only the exit code decides)'} on it, delete it; update ${instance} only if the copy ends healthy`,
     ...notOnCopy.map((check) => `not on the copy: check ${check.name} (${check.reason})`),
     ...(space?.driver === 'dir' && space.neededBytes === null ? ['the copy on the dir pool copies the whole root filesystem; LXD reports no usage, so whether it fits cannot be told'] : []),
   ];
@@ -146,6 +145,7 @@ export async function rehearse(
       created = true;
       return { ok: false, outcome: 'not-started', failure: { step: 'rehearsal', message: `could not copy ${run.snapshot} to ${name}: ${made.message}; nothing was updated` } };
     }
+    if (interrupt.aborted) return interrupted();
     const started = await copy.step('rehearsal-start', `Start ${name}`, async () => {
       await lxd.startInstance(copyRef);
       return { message: 'running' };
@@ -247,7 +247,7 @@ export function describeDisposal(end: Disposal, copyRef: InstanceRef, client: st
     case 'kept-running':
       return `the failed copy ${copyRef.name} is kept for a post-mortem (--keep-failed), but could not be stopped; stop it: ${client} stop --force ${name}`;
     case 'foreign':
-      return `the rehearsal copy ${copyRef.name} was left alone: its ${REHEARSAL_MARKER} was changed, so it is no longer safeupdate's to stop or delete. If nobody needs it: ${client} delete --force ${name}`;
+      return `the rehearsal copy ${copyRef.name} was left alone: it does not carry this run's ${REHEARSAL_MARKER} (changed by hand, or never this run's), so it is not safeupdate's to stop or delete. If nobody needs it: ${client} delete --force ${name}`;
     case 'failed':
       return `the rehearsal copy ${copyRef.name} could not be stopped or deleted (see the steps); it still exists, perhaps running. Delete it: ${client} delete --force ${name}`;
   }

@@ -55,7 +55,8 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
   if ('failure' in ready) return finish('not-started', ready.failure);
   const checks = ready.checks;
   if (interrupt.aborted) return nothingChanged('preflight');
-  const poolRefusal = options.dryRun ? null : refuseRehearsal(options.rehearse, item.space, item.instance);
+  // A dry run refuses too: its exit code is the one the real run would have before changing anything.
+  const poolRefusal = refuseRehearsal(options.rehearse, item.space, item.instance);
   if (poolRefusal) return finish('not-started', { step: 'preflight', message: poolRefusal });
 
   const baseline = await stage.runChecks('baseline', checks, []);

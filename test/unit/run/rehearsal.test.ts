@@ -202,10 +202,14 @@ describe('--rehearse on a dir pool', () => {
     expect(item.error!.message).toContain('would need 60.0 GiB');
   });
 
-  it('a dry run says what the rehearsal would do, or that it would be refused', async () => {
+  it('a dry run refuses as the real run would (exit 3); with =force it says what the rehearsal would do', async () => {
+    h.preflight(runningContainer(), true, dir(2 * GIB, 50 * GIB)).finalStatus();
+    expect((await h.run({ rehearse: 'on', dryRun: true })).report.exitCode).toBe(3);
     h.preflight(runningContainer(), true, dir(2 * GIB, 50 * GIB)).baselineHealthy().finalStatus();
-    const { item } = await h.run({ rehearse: 'on', dryRun: true });
-    expect(item.plan.join('\n')).toContain('would refuse: --rehearse on web1: its pool default is a dir pool');
+    const { report, item } = await h.run({ rehearse: 'force', dryRun: true });
+    expect(report.exitCode).toBe(0);
+    expect(item.plan.join('\n')).toContain('rehearse first: copy the snapshot to web1-rehearsal-<run id>');
+    expect(item.plan.join('\n')).toContain('the checks (systemd)');
   });
 });
 
