@@ -73,6 +73,31 @@ describe('--rehearse on a copy-on-write pool', () => {
     expect(await copiesOf(name)).toEqual([]);
   });
 
+  it('Ctrl+C while the copy updates: the copy is deleted, the instance untouched, nothing was updated (130)', async () => {
+    const before = await startTimes(name);
+    const run = await startSafeupdate([name, '--rehearse', '--json', '--check', 'unit:safeupdate-demo', '--', 'sleep', '60']);
+    let copy: string | null = null;
+    for (const deadline = Date.now() + 60_000; copy === null && Date.now() < deadline; await new Promise((r) => setTimeout(r, 300))) {
+      const running = (await copiesOf(name)).find((instance) => instance.status === 'Running');
+      // The image has no pgrep: /proc tells whether the copy's update command runs.
+      const sleeping = running && (await execa('lxc', ['exec', running.name, '--', 'sh', '-c', 'grep -qx sleep /proc/[0-9]*/comm'], { reject: false })).exitCode === 0;
+      copy = sleeping ? running.name : null;
+    }
+    // Interrupted whether the copy was found or not: a run left going would hold the instance.
+    process.kill(run.pid, 'SIGINT');
+    expect(copy).not.toBeNull();
+    track(copy!);
+
+    const result = await run.result;
+    expect(result.exitCode, result.stderr).toBe(130);
+    const item = JSON.parse(result.stdout).instances[0];
+    expect(item.outcome).toBe('interrupted');
+    expect(item.error.message).toContain('nothing was updated');
+    expect(item.rehearsal).toMatchObject({ verdict: 'interrupted', copyDeleted: true });
+    expect(await copiesOf(name)).toEqual([]);
+    expect(await startTimes(name)).toBe(before);
+  });
+
   it('a copy whose marker is changed by hand during the run is left alone, running, and reported', async () => {
     const run = await startSafeupdate([name, '--rehearse', '--json', '--check', 'unit:safeupdate-demo', '--', 'sleep', '5']);
     // While the copy's update command sleeps, someone claims the copy.
