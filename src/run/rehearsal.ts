@@ -19,12 +19,15 @@ const MIN_ID = 4;
 
 /**
  * `<name>-rehearsal-<runId>` as a valid instance name: lower case, [a-z0-9-], at most 63
- * characters. The run id is shortened from its front (its end is random), then the instance name.
+ * characters. A run id too long for that loses its label (the instance's name, already in front),
+ * then its front (its end is random); the instance name is cut last.
  */
 export function rehearsalName(instance: string, runId: string): string {
   const id = runId.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
   const room = MAX_NAME - instance.length - '-rehearsal-'.length;
-  const shortId = id.length <= room ? id : id.slice(-Math.max(room, MIN_ID)).replace(/^-+/, '');
+  // A run id is `<UTC stamp>-<label>-<random>` (cli/shared.ts).
+  const unlabelled = id.replace(/^(\d{8}t\d{6}z)-.+-([0-9a-f]+)$/, '$1-$2');
+  const shortId = [id, unlabelled].find((candidate) => candidate.length <= room) ?? unlabelled.slice(-Math.max(room, MIN_ID)).replace(/^-+/, '');
   const base = instance.slice(0, MAX_NAME - '-rehearsal-'.length - shortId.length).replace(/-+$/, '');
   return `${base}-rehearsal-${shortId}`;
 }
@@ -168,7 +171,7 @@ export async function rehearse(
       failure = requiredFailure('after-update', after);
     }
     if (failure) {
-      conclude('failed', `on the copy ${name}: ${failure.message}`);
+      conclude('failed', failure.message);
       return {
         ok: false,
         outcome: 'refused-by-rehearsal',
@@ -257,7 +260,8 @@ export function describeDisposal(end: Disposal, copyRef: InstanceRef, client: st
 async function readTail(file: string | null): Promise<string[]> {
   if (!file) return [];
   try {
-    return (await readFile(file, 'utf8')).trimEnd().split('\n').slice(-20);
+    // Progress redraws its line with \r: only what was left on screen counts.
+    return (await readFile(file, 'utf8')).trimEnd().split('\n').map((line) => line.split('\r').at(-1)!).slice(-20);
   } catch {
     return [];
   }

@@ -232,6 +232,11 @@ describe('rehearsalName', () => {
     expect(rehearsalName('web1', '20261126T215500Z-update-ab12')).toBe('web1-rehearsal-20261126t215500z-update-ab12');
   });
 
+  it('drops the run id\'s label (the instance\'s name again) before anything else', () => {
+    expect(rehearsalName('web-frontend-1', '20261126T215500Z-web-frontend-1-ab12')).toBe('web-frontend-1-rehearsal-20261126t215500z-web-frontend-1-ab12');
+    expect(rehearsalName('web-frontend-production-1', '20261126T215500Z-web-frontend-production-1-ab12')).toBe('web-frontend-production-1-rehearsal-20261126t215500z-ab12');
+  });
+
   it('stays a valid instance name for a long name, keeping the run id\'s random end', () => {
     const name = rehearsalName('a'.repeat(60), '20261126T215500Z-update-ab12');
     expect(name.length).toBeLessThanOrEqual(63);
