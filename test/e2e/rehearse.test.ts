@@ -19,6 +19,16 @@ async function copiesOf(name: string): Promise<Array<{ name: string; status: str
   return all.filter((instance) => instance.name.startsWith(`${name}-rehearsal-`));
 }
 
+/** The rehearsal copy of `name` once its update command (a `sleep`) runs; null after a minute without. */
+async function copyUpdating(name: string): Promise<string | null> {
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 300))) {
+    const running = (await copiesOf(name)).find((instance) => instance.status === 'Running');
+    // The image has no pgrep: /proc tells whether the copy's update command runs.
+    if (running && (await execa('lxc', ['exec', running.name, '--', 'sh', '-c', 'grep -qx sleep /proc/[0-9]*/comm'], { reject: false })).exitCode === 0) return running.name;
+  }
+  return null;
+}
+
 /** A host port nobody listens on (the proxy device of the real instance takes it). */
 function hostPort(): number {
   return 20_000 + (process.pid % 20_000);
@@ -76,13 +86,7 @@ describe('--rehearse on a copy-on-write pool', () => {
   it('Ctrl+C while the copy updates: the copy is deleted, the instance untouched, nothing was updated (130)', async () => {
     const before = await startTimes(name);
     const run = await startSafeupdate([name, '--rehearse', '--json', '--check', 'unit:safeupdate-demo', '--', 'sleep', '60']);
-    let copy: string | null = null;
-    for (const deadline = Date.now() + 60_000; copy === null && Date.now() < deadline; await new Promise((r) => setTimeout(r, 300))) {
-      const running = (await copiesOf(name)).find((instance) => instance.status === 'Running');
-      // The image has no pgrep: /proc tells whether the copy's update command runs.
-      const sleeping = running && (await execa('lxc', ['exec', running.name, '--', 'sh', '-c', 'grep -qx sleep /proc/[0-9]*/comm'], { reject: false })).exitCode === 0;
-      copy = sleeping ? running.name : null;
-    }
+    const copy = await copyUpdating(name);
     // Interrupted whether the copy was found or not: a run left going would hold the instance.
     process.kill(run.pid, 'SIGINT');
     expect(copy).not.toBeNull();
@@ -98,13 +102,27 @@ describe('--rehearse on a copy-on-write pool', () => {
     expect(await startTimes(name)).toBe(before);
   });
 
+  it('kill -9 while the copy updates: recover deletes the copy (its marker is the run\'s), the instance untouched', async () => {
+    const before = await startTimes(name);
+    const run = await startSafeupdate([name, '--rehearse', '--check', 'unit:safeupdate-demo', '--', 'sleep', '60']);
+    const copy = await copyUpdating(name);
+    process.kill(run.pid, 'SIGKILL');
+    await run.result;
+    expect(copy).not.toBeNull();
+    track(copy!);
+
+    const recovered = await safeupdate(['recover', name, '--yes', '--json'], { SAFEUPDATE_STATE_DIR: run.stateDir });
+    expect(recovered.exitCode, recovered.stderr).toBe(0);
+    expect(recovered.report!.instances[0]!.warnings).toEqual([]);
+    expect(await copiesOf(name)).toEqual([]);
+    expect(await startTimes(name)).toBe(before);
+    expect(await demoVersion(name)).toBe('1.1');
+  });
+
   it('a copy whose marker is changed by hand during the run is left alone, running, and reported', async () => {
     const run = await startSafeupdate([name, '--rehearse', '--json', '--check', 'unit:safeupdate-demo', '--', 'sleep', '5']);
     // While the copy's update command sleeps, someone claims the copy.
-    let copy: string | null = null;
-    for (const deadline = Date.now() + 60_000; copy === null && Date.now() < deadline; await new Promise((r) => setTimeout(r, 300))) {
-      copy = (await copiesOf(name)).find((instance) => instance.status === 'Running' && instance.config[MARKER])?.name ?? null;
-    }
+    const copy = await copyUpdating(name);
     expect(copy).not.toBeNull();
     track(copy!);
     await execa('lxc', ['config', 'set', copy!, `${MARKER}=kept-by-hand`]);
