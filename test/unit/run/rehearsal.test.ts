@@ -170,6 +170,21 @@ describe('a run with --rehearse', () => {
     expect(item.rehearsal).toMatchObject({ verdict: 'interrupted', copyDeleted: true });
   });
 
+  it('an update command that cannot even be run on the copy judges nothing: exit 3, not a refusal', async () => {
+    upToSnapshot();
+    copyStarted();
+    h.lxd.expect('exec', () => Promise.reject(new Error('websocket closed')), (args) => onCopy(args) && isCommand(COMMAND)(args), 'the update command on the copy');
+    copyStopped();
+    copyDeleted();
+    h.finalStatus();
+
+    const { report, item } = await h.run({ rehearse: 'on' });
+
+    expect(report).toMatchObject({ outcome: 'not-started', exitCode: 3 });
+    expect(item.rehearsal).toMatchObject({ verdict: 'inconclusive', copyDeleted: true });
+    expect(item.error!.message).toMatch(/could not run the update command: websocket closed; nothing was updated$/);
+  });
+
   it('a copy that cannot be deleted is reported with the command that deletes it', async () => {
     upToSnapshot();
     copyStarted();
