@@ -34,7 +34,9 @@ export function rehearsalName(instance: string, runId: string): string {
 
 /**
  * The devices that would clash with the real instance, laid over for the copy: a proxy listens on
- * the same host port (masked: type `none`, which also masks a profile's device); a NIC with a
+ * the same host port (masked: type `none`, which also masks a profile's device), or with
+ * `bind=instance` reaches a host service on the real instance's behalf (the snapshot hook's reaches
+ * LXD's API with the instance's certificate), so it is masked too; a NIC with a
  * static address or MAC gets the same NIC without them; a disk from the host or a volume, not
  * read-only, is mounted read-only so that the copy cannot write the real instance's data.
  */
@@ -44,7 +46,8 @@ export function neutraliseDevices(devices: Record<string, DeviceConfig>): { devi
   for (const [name, device] of Object.entries(devices)) {
     if (device.type === 'proxy') {
       overrides[name] = { type: 'none' };
-      changes.push(`proxy ${name} (${device.listen ?? 'listen ?'}) masked: it would listen on the same host port`);
+      const why = device.bind === 'instance' ? `it would reach ${device.connect ?? 'the host'} on the real instance's behalf` : 'it would listen on the same host port';
+      changes.push(`proxy ${name} (${device.listen ?? 'listen ?'}) masked: ${why}`);
     } else if (device.type === 'nic') {
       const pinned = ['ipv4.address', 'ipv6.address', 'hwaddr'].filter((key) => device[key]);
       if (!pinned.length) continue;
@@ -139,7 +142,9 @@ export async function rehearse(
       const instance = await lxd.getInstance(run.ref);
       const neutral = neutraliseDevices(instance?.devices ?? {});
       report.devices = neutral.changes;
-      await lxd.copyFromSnapshot(run.ref, run.snapshot, name, { config: { [REHEARSAL_MARKER]: runId, 'boot.autostart': 'false' }, devices: neutral.devices });
+      // No scheduled snapshots of a copy: a kept one would gather them.
+      const config = { [REHEARSAL_MARKER]: runId, 'boot.autostart': 'false', 'snapshots.schedule': '' };
+      await lxd.copyFromSnapshot(run.ref, run.snapshot, name, { config, devices: neutral.devices });
       created = true;
       return { message: neutral.changes.length ? `${neutral.changes.length} device(s) masked or rebound` : 'no clashing devices' };
     });

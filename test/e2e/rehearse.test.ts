@@ -136,3 +136,27 @@ describe('--rehearse on a copy-on-write pool', () => {
     expect(JSON.parse(await lxc('query', `/1.0/instances/${copy}`)).config[MARKER]).toBe('kept-by-hand');
   });
 });
+
+describe('--rehearse --keep-failed', () => {
+  it('keeps the failed copy stopped, marked, with the proxy masked and no snapshot schedule', async () => {
+    const name = await launch('rehearse-kept', POOL);
+    await lxc('config', 'device', 'add', name, 'web', 'proxy', `listen=tcp:127.0.0.1:${hostPort() + 1}`, 'connect=tcp:127.0.0.1:8080');
+    await lxc('config', 'set', name, 'snapshots.schedule=@daily');
+    await publish(name, '2.0');
+
+    const run = await safeupdate([name, '--rehearse', '--keep-failed', '--json', '--check', 'unit:safeupdate-demo', '--', ...UPGRADE]);
+
+    expect(run.exitCode, run.stderr).toBe(1);
+    const item = run.report!.instances[0]!;
+    const kept = item.keptFailedCopy!;
+    track(kept);
+    expect(item.rehearsal).toMatchObject({ copy: kept, verdict: 'failed', copyKept: true, copyDeleted: false });
+    const copy = JSON.parse(await lxc('query', `/1.0/instances/${kept}`));
+    expect(copy.status).toBe('Stopped');
+    expect(copy.config).toMatchObject({ [MARKER]: run.report!.runId, 'boot.autostart': 'false' });
+    // LXD stores the empty value as no key: the instance's @daily did not come along.
+    expect(copy.config['snapshots.schedule'] ?? '').toBe('');
+    expect(copy.expanded_devices.web).toEqual({ type: 'none' });
+    expect(await demoVersion(name)).toBe('1.0');
+  });
+});

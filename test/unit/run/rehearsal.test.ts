@@ -73,7 +73,7 @@ describe('a run with --rehearse', () => {
     const create = h.lxd.calls.find((c) => c.method === 'copyFromSnapshot')!;
     // The marker and the masks are part of the one request that creates the copy.
     expect(create.args[3]).toEqual({
-      config: { [REHEARSAL_MARKER]: 'run-1', 'boot.autostart': 'false' },
+      config: { [REHEARSAL_MARKER]: 'run-1', 'boot.autostart': 'false', 'snapshots.schedule': '' },
       devices: {
         web: { type: 'none' },
         eth0: { type: 'nic', network: 'lxdbr0' },
