@@ -86,6 +86,7 @@ export async function main(argv: string[], given: Io): Promise<number> {
       .option('--dry-run', 'check and print the plan (with an apt command: the packages it would change); change nothing')
       .option('--refuse <major|minor>', 'refuse, before anything changes, an update that would raise a package this far (apt simulation; exit 3)')
       .option('--allow <package>', 'a package (glob) that --refuse lets through, repeatable', collect, [])
+      .option('--rehearse [force]', 'first run the update and the checks on a throw-away copy of the snapshot; touch the instance only if the copy ends healthy (=force: also on a dir pool, where the copy is a full copy)')
       .option('--keep-unchanged', 'keep the snapshot even when the update changed no package')
       .option('--soak <duration>', 'after the checks pass, keep watching them and systemd\'s restart counters this long (e.g. 2m); a failure or a restart rolls back')
       .option('--no-package-report', 'do not read the installed packages before and after the update'),

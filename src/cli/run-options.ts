@@ -6,6 +6,7 @@ import { UsageError } from '../errors.js';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import { formatRef, ownSnapshotName, parseInstanceRef } from '../lxd/names.js';
 import type { RefuseLevel } from '../packages/policy.js';
+import type { RehearseMode } from '../run/rehearsal.js';
 import type { RunOptions } from '../run/run-update.js';
 
 /** The run's flags as commander hands them over; undefined where not given. */
@@ -28,6 +29,8 @@ export interface RunFlags {
   allow?: string[];
   keepUnchanged?: boolean;
   soak?: string;
+  /** true with --rehearse, 'force' with --rehearse=force. */
+  rehearse?: boolean | string;
   /** false with --no-package-report. */
   packageReport?: boolean;
   json?: boolean;
@@ -68,6 +71,7 @@ export function toRunOptions(instance: string, command: string[] | null, flags: 
     },
     keepUnchanged: flags.keepUnchanged ?? settings['keep-unchanged'] ?? false,
     soakMs: parseSoak(flags.soak ?? settings.soak),
+    rehearse: parseRehearse(flags.rehearse ?? settings.rehearse),
     interactive: terminal && !flags.json && !flags.dryRun,
   };
 }
@@ -126,4 +130,12 @@ export async function refuseCopyToSource(lxd: Lxd, refs: InstanceRef[], server: 
   const defaultRemote = refs.some((ref) => ref.remote === null) ? await lxd.defaultRemote() : null;
   const source = refs.find((ref) => (ref.remote ?? defaultRemote) === server);
   if (source) throw new UsageError(`${what} "${server}:": that is where ${formatRef(source)} lives; a snapshot server must be another remote`);
+}
+
+/** `--rehearse` (true), `--rehearse=force`, or the config's `rehearse: true | false | force`. */
+function parseRehearse(value: boolean | string | undefined): RehearseMode {
+  if (value === undefined || value === false) return 'off';
+  if (value === true) return 'on';
+  if (value === 'force') return 'force';
+  throw new UsageError(`--rehearse=${value}: expected --rehearse or --rehearse=force`);
 }

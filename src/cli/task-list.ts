@@ -25,6 +25,14 @@ const PLACEHOLDER: Record<string, string> = {
   restore: 'Restore',
   start: 'Start',
   'after-rollback': 'Checks (after-rollback)',
+  'rehearsal-copy': 'Copy the snapshot',
+  'rehearsal-start': 'Start the copy',
+  baseline: 'Checks (baseline)',
+  update: 'Update',
+  'after-update': 'Checks (after-update)',
+  soak: 'Soak',
+  'rehearsal-stop': 'Stop the copy',
+  'rehearsal-delete': 'Delete the copy',
 };
 
 /**

@@ -121,6 +121,37 @@ export class LxcClient implements Lxd {
     await this.run(['config', 'set', `${remotePrefix}${target}`, 'boot.autostart=false', ...projectFlag(ref)], this.callTimeoutMs);
   }
 
+  async copyFromSnapshot(ref: InstanceRef, snapshot: string, target: string, overrides: { config: Record<string, string>; devices: Record<string, DeviceConfig> }): Promise<void> {
+    if (snapshot === '' || snapshot.includes('/')) throw new LxdError(`refusing to copy from snapshot "${snapshot}": not a snapshot name`, 'failed', []);
+    // Through the API: `lxc copy` cannot mask a device, and a copy that is changed after its creation
+    // could exist for a moment without its marker (a crash then leaves it unowned).
+    const body = {
+      name: target,
+      source: { type: 'copy', source: `${ref.name}/${snapshot}`, instance_only: true },
+      config: overrides.config,
+      devices: overrides.devices,
+    };
+    const project = ref.project === null ? '' : `?project=${encodeURIComponent(ref.project)}`;
+    await this.run(['query', '--wait', '-X', 'POST', '--data', JSON.stringify(body), remotePath(ref.remote, `/1.0/instances${project}`)], this.storageTimeoutMs);
+  }
+
+  async deleteMarkedInstance(ref: InstanceRef, marker: { key: string; value: string }): Promise<{ deleted: true } | { deleted: false; gone: true } | { deleted: false; gone: false; found: string | null }> {
+    let config: Record<string, string>;
+    try {
+      config = await this.getConfig(ref);
+    } catch (error) {
+      if (error instanceof LxdError && error.kind === 'not-found') return { deleted: false, gone: true };
+      throw error;
+    }
+    const found = config[marker.key] ?? null;
+    if (found !== marker.value) return { deleted: false, gone: false, found };
+    // LXD 5.0 ignores If-Match on DELETE (a stale ETag is answered 202) and the client sends none of
+    // ours: the re-read just above is the guard. The API path cannot address a snapshot or another
+    // instance, whatever the name holds.
+    await this.run(['query', '--wait', '-X', 'DELETE', remotePath(ref.remote, instancePath(ref, ''))], this.storageTimeoutMs);
+    return { deleted: true };
+  }
+
   async getIPv4Addresses(ref: InstanceRef): Promise<string[]> {
     const state = (await this.query(ref.remote, instancePath(ref, '/state'))) as RawState;
     return Object.entries(state.network ?? {})

@@ -141,6 +141,18 @@ export interface Lxd {
   refreshCopy(ref: InstanceRef, remote: string): Promise<void>;
   /** A stopped copy of the instance without its snapshots, never started (for post-mortems). */
   copyInstance(ref: InstanceRef, target: string): Promise<void>;
+  /**
+   * Creates `target` from one snapshot of the instance, without snapshots, in one request: the
+   * config keys and devices given are laid over the snapshot's (a device of type `none` masks one,
+   * profile devices included), so the copy never exists without them. It is not started.
+   */
+  copyFromSnapshot(ref: InstanceRef, snapshot: string, target: string, overrides: { config: Record<string, string>; devices: Record<string, DeviceConfig> }): Promise<void>;
+  /**
+   * Deletes a stopped instance only if its config key `marker.key` equals `marker.value`, read just
+   * before the delete: safeupdate deletes only instances it created. `kept`: the marker says
+   * otherwise, nothing deleted; `gone`: there was no such instance.
+   */
+  deleteMarkedInstance(ref: InstanceRef, marker: { key: string; value: string }): Promise<{ deleted: true } | { deleted: false; gone: true } | { deleted: false; gone: false; found: string | null }>;
   /** The instance's global IPv4 addresses as LXD reports them (they can change across a restart). */
   getIPv4Addresses(ref: InstanceRef): Promise<string[]>;
   createSnapshot(ref: InstanceRef, name: string, expiresAt: Date | null): Promise<void>;

@@ -27,6 +27,7 @@ export function exitCodeFor(outcome: Outcome, interruptedBy: string | null): num
     case 'synced':
       return EXIT.ok;
     case 'rolled-back':
+    case 'refused-by-rehearsal':
     case 'unhealthy':
     case 'sync-failed':
       return EXIT.failedCleanly;
@@ -40,7 +41,7 @@ export function exitCodeFor(outcome: Outcome, interruptedBy: string | null): num
   }
 }
 
-const FAILED_CLEANLY: readonly Outcome[] = ['rolled-back', 'unhealthy', 'sync-failed'];
+const FAILED_CLEANLY: readonly Outcome[] = ['rolled-back', 'refused-by-rehearsal', 'unhealthy', 'sync-failed'];
 
 /**
  * The one rule for every command over several instances: the most urgent thing any of them needs
@@ -59,7 +60,8 @@ export function fleetExitCode(instances: readonly InstanceReport[], interruptedB
 export const EXIT_CODE_HELP = `Exit codes:
   0    updated and healthy (or a dry run that would proceed; check: all required checks pass)
   1    the update or its checks failed; rolled back and healthy again on the snapshot
-       (check: a required check failed)
+       (check: a required check failed; --rehearse: it failed on the throw-away copy,
+       the instance was not touched)
   2    bad usage or invalid input; nothing changed
   3    could not start (instance missing, stopped or ephemeral, LXD unreachable,
        baseline unhealthy, snapshot failed; check: could not check); nothing changed

@@ -3,11 +3,12 @@ import { formatDuration } from '../config/duration.js';
 import { commandLine, dialectOf } from '../lxd/dialect.js';
 import { FLEET_COLUMNS, fleetRows, fleetTotals } from './fleet-table.js';
 import { listChanges, summarizePackages } from './packages.js';
-import type { InstanceReport, Outcome, Report } from './report.js';
+import type { InstanceReport, Outcome, RehearsalReport, Report } from './report.js';
 
 const HEADLINE: Record<Outcome, string> = {
   updated: 'updated and healthy',
   'rolled-back': 'update failed; rolled back and healthy again',
+  'refused-by-rehearsal': 'refused: the update failed on a throw-away copy; the instance was not touched',
   'not-started': 'not started; nothing changed',
   'needs-attention': 'NEEDS ATTENTION',
   interrupted: 'interrupted; rolled back and healthy again',
@@ -50,6 +51,7 @@ function renderInstance(item: InstanceReport, report: Report): string[] {
   if (item.packages) [summarizePackages(item.packages), ...listChanges(item.packages)].forEach((line, i) => row(i === 0 ? 'packages' : '', line));
   item.checks.forEach((check, i) => row(i === 0 ? 'checks' : '', renderCheck(check)));
   if (item.soak) row('soak', `${item.soak.ok ? '✔ healthy' : '✖ not healthy'} for ${formatDuration(item.soak.elapsedMs)} of ${formatDuration(item.soak.requestedMs)}, ${item.soak.samples} samples`);
+  if (item.rehearsal) renderRehearsal(item.rehearsal, row);
   if (item.rollback.performed) {
     row('rollback', item.rollback.steps.map((s) => `${s.ok ? '✔' : '✖'} ${s.action} ${formatDuration(s.durationMs)}`).join('  '));
   }
@@ -78,6 +80,15 @@ function fleetTable(report: Report): string[] {
 export function snapshotState(item: InstanceReport): string {
   if (item.packages?.snapshotDeleted) return 'deleted: no package changed';
   return item.snapshot.expiresAt ? `expires ${item.snapshot.expiresAt}` : 'never expires';
+}
+
+function renderRehearsal(rehearsal: RehearsalReport, row: (label: string, text: string) => void): void {
+  const copy = rehearsal.copyDeleted ? 'deleted' : rehearsal.copyKept ? 'kept stopped' : 'NOT deleted (see warnings)';
+  row('rehearsal', `${rehearsal.verdict} on ${rehearsal.copy} (${copy}): ${rehearsal.message}`);
+  rehearsal.devices.forEach((device) => row('', `device ${device}`));
+  rehearsal.checks.forEach((check) => row('', `on the copy: ${renderCheck(check)}`));
+  rehearsal.checksNotOnCopy.forEach((check) => row('', `not on the copy: ${check.name} (${check.reason})`));
+  if (rehearsal.verdict === 'failed') rehearsal.logTail.slice(-5).forEach((line) => row('', `| ${line}`));
 }
 
 export function renderCheck(check: CheckResult): string {

@@ -36,6 +36,13 @@ function renderInstance(item: InstanceReport, report: Report): string {
   const blocks = [`### ${mark} ${text(item.instance)}: ${headline(item)}`, facts.map((fact) => `- ${fact}`).join('\n')];
   if (item.packages) blocks.push(packagesBlock(item.packages));
   if (item.checks.length) blocks.push(checksTable(item.checks));
+  if (item.rehearsal) {
+    const { rehearsal } = item;
+    const copy = rehearsal.copyDeleted ? 'deleted' : rehearsal.copyKept ? 'kept stopped' : 'not deleted (see warnings)';
+    blocks.push(`**Rehearsal** on ${text(rehearsal.copy)} (${copy}): ${rehearsal.verdict}: ${text(rehearsal.message)}`);
+    if (rehearsal.checks.length) blocks.push(checksTable(rehearsal.checks));
+    if (rehearsal.checksNotOnCopy.length) blocks.push(rehearsal.checksNotOnCopy.map((check) => `- not on the copy: ${text(check.name)} (${text(check.reason)})`).join('\n'));
+  }
   if (item.rollback.performed) {
     blocks.push(`**Rollback:** ${item.rollback.steps.map((step) => `${step.ok ? '✔' : '✖'} ${text(step.action)} ${formatDuration(step.durationMs)}`).join(' · ')}`);
   }

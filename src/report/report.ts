@@ -6,6 +6,8 @@ import type { ClientName, Dialect } from '../lxd/dialect.js';
 export type Outcome =
   | 'updated'
   | 'rolled-back'
+  /** `--rehearse`: the update failed on the throw-away copy; the real instance was never touched. */
+  | 'refused-by-rehearsal'
   | 'not-started'
   | 'needs-attention'
   | 'interrupted'
@@ -50,6 +52,29 @@ export interface SoakReport {
   ok: boolean;
 }
 
+/** `--rehearse`: what the throw-away copy went through, and why it decided what it did. */
+export interface RehearsalReport {
+  /** The copy's name: `<name>-rehearsal-<run id>`. */
+  copy: string;
+  /** The devices masked or rebound on the copy so that it would not clash with the real instance. */
+  devices: string[];
+  checksOnCopy: string[];
+  /** Host-side checks at fixed addresses: they reach the real instance, so they did not judge the copy. */
+  checksNotOnCopy: Array<{ name: string; reason: string }>;
+  /** healthy: the real instance may be updated; failed: refused; inconclusive or interrupted: nothing was judged. */
+  verdict: 'healthy' | 'failed' | 'inconclusive' | 'interrupted';
+  message: string;
+  update: InstanceReport['update'];
+  /** The last lines of the copy's update log. */
+  logTail: string[];
+  checks: CheckResult[];
+  steps: StepRecord[];
+  warnings: string[];
+  copyDeleted: boolean;
+  /** Kept stopped for a post-mortem (--keep-failed). */
+  copyKept: boolean;
+}
+
 /** A disk device that an instance snapshot does not contain, so a rollback does not restore it. */
 export interface UncoveredVolume {
   device: string;
@@ -83,6 +108,8 @@ export interface InstanceReport {
   copy: { remote: string; ok: boolean; durationMs: number; transferredSnapshots: string[]; message: string } | null;
   /** The stopped copy of the broken state (`--keep-failed`), never started by safeupdate. */
   keptFailedCopy: string | null;
+  /** The rehearsal on a copy (`--rehearse`), when one ran. */
+  rehearsal?: RehearsalReport;
   /** Space for the snapshot: LXD's numbers, null where it does not report them. */
   space: { pool: string; driver: string; freeBytes: number | null; neededBytes: number | null } | null;
   uncoveredVolumes: UncoveredVolume[];

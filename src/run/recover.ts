@@ -6,15 +6,17 @@ import { emptyInstanceReport, type Outcome, type Report } from '../report/report
 import { LxdError } from '../errors.js';
 import { CorruptRecord, InstanceBusy, InstanceRecordFile, type InstanceRecord } from '../state/instance-record.js';
 import { LeaseBusy, UnreadableLease, type Lease } from '../state/server-lease.js';
+import { describeDisposal, disposeCopy } from './rehearsal.js';
 import { Stages } from './stages.js';
 import type { Failure, RunContext } from './types.js';
 
 /** Where a crashed run stopped decides what recovery means. */
-export function recoveryPlan(record: Pick<InstanceRecord, 'runId' | 'host' | 'phase' | 'command' | 'snapshot'> | null): string {
+export function recoveryPlan(record: Pick<InstanceRecord, 'runId' | 'host' | 'phase' | 'command' | 'snapshot' | 'rehearsalCopy'> | null): string {
   if (!record) return 'nothing to recover';
   const run = `run ${record.runId} (host ${record.host})`;
   if (record.phase === 'preparing' || record.phase === 'snapshotting') {
-    return `${run} ended before the update began: nothing in the instance changed; clear its record`;
+    const copy = record.rehearsalCopy ? `; delete its rehearsal copy ${record.rehearsalCopy} if it still carries the run's marker` : '';
+    return `${run} ended before the update began: nothing in the instance changed; clear its record${copy}`;
   }
   return `${run} ended while ${record.phase} ${JSON.stringify(record.command)}: stop, restore ${record.snapshot}, start, and check`;
 }
@@ -66,6 +68,8 @@ export async function recoverInstance(ref: InstanceRef, checks: CheckDefinition[
   item.plan = [recoveryPlan(record)];
   item.snapshot = { name: record.snapshot, expiresAt: null };
   try {
+    // A rehearsal's copy goes first, whatever the phase: it is only ever deleted with its run's marker.
+    if (record.rehearsalCopy) await removeLeftoverCopy(stage, context, { ...record.ref, name: record.rehearsalCopy }, record.runId);
     if (record.phase === 'preparing' || record.phase === 'snapshotting') {
       await stage.unlock();
       return await finish('recovered', null, record.command);
@@ -99,4 +103,10 @@ export async function recoverInstance(ref: InstanceRef, checks: CheckDefinition[
   } finally {
     await stage.unlock();
   }
+}
+
+async function removeLeftoverCopy(stage: Stages, context: RunContext, copyRef: InstanceRef, runId: string): Promise<void> {
+  const end = await disposeCopy(stage, context.lxd, copyRef, runId, false);
+  const warning = describeDisposal(end, copyRef, context.lxd.dialect.client);
+  if (warning) stage.warn(warning);
 }

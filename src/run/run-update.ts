@@ -4,6 +4,7 @@ import type { ExecResult } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
 import { EXIT } from '../report/exit-codes.js';
 import { emptyInstanceReport, type InstanceReport, type Outcome, type Report } from '../report/report.js';
+import { describeRehearsal, refuseRehearsal, rehearse } from './rehearsal.js';
 import { failedCopyName, Stages } from './stages.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
@@ -54,6 +55,9 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
   if ('failure' in ready) return finish('not-started', ready.failure);
   const checks = ready.checks;
   if (interrupt.aborted) return nothingChanged('preflight');
+  // A dry run refuses too: its exit code is the one the real run would have before changing anything.
+  const poolRefusal = refuseRehearsal(options.rehearse, item.space, item.instance);
+  if (poolRefusal) return finish('not-started', { step: 'preflight', message: poolRefusal });
 
   const baseline = await stage.runChecks('baseline', checks, []);
   if (interrupt.aborted) return nothingChanged('baseline');
@@ -66,7 +70,7 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
     // apt can tell what it would change without changing it; other commands are run blind.
     const simulated = options.packageReport ? await stage.simulatePackages(options.command) : null;
     if (simulated && 'reason' in simulated) stage.warn(`no list of would-be package changes: ${simulated.reason}`);
-    item.plan = stage.describePlan(options, checks);
+    item.plan = [...stage.describePlan(options, checks), ...describeRehearsal(options.rehearse, item.space, item.instance, checks)];
     return finish('planned');
   }
   // A policy is enforced before anything changes: a command it cannot judge is refused, not let through.
@@ -88,6 +92,12 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
   if (interrupt.aborted) {
     const expiry = item.snapshot.expiresAt ? `it expires ${item.snapshot.expiresAt}` : 'it never expires';
     return finish('interrupted', { step: 'snapshot', message: `interrupted by ${String(interrupt.reason)} before the update began; nothing was updated; snapshot ${snapshot.name} kept (${expiry})` });
+  }
+
+  if (options.rehearse !== 'off') {
+    const rehearsal = await rehearse(options, context, stage, item, { ref: stage.resolvedRef, snapshot: snapshot.name, checks, passedAtBaseline: passedChecks });
+    // Refused or not, the snapshot stays (with its expiry): it is the state the copy was made from.
+    if (!rehearsal.ok) return finish(rehearsal.outcome, rehearsal.failure);
   }
 
   // From here on the instance may have changed: every failure ends in a rollback or a report that says so.
@@ -141,7 +151,7 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
   return finish(interrupt.aborted || failure.signal ? 'interrupted' : 'rolled-back', failure);
 }
 
-function requiredFailure(phase: Phase, results: CheckResult[]): Failure | null {
+export function requiredFailure(phase: Phase, results: CheckResult[]): Failure | null {
   const message = describeFailedChecks(results);
   return message === null ? null : { step: phase, message };
 }
@@ -150,7 +160,7 @@ function interruptedFailure(step: string, interrupt: AbortSignal): Failure {
   return { step, message: `interrupted by ${String(interrupt.reason)}` };
 }
 
-function describeUpdateFailure(result: ExecResult | Failure, options: RunOptions, interrupt: AbortSignal): Failure | null {
+export function describeUpdateFailure(result: ExecResult | Failure, options: RunOptions, interrupt: AbortSignal): Failure | null {
   if ('step' in result) return result;
   if (result.canceled || interrupt.aborted) return interruptedFailure('update', interrupt);
   // A command that owns the terminal gets Ctrl+C itself (the terminal is raw): it ends with 130.
@@ -160,6 +170,6 @@ function describeUpdateFailure(result: ExecResult | Failure, options: RunOptions
   return null;
 }
 
-function failedUnitsOf(results: CheckResult[]): string[] {
+export function failedUnitsOf(results: CheckResult[]): string[] {
   return results.flatMap((result) => result.failedUnits ?? []);
 }

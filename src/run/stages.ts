@@ -147,7 +147,7 @@ export class Stages {
    * covered. Returns why it could not, or null. Before anything changes the caller refuses to go
    * on without it; during a rollback it is only a warning: the rollback never waits on the disk.
    */
-  async mark(patch: Partial<Pick<InstanceRecord, 'phase' | 'snapshot' | 'baseline'>>): Promise<string | null> {
+  async mark(patch: Partial<Pick<InstanceRecord, 'phase' | 'snapshot' | 'baseline' | 'rehearsalCopy'>>): Promise<string | null> {
     if (this.record) {
       try {
         await this.record.update(patch);
@@ -155,7 +155,9 @@ export class Stages {
         return `could not write the record ${this.record.path}: ${describeError(error)}`;
       }
     }
-    return (await this.lease?.mark(patch)) ?? null;
+    // The copy is this host's to clean up: other hosts never need its name.
+    const { rehearsalCopy, ...shared } = patch;
+    return rehearsalCopy !== undefined && !Object.keys(shared).length ? null : ((await this.lease?.mark(shared)) ?? null);
   }
 
   get mayHaveChanged(): boolean {
@@ -594,7 +596,7 @@ export class Stages {
     };
   }
 
-  private async step<T extends { message: string }>(
+  async step<T extends { message: string }>(
     action: string,
     title: string,
     run: () => Promise<T>,
@@ -641,7 +643,7 @@ function runFeatures(options: RunOptions): Feature[] {
     // Every snapshot is taken with its own expires_at, also "never": without it, snapshots.expiry would apply.
     'snapshotExpiry',
     ...(options.copyTo === null ? [] : ['refreshCopy' as const]),
-    ...(options.keepFailed ? ['instanceOnlyCopy' as const] : []),
+    ...(options.keepFailed || options.rehearse !== 'off' ? ['instanceOnlyCopy' as const] : []),
   ];
 }
 
@@ -651,7 +653,7 @@ function uncoveredVolumes(instance: Instance): UncoveredVolume[] {
     .map(([device, config]) => ({ device, path: config.path ?? '', source: config.source!, pool: config.pool ?? null }));
 }
 
-function gib(bytes: number): string {
+export function gib(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 }
 

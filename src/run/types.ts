@@ -3,6 +3,7 @@ import type { Clock } from '../checks/probe.js';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import type { UpgradePolicy } from '../packages/policy.js';
 import type { Emit } from './events.js';
+import type { RehearseMode } from './rehearsal.js';
 
 export interface RunOptions {
   ref: InstanceRef;
@@ -33,6 +34,8 @@ export interface RunOptions {
   keepUnchanged: boolean;
   /** After the after-update checks pass, keep watching this long before calling it healthy (null: not at all). */
   soakMs: number | null;
+  /** Try the update on a throw-away copy of the snapshot first (`force`: also on a dir pool, where that is a full copy). */
+  rehearse: RehearseMode;
   /** The command owns the terminal. */
   interactive: boolean;
 }

@@ -35,6 +35,8 @@ export interface InstanceRecord {
   snapshot: string | null;
   runDir: string;
   baseline?: BaselineRecord;
+  /** A rehearsal's copy that may exist (`--rehearse`): `recover` deletes it if it still carries this run's marker. */
+  rehearsalCopy?: string | null;
 }
 
 export class InstanceBusy extends Error {
@@ -157,7 +159,7 @@ export class InstanceRecordFile {
   }
 
   /** Written before the step it names, so a crash during that step is covered. Atomic: write, then rename. */
-  async update(patch: Partial<Pick<InstanceRecord, 'phase' | 'snapshot' | 'baseline'>>): Promise<void> {
+  async update(patch: Partial<Pick<InstanceRecord, 'phase' | 'snapshot' | 'baseline' | 'rehearsalCopy'>>): Promise<void> {
     if (!this.held) throw new Error(`no record of this run is held in ${this.path}`);
     const next = { ...this.held, ...patch };
     const temp = await this.writeTemp(next);

@@ -89,6 +89,12 @@ export class FakeLxd implements Lxd {
   copyInstance(ref: InstanceRef, target: string): Promise<void> {
     return this.take('copyInstance', [ref, target]);
   }
+  copyFromSnapshot(ref: InstanceRef, snapshot: string, target: string, overrides: { config: Record<string, string>; devices: Record<string, DeviceConfig> }): Promise<void> {
+    return this.take('copyFromSnapshot', [ref, snapshot, target, overrides]);
+  }
+  deleteMarkedInstance(ref: InstanceRef, marker: { key: string; value: string }): ReturnType<Lxd['deleteMarkedInstance']> {
+    return this.take('deleteMarkedInstance', [ref, marker]);
+  }
   getIPv4Addresses(ref: InstanceRef): Promise<string[]> {
     return this.take('getIPv4Addresses', [ref]);
   }

@@ -55,3 +55,43 @@ describe('a server that says little', () => {
     expect(await client().getServer(null)).toEqual({ httpsAddress: null, certificate: null });
   });
 });
+
+describe('the rehearsal copy', () => {
+  const marker = { key: 'user.safeupdate.rehearsal', value: 'run-1' };
+  const copy: InstanceRef = { remote: null, name: 'web1-rehearsal-run-1', project: null };
+
+  it.each(['', 'a/b'])('copyFromSnapshot from a snapshot named %j is refused', async (snapshot) => {
+    expect((await refusal(client().copyFromSnapshot(local, snapshot, 'x', { config: {}, devices: {} }))).message).toBe(`refusing to copy from snapshot "${snapshot}": not a snapshot name`);
+  });
+
+  it('copyFromSnapshot creates the copy with its marker and masks in one request', async () => {
+    answer({ stdout: '{}\n' });
+    await client().copyFromSnapshot({ ...local, project: 'prod' }, 'safeupdate-1', copy.name, { config: { [marker.key]: 'run-1' }, devices: { web: { type: 'none' } } });
+    const [argv] = standIn.argvs();
+    expect(argv!.slice(0, 4)).toEqual(['query', '--wait', '-X', 'POST']);
+    expect(JSON.parse(argv![5]!)).toEqual({
+      name: copy.name, source: { type: 'copy', source: 'web1/safeupdate-1', instance_only: true }, config: { [marker.key]: 'run-1' }, devices: { web: { type: 'none' } },
+    });
+    expect(argv![6]).toBe('/1.0/instances?project=prod');
+  });
+
+  it('deleteMarkedInstance deletes only after reading this run\'s marker, through the instance\'s API path', async () => {
+    answer({ stdout: JSON.stringify({ name: copy.name, config: { [marker.key]: 'run-1' } }) }, { stdout: '{}\n' });
+    expect(await client().deleteMarkedInstance(copy, marker)).toEqual({ deleted: true });
+    expect(standIn.argvs()).toEqual([
+      ['query', '/1.0/instances/web1-rehearsal-run-1'],
+      ['query', '--wait', '-X', 'DELETE', '/1.0/instances/web1-rehearsal-run-1'],
+    ]);
+  });
+
+  it('deleteMarkedInstance of an instance with another marker, or none, runs no delete', async () => {
+    answer({ stdout: JSON.stringify({ name: copy.name, config: { [marker.key]: 'adopted' } }) });
+    expect(await client().deleteMarkedInstance(copy, marker)).toEqual({ deleted: false, gone: false, found: 'adopted' });
+    expect(ran()).toBe(1);
+  });
+
+  it('deleteMarkedInstance of an instance that is gone', async () => {
+    answer({ exitCode: 1, stderr: 'Error: Instance not found\n' });
+    expect(await client().deleteMarkedInstance(copy, marker)).toEqual({ deleted: false, gone: true });
+  });
+});

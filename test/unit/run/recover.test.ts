@@ -153,4 +153,31 @@ describe('recover', () => {
     expect(report.instances[0]!.error?.message).toContain(`the record ${recordPath()} is unreadable`);
     expect(report.instances[0]!.error?.message).toContain('--forget');
   });
+
+  it('after a crash during a rehearsal: stops and deletes the copy that carries the run\'s marker, touches nothing else', async () => {
+    const copy = 'web1-rehearsal-dead-run';
+    const onCopy = (args: unknown[]) => (args[0] as { name: string }).name === copy;
+    await leaveRecord('snapshotting', 999_999_999, { rehearsalCopy: copy });
+    lxd.expect('getInstance', () => runningContainer({ name: copy }), onCopy, `read ${copy}`);
+    lxd.expect('getConfig', () => ({ 'user.safeupdate.rehearsal': 'dead-run' }), onCopy, `marker of ${copy}`);
+    lxd.expect('stopInstance', () => undefined, onCopy, `stop ${copy}`);
+    lxd.expect('deleteMarkedInstance', () => ({ deleted: true }), (args) => onCopy(args) && (args[1] as { value: string }).value === 'dead-run', `guarded delete of ${copy}`);
+    lxd.expect('getInstance', () => runningContainer());
+    const report = await recover();
+    expect(report).toMatchObject({ outcome: 'recovered', exitCode: 0 });
+    expect(report.instances[0]!.plan[0]).toContain(`delete its rehearsal copy ${copy}`);
+    expect(report.instances[0]!.warnings).toEqual([]);
+    await expect(readFile(recordPath())).rejects.toThrow('ENOENT');
+  });
+
+  it('after a crash during a rehearsal: a copy whose marker was changed is left alone and named', async () => {
+    const copy = 'web1-rehearsal-dead-run';
+    await leaveRecord('snapshotting', 999_999_999, { rehearsalCopy: copy });
+    lxd.expect('getInstance', () => runningContainer({ name: copy }));
+    lxd.expect('getConfig', () => ({ 'user.safeupdate.rehearsal': 'adopted' }));
+    lxd.expect('getInstance', () => runningContainer());
+    const report = await recover();
+    expect(report.exitCode).toBe(0);
+    expect(report.instances[0]!.warnings.join('\n')).toContain(`the rehearsal copy ${copy} was left alone`);
+  });
 });

@@ -35,6 +35,7 @@ export function runOptions(overrides: Partial<RunOptions> = {}): RunOptions {
     policy: { refuse: null, allow: [] },
     keepUnchanged: false,
     soakMs: null,
+    rehearse: 'off',
     interactive: false,
     ...overrides,
   };
