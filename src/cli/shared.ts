@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { systemClock } from '../checks/probe.js';
-import { parseDuration, TIMER_LIMIT } from '../config/duration.js';
+import { formatDuration, parseDuration, TIMER_LIMIT } from '../config/duration.js';
 import { stateDir } from '../config/paths.js';
 import { chooseClient } from '../lxd/dialect.js';
 import { LxcClient } from '../lxd/lxc-client.js';
@@ -78,10 +78,16 @@ export async function withRun(io: Io, flags: OutputFlags, view: RunView, work: (
   const list = io.terminal && !view.lines && !flags.verbose && !flags.quiet && !flags.json ? taskList({ write: io.stderr }) : null;
   const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${label}-${randomBytes(2).toString('hex')}`;
   const signals = watchSignals((message) => io.stderr(`${message}\n`), view.onInterrupt);
+  // Every call is one client process today; the count shows what a run costs in LXD round trips.
+  const lxdUse = { calls: 0, ms: 0 };
   const state = stateDir(io.env);
   try {
     const report = await work({
-      lxd: lxdFor(io, progress.onCall),
+      lxd: lxdFor(io, (call) => {
+        lxdUse.calls += 1;
+        lxdUse.ms += call.durationMs;
+        progress.onCall(call);
+      }),
       clock: systemClock,
       emit: list?.onEvent ?? progress.onEvent,
       runId,
@@ -90,6 +96,8 @@ export async function withRun(io: Io, flags: OutputFlags, view: RunView, work: (
       toolVersion: version,
       interrupt: signals.interrupt,
     });
+    report.lxd = { ...lxdUse };
+    if (flags.verbose) io.stderr(`${lxdUse.calls} LXD calls (${lxdUse.calls} client processes), ${formatDuration(lxdUse.ms)} in LXD\n`);
     // Saved before anything is shown: after SIGHUP the terminal is gone, but the record must land.
     await saveReport(report).catch((error: Error) => io.stderr(`safeupdate: could not save the report in ${report.runDir}: ${error.message}\n`));
     // A view must never hold back the summary: the task list gets a bounded time to finish drawing.

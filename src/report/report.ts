@@ -143,6 +143,11 @@ export interface Report {
   dryRun: boolean;
   runDir: string;
   instances: InstanceReport[];
+  /**
+   * What the run cost in LXD: calls made (each one `lxc`/`incus` client process) and the time
+   * spent in them, summed (parallel calls overlap). Absent where not measured (older reports).
+   */
+  lxd?: { calls: number; ms: number };
 }
 
 export function emptyInstanceReport(instance: string, project: string | null): InstanceReport {

@@ -234,3 +234,22 @@ describe('an internal error', () => {
   });
 });
 
+
+describe('what a run cost in LXD', () => {
+  it('counts the calls and their time into the report, and --verbose says it on stderr', async () => {
+    const lxd = new FakeLxd();
+    const createLxd = (onCall: (call: { command: readonly string[]; durationMs: number; ok: boolean }) => void) => {
+      // Two calls as the real client reports them; the unscripted fake then ends the run (not started).
+      onCall({ command: ['lxc', 'query', '/1.0'], durationMs: 30, ok: true });
+      onCall({ command: ['lxc', 'project', 'list'], durationMs: 45, ok: false });
+      return lxd;
+    };
+    let stdout = '';
+    let stderr = '';
+    const io = { stdout: (text: string) => (stdout += text), stderr: (text: string) => (stderr += text), terminal: false, env: { SAFEUPDATE_STATE_DIR: '/nonexistent/safeupdate-test' }, createLxd };
+    await main(['web1', '--json', '--verbose', '--', 'true'], io);
+    expect(JSON.parse(stdout).lxd).toEqual({ calls: 2, ms: 75 });
+    expect(stderr).toContain('  · lxc project list (45ms, failed)\n');
+    expect(stderr).toContain('2 LXD calls (2 client processes), 75ms in LXD\n');
+  });
+});
