@@ -1,5 +1,14 @@
 #!/usr/bin/env node
-import { main, reportInternalError } from '../dist/cli/main.js';
+import { readFileSync } from 'node:fs';
+
+// `--version` alone needs nothing of the tool: answered before the CLI (and its libraries) load.
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
+  process.stdout.write(`${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
+  process.exit(0);
+}
+
+const { main, reportInternalError } = await import('../dist/cli/main.js');
 
 // After SIGHUP the terminal is gone: a failed write must not end the run before it has rolled back.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
@@ -28,7 +37,7 @@ process.on('unhandledRejection', crash);
 
 let code;
 try {
-  code = await main(process.argv.slice(2), io);
+  code = await main(args, io);
 } catch (error) {
   crash(error);
 }

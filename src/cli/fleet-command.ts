@@ -61,7 +61,7 @@ export async function runFleetCommand(io: Io, instances: string[], command: stri
     ]));
     // In a terminal, a group per instance; with --verbose, --quiet or --json, and without a terminal, prefixed lines.
     const list = io.terminal && !flags.verbose && !flags.quiet && !flags.json
-      ? fleetTaskList([...selection.targets.map((target) => target.label), ...selection.notStarted.map((item) => item.instance)])
+      ? await fleetTaskList([...selection.targets.map((target) => target.label), ...selection.notStarted.map((item) => item.instance)])
       : null;
     const emit = list?.emit ?? fleetLines({ write: io.stderr, verbose: flags.verbose ?? false, quiet: flags.quiet ?? false, showOutput: false });
     const report = await runFleet(selection, (target) => options.get(target.label)!, { command: command!, dryRun: flags.dryRun ?? false }, bounds, context, emit);

@@ -1,9 +1,9 @@
-import { Listr, type ListrTaskWrapper } from 'listr2';
+import type { ListrTaskWrapper } from 'listr2';
 import { formatDuration } from '../config/duration.js';
 import type { FleetEmit, FleetEvent } from '../fleet/run-fleet.js';
 import { headline } from '../report/human.js';
 import type { InstanceReport } from '../report/report.js';
-import { LIST_OPTIONS } from './task-list.js';
+import { loadListr } from './task-list.js';
 
 type Wrapper = ListrTaskWrapper<unknown, any, any>;
 
@@ -68,7 +68,8 @@ export class FleetBoard {
  * (the scheduler, not listr2, decides what runs), each ending with its outcome. listr2's signal
  * handling is off, as in the single run's list.
  */
-export function fleetTaskList(labels: readonly string[]): { emit: FleetEmit; flush: () => Promise<void> } {
+export async function fleetTaskList(labels: readonly string[]): Promise<{ emit: FleetEmit; flush: () => Promise<void> }> {
+  const { Listr, options: listOptions } = await loadListr();
   const board = new FleetBoard(labels);
   const wrappers = new Map<string, Promise<Wrapper>>();
   const ends = new Map<string, () => void>();
@@ -89,7 +90,7 @@ export function fleetTaskList(labels: readonly string[]): { emit: FleetEmit; flu
       rendererOptions: { persistentOutput: true, outputBar: Infinity },
     };
   });
-  const done = new Listr(tasks, { ...LIST_OPTIONS, concurrent: true }).run().then(
+  const done = new Listr(tasks, { ...listOptions, concurrent: true }).run().then(
     () => undefined,
     () => undefined,
   );

@@ -1,10 +1,10 @@
 import { Command } from 'commander';
-import enquirer from 'enquirer';
 import { EXPIRY_LIMIT, parseDuration } from '../config/duration.js';
 import { loadConfig, settingsFor } from '../config/config-file.js';
 import { LxdError, UsageError } from '../errors.js';
 import { requireFeatures, serverLabel } from '../lxd/extensions.js';
 import type { InstanceRef, Snapshot } from '../lxd/lxd.js';
+import { lazyRequire } from '../lazy.js';
 import { formatRef, parseInstanceRef, SNAPSHOT_PREFIX, validateSnapshotName } from '../lxd/names.js';
 import { EXIT } from '../report/exit-codes.js';
 import { MissingInstance, planPrune, pruneLocked, type PruneOutcome, type PrunePlan } from '../snapshots/prune.js';
@@ -16,6 +16,8 @@ import { confirm } from './confirm.js';
 import { parseRemoteTarget, refuseCopyToSource, resolveChecks } from './run-options.js';
 import { syncInstances } from '../snapshots/sync.js';
 import { collect, INTERRUPT_RESTORE, lxdFor, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
+
+const enquirer = lazyRequire<typeof import('enquirer')>('enquirer');
 
 const count = (flag: string) => (value: string) => {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} "${value}": expected a whole number of at least 1`);
@@ -210,14 +212,14 @@ async function chooseSnapshot(io: Io, ref: InstanceRef, yes: boolean): Promise<s
   }
   try {
     const sorted = [...snapshots].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
-    const answer = await enquirer.prompt<{ snapshot: string }>({
+    const answer = await enquirer().prompt<{ snapshot: string }>({
       type: 'select',
       name: 'snapshot',
       message: `Restore ${formatRef(ref)} to which snapshot?`,
       choices: sorted.map((s) => ({ name: s.name, message: `${s.name}  (taken ${s.createdAt})` })),
       initial: newest ? sorted.indexOf(newest) : 0,
       stdout: process.stderr,
-    } as Parameters<typeof enquirer.prompt>[0]);
+    } as Parameters<ReturnType<typeof enquirer>['prompt']>[0]);
     return answer.snapshot;
   } catch {
     return undefined;

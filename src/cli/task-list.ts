@@ -1,4 +1,4 @@
-import { Listr, ListrLogger, ProcessOutput, type ListrTask, type ListrTaskWrapper } from 'listr2';
+import type { ListrTask, ListrTaskWrapper } from 'listr2';
 import { formatDuration } from '../config/duration.js';
 import { renderCheck } from '../report/human.js';
 import type { RunEvent } from '../run/events.js';
@@ -11,12 +11,17 @@ interface PendingStep {
   end: (result: { ok: boolean; message: string } | { skipped: string }) => void;
 }
 
-export const LIST_OPTIONS = {
-  registerSignalListeners: false,
-  exitOnError: false,
-  // On stderr: stdout is for the report (and for --json).
-  rendererOptions: { logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }), collapseErrors: true, collapseSubtasks: false },
-} as const;
+/** listr2 and the options every list here shares; loaded with the first list drawn, never for --help or a pipe. */
+export async function loadListr() {
+  const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
+  const options = {
+    registerSignalListeners: false,
+    exitOnError: false,
+    // On stderr: stdout is for the report (and for --json).
+    rendererOptions: { logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }), collapseErrors: true, collapseSubtasks: false },
+  } as const;
+  return { Listr, options };
+}
 
 const PLACEHOLDER: Record<string, string> = {
   evidence: 'Collect evidence',
@@ -72,9 +77,10 @@ export function taskList(options: { write: (text: string) => void }): { onEvent:
     };
   };
 
-  const show = (group: boolean, tasks: (steps: Map<string, PendingStep>) => ListrTask<unknown, any>[]) => {
+  const show = async (group: boolean, tasks: (steps: Map<string, PendingStep>) => ListrTask<unknown, any>[]) => {
+    const { Listr, options: listOptions } = await loadListr();
     const steps = new Map<string, PendingStep>();
-    const done = new Listr(tasks(steps), LIST_OPTIONS).run().then(
+    const done = new Listr(tasks(steps), listOptions).run().then(
       () => undefined,
       () => undefined,
     );
@@ -97,7 +103,7 @@ export function taskList(options: { write: (text: string) => void }): { onEvent:
       case 'group-start':
         enqueue(async () => {
           await closeShown();
-          show(true, (steps) => {
+          await show(true, (steps) => {
             // Made now, not when listr starts the group: the step events must find them at once.
             const subtasks = event.actions.map((action) => stepTask(action, PLACEHOLDER[action] ?? action, steps));
             return [{ title: event.title, task: (_, parent) => parent.newListr(subtasks, { exitOnError: false }) }];
@@ -118,7 +124,7 @@ export function taskList(options: { write: (text: string) => void }): { onEvent:
           await closeShown();
           // The update command takes the terminal: a plain line, no spinner over its output.
           if (ownsTerminal || event.action === 'update') return options.write(`▸ ${event.title}\n`);
-          show(false, (steps) => [stepTask(event.action, event.title, steps)]);
+          await show(false, (steps) => [stepTask(event.action, event.title, steps)]);
           running = shown!.steps.get(event.action)!;
         });
         return;

@@ -1,77 +1,10 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { z } from 'zod';
-import { checkFromEntry } from '../checks/spec.js';
+import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { EXPIRY_LIMIT, readDuration, tooLong, TIMER_LIMIT, type DurationLimit } from './duration.js';
+import type { Config, Settings } from './config-schema.js';
 
-/** A duration key: a value past what its use can honour names the limit; `never` where allowed. */
-const durationUpTo = (max: DurationLimit, expected: string, never = false) =>
-  z.string({ error: expected }).superRefine((text, context) => {
-    if (never && text === 'never') return;
-    const ms = readDuration(text);
-    if (ms === null || ms === 0) context.addIssue({ code: 'custom', message: expected });
-    else if (ms > max.ms) context.addIssue({ code: 'custom', message: tooLong(text, max) });
-  });
-
-/** Check timings and the update's timeout all end up in a timer. */
-const duration = durationUpTo(TIMER_LIMIT, 'expected a duration like 5s');
-
-const CHECK_KINDS = ['exec', 'unit', 'systemd', 'http', 'tcp'] as const;
-
-const checkObject = z
-  .strictObject({
-    exec: z.string().optional(),
-    unit: z.string().optional(),
-    systemd: z.literal(true).optional(),
-    http: z.string().optional(),
-    tcp: z.string().optional(),
-    name: z.string().min(1).optional(),
-    expect: z.string().optional(),
-    ca: z.string({ error: 'expected the path of a PEM file' }).min(1, { error: 'expected the path of a PEM file' }).optional(),
-    insecure: z.boolean({ error: 'expected true or false' }).optional(),
-    required: z.boolean({ error: 'expected true or false' }).optional(),
-    timeout: duration.optional(),
-    interval: duration.optional(),
-    deadline: duration.optional(),
-    settle: duration.optional(),
-  })
-  .refine((check) => CHECK_KINDS.filter((kind) => check[kind] !== undefined).length === 1, {
-    error: `expected exactly one of ${CHECK_KINDS.join(', ')}`,
-  });
-
-const checkEntry = z.union([z.string(), checkObject], { error: 'expected a check: a string like "unit:nginx" or a mapping like {unit: nginx}' });
-
-/** The run settings a config section may hold: each is named as its command-line option. */
-const settings = z.strictObject({
-  checks: z.array(checkEntry, { error: 'expected a list of checks' }).optional(),
-  expiry: durationUpTo(EXPIRY_LIMIT, 'expected a duration like 14d, or never', true).optional(),
-  timeout: duration.optional(),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected a variable name' }), z.string({ error: 'expected a string' })).optional(),
-  force: z.boolean({ error: 'expected true or false' }).optional(),
-  rollback: z.boolean({ error: 'expected true or false' }).optional(),
-  keep: z.number({ error: 'expected a whole number of at least 1' }).int({ error: 'expected a whole number of at least 1' }).min(1, { error: 'expected a whole number of at least 1' }).optional(),
-  'copy-to': z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*:$/, { error: 'expected a remote as <remote>:, like backup:' }).optional(),
-  'keep-failed': z.boolean({ error: 'expected true or false' }).optional(),
-  refuse: z.enum(['major', 'minor'], { error: 'expected major or minor' }).optional(),
-  allow: z.array(z.string().min(1), { error: 'expected a list of package names or globs' }).optional(),
-  'keep-unchanged': z.boolean({ error: 'expected true or false' }).optional(),
-  soak: duration.optional(),
-  rehearse: z.union([z.boolean(), z.literal('force')], { error: 'expected true, false or force' }).optional(),
-});
-
-const configSchema = z.strictObject({
-  defaults: settings.optional(),
-  instances: z.record(z.string(), settings).optional(),
-  /** Named fleets, used on the command line as `@name`. */
-  groups: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, { error: 'expected a group name (letters, digits, - and _)' }), z.array(z.string(), { error: 'expected a list of instances' }).min(1, { error: 'expected at least one instance' })).optional(),
-});
-
-export type CheckEntry = z.infer<typeof checkEntry>;
-export type Settings = z.infer<typeof settings>;
-export type Config = z.infer<typeof configSchema> & { file: string | null };
+export type { CheckEntry, Config, Settings } from './config-schema.js';
 
 export const CONFIG_SEARCH = ['./safeupdate.yaml', '/etc/safeupdate/config.yaml'];
 
@@ -85,48 +18,9 @@ export async function loadConfig(explicit: string | undefined): Promise<Config> 
   } catch (error) {
     throw new UsageError(`--config ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
+  // The schema and its libraries are loaded only now: a command without a config file never pays for them.
+  const { parseConfig } = await import('./config-schema.js');
   return { ...parseConfig(text, resolve(file)), file: resolve(file) };
-}
-
-export function parseConfig(text: string, file: string): z.infer<typeof configSchema> {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text) ?? {};
-  } catch (error) {
-    const where = error instanceof YAMLParseError && error.linePos ? `:${error.linePos[0].line}` : '';
-    throw new UsageError(`${file}${where}: not valid YAML: ${(error as Error).message.split('\n')[0]}`);
-  }
-  const result = configSchema.safeParse(raw);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new UsageError(`${file}: ${formatPath(issue.path) || '(top level)'}: ${describeIssue(issue)}`);
-  }
-  // A check that can never succeed is bad input wherever it stands, not only for the instance at hand.
-  const sections: Array<[string, Settings | undefined]> = [
-    ['defaults', result.data.defaults],
-    ...Object.entries(result.data.instances ?? {}).map(([name, section]): [string, Settings] => [`instances.${name}`, section]),
-  ];
-  for (const [path, section] of sections) {
-    section?.checks?.forEach((entry, i) => {
-      // A CA file is found beside the config file, wherever safeupdate is started from.
-      if (typeof entry !== 'string' && entry.ca !== undefined) entry.ca = resolve(dirname(file), entry.ca);
-      try {
-        checkFromEntry(entry);
-      } catch (error) {
-        throw new UsageError(`${file}: ${path}.checks[${i}]: ${(error as Error).message}`);
-      }
-    });
-  }
-  return result.data;
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
-  return issue.message;
-}
-
-function formatPath(path: PropertyKey[]): string {
-  return path.reduce<string>((text, part) => (typeof part === 'number' ? `${text}[${part}]` : text ? `${text}.${String(part)}` : String(part)), '');
 }
 
 /** Precedence: instance section over defaults; lists replace, they do not merge; env merges by key. */

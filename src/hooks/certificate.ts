@@ -2,7 +2,6 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 
 export interface ClientCertificate {
   certificate: string;
@@ -24,6 +23,7 @@ export async function newClientCertificate(commonName: string): Promise<ClientCe
   try {
     const key = join(dir, 'client.key');
     const certificate = join(dir, 'client.crt');
+    const { execa } = await import('execa');
     const result = await execa(
       'openssl',
       ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp384r1', '-nodes', '-keyout', key, '-out', certificate,

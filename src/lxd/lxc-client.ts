@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa, type Options as ExecaOptions } from 'execa';
+import type { Options as ExecaOptions } from 'execa';
 import { LxdError } from '../errors.js';
 import { LXC, type Dialect } from './dialect.js';
 import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, ListedInstance, Lxd, LxdCall, Profile, ProfileRef, ServerApi, ServerInfo, Snapshot, TrustedCertificate } from './lxd.js';
@@ -19,6 +19,9 @@ export interface LxcClientOptions {
 }
 
 const NEVER_EXPIRES = '0001-01-01T00:00:00Z';
+
+/** execa (ESM only) loads with the first call to LXD: `--help` never needs it. */
+const loadExeca = () => import('execa');
 
 /** What a terminal sends to its foreground process group. */
 const GROUP_SIGNALS = new Set(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']);
@@ -225,6 +228,7 @@ export class LxcClient implements Lxd {
     const [file, fileArgs] = options.interactive && options.transcript
       ? ['script', ['-q', '-e', '-f', '--log-out', options.transcript, '-c', shellJoin([this.binary, ...args])]]
       : [this.binary, args];
+    const { execa } = await loadExeca();
     const child = execa(file, fileArgs, {
       reject: false,
       // script(1) runs its -c string with $SHELL, which may be fish or csh: the quoting is POSIX sh's.
@@ -395,6 +399,7 @@ export class LxcClient implements Lxd {
     // Its own process group: a Ctrl+C at the terminal must not kill a restore or a snapshot half-way
     // (the client dies, LXD goes on, and the step would be reported as failed). safeupdate alone
     // decides what a signal means.
+    const { execa } = await loadExeca();
     const call = () => execa(this.binary, args, { reject: false, timeout: timeoutMs, killSignal: 'SIGKILL', stdin: 'ignore', detached: true });
     let result = await call();
     // A terminal's signal that lands between fork and setsid still reaches the child, which then dies

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkFromEntry } from '../../../src/checks/spec.js';
-import { loadConfig, parseConfig, settingsFor } from '../../../src/config/config-file.js';
+import { loadConfig, settingsFor } from '../../../src/config/config-file.js';
+import { parseConfig } from '../../../src/config/config-schema.js';
 import { UsageError } from '../../../src/errors.js';
 import { resolveChecks, toRunOptions } from '../../../src/cli/run-options.js';
 

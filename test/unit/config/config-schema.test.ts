@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../../src/config/config-file.js';
+import { parseConfig } from '../../../src/config/config-schema.js';
 import { UsageError } from '../../../src/errors.js';
 
 const FILE = '/etc/safeupdate/config.yaml';

@@ -1,0 +1,190 @@
+#!/usr/bin/env node
+// safeupdate against the bare `lxc` commands it replaces, on the lab's real daemon: medians of
+// alternating runs, printed as Markdown tables (BENCHMARKS.md keeps the latest). A script, not a
+// test: it measures and reports, it asserts nothing.
+//
+//   npm run bench                 all of it (about 10 minutes here)
+//   BENCH_RUNS=7 npm run bench    more runs per figure (default 5; the fleet runs BENCH_FLEET_RUNS, default 1)
+//   BENCH_POOLS=labbtrfs          only these pools (default: default,labbtrfs)
+//
+// Every instance it makes is named subench-<pid>-… and deleted at the end, also after Ctrl+C.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpus, release, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(ROOT, 'bin/safeupdate.js');
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const FLEET_RUNS = Number(process.env.BENCH_FLEET_RUNS ?? 1);
+const POOLS = (process.env.BENCH_POOLS ?? 'default,labbtrfs').split(',');
+const FLEET = 8;
+const PREFIX = `subench-${process.pid}`;
+const made = new Set();
+
+const lxc = (...args) => execFileSync('lxc', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+
+/** Wall time of a command in ms, and its output. */
+function timed(file, args, env = {}) {
+  const started = process.hrtime.bigint();
+  const result = spawnSync(file, args, { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  return { ms, status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The same work by hand, as a bash script: each `lxc` is one client process. */
+function bash(script) {
+  const run = timed('bash', ['-c', `set -e\n${script}`]);
+  if (run.status !== 0) throw new Error(`by hand: exit ${run.status}: ${script}\n${run.stderr}`);
+  return run;
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const fmt = (ms) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
+
+function launch(name, pool) {
+  execFileSync(join(ROOT, 'scripts/lab'), ['launch', name, pool], { stdio: 'ignore' });
+  made.add(name);
+}
+
+function dropSnapshots(name) {
+  const snaps = JSON.parse(lxc('query', `/1.0/instances/${name}/snapshots`));
+  for (const path of snaps) lxc('delete', `${name}/${path.split('/').at(-1)}`);
+}
+
+function cleanUp() {
+  for (const name of made) spawnSync('lxc', ['delete', '--force', name], { stdio: 'ignore' });
+  made.clear();
+}
+process.on('SIGINT', () => {
+  cleanUp();
+  process.exit(130);
+});
+
+function safeupdate(args, stateDir) {
+  const run = timed('node', [BIN, '--json', ...args], { SAFEUPDATE_STATE_DIR: stateDir });
+  let report = null;
+  try {
+    report = JSON.parse(run.stdout);
+  } catch {
+    throw new Error(`safeupdate ${args.join(' ')} printed no report (exit ${run.status}):\n${run.stderr}`);
+  }
+  return { ...run, report };
+}
+
+/** The time from the failed update's end to the instance running and passing its check: the rollback's steps. */
+function rollbackDowntime(report) {
+  const steps = report.instances[0].steps;
+  const after = steps.slice(steps.findIndex((step) => step.action === 'update') + 1);
+  return after.reduce((sum, step) => sum + step.durationMs, 0);
+}
+
+const rows = [];
+const row = (figure, pool, ours, hand, target, extra = '') => {
+  const ratio = ours / hand;
+  rows.push({ figure, pool, ours, hand, ratio, target, verdict: target === null ? '' : ratio <= target ? 'PASS' : 'MISS', extra });
+};
+
+function benchPool(pool, state) {
+  const name = `${PREFIX}-${pool}`;
+  launch(name, pool);
+  const ours = { success: [], rollback: [], calls: [], rollbackCalls: [] };
+  const hand = { success: [], rollback: [] };
+  for (let i = 0; i < RUNS; i += 1) {
+    // (1) The success path: look, check, snapshot, update, check; the same work both ways.
+    const run = safeupdate([name, '--no-package-report', '--check', 'exec:true', '--', 'true'], state);
+    if (run.report.exitCode !== 0) throw new Error(`success path: exit ${run.report.exitCode}: ${run.stderr}`);
+    ours.success.push(run.ms);
+    ours.calls.push(run.report.lxd?.calls ?? NaN);
+    dropSnapshots(name);
+    hand.success.push(bash(`lxc query /1.0/instances/${name} >/dev/null; lxc exec ${name} -- true; lxc snapshot ${name} bench-hand; lxc exec ${name} -- true; lxc exec ${name} -- true`).ms);
+    dropSnapshots(name);
+
+    // (2) Rollback downtime: a failed update, then back to the snapshot and passing its check.
+    const failed = safeupdate([name, '--no-package-report', '--check', 'exec:true', '--', 'false'], state);
+    if (failed.report.exitCode !== 1) throw new Error(`rollback: exit ${failed.report.exitCode}: ${failed.stderr}`);
+    ours.rollback.push(rollbackDowntime(failed.report));
+    ours.rollbackCalls.push(failed.report.lxd?.calls ?? NaN);
+    dropSnapshots(name);
+    lxc('snapshot', name, 'bench-hand');
+    hand.rollback.push(bash(`lxc stop -f ${name}; lxc restore ${name} bench-hand; lxc start ${name}; lxc exec ${name} -- true`).ms);
+    dropSnapshots(name);
+  }
+  row('success path (`--check exec:true -- true`)', pool, median(ours.success), median(hand.success), pool === 'default' ? 1.02 : 1.0, `${median(ours.calls)} LXD calls vs 5`);
+  row('rollback downtime (failed update → running and passing)', pool, median(ours.rollback), median(hand.rollback), 1.0, `${median(ours.rollbackCalls)} LXD calls per run vs 4`);
+  return name;
+}
+
+function benchStartup(name, state) {
+  const node = [];
+  const version = [];
+  const help = [];
+  const check = [];
+  const handCheck = [];
+  for (let i = 0; i < RUNS; i += 1) {
+    node.push(timed('node', ['-e', '0']).ms);
+    version.push(timed('node', [BIN, '--version']).ms);
+    help.push(timed('node', [BIN, '--help']).ms);
+    check.push(timed('node', [BIN, 'check', name, '--check', 'exec:true', '--json'], { SAFEUPDATE_STATE_DIR: state }).ms);
+    handCheck.push(bash(`lxc query /1.0/instances/${name} >/dev/null; lxc exec ${name} -- true`).ms);
+  }
+  row('`safeupdate --version` vs `node -e 0`', '-', median(version), median(node), 1.3);
+  row('`safeupdate --help` vs `node -e 0`', '-', median(help), median(node), 1.5);
+  row('`safeupdate check` vs `lxc query` + `lxc exec` by hand', '-', median(check), median(handCheck), null);
+}
+
+function benchFleet(pool, state) {
+  const names = Array.from({ length: FLEET }, (_, i) => `${PREFIX}-fleet-${pool}-${i}`);
+  for (const name of names) launch(name, pool);
+  const times = { 1: [], 4: [] };
+  for (let i = 0; i < FLEET_RUNS; i += 1) {
+    for (const parallel of [1, 4]) {
+      const run = safeupdate([...names, '--parallel', String(parallel), '--no-package-report', '--check', 'exec:true', '--', 'sleep', '1'], state);
+      if (run.report.exitCode !== 0) throw new Error(`fleet: exit ${run.report.exitCode}: ${run.stderr}`);
+      times[parallel].push(run.ms);
+      for (const name of names) dropSnapshots(name);
+    }
+  }
+  const one = median(times[1]);
+  const four = median(times[4]);
+  rows.push({ figure: `fleet of ${FLEET} (\`-- sleep 1\`): \`--parallel 4\` vs \`--parallel 1\``, pool, ours: four, hand: one, ratio: four / one, target: 1 / 2.5, verdict: one / four >= 2.5 ? 'PASS' : 'MISS', extra: `speed-up ${(one / four).toFixed(2)}×` });
+  for (const name of names) {
+    spawnSync('lxc', ['delete', '--force', name], { stdio: 'ignore' });
+    made.delete(name);
+  }
+}
+
+function machine() {
+  const lxd = spawnSync('lxd', ['--version'], { encoding: 'utf8' }).stdout.trim();
+  return `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Linux ${release()}, Node ${process.versions.node}, LXD ${lxd}`;
+}
+
+try {
+  const state = execFileSync('mktemp', ['-d'], { encoding: 'utf8' }).trim();
+  console.error(`bench: ${RUNS} runs per figure on ${POOLS.join(', ')}; fleet ${FLEET_RUNS} run(s)`);
+  let any = null;
+  for (const pool of POOLS) {
+    console.error(`bench: pool ${pool}`);
+    any = benchPool(pool, state);
+  }
+  console.error('bench: start-up');
+  benchStartup(any, state);
+  for (const pool of POOLS) {
+    console.error(`bench: fleet on ${pool}`);
+    benchFleet(pool, state);
+  }
+  console.log(`Machine: ${machine()}. Medians of ${RUNS} alternating runs (fleet: ${FLEET_RUNS}).\n`);
+  console.log('| figure | pool | safeupdate | by hand / baseline | ratio | target | verdict | notes |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    const target = r.target === null ? '-' : `≤ ${r.target.toFixed(2)}`;
+    console.log(`| ${r.figure} | ${r.pool} | ${fmt(r.ours)} | ${fmt(r.hand)} | ${r.ratio.toFixed(2)} | ${target} | ${r.verdict} | ${r.extra} |`);
+  }
+} finally {
+  cleanUp();
+}
