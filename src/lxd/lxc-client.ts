@@ -92,15 +92,13 @@ export class LxcClient implements Lxd {
     }));
   }
 
-  async getSpace(ref: InstanceRef, pool: string): Promise<{ driver: string; freeBytes: number | null; usedByInstanceBytes: number | null }> {
+  async getSpace(ref: InstanceRef, pool: string, location: string | null): Promise<{ driver: string; freeBytes: number | null; usedByInstanceBytes: number | null }> {
     const project = ref.project === null ? '' : `project=${encodeURIComponent(ref.project)}`;
     const poolPath = `/1.0/storage-pools/${encodeURIComponent(pool)}`;
-    const { driver } = (await this.query(ref.remote, withQuery(poolPath, project))) as { driver: string };
     // On a cluster every member has its own share of the pool, and a server answers for itself unless
-    // told a target: the free space that counts is on the member that holds the instance. A server
-    // that is not clustered says "none".
-    const { location } = (await this.query(ref.remote, instancePath(ref, ''))) as RawInstance;
-    const member = location && location !== 'none' ? `target=${encodeURIComponent(location)}` : '';
+    // told a target: the free space that counts is on the member that holds the instance.
+    const member = location === null ? '' : `target=${encodeURIComponent(location)}`;
+    const { driver } = (await this.query(ref.remote, withQuery(poolPath, project))) as { driver: string };
     const resources = (await this.query(ref.remote, withQuery(`${poolPath}/resources`, project, member))) as RawResources;
     const state = (await this.query(ref.remote, instancePath(ref, '/state'))) as RawState;
     const usage = state.disk?.root?.usage;

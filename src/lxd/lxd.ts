@@ -133,7 +133,8 @@ export interface Lxd {
   listInstances(remote: string | null, project: string | null): Promise<ListedInstance[]>;
   listSnapshots(ref: InstanceRef): Promise<Snapshot[]>;
   /** The pool's driver and free bytes, and the instance's root disk usage; null where LXD does not say. */
-  getSpace(ref: InstanceRef, pool: string): Promise<{ driver: string; freeBytes: number | null; usedByInstanceBytes: number | null }>;
+  /** `location`: the cluster member that holds the instance (its `location`), null outside a cluster. */
+  getSpace(ref: InstanceRef, pool: string, location: string | null): Promise<{ driver: string; freeBytes: number | null; usedByInstanceBytes: number | null }>;
   /**
    * Refreshes the instance, snapshots included, to the same name on another remote (a snapshot
    * server): `lxc copy --refresh` semantics, only what is missing there is transferred.

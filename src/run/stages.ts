@@ -200,7 +200,7 @@ export class Stages {
       if (refusal) throw new Refusal(refusal);
       this.item.uncoveredVolumes = uncoveredVolumes(instance!);
       const pool = instance!.devices.root?.pool ?? 'default';
-      const space = await lxd.getSpace(ref, pool);
+      const space = await lxd.getSpace(ref, pool, instance!.location);
       // Only the dir driver copies the whole root filesystem; copy-on-write drivers share blocks.
       const neededBytes = space.driver === 'dir' ? space.usedByInstanceBytes : 0;
       this.item.space = { pool, driver: space.driver, freeBytes: space.freeBytes, neededBytes };

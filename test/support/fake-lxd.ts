@@ -80,8 +80,8 @@ export class FakeLxd implements Lxd {
   listSnapshots(ref: InstanceRef): Promise<Snapshot[]> {
     return this.take('listSnapshots', [ref]);
   }
-  getSpace(ref: InstanceRef, pool: string): Promise<{ driver: string; freeBytes: number | null; usedByInstanceBytes: number | null }> {
-    return this.take('getSpace', [ref, pool]);
+  getSpace(ref: InstanceRef, pool: string, location: string | null = null): Promise<{ driver: string; freeBytes: number | null; usedByInstanceBytes: number | null }> {
+    return this.take('getSpace', [ref, pool, location]);
   }
   refreshCopy(ref: InstanceRef, remote: string): Promise<void> {
     return this.take('refreshCopy', [ref, remote]);

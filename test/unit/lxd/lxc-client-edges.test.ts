@@ -59,10 +59,9 @@ describe('the client binary', () => {
 
 describe('answers in odd shapes', () => {
   it('an instance state without disks, or without a root disk, reports no usage', async () => {
-    const instance = json({ name: 'web1', location: 'none' });
-    answer(json({ driver: 'dir' }), instance, json({ space: { total: 100 } }), json({}), json({ driver: 'dir' }), instance, json({ space: { total: 100 } }), json({ disk: {} }));
-    expect(await client().getSpace(local, 'default')).toEqual({ driver: 'dir', freeBytes: 100, usedByInstanceBytes: null });
-    expect(await client().getSpace(local, 'default')).toEqual({ driver: 'dir', freeBytes: 100, usedByInstanceBytes: null });
+    answer(json({ driver: 'dir' }), json({ space: { total: 100 } }), json({}), json({ driver: 'dir' }), json({ space: { total: 100 } }), json({ disk: {} }));
+    expect(await client().getSpace(local, 'default', null)).toEqual({ driver: 'dir', freeBytes: 100, usedByInstanceBytes: null });
+    expect(await client().getSpace(local, 'default', null)).toEqual({ driver: 'dir', freeBytes: 100, usedByInstanceBytes: null });
   });
 
   it('a snapshot of size 0 has size 0; only a negative size is "not reported"', async () => {

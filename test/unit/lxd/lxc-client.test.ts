@@ -251,25 +251,22 @@ describe('LxcClient: reads', () => {
   it('getSpace reads the pool, its resources and the instance state', async () => {
     answer(
       json({ name: 'default', driver: 'dir' }),
-      json({ name: 'web1', location: 'none' }),
       json({ space: { total: 1000, used: 400 } }),
       json({ disk: { root: { usage: 250 } } }),
     );
-    expect(await client().getSpace(local, 'default')).toEqual({ driver: 'dir', freeBytes: 600, usedByInstanceBytes: 250 });
+    expect(await client().getSpace(local, 'default', null)).toEqual({ driver: 'dir', freeBytes: 600, usedByInstanceBytes: 250 });
     expect(argvs()).toEqual([
       ['query', '/1.0/storage-pools/default'],
-      ['query', '/1.0/instances/web1'],
       ['query', '/1.0/storage-pools/default/resources'],
       ['query', '/1.0/instances/web1/state'],
     ]);
   });
 
   it('getSpace says null where LXD does not report, and carries remote and project', async () => {
-    answer(json({ driver: 'dir' }), json({ name: 'web1' }), json({}), json({ disk: { root: { usage: 0 } } }));
-    expect(await client().getSpace(remote, 'my pool')).toEqual({ driver: 'dir', freeBytes: null, usedByInstanceBytes: null });
+    answer(json({ driver: 'dir' }), json({}), json({ disk: { root: { usage: 0 } } }));
+    expect(await client().getSpace(remote, 'my pool', null)).toEqual({ driver: 'dir', freeBytes: null, usedByInstanceBytes: null });
     expect(argvs()).toEqual([
       ['query', `backup:/1.0/storage-pools/my%20pool?project=${encodedProject}`],
-      ['query', `backup:/1.0/instances/web1?project=${encodedProject}`],
       ['query', `backup:/1.0/storage-pools/my%20pool/resources?project=${encodedProject}`],
       ['query', `backup:/1.0/instances/web1/state?project=${encodedProject}`],
     ]);
@@ -278,14 +275,13 @@ describe('LxcClient: reads', () => {
   it('getSpace on a cluster reads the free space of the member that holds the instance', async () => {
     answer(
       json({ driver: 'dir' }),
-      json({ name: 'web1', location: 'm2' }),
       json({ space: { total: 1000, used: 900 } }),
       json({ disk: {} }),
     );
-    expect(await client().getSpace(remote, 'default')).toEqual({ driver: 'dir', freeBytes: 100, usedByInstanceBytes: null });
+    // The member comes from the instance the run has already read (its location).
+    expect(await client().getSpace(remote, 'default', 'm2')).toEqual({ driver: 'dir', freeBytes: 100, usedByInstanceBytes: null });
     expect(argvs()).toEqual([
       ['query', `backup:/1.0/storage-pools/default?project=${encodedProject}`],
-      ['query', `backup:/1.0/instances/web1?project=${encodedProject}`],
       ['query', `backup:/1.0/storage-pools/default/resources?project=${encodedProject}&target=m2`],
       ['query', `backup:/1.0/instances/web1/state?project=${encodedProject}`],
     ]);
