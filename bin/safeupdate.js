@@ -4,8 +4,16 @@ import { readFileSync } from 'node:fs';
 // `--version` alone needs nothing of the tool: answered before the CLI (and its libraries) load.
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
-  process.stdout.write(`${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`);
-  process.exit(0);
+  let version = null;
+  try {
+    version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+  } catch {
+    // Unreadable here: the CLI answers it, or fails with its own exit code (never Node's 1).
+  }
+  if (version) {
+    process.stdout.write(`${version}\n`);
+    process.exit(0);
+  }
 }
 
 const { main, reportInternalError } = await import('../dist/cli/main.js');

@@ -9,6 +9,7 @@
 //
 // Every instance it makes is named subench-<pid>-… and deleted at the end, also after Ctrl+C.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -164,8 +165,9 @@ function machine() {
   return `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Linux ${release()}, Node ${process.versions.node}, LXD ${lxd}`;
 }
 
+let state = null;
 try {
-  const state = execFileSync('mktemp', ['-d'], { encoding: 'utf8' }).trim();
+  state = execFileSync('mktemp', ['-d'], { encoding: 'utf8' }).trim();
   console.error(`bench: ${RUNS} runs per figure on ${POOLS.join(', ')}; fleet ${FLEET_RUNS} run(s)`);
   let any = null;
   for (const pool of POOLS) {
@@ -187,4 +189,5 @@ try {
   }
 } finally {
   cleanUp();
+  if (state) rmSync(state, { recursive: true, force: true });
 }

@@ -70,10 +70,12 @@ export class FleetBoard {
  */
 export async function fleetTaskList(labels: readonly string[]): Promise<{ emit: FleetEmit; flush: () => Promise<void> }> {
   const { Listr, options: listOptions } = await loadListr();
-  const board = new FleetBoard(labels);
+  // One group per name: a label listed twice must not leave a group that never ends.
+  const unique = [...new Set(labels)];
+  const board = new FleetBoard(unique);
   const wrappers = new Map<string, Promise<Wrapper>>();
   const ends = new Map<string, () => void>();
-  const tasks = labels.map((label) => {
+  const tasks = unique.map((label) => {
     let gotWrapper!: (wrapper: Wrapper) => void;
     wrappers.set(label, new Promise((resolve) => (gotWrapper = resolve)));
     const ended = new Promise<void>((resolve) => ends.set(label, resolve));

@@ -146,7 +146,7 @@ export async function main(argv: string[], given: Io): Promise<number> {
       // The record is keyed by the remote and project the client uses: resolve them as a run does.
       const lxd = lxdFor(io);
       const ref = await lxd.resolveRef(parseInstanceRef(instance, flags.project ?? null));
-      const file = new InstanceRecordFile(stateDir(io.env), ref, serverScope(lxd.dialect, io.env));
+      const file = new InstanceRecordFile(stateDir(io.env), ref, serverScope(lxd.dialect, ref.remote, io.env));
       // A run on another host leaves no record here, only its lease on the server.
       const lease = new ServerLease(lxd, ref, systemClock, leaseLengthMs(io.env));
       if (flags.forget) {

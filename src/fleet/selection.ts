@@ -35,8 +35,9 @@ export async function selectInstances(lxd: Lxd, request: SelectionRequest, group
     const typed = parseInstanceRef(text, request.project);
     return { typed, ref: await settle(lxd.resolveRef(typed)) };
   }));
-  const excludedRefs = await Promise.all(request.exclude.map((text) => settle(lxd.resolveRef(parseInstanceRef(text, request.project)))));
-  const excluded = new Set(excludedRefs.filter((ref): ref is InstanceRef => !(ref instanceof LxdError)).map(keyOf));
+  // An exclusion that cannot be resolved is not dropped: the instance it names could still be listed
+  // later and updated. Nothing has started; the LXD error ends the run (exit 3).
+  const excluded = new Set((await Promise.all(request.exclude.map((text) => lxd.resolveRef(parseInstanceRef(text, request.project))))).map(keyOf));
   const everywhere = await Promise.all(request.all.map(async (remote) => ({ remote, scope: await settle(lxd.resolveRef({ remote, name: 'all', project: request.project })) })));
 
   const listings = new Map<string, Promise<ListedInstance[] | LxdError>>();

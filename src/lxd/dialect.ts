@@ -55,12 +55,16 @@ const DIALECTS: Record<ClientName, Dialect> = { lxc: LXC, incus: INCUS };
  * `local` is another daemon when the daemon folder is not the default one. '' for LXD's default,
  * so that records kept before this existed are still found.
  */
-export function serverScope(dialect: Dialect, env: NodeJS.ProcessEnv = process.env): string {
-  const dir = env[dialect.daemonDirEnv];
+export function serverScope(dialect: Dialect, remote: string | null, env: NodeJS.ProcessEnv = process.env): string {
   const client = dialect.client === 'lxc' ? '' : `${dialect.client}-`;
-  if (!dir || dir.replace(/\/+$/, '') === dialect.daemonDir) return client;
+  // The daemon folder says which daemon `local` (the unix socket) is; other remotes are addresses.
+  const dir = (remote ?? 'local') === 'local' ? env[dialect.daemonDirEnv]?.replace(/\/+$/, '') : undefined;
+  if (!dir || dir === dialect.daemonDir || (dialect.client === 'lxc' && dir === SNAP_LXD_DIR)) return client;
   return `${client}${createHash('sha256').update(dir).digest('hex').slice(0, 8)}-`;
 }
+
+/** The snap's daemon folder: the default daemon too, where LXD comes from the snap. */
+const SNAP_LXD_DIR = '/var/snap/lxd/common/lxd';
 
 /** A command as the operator types it in this client: `incus snapshot restore web1 snap`. */
 export function commandLine(dialect: Dialect, args: readonly string[]): string {

@@ -37,7 +37,7 @@ export async function recoverInstance(ref: InstanceRef, checks: CheckDefinition[
   const started = clock.now();
   const item = emptyInstanceReport(formatRef(ref), ref.project);
   const stage = new Stages(context, item, ref);
-  const file = new InstanceRecordFile(context.stateDir, ref, serverScope(context.lxd.dialect));
+  const file = new InstanceRecordFile(context.stateDir, ref, serverScope(context.lxd.dialect, ref.remote));
   const finish = (outcome: Outcome, failure: Failure | null, command: string[] = []): Promise<Report> =>
     stage.conclude(outcome, failure, { startedAt: started, command });
 

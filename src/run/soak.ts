@@ -56,14 +56,26 @@ export async function soak(checks: CheckDefinition[], durationMs: number, contex
   const watched: Watched[] = checks.map((check) => ({ check, samples: 0, nextAt: started, key: null, failure: null }));
   const checkContext: CheckContext = { lxd: context.lxd, ref: context.ref, phase: 'soak', baselineFailedUnits: context.baselineFailedUnits, signal };
   const restarts = restartWatch(checks);
-  const counted = restarts ? await readRestarts(context, restarts.units) : null;
-  const restartResult = { samples: 0, failure: null as string | null };
+  const restartResult = { samples: 0, failure: null as string | null, unread: 0, lastError: '' };
+  // Counters that cannot be read are not "no restart": a read that fails is counted and retried next
+  // round, and a soak that never read them fails for it.
+  const readOrNull = async (): Promise<Map<string, number> | null> => {
+    try {
+      return await readRestarts(context, restarts!.units);
+    } catch (error) {
+      restartResult.unread += 1;
+      restartResult.lastError = error instanceof Error ? error.message : String(error);
+      return null;
+    }
+  };
+  let counted = restarts ? await readOrNull() : null;
   let lastProgress = started;
 
   const sampleCheck = async (item: Watched) => {
     item.samples += 1;
     const seen: Observation = await attemptSafely(attemptFor(item.check.spec), checkContext, item.check.timing.timeoutMs);
-    item.nextAt = clock.now() + item.check.timing.intervalMs;
+    // Never past the end: every check has a last look when the soak ends, however long its interval.
+    item.nextAt = Math.min(clock.now() + item.check.timing.intervalMs, end);
     if (seen.state === 'fail') return (item.failure = `${seen.message} at ${elapsed()}`);
     if (seen.state === 'retry') {
       // It may come back: give it what a check after the update gets.
@@ -79,13 +91,20 @@ export async function soak(checks: CheckDefinition[], durationMs: number, contex
   };
 
   const sampleRestarts = async () => {
-    if (!restarts || !counted) return null;
+    if (!restarts) return null;
     restartResult.samples += 1;
-    const now = await readRestarts(context, restarts.units);
-    const grown = [...now].filter(([unit, count]) => count > (counted.get(unit) ?? 0));
+    if (counted === null) {
+      counted = await readOrNull();
+      return null;
+    }
+    const before = counted;
+    const now = await readOrNull();
+    if (now === null) return null;
+    // Units that had failed before the update are not the update's doing.
+    const grown = [...now].filter(([unit, count]) => count > (before.get(unit) ?? 0) && !context.baselineFailedUnits.includes(unit));
     if (grown.length === 0) return null;
     return (restartResult.failure = grown
-      .map(([unit, count]) => `${unit} restarted ${count - (counted.get(unit) ?? 0)} time(s) during the soak (NRestarts ${counted.get(unit) ?? 0} → ${count})`)
+      .map(([unit, count]) => `${unit} restarted ${count - (before.get(unit) ?? 0)} time(s) during the soak (NRestarts ${before.get(unit) ?? 0} → ${count})`)
       .join('; ') + ` at ${elapsed()}`);
   };
 
@@ -98,7 +117,7 @@ export async function soak(checks: CheckDefinition[], durationMs: number, contex
       if (item.check.required) failure = `${item.check.name}: ${item.failure}`;
       else item.nextAt = Infinity;
     }
-    if (failure === null && !signal.aborted) failure = await sampleRestarts().catch(() => null);
+    if (failure === null && !signal.aborted) failure = await sampleRestarts();
     if (failure !== null || signal.aborted || clock.now() >= end) break;
     if (clock.now() - lastProgress >= PROGRESS_EVERY_MS) {
       lastProgress = clock.now();
@@ -108,6 +127,9 @@ export async function soak(checks: CheckDefinition[], durationMs: number, contex
     await clock.sleep(Math.max(nextDue - clock.now(), 0), signal);
   }
 
+  if (restarts && counted === null && failure === null && !signal.aborted) {
+    failure = restartResult.failure = `could not read systemd's restart counters (${restartResult.unread} tries, last: ${restartResult.lastError})`;
+  }
   const elapsedMs = clock.now() - started;
   const results: CheckResult[] = watched.map((item) => ({
     name: item.check.name,
@@ -126,7 +148,7 @@ export async function soak(checks: CheckDefinition[], durationMs: number, contex
       required: true,
       attempts: restartResult.samples,
       durationMs: elapsedMs,
-      message: restartResult.failure ?? `no restart of ${restarts.describe} over ${formatDuration(elapsedMs)}`,
+      message: restartResult.failure ?? `no restart of ${restarts.describe} over ${formatDuration(elapsedMs)}${restartResult.unread ? ` (${restartResult.unread} of ${restartResult.samples + 1} reads failed, last: ${restartResult.lastError})` : ''}`,
     });
   }
   return { results, samples: sampleCount(watched, restartResult), elapsedMs, failure };
@@ -136,10 +158,14 @@ function sampleCount(watched: Watched[], restarts: { samples: number }): number 
   return watched.reduce((sum, item) => sum + item.samples, restarts.samples);
 }
 
-/** What the restart watch covers: null when no check says the instance runs systemd. */
+/**
+ * What the restart watch covers: null when no required check says the instance runs systemd. A
+ * check that is not required only warns, and so must its units' restarts: they are not watched.
+ */
 function restartWatch(checks: CheckDefinition[]): { units: string[] | 'all'; describe: string } | null {
-  if (checks.some((check) => check.spec.kind === 'systemd')) return { units: 'all', describe: 'any service' };
-  const units = checks.flatMap((check) => (check.spec.kind === 'unit' ? [check.spec.unit] : []));
+  const required = checks.filter((check) => check.required);
+  if (required.some((check) => check.spec.kind === 'systemd')) return { units: 'all', describe: 'any service' };
+  const units = required.flatMap((check) => (check.spec.kind === 'unit' ? [check.spec.unit] : []));
   return units.length ? { units, describe: units.join(', ') } : null;
 }
 

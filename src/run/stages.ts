@@ -56,7 +56,7 @@ export class Stages {
     try {
       this.ref = await lxd.resolveRef(this.ref);
       this.item.project = this.ref.project;
-      const record = new InstanceRecordFile(this.context.stateDir, this.ref, serverScope(lxd.dialect));
+      const record = new InstanceRecordFile(this.context.stateDir, this.ref, serverScope(lxd.dialect, this.ref.remote));
       const { clearedStale } = await record.acquire({
         runId, host: hostname(), instance: this.item.instance, ref: this.ref, command, startedAt: new Date(clock.now()).toISOString(), runDir,
       });
@@ -253,7 +253,7 @@ export class Stages {
     const { lxd, clock, emit, interrupt } = this.context;
     if (checks.length === 0) this.warn('--soak with no health checks: nothing to watch; only the time passes');
     let failure: string | null = null;
-    await this.step('soak', `Soak for ${formatDuration(durationMs)}`, async () => {
+    const outcome = await this.step('soak', `Soak for ${formatDuration(durationMs)}`, async () => {
       const watch = await soak(checks, durationMs, {
         lxd, ref: this.ref, clock, baselineFailedUnits, signal: interrupt,
         progress: (message) => emit({ type: 'progress', message }),
@@ -269,6 +269,8 @@ export class Stages {
       if (interrupt.aborted) throw new Refusal(`interrupted after ${formatDuration(watch.elapsedMs)}`);
       return { message: `healthy for ${formatDuration(watch.elapsedMs)}, ${watch.samples} samples` };
     });
+    // A soak that broke (not one that found a problem, nor an interrupt) proved nothing: not healthy either.
+    if (failure === null && !outcome.ok && !interrupt.aborted) return { step: 'soak', message: `the soak could not watch: ${outcome.message}` };
     return failure === null ? null : { step: 'soak', message: failure };
   }
 

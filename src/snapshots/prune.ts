@@ -28,7 +28,7 @@ export interface PruneOutcome {
  */
 export async function pruneLocked(lxd: Lxd, plan: PrunePlan, stateDir: string, runId: string): Promise<PruneOutcome> {
   const ref = await lxd.resolveRef(plan.ref);
-  const record = new InstanceRecordFile(stateDir, ref, serverScope(lxd.dialect));
+  const record = new InstanceRecordFile(stateDir, ref, serverScope(lxd.dialect, ref.remote));
   try {
     await record.acquire({ runId, host: hostname(), instance: plan.instance, ref, command: ['prune'], startedAt: new Date().toISOString(), runDir: '' });
   } catch (error) {

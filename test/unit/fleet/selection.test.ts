@@ -72,13 +72,15 @@ describe('choosing the fleet', () => {
       return { ...ref, remote: ref.remote ?? 'local', project: 'default' };
     };
     lxd.expect('listInstances', () => [listed('web1')]);
-    const chosen = await selectInstances(lxd, request({ names: ['gone:db1', 'web1'], exclude: ['gone:db2'], all: ['gone'] }), {});
+    const chosen = await selectInstances(lxd, request({ names: ['gone:db1', 'web1'], all: ['gone'] }), {});
     expect(chosen.targets.map((t) => t.label)).toEqual(['web1']);
     expect(chosen.notStarted.map((r) => r.instance)).toEqual(['gone:db1', 'gone:']);
     // The default remote itself unreachable: one entry for its --all.
     lxd.expect('listInstances', () => Promise.reject(new LxdError('lxd is not reachable', 'unreachable', ['lxc'])));
     expect((await selectInstances(lxd, request({ all: [null] }), {})).notStarted.map((r) => [r.instance, r.error?.message])).toEqual([['--all', 'lxd is not reachable']]);
     await expect(selectInstances(lxd, request({ names: ['bug:db1'] }), {})).rejects.toThrow('a bug');
+    // An exclusion that cannot be resolved ends the run before anything starts: it is never dropped.
+    await expect(selectInstances(lxd, request({ names: ['web1'], exclude: ['gone:db2'] }), {})).rejects.toThrow("Remote gone doesn't exist");
   });
 
   it('refuses an unknown group and a --where without =', async () => {

@@ -44,11 +44,12 @@ describe('a soak that stays healthy', () => {
 
   it('tells its views the time left every 5 s, and looks at least every 2 s whatever the intervals', async () => {
     const { lxd, clock, progress, context } = setUp();
-    lxd.expect('exec', () => execResult(), (args) => (args[1] as string[]).join(' ') === 'sh -c true');
+    for (let look = 0; look < 2; look += 1) lxd.expect('exec', () => execResult(), (args) => (args[1] as string[]).join(' ') === 'sh -c true');
     const outcome = await soak([defineCheck('exec:true', { timing: { intervalMs: 60_000 } })], 10_000, context);
     lxd.assertDone();
-    // The exec check is due once (its interval is a minute); the loop still wakes every 2 s.
-    expect(outcome).toMatchObject({ failure: null, samples: 1 });
+    // The exec check's interval is a minute: it is looked at first, and once more as the soak ends,
+    // so that nothing in the last stretch goes unseen; the loop still wakes every 2 s.
+    expect(outcome).toMatchObject({ failure: null, samples: 2 });
     expect(clock.sleeps).toEqual([2_000, 2_000, 2_000, 2_000, 2_000]);
     expect(progress).toEqual(['soak: 4s left, 1 samples, healthy so far']);
     // No check says the instance runs systemd: no restart watch.
@@ -105,12 +106,13 @@ describe('a soak that fails', () => {
     lxd.expect('exec', () => unitOutput('activating', 'start', 'inv-1'), isUnitCheck('demo'));
     lxd.expect('exec', () => unitOutput('active', 'running', 'inv-1'), isUnitCheck('demo'));
     lxd.expect('exec', () => counters({ 'demo.service': 0 }), isRestartRead);
-    // The unit is not due again within this short soak; the counters are read once more at its end.
+    // The last look as the soak ends, at 100 ms.
+    lxd.expect('exec', () => unitOutput('active', 'running', 'inv-1'), isUnitCheck('demo'));
     lxd.expect('exec', () => counters({ 'demo.service': 0 }), isRestartRead);
     const outcome = await soak([defineCheck('unit:demo')], 100, context);
     lxd.assertDone();
-    expect(outcome).toMatchObject({ failure: null, samples: 4, elapsedMs: 100 });
-    expect(outcome.results[0]).toMatchObject({ ok: true, attempts: 2 });
+    expect(outcome).toMatchObject({ failure: null, samples: 5, elapsedMs: 100 });
+    expect(outcome.results[0]).toMatchObject({ ok: true, attempts: 3 });
   });
 
   it('a look that may still pass and does not within the deadline fails, with both what it saw first and last', async () => {
@@ -135,6 +137,55 @@ describe('a soak that fails', () => {
     lxd.assertDone();
     expect(outcome.failure).toBeNull();
     expect(outcome.results.map((result) => [result.name, result.ok])).toEqual([['exec:zones', false], ['exec:true', true]]);
+  });
+});
+
+describe('what the restart watch covers', () => {
+  it('counters that cannot be read are not "no restart": read again next round, and a soak that never read them fails', async () => {
+    const { lxd, context } = setUp();
+    const broken = () => execResult({ exitCode: 1, stderr: 'Failed to connect to bus' });
+    lxd.expect('exec', broken, isRestartRead);
+    for (let round = 0; round < 2; round += 1) {
+      lxd.expect('exec', () => unitOutput('active', 'running', 'inv-1'), isUnitCheck('demo'));
+      lxd.expect('exec', broken, isRestartRead);
+    }
+    const outcome = await soak([defineCheck('unit:demo')], 2_000, context);
+    lxd.assertDone();
+    expect(outcome.failure).toBe("could not read systemd's restart counters (3 tries, last: systemctl show exited 1)");
+    expect(outcome.results[1]).toMatchObject({ name: 'restarts', ok: false });
+  });
+
+  it('a read that fails now and then is said in the result, and the counters read later still count', async () => {
+    const { lxd, context } = setUp();
+    lxd.expect('exec', () => execResult({ exitCode: 1 }), isRestartRead);
+    lxd.expect('exec', () => unitOutput('active', 'running', 'inv-1'), isUnitCheck('demo'));
+    lxd.expect('exec', () => counters({ 'demo.service': 4 }), isRestartRead);
+    lxd.expect('exec', () => unitOutput('active', 'running', 'inv-1'), isUnitCheck('demo'));
+    lxd.expect('exec', () => counters({ 'demo.service': 4 }), isRestartRead);
+    const outcome = await soak([defineCheck('unit:demo')], 2_000, context);
+    lxd.assertDone();
+    expect(outcome.failure).toBeNull();
+    expect(outcome.results[1]!.message).toBe('no restart of demo over 2s (1 of 3 reads failed, last: systemctl show exited 1)');
+  });
+
+  it('does not blame the update for units that had failed before it', async () => {
+    const { lxd, context: fresh } = setUp();
+    const context = { ...fresh, baselineFailedUnits: ['old.service'] };
+    lxd.expect('exec', () => counters({ 'demo.service': 0, 'old.service': 7 }), isRestartRead);
+    lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
+    lxd.expect('exec', () => counters({ 'demo.service': 0, 'old.service': 9 }), isRestartRead);
+    const outcome = await soak([defineCheck('systemd')], 0, context);
+    lxd.assertDone();
+    expect(outcome.failure).toBeNull();
+    expect(outcome.results.map((result) => [result.name, result.ok])).toEqual([['systemd', true], ['restarts', true]]);
+  });
+
+  it('does not watch the restarts of a unit that only a check that is not required names', async () => {
+    const { lxd, context } = setUp();
+    lxd.expect('exec', () => unitOutput('active', 'running', 'inv-1'), isUnitCheck('flaky'));
+    const outcome = await soak([defineCheck('unit:flaky', { required: false })], 0, context);
+    lxd.assertDone();
+    expect(outcome.results.map((result) => result.name)).toEqual(['unit:flaky']);
   });
 });
 

@@ -27,20 +27,24 @@ describe('the instance record as a lock', () => {
   });
 
   it('is kept apart per server: Incus\' local, or another LXD daemon folder, is not LXD\'s local', async () => {
-    const lxd = new InstanceRecordFile(dir, ref, serverScope(LXC, {}));
-    const incus = new InstanceRecordFile(dir, ref, serverScope(INCUS, {}));
-    const member = new InstanceRecordFile(dir, ref, serverScope(LXC, { LXD_DIR: '/var/lib/safeupdate-lab/cluster/m1' }));
+    const lxd = new InstanceRecordFile(dir, ref, serverScope(LXC, 'local', {}));
+    const incus = new InstanceRecordFile(dir, ref, serverScope(INCUS, 'local', {}));
+    const member = new InstanceRecordFile(dir, ref, serverScope(LXC, 'local', { LXD_DIR: '/var/lib/safeupdate-lab/cluster/m1' }));
     await lxd.acquire(mine('a'));
     await incus.acquire(mine('b'));
     await member.acquire(mine('c'));
     expect(lxd.path).toBe(join(dir, 'instances', 'local_default_web1.json'));
     expect(incus.path).toBe(join(dir, 'instances', 'incus-local_default_web1.json'));
     expect(member.path).toMatch(/instances\/[0-9a-f]{8}-local_default_web1\.json$/);
-    // The default folders named explicitly are the same servers as no folder named.
-    expect(serverScope(LXC, { LXD_DIR: '/var/lib/lxd/' })).toBe('');
-    expect(serverScope(INCUS, { INCUS_DIR: '/var/lib/incus' })).toBe('incus-');
-    expect(serverScope(INCUS, { INCUS_DIR: '/srv/incus', LXD_DIR: '/srv/lxd' })).toMatch(/^incus-[0-9a-f]{8}-$/);
-    expect(serverScope(LXC, { LXD_DIR: '/srv/a' })).not.toBe(serverScope(LXC, { LXD_DIR: '/srv/b' }));
+    // The default folders named explicitly (the snap's too) are the same servers as no folder named.
+    expect(serverScope(LXC, 'local', { LXD_DIR: '/var/lib/lxd/' })).toBe('');
+    expect(serverScope(LXC, null, { LXD_DIR: '/var/snap/lxd/common/lxd' })).toBe('');
+    expect(serverScope(INCUS, 'local', { INCUS_DIR: '/var/lib/incus' })).toBe('incus-');
+    expect(serverScope(INCUS, null, { INCUS_DIR: '/srv/incus', LXD_DIR: '/srv/lxd' })).toMatch(/^incus-[0-9a-f]{8}-$/);
+    expect(serverScope(LXC, 'local', { LXD_DIR: '/srv/a' })).not.toBe(serverScope(LXC, 'local', { LXD_DIR: '/srv/b' }));
+    // A remote other than local is an address: the daemon folder says nothing about it.
+    expect(serverScope(LXC, 'backup', { LXD_DIR: '/srv/a' })).toBe('');
+    expect(serverScope(INCUS, 'backup', { INCUS_DIR: '/srv/a' })).toBe('incus-');
   });
 
   it('two takers of the same stale record: exactly one gets it, the other is told who holds it', async () => {
