@@ -11,6 +11,7 @@ import {
 } from './layout.js';
 import type { Action, Plan } from './plan.js';
 import { parseHookConf, readTemplate, renderChecks, renderHookConf, renderTemplate, type HookConfig } from './render.js';
+import { shellQuote } from '../shell.js';
 
 export interface HookDeps {
   lxd: Lxd;
@@ -90,8 +91,6 @@ async function execIn(lxd: Lxd, ref: InstanceRef, script: string, what: string):
   if (result.exitCode !== 0) throw new LxdError(`${what}: ${result.stderr.trim() || `exit ${result.exitCode ?? result.signal}`}`, 'failed', []);
 }
 
-const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
-
 /** What install would write at a path, for this mode. */
 function desiredContent(template: string | null, path: string, version: string, generated: Record<string, string>): string {
   if (template) return renderTemplate(readTemplate(template), { version });
@@ -122,7 +121,7 @@ export async function planInstall(deps: HookDeps, target: InstallTarget, options
     const modes = DIRS.filter((dir) => folders.includes(dir.path));
     actions.push({
       describe: `create ${folders.join(', ')}`,
-      run: () => execIn(lxd, ref, modes.map((dir) => `mkdir -p -m ${dir.mode.toString(8)} ${quote(dir.path)}`).join(' && '), `cannot create ${folders.join(', ')}`),
+      run: () => execIn(lxd, ref, modes.map((dir) => `mkdir -p -m ${dir.mode.toString(8)} ${shellQuote(dir.path)}`).join(' && '), `cannot create ${folders.join(', ')}`),
     });
   }
 
@@ -187,7 +186,7 @@ export async function planInstall(deps: HookDeps, target: InstallTarget, options
       fingerprint = current;
     }
     if (trusted && key !== undefined && (key.mode !== SECRET || state.files.get(PATHS.clientCert)?.mode !== SECRET)) {
-      actions.push({ describe: `make ${PATHS.clientKey} and ${PATHS.clientCert} root's alone (0600)`, run: () => execIn(lxd, ref, `chmod 600 ${quote(PATHS.clientKey)} ${quote(PATHS.clientCert)}`, 'cannot chmod') });
+      actions.push({ describe: `make ${PATHS.clientKey} and ${PATHS.clientCert} root's alone (0600)`, run: () => execIn(lxd, ref, `chmod 600 ${shellQuote(PATHS.clientKey)} ${shellQuote(PATHS.clientCert)}`, 'cannot chmod') });
     }
     actions.push(...revoke(lxd, ref, stale(trust, name, [conf.cert_fingerprint]).filter((entry) => entry.fingerprint !== fingerprint)));
     const serverCert = state.files.get(PATHS.serverCert);

@@ -2,6 +2,7 @@ import { LxdError } from '../errors.js';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
 import { ALL_PATHS, APT_UNITS, DIRS, GUARD_LOG, PATHS } from './layout.js';
+import { shellJoin, shellQuote } from '../shell.js';
 
 /** Of the guard's log, status reads this many last lines. */
 const LOG_LINES = 20;
@@ -23,8 +24,6 @@ export interface InstanceHookState {
   listeningPorts: number[];
 }
 
-const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
-
 /** Read-only. Paths are fixed, so the script is too; the key is listed but not read. */
 export const STATE_SCRIPT = [
   'yn() { if "$@" >/dev/null 2>&1; then echo yes; else echo no; fi; }',
@@ -37,13 +36,13 @@ export const STATE_SCRIPT = [
   'fi',
   // /proc/net/tcp*: local address as HEXADDR:HEXPORT, state 0A is LISTEN.
   'echo "listen=$(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk \'$4 == "0A" { print $2 }\' | sed \'s/.*://\' | tr \'\\n\' \' \')"',
-  `for p in ${ALL_PATHS.map(quote).join(' ')}; do`,
+  `for p in ${shellJoin(ALL_PATHS)}; do`,
   '  [ -f "$p" ] || continue',
   // The key is never read; of the guard's log, which only grows, the last lines.
-  `  case $p in ${quote(PATHS.clientKey)}) c=- ;; ${quote(GUARD_LOG)}) c=$(tail -n ${LOG_LINES} "$p" | base64 | tr -d '\\n') ;; *) c=$(base64 <"$p" | tr -d '\\n') ;; esac`,
+  `  case $p in ${shellQuote(PATHS.clientKey)}) c=- ;; ${shellQuote(GUARD_LOG)}) c=$(tail -n ${LOG_LINES} "$p" | base64 | tr -d '\\n') ;; *) c=$(base64 <"$p" | tr -d '\\n') ;; esac`,
   '  echo "file=$p $(stat -c %a "$p") ${c:-=}"',
   'done',
-  `for d in ${DIRS.map((dir) => quote(dir.path)).join(' ')}; do [ -d "$d" ] && echo "dir=$d"; done`,
+  `for d in ${DIRS.map((dir) => shellQuote(dir.path)).join(' ')}; do [ -d "$d" ] && echo "dir=$d"; done`,
   'exit 0',
 ].join('\n');
 

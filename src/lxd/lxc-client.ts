@@ -5,6 +5,7 @@ import type { Options as ExecaOptions } from 'execa';
 import { LxdError } from '../errors.js';
 import { LXC, type Dialect } from './dialect.js';
 import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, ListedInstance, Lxd, LxdCall, Profile, ProfileRef, ServerApi, ServerInfo, Snapshot, TrustedCertificate } from './lxd.js';
+import { shellJoin } from '../shell.js';
 
 export interface LxcClientOptions {
   /** The client spoken: `lxc` (the default) or `incus`. */
@@ -458,9 +459,6 @@ interface RawSnapshot {
   size?: number;
 }
 
-function shellJoin(words: string[]): string {
-  return words.map((word) => `'${word.replaceAll("'", `'\\''`)}'`).join(' ');
-}
 
 function target(ref: { remote: string | null; name: string }): string {
   return ref.remote === null ? ref.name : `${ref.remote}:${ref.name}`;

@@ -3,6 +3,7 @@ import { attemptFor, attemptSafely, probe, type Clock } from '../checks/probe.js
 import { parseProperties } from '../checks/unit-check.js';
 import { formatDuration } from '../config/duration.js';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
+import { shellJoin } from '../shell.js';
 
 /** How often, at most, a soak looks: a check's own interval when shorter. */
 const LONGEST_TICK_MS = 2_000;
@@ -174,7 +175,7 @@ async function readRestarts({ lxd, ref, signal }: SoakContext, units: string[] |
   const script =
     units === 'all'
       ? 'systemctl show --property=Id,NRestarts -- $(systemctl list-units --type=service --all --plain --no-legend --no-pager | cut -d" " -f1)'
-      : `systemctl show --property=Id,NRestarts -- ${units.map((unit) => `'${unit.replaceAll("'", `'\\''`)}'`).join(' ')}`;
+      : `systemctl show --property=Id,NRestarts -- ${shellJoin(units)}`;
   const result = await lxd.exec(ref, ['sh', '-c', script], { timeoutMs: 10_000, signal });
   if (result.exitCode !== 0) throw new Error(`systemctl show exited ${result.exitCode}`);
   const counts = new Map<string, number>();
