@@ -1,7 +1,7 @@
 import type { ListrTaskWrapper } from 'listr2';
 import { formatDuration } from '../config/duration.js';
+import { describeEnd } from '../fleet/fleet-lines.js';
 import type { FleetEmit, FleetEvent } from '../fleet/run-fleet.js';
-import { headline } from '../report/human.js';
 import type { InstanceReport } from '../report/report.js';
 import { loadListr } from './task-list.js';
 
@@ -50,8 +50,7 @@ export class FleetBoard {
         break;
       case 'finished': {
         const { item } = event;
-        const duration = item.durationMs === null ? '' : ` in ${formatDuration(item.durationMs)}`;
-        row.title = `${label}: ${headline(item)}${duration}${item.error ? ` (${item.error.step}: ${item.error.message})` : ''}`;
+        row.title = `${label}: ${describeEnd(item)}`;
         row.ended = { item, ok: FINE.has(item.outcome) };
         break;
       }

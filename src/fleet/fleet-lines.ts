@@ -1,7 +1,14 @@
 import { lineProgress, type ProgressOptions } from '../cli/progress.js';
 import { formatDuration } from '../config/duration.js';
 import { headline } from '../report/human.js';
+import type { InstanceReport } from '../report/report.js';
 import type { FleetEmit } from './run-fleet.js';
+
+/** How one instance of a fleet ended, in a line: `updated and healthy in 8.9s`, with why where it failed. */
+export function describeEnd(item: InstanceReport): string {
+  const took = item.durationMs === null ? '' : ` in ${formatDuration(item.durationMs)}`;
+  return `${headline(item)}${took}${item.error ? ` (${item.error.step}: ${item.error.message})` : ''}`;
+}
 
 /**
  * The line view of a fleet: each instance gets its own line view, and every line it writes starts
@@ -28,7 +35,6 @@ export function fleetLines(options: ProgressOptions): FleetEmit {
     if (event.type !== 'finished') return view.onEvent(event);
     // One line per instance as it ends, also under --quiet: a long fleet shows its progress.
     const { item } = event;
-    const took = item.durationMs === null ? '' : ` in ${formatDuration(item.durationMs)}`;
-    options.write(`[${instance}] → ${headline(item)}${took}${item.error ? ` (${item.error.step}: ${item.error.message})` : ''}\n`);
+    options.write(`[${instance}] → ${describeEnd(item)}\n`);
   };
 }
