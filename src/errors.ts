@@ -13,10 +13,14 @@ export class LxdError extends Error {
     message: string,
     readonly kind: 'unreachable' | 'not-found' | 'timeout' | 'failed' | 'unsupported',
     readonly command: readonly string[],
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; httpStatus?: number },
   ) {
     super(message, options);
+    this.httpStatus = options?.httpStatus ?? null;
   }
+
+  /** The API's HTTP status, where the API was spoken directly (412: the ETag no longer matched). */
+  readonly httpStatus: number | null;
 }
 
 let changed = false;

@@ -5,7 +5,9 @@ import { Command, Option } from 'commander';
 import { systemClock } from '../checks/probe.js';
 import { formatDuration, parseDuration, TIMER_LIMIT } from '../config/duration.js';
 import { stateDir } from '../config/paths.js';
-import { chooseClient } from '../lxd/dialect.js';
+import { UsageError } from '../errors.js';
+import { chooseClient, type Dialect } from '../lxd/dialect.js';
+import type { RestApi } from '../lxd/rest.js';
 import { LxcClient } from '../lxd/lxc-client.js';
 import type { Lxd, LxdCall } from '../lxd/lxd.js';
 import { renderHuman } from '../report/human.js';
@@ -78,13 +80,14 @@ export async function withRun(io: Io, flags: OutputFlags, view: RunView, work: (
   const list = io.terminal && !view.lines && !flags.verbose && !flags.quiet && !flags.json ? taskList({ write: io.stderr }) : null;
   const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${label}-${randomBytes(2).toString('hex')}`;
   const signals = watchSignals((message) => io.stderr(`${message}\n`), view.onInterrupt);
-  // Every call is one client process today; the count shows what a run costs in LXD round trips.
-  const lxdUse = { calls: 0, ms: 0 };
+  // What a run costs in LXD: round trips, and the client processes among them (each ~30 ms).
+  const lxdUse = { calls: 0, processes: 0, ms: 0 };
   const state = stateDir(io.env);
   try {
     const report = await work({
       lxd: lxdFor(io, (call) => {
         lxdUse.calls += 1;
+        if (call.process) lxdUse.processes += 1;
         lxdUse.ms += call.durationMs;
         progress.onCall(call);
       }),
@@ -97,7 +100,7 @@ export async function withRun(io: Io, flags: OutputFlags, view: RunView, work: (
       interrupt: signals.interrupt,
     });
     report.lxd = { ...lxdUse };
-    if (flags.verbose) io.stderr(`${lxdUse.calls} LXD calls (${lxdUse.calls} client processes), ${formatDuration(lxdUse.ms)} in LXD\n`);
+    if (flags.verbose) io.stderr(`${lxdUse.calls} LXD calls (${lxdUse.processes} client processes), ${formatDuration(lxdUse.ms)} in LXD\n`);
     // Saved before anything is shown: after SIGHUP the terminal is gone, but the record must land.
     await saveReport(report).catch((error: Error) => io.stderr(`safeupdate: could not save the report in ${report.runDir}: ${error.message}\n`));
     // A view must never hold back the summary: the task list gets a bounded time to finish drawing.
@@ -112,10 +115,23 @@ export async function withRun(io: Io, flags: OutputFlags, view: RunView, work: (
   }
 }
 
-/** The LXD client (`lxc` or `incus`, see chooseClient); `SAFEUPDATE_LXD_TIMEOUT` bounds its quick calls (default 30s). */
+/**
+ * The LXD access layer for the client chosen (`lxc` or `incus`, see chooseClient): the REST API
+ * directly where the client's configuration allows it, unless `SAFEUPDATE_TRANSPORT=client`;
+ * `SAFEUPDATE_LXD_TIMEOUT` bounds its quick calls (default 30s).
+ */
 export function lxdFor(io: Io, onCall: (call: LxdCall) => void = () => {}): Lxd {
   const timeout = io.env.SAFEUPDATE_LXD_TIMEOUT;
   const callTimeoutMs = timeout === undefined ? undefined : parseDuration(timeout, 'SAFEUPDATE_LXD_TIMEOUT', TIMER_LIMIT);
   const dialect = chooseClient(io.client, io.env);
-  return (io.createLxd ?? ((listener) => new LxcClient({ dialect, onCall: listener, ...(callTimeoutMs ? { callTimeoutMs } : {}) })))(onCall);
+  const transport = io.env.SAFEUPDATE_TRANSPORT || 'auto';
+  if (transport !== 'auto' && transport !== 'client') throw new UsageError(`SAFEUPDATE_TRANSPORT "${transport}": must be auto or client`);
+  const api = transport === 'client' ? undefined : () => directApi(dialect, io.env, onCall);
+  return (io.createLxd ?? ((listener) => new LxcClient({ dialect, onCall: listener, ...(callTimeoutMs ? { callTimeoutMs } : {}), ...(api ? { api } : {}) })))(onCall);
+}
+
+async function directApi(dialect: Dialect, env: NodeJS.ProcessEnv, onCall: (call: LxdCall) => void): Promise<RestApi | null> {
+  const [{ loadClientConfig }, { RestApi }] = await Promise.all([import('../lxd/client-config.js'), import('../lxd/rest.js')]);
+  const config = await loadClientConfig(dialect, env);
+  return config && new RestApi({ dialect, config, env, onCall });
 }

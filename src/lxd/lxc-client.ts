@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Options as ExecaOptions } from 'execa';
 import { LxdError } from '../errors.js';
 import { LXC, type Dialect } from './dialect.js';
+import type { RestApi } from './rest.js';
 import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, ListedInstance, Lxd, LxdCall, Profile, ProfileRef, ServerApi, ServerInfo, Snapshot, TrustedCertificate } from './lxd.js';
 import { shellJoin } from '../shell.js';
 
@@ -17,6 +18,11 @@ export interface LxcClientOptions {
   /** Bound on snapshot and restore, which copy a whole root filesystem on a `dir` pool. */
   storageTimeoutMs?: number;
   onCall?: (call: LxdCall) => void;
+  /**
+   * The REST API spoken directly, for the remotes it reaches (see RestApi); null or absent: every
+   * call through the client. Loaded at the first call, so that `--help` never reads a config file.
+   */
+  api?: () => Promise<RestApi | null>;
 }
 
 const NEVER_EXPIRES = '0001-01-01T00:00:00Z';
@@ -28,8 +34,10 @@ const loadExeca = () => import('execa');
 const GROUP_SIGNALS = new Set(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']);
 
 /**
- * `Lxd` over the `lxc` or `incus` command-line client: reads through `lxc query` (`incus query`),
- * writes through the API where a command differs between the two, else through their commands.
+ * `Lxd` over LXD's (Incus') REST API: directly where the remote allows it (the local socket, HTTPS
+ * with the client's certificate; see RestApi), else through the command-line client's `query`.
+ * The update command (`exec`), files, devices and copies between servers always go through the
+ * client: a terminal, streaming output, signals and migrations are what it does well.
  */
 export class LxcClient implements Lxd {
   readonly dialect: Dialect;
@@ -37,6 +45,8 @@ export class LxcClient implements Lxd {
   private readonly callTimeoutMs: number;
   private readonly storageTimeoutMs: number;
   private readonly onCall: (call: LxdCall) => void;
+  private readonly loadApi: () => Promise<RestApi | null>;
+  private api: Promise<RestApi | null> | undefined;
 
   constructor(options: LxcClientOptions = {}) {
     this.dialect = options.dialect ?? LXC;
@@ -44,6 +54,7 @@ export class LxcClient implements Lxd {
     this.callTimeoutMs = options.callTimeoutMs ?? 30_000;
     this.storageTimeoutMs = options.storageTimeoutMs ?? 30 * 60_000;
     this.onCall = options.onCall ?? (() => {});
+    this.loadApi = options.api ?? (async () => null);
   }
 
   async checkReachable(remote: string | null): Promise<ServerApi> {
@@ -52,12 +63,16 @@ export class LxcClient implements Lxd {
   }
 
   async defaultRemote(): Promise<string> {
+    const api = await this.restApi();
+    if (api) return api.defaultRemote;
     return (await this.run(['remote', 'get-default'], this.callTimeoutMs)).trim();
   }
 
   async resolveRef(ref: InstanceRef): Promise<InstanceRef> {
     const remote = ref.remote ?? (await this.defaultRemote());
     if (ref.project !== null) return { ...ref, remote };
+    const direct = await this.direct(remote);
+    if (direct) return { ...ref, remote, project: direct.api.currentProject(remote) };
     // The client's current project of that remote is marked "(current)" in its project list.
     const csv = await this.run(['project', 'list', `${remote}:`, '--format', 'csv'], this.callTimeoutMs);
     const current = csv.split('\n').map((line) => line.split(',')[0] ?? '').find((name) => name.endsWith(' (current)'));
@@ -134,7 +149,7 @@ export class LxcClient implements Lxd {
       devices: overrides.devices,
     };
     const project = ref.project === null ? '' : `?project=${encodeURIComponent(ref.project)}`;
-    await this.run(['query', '--wait', '-X', 'POST', '--data', JSON.stringify(body), remotePath(ref.remote, `/1.0/instances${project}`)], this.storageTimeoutMs);
+    await this.request(ref.remote, 'POST', `/1.0/instances${project}`, body, this.storageTimeoutMs);
   }
 
   async deleteMarkedInstance(ref: InstanceRef, marker: { key: string; value: string }): Promise<{ deleted: true } | { deleted: false; gone: true } | { deleted: false; gone: false; found: string | null }> {
@@ -150,7 +165,7 @@ export class LxcClient implements Lxd {
     // LXD 5.0 ignores If-Match on DELETE (a stale ETag is answered 202) and the client sends none of
     // ours: the re-read just above is the guard. The API path cannot address a snapshot or another
     // instance, whatever the name holds.
-    await this.run(['query', '--wait', '-X', 'DELETE', remotePath(ref.remote, instancePath(ref, ''))], this.storageTimeoutMs);
+    await this.request(ref.remote, 'DELETE', instancePath(ref, ''), undefined, this.storageTimeoutMs);
     return { deleted: true };
   }
 
@@ -167,32 +182,37 @@ export class LxcClient implements Lxd {
     // Through the API: LXD 5.0's `lxc snapshot` cannot set an expiry, and a snapshot without its own
     // expiry would get the instance's `snapshots.expiry`.
     const body = { name, stateful: false, expires_at: expiresAt ? expiresAt.toISOString() : NEVER_EXPIRES };
-    await this.run(
-      ['query', '--wait', '-X', 'POST', '--data', JSON.stringify(body), remotePath(ref.remote, instancePath(ref, '/snapshots'))],
-      this.storageTimeoutMs,
-    );
+    await this.request(ref.remote, 'POST', instancePath(ref, '/snapshots'), body, this.storageTimeoutMs);
   }
 
   async restoreSnapshot(ref: InstanceRef, name: string): Promise<void> {
     // Through the API, which LXD and Incus share: their clients name this command differently
     // (`lxc restore`, `incus snapshot restore`).
-    await this.run(
-      ['query', '--wait', '-X', 'PUT', '--data', JSON.stringify({ restore: name }), remotePath(ref.remote, instancePath(ref, ''))],
-      this.storageTimeoutMs,
-    );
+    await this.request(ref.remote, 'PUT', instancePath(ref, ''), { restore: name }, this.storageTimeoutMs);
   }
 
   async deleteSnapshot(ref: InstanceRef, name: string): Promise<void> {
     // The API path always ends in /snapshots/<name>: unlike `lxc delete NAME[/SNAP]`, a missing or
     // empty snapshot name cannot turn this into the deletion of the instance.
     if (name === '' || name.includes('/')) throw new LxdError(`refusing to delete snapshot "${name}": not a snapshot name`, 'failed', []);
-    await this.run(
-      ['query', '--wait', '-X', 'DELETE', remotePath(ref.remote, instancePath(ref, `/snapshots/${encodeURIComponent(name)}`))],
-      this.storageTimeoutMs,
-    );
+    await this.request(ref.remote, 'DELETE', instancePath(ref, `/snapshots/${encodeURIComponent(name)}`), undefined, this.storageTimeoutMs);
   }
 
   async setConfig(ref: InstanceRef, entries: Record<string, string | null>): Promise<void> {
+    const direct = await this.direct(ref.remote);
+    if (direct) {
+      // As the client does it: read, change, write back only if nobody wrote in between (ETag).
+      await this.compareAndSwap(direct, instancePath(ref, ''), (instance: RawInstance & Record<string, unknown>) => ({
+        architecture: instance.architecture,
+        config: mergeConfig(instance.config ?? {}, entries),
+        devices: instance.devices,
+        ephemeral: instance.ephemeral,
+        profiles: instance.profiles,
+        stateful: instance.stateful,
+        description: instance.description,
+      }));
+      return;
+    }
     const set = Object.entries(entries).filter(([, value]) => value !== null).map(([key, value]) => `${key}=${value}`);
     // The client refuses to unset a key that is not set: unset only what is there, so that this is idempotent.
     const present = Object.values(entries).includes(null) ? await this.getConfig(ref) : {};
@@ -207,11 +227,12 @@ export class LxcClient implements Lxd {
   }
 
   async stopInstance(ref: InstanceRef, options: { force: boolean }): Promise<void> {
-    await this.run(['stop', target(ref), ...projectFlag(ref), ...(options.force ? ['--force'] : [])], this.callTimeoutMs);
+    // timeout -1: a graceful stop waits for the instance as long as `lxc stop` does (the call's bound applies).
+    await this.write(ref.remote, 'PUT', instancePath(ref, '/state'), { action: 'stop', force: options.force, timeout: -1 }, ['stop', target(ref), ...projectFlag(ref), ...(options.force ? ['--force'] : [])]);
   }
 
   async startInstance(ref: InstanceRef): Promise<void> {
-    await this.run(['start', target(ref), ...projectFlag(ref)], this.callTimeoutMs);
+    await this.write(ref.remote, 'PUT', instancePath(ref, '/state'), { action: 'start', timeout: -1 }, ['start', target(ref), ...projectFlag(ref)]);
   }
 
   async exec(ref: InstanceRef, argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
@@ -254,7 +275,7 @@ export class LxcClient implements Lxd {
     if (options.interactive && process.stdin.isTTY && (result.timedOut || result.isCanceled)) {
       await execa('stty', ['sane'], { stdin: 'inherit', reject: false });
     }
-    this.onCall({ command: [this.binary, ...args], durationMs: Date.now() - started, ok: result.exitCode === 0 });
+    this.onCall({ command: [this.binary, ...args], durationMs: Date.now() - started, ok: result.exitCode === 0, process: true });
     if (result.code === 'ENOENT') throw new LxdError(`the "${file}" command is not installed`, 'unreachable', [file, ...fileArgs]);
     const stderr = typeof result.stderr === 'string' ? result.stderr : '';
     // The client's own failures (daemon gone, instance stopped) also exit 1 with "Error: …" on stderr;
@@ -330,12 +351,12 @@ export class LxcClient implements Lxd {
     // The API takes the certificate as base64 DER: the PEM without its armour.
     const der = certificate.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '');
     const body = { type: 'client', name, certificate: der, restricted: true, projects };
-    await this.run(['query', '-X', 'POST', '--data', JSON.stringify(body), remotePath(remote, '/1.0/certificates')], this.callTimeoutMs);
+    await this.request(remote, 'POST', '/1.0/certificates', body);
   }
 
   async deleteCertificate(remote: string | null, fingerprint: string): Promise<void> {
     if (!/^[0-9a-f]{64}$/.test(fingerprint)) throw new LxdError(`refusing to delete certificate "${fingerprint}": not a SHA-256 fingerprint`, 'failed', []);
-    await this.run(['query', '-X', 'DELETE', remotePath(remote, `/1.0/certificates/${fingerprint}`)], this.callTimeoutMs);
+    await this.request(remote, 'DELETE', `/1.0/certificates/${fingerprint}`);
   }
 
   async createProfile(profile: ProfileRef, description: string, config: Record<string, string>): Promise<boolean> {
@@ -343,7 +364,7 @@ export class LxcClient implements Lxd {
     // would leave an empty profile behind a crash in between).
     const body = { name: profile.name, description, config };
     try {
-      await this.run(['query', '-X', 'POST', '--data', JSON.stringify(body), remotePath(profile.remote, profilePath(profile, ''))], this.callTimeoutMs);
+      await this.request(profile.remote, 'POST', profilePath(profile, ''), body);
       return true;
     } catch (error) {
       // LXD 5.0: "Error inserting "NAME" into database: The profile already exists".
@@ -363,13 +384,22 @@ export class LxcClient implements Lxd {
   }
 
   async setProfileConfig(profile: ProfileRef, entries: Record<string, string>): Promise<void> {
+    const direct = await this.direct(profile.remote);
+    if (direct) {
+      await this.compareAndSwap(direct, profilePath(profile, `/${encodeURIComponent(profile.name)}`), (raw: RawProfile & { devices?: unknown }) => ({
+        config: mergeConfig(raw.config ?? {}, entries),
+        description: raw.description ?? '',
+        devices: raw.devices ?? {},
+      }));
+      return;
+    }
     const set = Object.entries(entries).map(([key, value]) => `${key}=${value}`);
     await this.run(['profile', 'set', target(profile), ...set, ...projectFlag(profile)], this.callTimeoutMs);
   }
 
   async renameProfile(profile: ProfileRef, to: string): Promise<boolean> {
     try {
-      await this.run(['profile', 'rename', target(profile), to, ...projectFlag(profile)], this.callTimeoutMs);
+      await this.write(profile.remote, 'POST', profilePath(profile, `/${encodeURIComponent(profile.name)}`), { name: to }, ['profile', 'rename', target(profile), to, ...projectFlag(profile)]);
       return true;
     } catch (error) {
       // LXD 5.0 answers the rename of a profile that is gone with "Query affected 0 rows instead of 1".
@@ -380,7 +410,7 @@ export class LxcClient implements Lxd {
 
   async deleteProfile(profile: ProfileRef): Promise<void> {
     try {
-      await this.run(['profile', 'delete', target(profile), ...projectFlag(profile)], this.callTimeoutMs);
+      await this.write(profile.remote, 'DELETE', profilePath(profile, `/${encodeURIComponent(profile.name)}`), undefined, ['profile', 'delete', target(profile), ...projectFlag(profile)]);
     } catch (error) {
       if (error instanceof LxdError && error.kind === 'not-found') return;
       throw error;
@@ -388,8 +418,53 @@ export class LxcClient implements Lxd {
   }
 
   private async query(remote: string | null, path: string): Promise<unknown> {
-    const stdout = await this.run(['query', remotePath(remote, path)], this.callTimeoutMs);
-    return JSON.parse(stdout) as unknown;
+    return this.request(remote, 'GET', path);
+  }
+
+  /**
+   * One API request, directly where the remote allows it, else through `lxc query`; an operation
+   * is waited on either way. Returns a GET's metadata.
+   */
+  private async request(remote: string | null, method: string, path: string, body?: unknown, timeoutMs = this.callTimeoutMs): Promise<unknown> {
+    const direct = await this.direct(remote);
+    if (direct) return (await direct.api.request(direct.remote, method, path, { body, timeoutMs })).metadata;
+    if (method === 'GET') return JSON.parse(await this.run(['query', remotePath(remote, path)], timeoutMs)) as unknown;
+    const data = body === undefined ? [] : ['--data', JSON.stringify(body)];
+    await this.run(['query', '--wait', '-X', method, ...data, remotePath(remote, path)], timeoutMs);
+    return undefined;
+  }
+
+  /** A change through the API where the remote is reached directly, else through the client's own command for it. */
+  private async write(remote: string | null, method: string, path: string, body: unknown, clientArgs: string[]): Promise<void> {
+    const direct = await this.direct(remote);
+    if (direct) await direct.api.request(direct.remote, method, path, { body, timeoutMs: this.callTimeoutMs });
+    else await this.run(clientArgs, this.callTimeoutMs);
+  }
+
+  /** Read with its ETag, change, write back with If-Match; a write that lost a race (412) is tried again on a fresh read. */
+  private async compareAndSwap<T>(direct: { api: RestApi; remote: string }, path: string, change: (current: T) => unknown): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      const read = await direct.api.request(direct.remote, 'GET', path, { timeoutMs: this.callTimeoutMs });
+      try {
+        await direct.api.request(direct.remote, 'PUT', path, { body: change(read.metadata as T), timeoutMs: this.callTimeoutMs, ...(read.etag ? { ifMatch: read.etag } : {}) });
+        return;
+      } catch (error) {
+        if (!(error instanceof LxdError && error.httpStatus === 412) || attempt === 3) throw error;
+      }
+    }
+  }
+
+  private async restApi(): Promise<RestApi | null> {
+    this.api ??= this.loadApi();
+    return this.api;
+  }
+
+  /** The REST API and the remote's name, when the remote is reached directly; null: through the client. */
+  private async direct(remote: string | null): Promise<{ api: RestApi; remote: string } | null> {
+    const api = await this.restApi();
+    if (!api) return null;
+    const name = remote ?? api.defaultRemote;
+    return api.serves(name) ? { api, remote: name } : null;
   }
 
   private async run(args: string[], timeoutMs: number): Promise<string> {
@@ -404,7 +479,7 @@ export class LxcClient implements Lxd {
     // A terminal's signal that lands between fork and setsid still reaches the child, which then dies
     // before it runs: nothing reached LXD, so it is run again. After setsid it cannot be reached.
     if (!result.timedOut && GROUP_SIGNALS.has(result.signal ?? '')) result = await call();
-    this.onCall({ command, durationMs: Date.now() - started, ok: result.exitCode === 0 });
+    this.onCall({ command, durationMs: Date.now() - started, ok: result.exitCode === 0, process: true });
     if (result.code === 'ENOENT') throw new LxdError(`the "${this.binary}" client is not installed`, 'unreachable', command);
     if (result.timedOut) {
       throw new LxdError(`${this.dialect.server} did not answer within ${Math.round(timeoutMs / 1000)}s (${command.join(' ')})`, 'timeout', command);
@@ -416,6 +491,11 @@ export class LxcClient implements Lxd {
 
 interface RawInstance {
   name: string;
+  architecture?: string;
+  devices?: Record<string, Record<string, string>>;
+  profiles?: string[];
+  stateful?: boolean;
+  description?: string;
   type: string;
   status: string;
   ephemeral: boolean;
@@ -459,6 +539,16 @@ interface RawSnapshot {
   size?: number;
 }
 
+
+/** The config with `entries` laid over it; null removes a key. */
+function mergeConfig(config: Record<string, string>, entries: Record<string, string | null>): Record<string, string> {
+  const merged = { ...config };
+  for (const [key, value] of Object.entries(entries)) {
+    if (value === null) delete merged[key];
+    else merged[key] = value;
+  }
+  return merged;
+}
 
 function target(ref: { remote: string | null; name: string }): string {
   return ref.remote === null ? ref.name : `${ref.remote}:${ref.name}`;

@@ -107,9 +107,12 @@ export interface Profile {
 }
 
 export interface LxdCall {
+  /** The client's command line, or `remote: METHOD path` for a request made directly. */
   command: readonly string[];
   durationMs: number;
   ok: boolean;
+  /** A client process was started for it (direct requests cost none). */
+  process: boolean;
 }
 
 export interface Lxd {

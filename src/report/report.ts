@@ -144,10 +144,11 @@ export interface Report {
   runDir: string;
   instances: InstanceReport[];
   /**
-   * What the run cost in LXD: calls made (each one `lxc`/`incus` client process) and the time
-   * spent in them, summed (parallel calls overlap). Absent where not measured (older reports).
+   * What the run cost in LXD: calls made (API requests and client processes), the client processes
+   * among them, and the time spent in them, summed (parallel calls overlap). Absent where not
+   * measured (older reports; `processes` is absent in reports from before the direct API).
    */
-  lxd?: { calls: number; ms: number };
+  lxd?: { calls: number; processes?: number; ms: number };
 }
 
 export function emptyInstanceReport(instance: string, project: string | null): InstanceReport {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main, reportInternalError } from '../../../src/cli/main.js';
 import { runCli } from '../../support/cli.js';
+import type { LxdCall } from '../../../src/lxd/lxd.js';
 import { FakeLxd, runningContainer } from '../../support/fake-lxd.js';
 
 function cli(args: string[], { lxd = new FakeLxd(), stateDir = '/nonexistent/safeupdate-test' } = {}) {
@@ -236,20 +237,27 @@ describe('an internal error', () => {
 
 
 describe('what a run cost in LXD', () => {
-  it('counts the calls and their time into the report, and --verbose says it on stderr', async () => {
+  it('counts the calls, the client processes among them and their time into the report, and --verbose says it on stderr', async () => {
     const lxd = new FakeLxd();
-    const createLxd = (onCall: (call: { command: readonly string[]; durationMs: number; ok: boolean }) => void) => {
-      // Two calls as the real client reports them; the unscripted fake then ends the run (not started).
-      onCall({ command: ['lxc', 'query', '/1.0'], durationMs: 30, ok: true });
-      onCall({ command: ['lxc', 'project', 'list'], durationMs: 45, ok: false });
+    const createLxd = (onCall: (call: LxdCall) => void) => {
+      // Three calls as the access layer reports them; the unscripted fake then ends the run (not started).
+      onCall({ command: ['local:', 'GET', '/1.0'], durationMs: 2, ok: true, process: false });
+      onCall({ command: ['lxc', 'query', '/1.0'], durationMs: 30, ok: true, process: true });
+      onCall({ command: ['lxc', 'project', 'list'], durationMs: 45, ok: false, process: true });
       return lxd;
     };
     let stdout = '';
     let stderr = '';
     const io = { stdout: (text: string) => (stdout += text), stderr: (text: string) => (stderr += text), terminal: false, env: { SAFEUPDATE_STATE_DIR: '/nonexistent/safeupdate-test' }, createLxd };
     await main(['web1', '--json', '--verbose', '--', 'true'], io);
-    expect(JSON.parse(stdout).lxd).toEqual({ calls: 2, ms: 75 });
+    expect(JSON.parse(stdout).lxd).toEqual({ calls: 3, processes: 2, ms: 77 });
     expect(stderr).toContain('  · lxc project list (45ms, failed)\n');
-    expect(stderr).toContain('2 LXD calls (2 client processes), 75ms in LXD\n');
+    expect(stderr).toContain('  · local: GET /1.0 (2ms)\n');
+    expect(stderr).toContain('3 LXD calls (2 client processes), 77ms in LXD\n');
+  });
+
+  it('SAFEUPDATE_TRANSPORT other than auto or client is bad input (exit 2)', async () => {
+    const run = await runCli(['snapshots', 'web1'], { realLxd: true, env: { SAFEUPDATE_TRANSPORT: 'socket' } });
+    expect(run).toMatchObject({ code: 2, stderr: expect.stringContaining('SAFEUPDATE_TRANSPORT "socket": must be auto or client') });
   });
 });

@@ -87,9 +87,9 @@ describe('the server and its trust store', () => {
     answer({});
     await client().addRestrictedCertificate('backup', 'safeupdate-hook.web1.prod', '-----BEGIN CERTIFICATE-----\nMIIB\n5zCC\n-----END CERTIFICATE-----\n', ['prod']);
     const [argv] = argvs();
-    expect(argv!.slice(0, 4)).toEqual(['query', '-X', 'POST', '--data']);
-    expect(JSON.parse(argv![4]!)).toEqual({ type: 'client', name: 'safeupdate-hook.web1.prod', certificate: 'MIIB5zCC', restricted: true, projects: ['prod'] });
-    expect(argv![5]).toBe('backup:/1.0/certificates');
+    expect(argv!.slice(0, 5)).toEqual(['query', '--wait', '-X', 'POST', '--data']);
+    expect(JSON.parse(argv![5]!)).toEqual({ type: 'client', name: 'safeupdate-hook.web1.prod', certificate: 'MIIB5zCC', restricted: true, projects: ['prod'] });
+    expect(argv![6]).toBe('backup:/1.0/certificates');
   });
 
   it('deleteCertificate deletes by fingerprint, and refuses anything else', async () => {
@@ -98,6 +98,6 @@ describe('the server and its trust store', () => {
     await client().deleteCertificate(null, fingerprint);
     await expect(client().deleteCertificate(null, '')).rejects.toThrow(/not a SHA-256 fingerprint/);
     await expect(client().deleteCertificate(null, '../certificates')).rejects.toThrow(/not a SHA-256 fingerprint/);
-    expect(argvs()).toEqual([['query', '-X', 'DELETE', `/1.0/certificates/${fingerprint}`]]);
+    expect(argvs()).toEqual([['query', '--wait', '-X', 'DELETE', `/1.0/certificates/${fingerprint}`]]);
   });
 });

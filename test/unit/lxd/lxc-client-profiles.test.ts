@@ -17,7 +17,7 @@ describe('profiles', () => {
     answer({ stdout: '' });
     expect(await client().createProfile(lock, 'held', { 'user.safeupdate.runId': 'r' })).toBe(true);
     expect(argvs()).toEqual([
-      ['query', '-X', 'POST', '--data', JSON.stringify({ name: lock.name, description: 'held', config: { 'user.safeupdate.runId': 'r' } }), 'lab:/1.0/profiles?project=prod'],
+      ['query', '--wait', '-X', 'POST', '--data', JSON.stringify({ name: lock.name, description: 'held', config: { 'user.safeupdate.runId': 'r' } }), 'lab:/1.0/profiles?project=prod'],
     ]);
   });
 

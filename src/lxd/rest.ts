@@ -1,0 +1,204 @@
+import { X509Certificate } from 'node:crypto';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { PeerCertificate } from 'node:tls';
+import { LxdError } from '../errors.js';
+import { endpointFor, readPem, type ClientConfig, type Endpoint } from './client-config.js';
+import type { Dialect } from './dialect.js';
+import type { LxdCall } from './lxd.js';
+
+export interface RestOptions {
+  dialect: Dialect;
+  config: ClientConfig;
+  env: NodeJS.ProcessEnv;
+  onCall: (call: LxdCall) => void;
+}
+
+export interface RestAnswer {
+  metadata: unknown;
+  /** The resource's ETag, for a write that must not overwrite someone else's change. */
+  etag: string | null;
+}
+
+export interface RestRequest {
+  body?: unknown;
+  timeoutMs: number;
+  /** Sent as If-Match: the write fails with 412 when the resource changed since it was read. */
+  ifMatch?: string;
+}
+
+interface Envelope {
+  type?: string;
+  error?: string;
+  error_code?: number;
+  operation?: string;
+  metadata?: unknown;
+}
+
+interface Operation {
+  status?: string;
+  err?: string;
+}
+
+/** The longest single wait on an operation: a daemon that hangs is noticed at the caller's deadline. */
+const WAIT_SLICE_S = 30;
+
+/**
+ * LXD's (and Incus') REST API spoken directly: over the unix socket for the local daemon, over
+ * HTTPS with the client's own certificate for remotes. One request costs about a millisecond
+ * where one client process costs about thirty. A request that starts an operation returns once the
+ * operation has ended (as `lxc query --wait` does), and fails with the operation's error.
+ */
+export class RestApi {
+  private readonly agents = new Map<string, HttpAgent | null>();
+
+  constructor(private readonly options: RestOptions) {}
+
+  get defaultRemote(): string {
+    return this.options.config.defaultRemote;
+  }
+
+  /** The remote's current project, as the client would use it. */
+  currentProject(remote: string): string {
+    return this.options.config.remotes[remote]?.project || 'default';
+  }
+
+  /** Whether this remote is reached directly; false leaves it to the client. */
+  serves(remote: string): boolean {
+    return this.agentFor(remote) !== null;
+  }
+
+  async request(remote: string, method: string, path: string, request: RestRequest): Promise<RestAnswer> {
+    const deadline = Date.now() + request.timeoutMs;
+    const answer = await this.send(remote, method, path, request.body, request.timeoutMs, request.ifMatch);
+    if (answer.envelope.type !== 'async' || !answer.envelope.operation) return { metadata: answer.envelope.metadata, etag: answer.etag };
+    // A restricted certificate reaches an operation only through its project.
+    const project = new URLSearchParams(path.split('?')[1] ?? '').get('project');
+    const projectParam = project === null ? '' : `&project=${encodeURIComponent(project)}`;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw this.timeout(remote, method, path, request.timeoutMs);
+      const slice = Math.max(1, Math.min(WAIT_SLICE_S, Math.floor(left / 1000)));
+      const waited = await this.send(remote, 'GET', `${answer.envelope.operation}/wait?timeout=${slice}${projectParam}`, undefined, slice * 1000 + 5_000);
+      const operation = (waited.envelope.metadata ?? {}) as Operation;
+      if (operation.status === 'Success') return { metadata: operation, etag: null };
+      if (operation.status === 'Failure' || operation.status === 'Cancelled') {
+        throw classify(operation.err || `${method} ${path}: operation ${operation.status.toLowerCase()}`, 500, [remote, method, path]);
+      }
+    }
+  }
+
+  private send(remote: string, method: string, path: string, body: unknown, timeoutMs: number, ifMatch?: string): Promise<{ envelope: Envelope; etag: string | null }> {
+    const agent = this.agentFor(remote);
+    const endpoint = this.endpoints.get(remote);
+    if (!agent || !endpoint) throw new LxdError(`remote "${remote}" is not reached directly`, 'failed', [remote, method, path]);
+    const command = [`${remote}:`, method, path];
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string | number> = {
+      ...(data === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) }),
+      ...(ifMatch ? { 'If-Match': ifMatch } : {}),
+    };
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (ok: boolean, outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.options.onCall({ command, durationMs: Date.now() - started, ok, process: false });
+        outcome();
+      };
+      const onResponse = (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', (error) => settle(false, () => reject(this.unreachable(remote, error, command))));
+        res.on('end', () => {
+          const status = res.statusCode ?? 500;
+          let envelope: Envelope;
+          try {
+            envelope = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Envelope;
+          } catch {
+            settle(false, () => reject(new LxdError(`${this.server} answered ${method} ${path} with HTTP ${status} and no JSON`, 'failed', command)));
+            return;
+          }
+          if (envelope.type === 'error' || status >= 400) {
+            settle(false, () => reject(classify(envelope.error || `${method} ${path}: HTTP ${status}`, envelope.error_code ?? status, command)));
+            return;
+          }
+          const etag = res.headers.etag ?? null;
+          settle(true, () => resolve({ envelope, etag }));
+        });
+      };
+      const options = { method, headers, agent };
+      const req = endpoint.kind === 'unix'
+        ? httpRequest({ ...options, socketPath: endpoint.socketPath, path, host: 'unix.socket' }, onResponse)
+        : httpsRequest(new URL(path, endpoint.url), options, onResponse);
+      // A daemon that accepts and never answers must give an error, not a hang.
+      const timer = setTimeout(() => {
+        settle(false, () => reject(this.timeout(remote, method, path, timeoutMs)));
+        req.destroy();
+      }, timeoutMs);
+      req.on('error', (error) => settle(false, () => reject(this.unreachable(remote, error, command))));
+      req.end(data);
+    });
+  }
+
+  private readonly endpoints = new Map<string, Endpoint>();
+
+  private agentFor(remote: string): HttpAgent | null {
+    if (this.agents.has(remote)) return this.agents.get(remote)!;
+    const endpoint = endpointFor(this.options.dialect, this.options.config, remote, this.options.env);
+    let agent: HttpAgent | null = null;
+    if (endpoint?.kind === 'unix') agent = new HttpAgent({ keepAlive: true, maxSockets: 8 });
+    if (endpoint?.kind === 'https') agent = httpsAgent(endpoint);
+    if (endpoint && agent) this.endpoints.set(remote, endpoint);
+    this.agents.set(remote, agent);
+    return agent;
+  }
+
+  private get server(): string {
+    return this.options.dialect.server;
+  }
+
+  private timeout(remote: string, method: string, path: string, timeoutMs: number): LxdError {
+    return new LxdError(`${this.server} did not answer within ${Math.round(timeoutMs / 1000)}s (${remote}: ${method} ${path})`, 'timeout', [`${remote}:`, method, path]);
+  }
+
+  private unreachable(remote: string, error: Error, command: string[]): LxdError {
+    const endpoint = this.endpoints.get(remote);
+    const where = endpoint?.kind === 'unix' ? `socket ${endpoint.socketPath}` : endpoint ? endpoint.url.origin : remote;
+    return new LxdError(`${this.server} is not reachable: ${error.message} (${remote}: at ${where})`, 'unreachable', command, { cause: error });
+  }
+}
+
+/**
+ * The client's TLS: its own certificate, and the server's certificate from `servercerts/` pinned
+ * exactly (the address is usually an IP the certificate does not name, so the name is not checked,
+ * the certificate itself is); a remote without a stored certificate must present one the system
+ * trusts for its name. null when a file cannot be read: the client then says what is wrong.
+ */
+function httpsAgent(endpoint: Extract<Endpoint, { kind: 'https' }>): HttpsAgent | null {
+  try {
+    const cert = readPem(endpoint.clientCert);
+    const key = readPem(endpoint.clientKey);
+    if (endpoint.serverCert === null) return new HttpsAgent({ keepAlive: true, cert, key });
+    const pinned = readPem(endpoint.serverCert);
+    const fingerprint = new X509Certificate(pinned).fingerprint256;
+    return new HttpsAgent({
+      keepAlive: true,
+      cert,
+      key,
+      ca: pinned,
+      checkServerIdentity: (_host: string, peer: PeerCertificate) =>
+        peer.fingerprint256 === fingerprint ? undefined : new Error(`the server's certificate (${peer.fingerprint256}) is not the one stored in ${endpoint.serverCert} (${fingerprint})`),
+    });
+  } catch {
+    return null;
+  }
+}
+
+/** The daemon's own words, sorted as the client's are: 404 (and "not found") is `not-found`. */
+function classify(message: string, code: number, command: string[]): LxdError {
+  const notFound = code === 404 || /not found|does not exist/i.test(message);
+  return new LxdError(message, notFound ? 'not-found' : 'failed', command, { httpStatus: code });
+}
