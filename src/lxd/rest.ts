@@ -79,7 +79,8 @@ export class RestApi {
       const left = deadline - Date.now();
       if (left <= 0) throw this.timeout(remote, method, path, request.timeoutMs);
       const slice = Math.max(1, Math.min(WAIT_SLICE_S, Math.floor(left / 1000)));
-      const waited = await this.send(remote, 'GET', `${answer.envelope.operation}/wait?timeout=${slice}${projectParam}`, undefined, slice * 1000 + 5_000);
+      // The daemon answers the wait after `slice` at the latest; one that does not is cut off at the call's deadline.
+      const waited = await this.send(remote, 'GET', `${answer.envelope.operation}/wait?timeout=${slice}${projectParam}`, undefined, Math.max(left, slice * 1000) + 1_000);
       const operation = (waited.envelope.metadata ?? {}) as Operation;
       if (operation.status === 'Success') return { metadata: operation, etag: null };
       if (operation.status === 'Failure' || operation.status === 'Cancelled') {
