@@ -201,16 +201,10 @@ export class LxcClient implements Lxd {
   async setConfig(ref: InstanceRef, entries: Record<string, string | null>): Promise<void> {
     const direct = await this.direct(ref.remote);
     if (direct) {
-      // As the client does it: read, change, write back only if nobody wrote in between (ETag).
-      await this.compareAndSwap(direct, instancePath(ref, ''), (instance: RawInstance & Record<string, unknown>) => ({
-        architecture: instance.architecture,
-        config: mergeConfig(instance.config ?? {}, entries),
-        devices: instance.devices,
-        ephemeral: instance.ephemeral,
-        profiles: instance.profiles,
-        stateful: instance.stateful,
-        description: instance.description,
-      }));
+      // PATCH merges the keys given into the instance's config on the server, and an empty value
+      // removes a key: one request, and no window in which another writer's keys could be lost.
+      const config = Object.fromEntries(Object.entries(entries).map(([key, value]) => [key, value ?? '']));
+      await direct.api.request(direct.remote, 'PATCH', instancePath(ref, ''), { body: { config }, timeoutMs: this.callTimeoutMs });
       return;
     }
     const set = Object.entries(entries).filter(([, value]) => value !== null).map(([key, value]) => `${key}=${value}`);
@@ -375,22 +369,22 @@ export class LxcClient implements Lxd {
 
   async getProfile(profile: ProfileRef): Promise<Profile | null> {
     try {
-      const raw = (await this.query(profile.remote, profilePath(profile, `/${encodeURIComponent(profile.name)}`))) as RawProfile;
-      return { description: raw.description ?? '', config: raw.config ?? {}, usedBy: raw.used_by ?? [] };
+      const { metadata, etag } = await this.read(profile.remote, profilePath(profile, `/${encodeURIComponent(profile.name)}`));
+      const raw = metadata as RawProfile;
+      return { description: raw.description ?? '', config: raw.config ?? {}, usedBy: raw.used_by ?? [], etag };
     } catch (error) {
       if (error instanceof LxdError && error.kind === 'not-found') return null;
       throw error;
     }
   }
 
-  async setProfileConfig(profile: ProfileRef, entries: Record<string, string>): Promise<void> {
+  async setProfileConfig(profile: ProfileRef, entries: Record<string, string>, ifMatch: string | null = null): Promise<void> {
     const direct = await this.direct(profile.remote);
     if (direct) {
-      await this.compareAndSwap(direct, profilePath(profile, `/${encodeURIComponent(profile.name)}`), (raw: RawProfile & { devices?: unknown }) => ({
-        config: mergeConfig(raw.config ?? {}, entries),
-        description: raw.description ?? '',
-        devices: raw.devices ?? {},
-      }));
+      // One PATCH, merged on the server; with the ETag of the caller's read, refused (412) if the
+      // profile changed since.
+      const path = profilePath(profile, `/${encodeURIComponent(profile.name)}`);
+      await direct.api.request(direct.remote, 'PATCH', path, { body: { config: entries }, timeoutMs: this.callTimeoutMs, ...(ifMatch ? { ifMatch } : {}) });
       return;
     }
     const set = Object.entries(entries).map(([key, value]) => `${key}=${value}`);
@@ -418,20 +412,25 @@ export class LxcClient implements Lxd {
   }
 
   private async query(remote: string | null, path: string): Promise<unknown> {
-    return this.request(remote, 'GET', path);
+    return (await this.read(remote, path)).metadata;
   }
 
-  /**
-   * One API request, directly where the remote allows it, else through `lxc query`; an operation
-   * is waited on either way. Returns a GET's metadata.
-   */
-  private async request(remote: string | null, method: string, path: string, body?: unknown, timeoutMs = this.callTimeoutMs): Promise<unknown> {
+  /** A GET with the resource's ETag, which only the direct API tells (null through the client). */
+  private async read(remote: string | null, path: string): Promise<{ metadata: unknown; etag: string | null }> {
     const direct = await this.direct(remote);
-    if (direct) return (await direct.api.request(direct.remote, method, path, { body, timeoutMs })).metadata;
-    if (method === 'GET') return JSON.parse(await this.run(['query', remotePath(remote, path)], timeoutMs)) as unknown;
+    if (direct) return direct.api.request(direct.remote, 'GET', path, { timeoutMs: this.callTimeoutMs });
+    return { metadata: JSON.parse(await this.run(['query', remotePath(remote, path)], this.callTimeoutMs)) as unknown, etag: null };
+  }
+
+  /** One API write, directly where the remote allows it, else through `lxc query`; an operation is waited on either way. */
+  private async request(remote: string | null, method: string, path: string, body?: unknown, timeoutMs = this.callTimeoutMs): Promise<void> {
+    const direct = await this.direct(remote);
+    if (direct) {
+      await direct.api.request(direct.remote, method, path, { body, timeoutMs });
+      return;
+    }
     const data = body === undefined ? [] : ['--data', JSON.stringify(body)];
     await this.run(['query', '--wait', '-X', method, ...data, remotePath(remote, path)], timeoutMs);
-    return undefined;
   }
 
   /** A change through the API where the remote is reached directly, else through the client's own command for it. */
@@ -439,19 +438,6 @@ export class LxcClient implements Lxd {
     const direct = await this.direct(remote);
     if (direct) await direct.api.request(direct.remote, method, path, { body, timeoutMs: this.callTimeoutMs });
     else await this.run(clientArgs, this.callTimeoutMs);
-  }
-
-  /** Read with its ETag, change, write back with If-Match; a write that lost a race (412) is tried again on a fresh read. */
-  private async compareAndSwap<T>(direct: { api: RestApi; remote: string }, path: string, change: (current: T) => unknown): Promise<void> {
-    for (let attempt = 1; ; attempt += 1) {
-      const read = await direct.api.request(direct.remote, 'GET', path, { timeoutMs: this.callTimeoutMs });
-      try {
-        await direct.api.request(direct.remote, 'PUT', path, { body: change(read.metadata as T), timeoutMs: this.callTimeoutMs, ...(read.etag ? { ifMatch: read.etag } : {}) });
-        return;
-      } catch (error) {
-        if (!(error instanceof LxdError && error.httpStatus === 412) || attempt === 3) throw error;
-      }
-    }
   }
 
   private async restApi(): Promise<RestApi | null> {
@@ -491,11 +477,6 @@ export class LxcClient implements Lxd {
 
 interface RawInstance {
   name: string;
-  architecture?: string;
-  devices?: Record<string, Record<string, string>>;
-  profiles?: string[];
-  stateful?: boolean;
-  description?: string;
   type: string;
   status: string;
   ephemeral: boolean;
@@ -539,16 +520,6 @@ interface RawSnapshot {
   size?: number;
 }
 
-
-/** The config with `entries` laid over it; null removes a key. */
-function mergeConfig(config: Record<string, string>, entries: Record<string, string | null>): Record<string, string> {
-  const merged = { ...config };
-  for (const [key, value] of Object.entries(entries)) {
-    if (value === null) delete merged[key];
-    else merged[key] = value;
-  }
-  return merged;
-}
 
 function target(ref: { remote: string | null; name: string }): string {
   return ref.remote === null ? ref.name : `${ref.remote}:${ref.name}`;

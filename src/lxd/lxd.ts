@@ -104,6 +104,8 @@ export interface Profile {
   config: Record<string, string>;
   /** The instances (and other objects) that use it, as API paths. */
   usedBy: string[];
+  /** Its ETag as read, for a write that must not follow someone else's; null where the client was used (it does not tell). */
+  etag: string | null;
 }
 
 export interface LxdCall {
@@ -185,8 +187,12 @@ export interface Lxd {
   createProfile(profile: ProfileRef, description: string, config: Record<string, string>): Promise<boolean>;
   /** null when there is no such profile. */
   getProfile(profile: ProfileRef): Promise<Profile | null>;
-  /** Sets profile config keys; throws LxdError `not-found` when the profile is gone. */
-  setProfileConfig(profile: ProfileRef, entries: Record<string, string>): Promise<void>;
+  /**
+   * Sets profile config keys; throws LxdError `not-found` when the profile is gone. `ifMatch`: the
+   * ETag of the caller's read; the write is refused (LxdError with httpStatus 412) when the profile
+   * changed since. Through the client there is no ETag, and the write is unconditional.
+   */
+  setProfileConfig(profile: ProfileRef, entries: Record<string, string>, ifMatch?: string | null): Promise<void>;
   /** Renames a profile. false: there was no profile of that name (someone else renamed or deleted it first). */
   renameProfile(profile: ProfileRef, to: string): Promise<boolean>;
   /** Deletes a profile; one that is not there is no error. */

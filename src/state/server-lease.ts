@@ -188,12 +188,12 @@ export class ServerLease {
     const held = this.held;
     this.held = null;
     if (!held || this.lost) return;
-    const current = await this.read();
+    const { lease: current, etag } = await this.readTagged();
     if (current?.runId !== held.runId || current.hostId !== held.hostId) return;
     await this.lxd.setProfileConfig(this.profile, {
       [`${KEY}expiresAt`]: '',
       [`${KEY}attention`]: `the run ended needing a human; after checking ${held.instance}: ${recoverCommand(this.ref)}`,
-    });
+    }, etag);
   }
 
   /** Deletes the lease, only while it is still this run's. */
@@ -231,10 +231,15 @@ export class ServerLease {
 
   /** The lease as the server has it; null when there is none. */
   async read(): Promise<Lease | null> {
+    return (await this.readTagged()).lease;
+  }
+
+  /** The lease and the ETag of the profile that holds it, for a write that must follow exactly this read. */
+  private async readTagged(): Promise<{ lease: Lease | null; etag: string | null }> {
     const profile = await this.lxd.getProfile(this.profile);
-    if (!profile) return null;
+    if (!profile) return { lease: null, etag: null };
     try {
-      return decode(profile.config);
+      return { lease: decode(profile.config), etag: profile.etag };
     } catch (error) {
       throw new UnreadableLease(this.profile.name, this.ref, (error as Error).message);
     }
@@ -259,15 +264,18 @@ export class ServerLease {
     if (held.expiresAt !== null && this.clock.now() > Date.parse(held.expiresAt)) {
       return this.lose(`it expired at ${held.expiresAt} before it could be renewed`);
     }
-    const current = await this.read();
+    const { lease: current, etag } = await this.readTagged();
     if (!current || current.runId !== held.runId || current.hostId !== held.hostId) {
       return this.lose(current ? `${describeHolder(current)} holds it now` : 'it is gone from the server');
     }
     const next: Lease = { ...held, ...patch, ...this.times() };
     try {
-      await this.lxd.setProfileConfig(this.profile, encode(next, Object.keys(patch)));
+      // With the read's ETag: a takeover between the read and this write makes it fail, instead of
+      // this renewal overwriting the taker's lease.
+      await this.lxd.setProfileConfig(this.profile, encode(next, Object.keys(patch)), etag);
     } catch (error) {
       if (error instanceof LxdError && error.kind === 'not-found') return this.lose('it is gone from the server');
+      if (error instanceof LxdError && error.httpStatus === 412) return this.lose('it changed on the server after it was read (another host took it over)');
       throw error;
     }
     this.held = next;

@@ -155,7 +155,7 @@ export class FakeLxd implements Lxd {
   createProfile(profile: ProfileRef, description: string, config: Record<string, string>): Promise<boolean> {
     return this.profileCall('createProfile', [profile, description, config], () => {
       if (this.profiles.has(profileKey(profile))) return false;
-      this.profiles.set(profileKey(profile), { description, config: { ...config }, usedBy: [] });
+      this.profiles.set(profileKey(profile), { description, config: { ...config }, usedBy: [], etag: nextEtag() });
       return true;
     });
   }
@@ -165,11 +165,14 @@ export class FakeLxd implements Lxd {
       return found ? { ...found, config: { ...found.config } } : null;
     });
   }
-  setProfileConfig(profile: ProfileRef, entries: Record<string, string>): Promise<void> {
+  setProfileConfig(profile: ProfileRef, entries: Record<string, string>, ifMatch: string | null = null): Promise<void> {
     return this.profileCall('setProfileConfig', [profile, entries], () => {
       const found = this.profiles.get(profileKey(profile));
       if (!found) throw new LxdError('Profile not found', 'not-found', []);
+      // As the server: a write with the ETag of an older read is refused, and every write makes a new ETag.
+      if (ifMatch !== null && ifMatch !== found.etag) throw new LxdError("ETag doesn't match", 'failed', [], { httpStatus: 412 });
       Object.assign(found.config, entries);
+      found.etag = nextEtag();
     });
   }
   renameProfile(profile: ProfileRef, to: string): Promise<boolean> {
@@ -194,6 +197,9 @@ export class FakeLxd implements Lxd {
     return act();
   }
 }
+
+let etags = 0;
+const nextEtag = () => `"fake-${(etags += 1)}"`;
 
 function profileKey(profile: ProfileRef): string {
   return `${profile.remote ?? ''}:${profile.project ?? 'default'}/${profile.name}`;

@@ -35,7 +35,7 @@ describe('profiles', () => {
 
   it('get reads through the API; a missing profile is null', async () => {
     answer({ stdout: JSON.stringify({ name: lock.name, description: 'd', config: { a: '1' }, used_by: [] }) }, { stderr: 'Error: Profile not found\n', exitCode: 1 });
-    expect(await client().getProfile(lock)).toEqual({ description: 'd', config: { a: '1' }, usedBy: [] });
+    expect(await client().getProfile(lock)).toEqual({ description: 'd', config: { a: '1' }, usedBy: [], etag: null });
     expect(await client().getProfile({ ...lock, project: null })).toBeNull();
     expect(argvs()).toEqual([['query', `lab:/1.0/profiles/${lock.name}?project=prod`], ['query', `lab:/1.0/profiles/${lock.name}`]]);
   });

@@ -122,35 +122,29 @@ describe('over the local unix socket', () => {
     await expect(client.checkReachable(null)).rejects.toMatchObject({ kind: 'unreachable', message: expect.stringContaining(`(local: at socket ${join(dir, 'gone', 'unix.socket')})`) });
   });
 
-  it('setConfig writes back what it read with If-Match, and reads again when it lost a race (412)', async () => {
-    const instance = (config: Record<string, string>) => ({ name: 'web1', architecture: 'x86_64', config, devices: { eth0: { type: 'none' } }, ephemeral: false, profiles: ['default'], stateful: false, description: 'd', status: 'Running' });
-    unix.script(
-      on('GET', '/1.0/instances/web1?project=qa', sync(instance({ a: '1', gone: 'x' }), '"e1"'), 1),
-      on('GET', '/1.0/instances/web1?project=qa', sync(instance({ a: '2', gone: 'x' }), '"e2"')),
-      (request) => (request.method === 'PUT' && request.headers['if-match'] === '"e1"' ? error(412, 'ETag doesn\'t match') : undefined),
-      on('PUT', '/1.0/instances/web1?project=qa', async_(OP)),
-      on('GET', `${OP}/wait?*`, operation('Success')),
-    );
+  it('setConfig is one PATCH that the server merges; a key set to null is sent empty, which removes it', async () => {
+    unix.script(on('PATCH', '/1.0/instances/web1?project=qa', sync({})));
     await localApi().setConfig(web1, { b: 'new', gone: null });
-    const puts = unix.received.filter((request) => request.method === 'PUT');
-    expect(puts.map((request) => request.headers['if-match'])).toEqual(['"e1"', '"e2"']);
-    expect(puts[1]!.body).toEqual({ architecture: 'x86_64', config: { a: '2', b: 'new' }, devices: { eth0: { type: 'none' } }, ephemeral: false, profiles: ['default'], stateful: false, description: 'd' });
+    expect(unix.received.map((request) => [request.method, request.body, request.headers['if-match']])).toEqual([['PATCH', { config: { b: 'new', gone: '' } }, undefined]]);
   });
 
-  it('setConfig gives up after three lost races', async () => {
-    unix.script(on('GET', '/1.0/instances/web1?project=qa', sync({ config: {} }, '"e"')), on('PUT', '/1.0/instances/web1?project=qa', error(412, 'ETag doesn\'t match')));
-    await expect(localApi().setConfig(web1, { a: '1' })).rejects.toMatchObject({ httpStatus: 412 });
-    expect(unix.received.filter((request) => request.method === 'PUT')).toHaveLength(3);
-  });
-
-  it('a profile mark is a compare-and-swap too, keeping its description and devices', async () => {
+  it("a profile write carries the ETag of the caller's read, and a changed profile refuses it (412)", async () => {
     const profile = { remote: null, project: 'qa', name: 'safeupdate-lock_qa_web1' };
+    const path = '/1.0/profiles/safeupdate-lock_qa_web1?project=qa';
     unix.script(
-      on('GET', '/1.0/profiles/safeupdate-lock_qa_web1?project=qa', sync({ name: profile.name, description: 'held', config: { 'user.a': '1' }, devices: {} }, '"p1"')),
-      on('PUT', '/1.0/profiles/safeupdate-lock_qa_web1?project=qa', sync({})),
+      on('GET', path, sync({ name: profile.name, description: 'held', config: { 'user.a': '1' }, used_by: [] }, '"p1"')),
+      (request) => (request.method === 'PATCH' && request.headers['if-match'] !== undefined && request.headers['if-match'] !== '"p1"' ? error(412, "ETag doesn't match") : undefined),
+      on('PATCH', path, sync({})),
     );
-    await localApi().setProfileConfig(profile, { 'user.b': '2' });
-    expect(unix.received[1]).toMatchObject({ headers: { 'if-match': '"p1"' }, body: { config: { 'user.a': '1', 'user.b': '2' }, description: 'held', devices: {} } });
+    const client = localApi();
+    const read = await client.getProfile(profile);
+    expect(read).toEqual({ description: 'held', config: { 'user.a': '1' }, usedBy: [], etag: '"p1"' });
+    await client.setProfileConfig(profile, { 'user.b': '2' }, read!.etag);
+    expect(unix.received[1]).toMatchObject({ method: 'PATCH', headers: { 'if-match': '"p1"' }, body: { config: { 'user.b': '2' } } });
+    await expect(client.setProfileConfig(profile, { 'user.b': '3' }, '"stale"')).rejects.toMatchObject({ httpStatus: 412 });
+    // Without an ETag the write is unconditional.
+    await client.setProfileConfig(profile, { 'user.b': '4' });
+    expect(unix.received[3]!.headers['if-match']).toBeUndefined();
   });
 
   it('profile rename and delete go through the API; a profile that is gone is no error', async () => {

@@ -28,6 +28,7 @@ function otherHostsLease(renewedAt: number, phase = 'preparing', extra: Record<s
   return {
     description: '',
     usedBy: [],
+    etag: '"other-host"',
     config: {
       'user.safeupdate.runId': 'run-b', 'user.safeupdate.hostId': 'host-b-id', 'user.safeupdate.host': 'ci-b', 'user.safeupdate.pid': String(DEAD_PID),
       'user.safeupdate.instance': 'web1', 'user.safeupdate.command': '["apt-get","upgrade","-y"]', 'user.safeupdate.startedAt': 't0',
@@ -133,6 +134,22 @@ describe('server lease', () => {
     await mine.renew();
     expect(lost[0]).toContain('was lost: it expired at');
     lxd.assertDone();
+  });
+
+  it('a takeover between the renewal\'s read and its write: the write carries the read\'s ETag, is refused, and the lease is lost without overwriting the taker\'s', async () => {
+    const { lxd, lease, clock, lost, stored } = setUp();
+    const mine = lease();
+    await mine.acquire(holder());
+    const read = lxd.getProfile.bind(lxd);
+    lxd.getProfile = async (profile) => {
+      const seen = await read(profile);
+      // Another host replaces the lease right after this read (a stalled renewal, a clock apart).
+      lxd.profiles.set(`local:prod/${PROFILE}`, { ...otherHostsLease(clock.now()), etag: '"taker"' });
+      return seen;
+    };
+    expect(await mine.mark({ phase: 'updating' })).toBe(`the server lease ${PROFILE} was lost: it changed on the server after it was read (another host took it over)`);
+    expect(lost).toHaveLength(1);
+    expect(stored()).toMatchObject({ 'user.safeupdate.runId': 'run-b', 'user.safeupdate.phase': 'preparing' });
   });
 
   it('a renewal that finds the lease gone loses it', async () => {
