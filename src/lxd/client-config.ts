@@ -34,7 +34,7 @@ export type Endpoint =
   | { kind: 'https'; url: URL; clientCert: string; clientKey: string; serverCert: string | null };
 
 /** The client's configuration folder: `$LXD_CONF` (`$INCUS_CONF`), else the snap's or `~/.config/<client>`. */
-export function clientConfigDir(dialect: Dialect, env: NodeJS.ProcessEnv, exists = existsSync): string {
+export function clientConfigDir(dialect: Dialect, env: NodeJS.ProcessEnv, exists: (path: string) => boolean = existsSync): string {
   const given = env[dialect.configEnv];
   if (given) return given;
   const home = env.HOME || homedir();
@@ -92,7 +92,7 @@ export async function loadClientConfig(dialect: Dialect, env: NodeJS.ProcessEnv)
 }
 
 /** How one remote is reached without the client, or null (see `Endpoint`). */
-export function endpointFor(dialect: Dialect, config: ClientConfig, remote: string, env: NodeJS.ProcessEnv, exists = existsSync): Endpoint | null {
+export function endpointFor(dialect: Dialect, config: ClientConfig, remote: string, env: NodeJS.ProcessEnv, exists: (path: string) => boolean = existsSync): Endpoint | null {
   const entry = config.remotes[remote];
   if (!entry) return null;
   if (entry.addr.startsWith('unix:')) {
@@ -108,7 +108,7 @@ export function endpointFor(dialect: Dialect, config: ClientConfig, remote: stri
 }
 
 /** The local daemon's socket as the client finds it: `$LXD_SOCKET`, else `$LXD_DIR/unix.socket`, else the default folder's (or the snap's). */
-export function localSocket(dialect: Dialect, env: NodeJS.ProcessEnv, exists = existsSync): string {
+export function localSocket(dialect: Dialect, env: NodeJS.ProcessEnv, exists: (path: string) => boolean = existsSync): string {
   const socket = env[dialect.client === 'lxc' ? 'LXD_SOCKET' : 'INCUS_SOCKET'];
   if (socket) return socket;
   const dir = env[dialect.daemonDirEnv];

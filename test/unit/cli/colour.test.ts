@@ -29,7 +29,7 @@ describe('colour', () => {
       let text = '';
       const progress = lineProgress({ write: (chunk) => (text += chunk), verbose, quiet: false, showOutput: true });
       EVENTS.forEach(progress.onEvent);
-      progress.onCall({ command: ['lxc', 'query', '/1.0'], durationMs: 31, ok: false });
+      progress.onCall({ command: ['lxc', 'query', '/1.0'], durationMs: 31, ok: false, process: true });
       expect(text).toContain('✖ update (580ms): exit 100');
       expect(text).not.toMatch(ESCAPE);
     }

@@ -124,7 +124,7 @@ describe('records at the command line', () => {
   const inProd = () => Object.assign(new FakeLxd(), { current: { remote: 'local', project: 'prod' } });
 
   const otherHostsLease = (expiresAt: string) => ({
-    description: '', usedBy: [],
+    description: '', usedBy: [], etag: null,
     config: {
       'user.safeupdate.runId': 'run-b', 'user.safeupdate.hostId': 'other', 'user.safeupdate.host': 'ci-b', 'user.safeupdate.pid': '42',
       'user.safeupdate.phase': 'updating', 'user.safeupdate.snapshot': 'snap1', 'user.safeupdate.startedAt': 't0', 'user.safeupdate.instance': 'web1',

@@ -18,7 +18,7 @@ function render(options: { verbose?: boolean; quiet?: boolean; showOutput?: bool
   let text = '';
   const progress = lineProgress({ write: (chunk) => (text += chunk), verbose: options.verbose ?? false, quiet: options.quiet ?? false, showOutput: options.showOutput ?? true });
   EVENTS.forEach(progress.onEvent);
-  progress.onCall({ command: ['lxc', 'query', '/1.0'], durationMs: 31, ok: true });
+  progress.onCall({ command: ['lxc', 'query', '/1.0'], durationMs: 31, ok: true, process: true });
   return text;
 }
 

@@ -18,7 +18,7 @@ const lease = () => h.lxd.profiles.get(KEY)?.config;
 
 function otherHost(phase: string, renewedAt: number) {
   h.lxd.profiles.set(KEY, {
-    description: '', usedBy: [],
+    description: '', usedBy: [], etag: null,
     config: {
       'user.safeupdate.runId': 'run-b', 'user.safeupdate.hostId': 'other-host', 'user.safeupdate.host': 'ci-b', 'user.safeupdate.pid': '4242',
       'user.safeupdate.instance': 'web1', 'user.safeupdate.startedAt': 't0', 'user.safeupdate.phase': phase, 'user.safeupdate.snapshot': '',

@@ -93,7 +93,7 @@ describe('server lease', () => {
 
   it('a profile of that name without safeupdate keys is refused as unreadable', async () => {
     const { lxd, lease } = setUp();
-    lxd.profiles.set(`local:prod/${PROFILE}`, { description: '', usedBy: [], config: { 'user.other': 'x' } });
+    lxd.profiles.set(`local:prod/${PROFILE}`, { description: '', usedBy: [], etag: null, config: { 'user.other': 'x' } });
     await expect(lease().acquire(holder())).rejects.toBeInstanceOf(UnreadableLease);
   });
 
