@@ -135,7 +135,7 @@ export interface SafeupdateResult {
 
 /** Runs the real CLI, as an operator or a CI job would, with its own state folder. */
 export async function safeupdate(args: string[], env: Record<string, string> = {}): Promise<SafeupdateResult> {
-  if (!existsSync(join(ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run "npm run build" (npm test does)');
+  if (!existsSync(join(ROOT, 'dist/bundle/main.js'))) throw new Error('dist/ is missing: run "npm run build" (npm test does)');
   const stateDir = env.SAFEUPDATE_STATE_DIR ?? (await mkdtemp(join(tmpdir(), 'safeupdate-e2e-')));
   const started = Date.now();
   const result = await execa('node', [BIN, ...args], { reject: false, env: { SAFEUPDATE_STATE_DIR: stateDir, ...env }, stdin: 'ignore' });
