@@ -94,7 +94,7 @@ const row = (figure, pool, ours, hand, target, extra = '') => {
 function benchPool(pool, state) {
   const name = `${PREFIX}-${pool}`;
   launch(name, pool);
-  const ours = { success: [], rollback: [], calls: [], rollbackCalls: [] };
+  const ours = { success: [], rollback: [], calls: [], processes: [], rollbackCalls: [], rollbackProcesses: [] };
   const hand = { success: [], rollback: [] };
   for (let i = 0; i < RUNS; i += 1) {
     // (1) The success path: look, check, snapshot, update, check; the same work both ways.
@@ -102,6 +102,7 @@ function benchPool(pool, state) {
     if (run.report.exitCode !== 0) throw new Error(`success path: exit ${run.report.exitCode}: ${run.stderr}`);
     ours.success.push(run.ms);
     ours.calls.push(run.report.lxd?.calls ?? NaN);
+    ours.processes.push(run.report.lxd?.processes ?? NaN);
     dropSnapshots(name);
     hand.success.push(bash(`lxc query /1.0/instances/${name} >/dev/null; lxc exec ${name} -- true; lxc snapshot ${name} bench-hand; lxc exec ${name} -- true; lxc exec ${name} -- true`).ms);
     dropSnapshots(name);
@@ -111,13 +112,14 @@ function benchPool(pool, state) {
     if (failed.report.exitCode !== 1) throw new Error(`rollback: exit ${failed.report.exitCode}: ${failed.stderr}`);
     ours.rollback.push(rollbackDowntime(failed.report));
     ours.rollbackCalls.push(failed.report.lxd?.calls ?? NaN);
+    ours.rollbackProcesses.push(failed.report.lxd?.processes ?? NaN);
     dropSnapshots(name);
     lxc('snapshot', name, 'bench-hand');
     hand.rollback.push(bash(`lxc stop -f ${name}; lxc restore ${name} bench-hand; lxc start ${name}; lxc exec ${name} -- true`).ms);
     dropSnapshots(name);
   }
-  row('success path (`--check exec:true -- true`)', pool, median(ours.success), median(hand.success), pool === 'default' ? 1.02 : 1.0, `${median(ours.calls)} LXD calls vs 5`);
-  row('rollback downtime (failed update → running and passing)', pool, median(ours.rollback), median(hand.rollback), 1.0, `${median(ours.rollbackCalls)} LXD calls per run vs 4`);
+  row('success path (`--check exec:true -- true`)', pool, median(ours.success), median(hand.success), pool === 'default' ? 1.02 : 1.0, `${median(ours.calls)} LXD calls, ${median(ours.processes)} client processes, vs 5 processes`);
+  row('rollback downtime (failed update → running and passing)', pool, median(ours.rollback), median(hand.rollback), 1.0, `${median(ours.rollbackCalls)} LXD calls, ${median(ours.rollbackProcesses)} client processes per run, vs 4 processes`);
   return name;
 }
 
