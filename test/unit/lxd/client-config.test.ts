@@ -31,6 +31,14 @@ describe('parseClientConfig', () => {
     expect(parseClientConfig(INCUS, '/c', { 'default-remote': 'a' }, { INCUS_REMOTE: 'c', LXC_REMOTE: 'b' }).defaultRemote).toBe('c');
   });
 
+  it('values of the wrong type are taken as absent, as the client would fail to use them', () => {
+    const config = parseClientConfig(LXC, '/c', { 'default-remote': 7, remotes: { srv: { addr: 5, protocol: '', auth_type: 3, project: ['p'], public: 'yes' } } }, {});
+    expect(config.defaultRemote).toBe('local');
+    expect(config.remotes.srv).toEqual({ addr: '', protocol: 'lxd', authType: 'tls', project: '', public: false });
+    expect(parseClientConfig(LXC, '/c', 'not a map', {}).remotes).toEqual({ local: expect.objectContaining({ addr: 'unix://' }) });
+    expect(Object.keys(parseClientConfig(LXC, '/c', { remotes: 'x' }, {}).remotes)).toEqual(['local']);
+  });
+
   it('entries that are not maps are skipped, not fatal', () => {
     expect(Object.keys(parseClientConfig(LXC, '/c', { remotes: { bad: 'x', alsobad: null } }, {}).remotes)).toEqual(['local']);
   });
@@ -63,6 +71,10 @@ describe('endpointFor', () => {
     expect(localSocket(LXC, {}, only('/var/snap/lxd/common/lxd/unix.socket'))).toBe('/var/snap/lxd/common/lxd/unix.socket');
     expect(localSocket(INCUS, { INCUS_DIR: '/x' }, none)).toBe('/x/unix.socket');
     expect(localSocket(INCUS, {}, none)).toBe('/var/lib/incus/unix.socket');
+    // The snap is LXD's: Incus never looks there, and LXD only when its own folder has no socket.
+    expect(localSocket(INCUS, {}, only('/var/snap/lxd/common/lxd/unix.socket'))).toBe('/var/lib/incus/unix.socket');
+    expect(localSocket(LXC, {}, only('/var/lib/lxd/unix.socket', '/var/snap/lxd/common/lxd/unix.socket'))).toBe('/var/lib/lxd/unix.socket');
+    expect(localSocket(INCUS, { INCUS_SOCKET: '/i.sock', LXD_SOCKET: '/l.sock' }, none)).toBe('/i.sock');
   });
 
   it('a unix:// address with a path is that socket', () => {
@@ -77,6 +89,14 @@ describe('endpointFor', () => {
     expect(endpointFor(LXC, config, 'srv', {}, only(...files.slice(0, 2)))).toMatchObject({ kind: 'https', serverCert: null });
   });
 
+  it('left to the client: plain HTTP, an unknown protocol', () => {
+    const odd = parseClientConfig(LXC, '/c', { remotes: { plain: { addr: 'http://127.0.0.1:8443' }, other: { addr: 'https://127.0.0.1:8443', protocol: 'docker' } } }, {});
+    const certs = only('/c/client.crt', '/c/client.key');
+    expect(endpointFor(LXC, odd, 'plain', {}, certs)).toBeNull();
+    expect(endpointFor(LXC, odd, 'other', {}, certs)).toBeNull();
+    expect(endpointFor(INCUS, parseClientConfig(INCUS, '/c', { remotes: { srv: { addr: 'https://h:8443' } } }, {}), 'srv', {}, certs)).toMatchObject({ kind: 'https' });
+  });
+
   it('left to the client: no client certificate, a PKI client.ca, another auth, simplestreams, an unknown remote', () => {
     expect(endpointFor(LXC, config, 'srv', {}, only('/c/client.crt'))).toBeNull();
     expect(endpointFor(LXC, config, 'srv', {}, only('/c/client.crt', '/c/client.key', '/c/client.ca'))).toBeNull();
@@ -88,7 +108,7 @@ describe('endpointFor', () => {
 
 describe('loadClientConfig', () => {
   it('reads config.yml from the folder; a missing file is the default; a file that is not YAML is null (the client will say why)', async () => {
-    const { mkdtemp, rm, writeFile } = await import('node:fs/promises');
+    const { mkdir, mkdtemp, rm, writeFile } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const { loadClientConfig } = await import('../../../src/lxd/client-config.js');
@@ -98,6 +118,10 @@ describe('loadClientConfig', () => {
       await writeFile(join(dir, 'config.yml'), 'default-remote: srv\nremotes:\n  srv:\n    addr: https://127.0.0.1:8444\n    project: prod\n');
       expect((await loadClientConfig(LXC, { LXD_CONF: dir }))?.remotes.srv).toMatchObject({ addr: 'https://127.0.0.1:8444', project: 'prod', authType: 'tls' });
       await writeFile(join(dir, 'config.yml'), 'remotes: [unclosed\n');
+      expect(await loadClientConfig(LXC, { LXD_CONF: dir })).toBeNull();
+      // A file that exists but cannot be read (here a folder) is not the default configuration either.
+      await rm(join(dir, 'config.yml'));
+      await mkdir(join(dir, 'config.yml'));
       expect(await loadClientConfig(LXC, { LXD_CONF: dir })).toBeNull();
     } finally {
       await rm(dir, { recursive: true, force: true });

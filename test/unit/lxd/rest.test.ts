@@ -92,6 +92,18 @@ describe('over the local unix socket', () => {
     ]);
   });
 
+  it('a 404 is not-found whatever its words; an error envelope is an error whatever its HTTP status', async () => {
+    unix.script(on('GET', '/1.0/instances/web1?project=qa', error(404, 'No such object')), on('GET', '/1.0', { status: 200, body: { type: 'error', error: 'odd', error_code: 500 } }));
+    expect(await localApi().getInstance(web1)).toBeNull();
+    await expect(localApi().checkReachable(null)).rejects.toMatchObject({ kind: 'failed', message: 'odd', httpStatus: 500 });
+  });
+
+  it('a remote the config does not name has the default project', async () => {
+    const api = new RestApi({ dialect: LXC, config: parseClientConfig(LXC, dir, {}, {}), env: {}, onCall: () => {} });
+    expect(api.currentProject('nosuch')).toBe('default');
+    expect(api.serves('nosuch')).toBe(false);
+  });
+
   it("the daemon's refusal is kind failed, with the daemon's words", async () => {
     unix.script(on('PUT', '/1.0/instances/web1/state?project=qa', error(400, 'The instance is already running')));
     await expect(localApi().startInstance(web1)).rejects.toMatchObject({ kind: 'failed', message: 'The instance is already running', httpStatus: 400 });
