@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import type { Dialect } from './dialect.js';
 
 /** One remote of the client's `config.yml`, as the client reads it. */
@@ -26,22 +26,39 @@ export interface ClientConfig {
 
 /**
  * Where a remote is reached without the client: the local daemon's unix socket, or HTTPS with the
- * client's certificate. null for what safeupdate leaves to the client (simplestreams, another
- * authentication, a PKI setup with `client.ca`, a remote it does not know).
+ * client's certificate and the server's stored certificate. null for what safeupdate leaves to the
+ * client (simplestreams, another authentication, a PKI setup with `client.ca`, no stored server
+ * certificate, a proxy, a socket this user cannot use, a remote it does not know).
  */
 export type Endpoint =
   | { kind: 'unix'; socketPath: string }
-  | { kind: 'https'; url: URL; clientCert: string; clientKey: string; serverCert: string | null };
+  | { kind: 'https'; url: URL; clientCert: string; clientKey: string; serverCert: string };
 
-/** The client's configuration folder: `$LXD_CONF` (`$INCUS_CONF`), else the snap's or `~/.config/<client>`. */
-export function clientConfigDir(dialect: Dialect, env: NodeJS.ProcessEnv, exists: (path: string) => boolean = existsSync): string {
-  const given = env[dialect.configEnv];
-  if (given) return given;
-  const home = env.HOME || homedir();
-  const plain = join(home, '.config', dialect.client);
-  // The snap's client keeps its configuration inside the snap's folder.
-  const snap = join(home, 'snap', 'lxd', 'common', 'config');
-  return dialect.client === 'lxc' && !exists(plain) && exists(snap) ? snap : plain;
+/** The client's configuration folder: `$LXD_CONF` (`$INCUS_CONF`), else `~/.config/<client>`. */
+export function clientConfigDir(dialect: Dialect, env: NodeJS.ProcessEnv): string {
+  return env[dialect.configEnv] || join(env.HOME || homedir(), '.config', dialect.client);
+}
+
+/**
+ * Whether the client on PATH is the snap's. Its wrapper sets its own configuration folder and
+ * daemon folder whatever the environment says (and copies `~/.config/lxc` once, after which the
+ * two drift apart): safeupdate cannot know for certain which files it reads, so it leaves every
+ * call to it.
+ */
+export function isSnapClient(dialect: Dialect, env: NodeJS.ProcessEnv, realpath: (path: string) => string = realpathSync): boolean {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const path = join(dir, dialect.client);
+    try {
+      accessSync(path, constants.X_OK);
+    } catch {
+      continue;
+    }
+    // /snap/bin/lxc is a link to /usr/bin/snap, which runs the snap's wrapper.
+    const target = realpath(path);
+    return dir.startsWith('/snap/') || target.startsWith('/snap/') || target === '/usr/bin/snap';
+  }
+  return false;
 }
 
 /**
@@ -76,6 +93,7 @@ export function parseClientConfig(dialect: Dialect, dir: string, document: unkno
  * not YAML): then every call goes through the client, which says what is wrong.
  */
 export async function loadClientConfig(dialect: Dialect, env: NodeJS.ProcessEnv): Promise<ClientConfig | null> {
+  if (isSnapClient(dialect, env)) return null;
   const dir = clientConfigDir(dialect, env);
   let text = '';
   try {
@@ -92,30 +110,39 @@ export async function loadClientConfig(dialect: Dialect, env: NodeJS.ProcessEnv)
 }
 
 /** How one remote is reached without the client, or null (see `Endpoint`). */
-export function endpointFor(dialect: Dialect, config: ClientConfig, remote: string, env: NodeJS.ProcessEnv, exists: (path: string) => boolean = existsSync): Endpoint | null {
+export function endpointFor(dialect: Dialect, config: ClientConfig, remote: string, env: NodeJS.ProcessEnv, exists: (path: string) => boolean = existsSync, usable: (socket: string) => boolean = canUseSocket): Endpoint | null {
   const entry = config.remotes[remote];
   if (!entry) return null;
   if (entry.addr.startsWith('unix:')) {
-    const path = entry.addr.replace(/^unix:(\/\/)?/, '');
-    return { kind: 'unix', socketPath: path || localSocket(dialect, env, exists) };
+    // A socket this user may not use is the client's to find a way around (Incus' user socket, lxd-user).
+    const path = entry.addr.replace(/^unix:(\/\/)?/, '') || localSocket(dialect, env);
+    return usable(path) ? { kind: 'unix', socketPath: path } : null;
   }
   if (!entry.addr.startsWith('https://') || !['lxd', 'incus'].includes(entry.protocol) || entry.authType !== 'tls') return null;
+  // The client goes through a proxy where one is set; safeupdate does not.
+  if (['HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy'].some((name) => env[name])) return null;
   const file = (name: string) => join(config.dir, name);
-  // A PKI setup verifies the server against client.ca: left to the client.
-  if (exists(file('client.ca')) || !exists(file('client.crt')) || !exists(file('client.key'))) return null;
+  // A PKI setup verifies the server against client.ca; a server without a stored certificate is
+  // verified against the system's trust store, which Node does not read: both left to the client.
   const serverCert = file(join('servercerts', `${remote}.crt`));
-  return { kind: 'https', url: new URL(entry.addr), clientCert: file('client.crt'), clientKey: file('client.key'), serverCert: exists(serverCert) ? serverCert : null };
+  if (exists(file('client.ca')) || !exists(file('client.crt')) || !exists(file('client.key')) || !exists(serverCert)) return null;
+  return { kind: 'https', url: new URL(entry.addr), clientCert: file('client.crt'), clientKey: file('client.key'), serverCert };
 }
 
-/** The local daemon's socket as the client finds it: `$LXD_SOCKET`, else `$LXD_DIR/unix.socket`, else the default folder's (or the snap's). */
-export function localSocket(dialect: Dialect, env: NodeJS.ProcessEnv, exists: (path: string) => boolean = existsSync): string {
+/** The local daemon's socket as the client finds it: `$LXD_SOCKET`, else `$LXD_DIR/unix.socket`, else the default folder's. */
+export function localSocket(dialect: Dialect, env: NodeJS.ProcessEnv): string {
   const socket = env[dialect.client === 'lxc' ? 'LXD_SOCKET' : 'INCUS_SOCKET'];
   if (socket) return socket;
-  const dir = env[dialect.daemonDirEnv];
-  if (dir) return join(dir, 'unix.socket');
-  const standard = join(dialect.daemonDir, 'unix.socket');
-  const snap = '/var/snap/lxd/common/lxd/unix.socket';
-  return dialect.client === 'lxc' && !exists(standard) && exists(snap) ? snap : standard;
+  return join(env[dialect.daemonDirEnv] || dialect.daemonDir, 'unix.socket');
+}
+
+function canUseSocket(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Reads a certificate or key file named by an endpoint (synchronously: once per remote and run). */

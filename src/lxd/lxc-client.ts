@@ -201,10 +201,7 @@ export class LxcClient implements Lxd {
   async setConfig(ref: InstanceRef, entries: Record<string, string | null>): Promise<void> {
     const direct = await this.direct(ref.remote);
     if (direct) {
-      // PATCH merges the keys given into the instance's config on the server, and an empty value
-      // removes a key: one request, and no window in which another writer's keys could be lost.
-      const config = Object.fromEntries(Object.entries(entries).map(([key, value]) => [key, value ?? '']));
-      await direct.api.request(direct.remote, 'PATCH', instancePath(ref, ''), { body: { config }, timeoutMs: this.callTimeoutMs });
+      await this.updateInstanceConfig(direct, instancePath(ref, ''), entries);
       return;
     }
     const set = Object.entries(entries).filter(([, value]) => value !== null).map(([key, value]) => `${key}=${value}`);
@@ -438,6 +435,31 @@ export class LxcClient implements Lxd {
     const direct = await this.direct(remote);
     if (direct) await direct.api.request(direct.remote, method, path, { body, timeoutMs: this.callTimeoutMs });
     else await this.run(clientArgs, this.callTimeoutMs);
+  }
+
+  /**
+   * As `lxc config set|unset` does it: read the instance, change its config, write it back with
+   * If-Match, read again after a lost race (412). Not a PATCH: LXD's instance PATCH drops the
+   * description it is not given, and newer LXD keeps an empty value (masking a profile's) where
+   * unset removes the key.
+   */
+  private async updateInstanceConfig(direct: { api: RestApi; remote: string }, path: string, entries: Record<string, string | null>): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      const read = await direct.api.request(direct.remote, 'GET', path, { timeoutMs: this.callTimeoutMs });
+      const current = read.metadata as RawInstance & { architecture?: string; devices?: unknown; profiles?: string[]; stateful?: boolean; description?: string };
+      const config = { ...(current.config ?? {}) };
+      for (const [key, value] of Object.entries(entries)) {
+        if (value === null) delete config[key];
+        else config[key] = value;
+      }
+      const body = { architecture: current.architecture, config, devices: current.devices, ephemeral: current.ephemeral, profiles: current.profiles, stateful: current.stateful, description: current.description };
+      try {
+        await direct.api.request(direct.remote, 'PUT', path, { body, timeoutMs: this.callTimeoutMs, ...(read.etag ? { ifMatch: read.etag } : {}) });
+        return;
+      } catch (error) {
+        if (!(error instanceof LxdError && error.httpStatus === 412) || attempt === 3) throw error;
+      }
+    }
   }
 
   private async restApi(): Promise<RestApi | null> {

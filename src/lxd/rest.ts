@@ -40,9 +40,6 @@ interface Operation {
   err?: string;
 }
 
-/** The longest single wait on an operation: a daemon that hangs is noticed at the caller's deadline. */
-const WAIT_SLICE_S = 30;
-
 /**
  * LXD's (and Incus') REST API spoken directly: over the unix socket for the local daemon, over
  * HTTPS with the client's own certificate for remotes. One request costs about a millisecond
@@ -78,9 +75,10 @@ export class RestApi {
     for (;;) {
       const left = deadline - Date.now();
       if (left <= 0) throw this.timeout(remote, method, path, request.timeoutMs);
-      const slice = Math.max(1, Math.min(WAIT_SLICE_S, Math.floor(left / 1000)));
-      // The daemon answers the wait after `slice` at the latest; one that does not is cut off at the call's deadline.
-      const waited = await this.send(remote, 'GET', `${answer.envelope.operation}/wait?timeout=${slice}${projectParam}`, undefined, Math.max(left, slice * 1000) + 1_000);
+      // One wait until the operation ends, bounded here at the call's deadline: a server-side
+      // timeout would be answered by newer LXD with an error ("context deadline exceeded") while the
+      // operation goes on, which must never read as the operation having failed.
+      const waited = await this.send(remote, 'GET', `${answer.envelope.operation}/wait?timeout=-1${projectParam}`, undefined, left);
       const operation = (waited.envelope.metadata ?? {}) as Operation;
       if (operation.status === 'Success') return { metadata: operation, etag: null };
       if (operation.status === 'Failure' || operation.status === 'Cancelled') {
@@ -150,7 +148,9 @@ export class RestApi {
     if (this.agents.has(remote)) return this.agents.get(remote)!;
     const endpoint = endpointFor(this.options.dialect, this.options.config, remote, this.options.env);
     let agent: HttpAgent | null = null;
-    if (endpoint?.kind === 'unix') agent = new HttpAgent({ keepAlive: true, maxSockets: 8 });
+    // No cap on sockets: a fleet's runs each hold one while they wait on an operation, and a request
+    // queued behind them in Node would time out without LXD ever having seen it.
+    if (endpoint?.kind === 'unix') agent = new HttpAgent({ keepAlive: true });
     if (endpoint?.kind === 'https') agent = httpsAgent(endpoint);
     if (endpoint && agent) this.endpoints.set(remote, endpoint);
     this.agents.set(remote, agent);
@@ -173,18 +173,20 @@ export class RestApi {
 }
 
 /**
- * The client's TLS: its own certificate, and the server's certificate from `servercerts/` pinned
- * exactly (the address is usually an IP the certificate does not name, so the name is not checked,
- * the certificate itself is); a remote without a stored certificate must present one the system
- * trusts for its name. null when a file cannot be read: the client then says what is wrong.
+ * The client's TLS: its own certificate, and the server's self-signed certificate from
+ * `servercerts/` pinned exactly (the address is usually an IP the certificate does not name, so the
+ * name is not checked, the certificate itself is). null, and so the client, when a file cannot be
+ * read or the stored certificate is issued by a CA: Node cannot trust a leaf without its chain,
+ * where the client compares the certificate itself.
  */
 function httpsAgent(endpoint: Extract<Endpoint, { kind: 'https' }>): HttpsAgent | null {
   try {
     const cert = readPem(endpoint.clientCert);
     const key = readPem(endpoint.clientKey);
-    if (endpoint.serverCert === null) return new HttpsAgent({ keepAlive: true, cert, key });
     const pinned = readPem(endpoint.serverCert);
-    const fingerprint = new X509Certificate(pinned).fingerprint256;
+    const stored = new X509Certificate(pinned);
+    if (!stored.checkIssued(stored)) return null;
+    const fingerprint = stored.fingerprint256;
     return new HttpsAgent({
       keepAlive: true,
       cert,

@@ -20,6 +20,9 @@ import { isAlive, type BaselineRecord, type InstanceRecord, type RunPhase } from
 
 const KEY = 'user.safeupdate.';
 const DEFAULT_LEASE_MS = 60_000;
+/** A write refused for the ETag of its read: what changed is not known, only that this run no longer knows the lease. */
+const CHANGED_SINCE_READ = 'it changed on the server after it was read (another host took it over, or the profile was edited)';
+
 /** Losing it in one round-trip is not enough to lose the lease: renewed four times per length. */
 const RENEWALS_PER_LENGTH = 4;
 const ACQUIRE_ATTEMPTS = 5;
@@ -190,10 +193,16 @@ export class ServerLease {
     if (!held || this.lost) return;
     const { lease: current, etag } = await this.readTagged();
     if (current?.runId !== held.runId || current.hostId !== held.hostId) return;
-    await this.lxd.setProfileConfig(this.profile, {
-      [`${KEY}expiresAt`]: '',
-      [`${KEY}attention`]: `the run ended needing a human; after checking ${held.instance}: ${recoverCommand(this.ref)}`,
-    }, etag);
+    try {
+      await this.lxd.setProfileConfig(this.profile, {
+        [`${KEY}expiresAt`]: '',
+        [`${KEY}attention`]: `the run ended needing a human; after checking ${held.instance}: ${recoverCommand(this.ref)}`,
+      }, etag);
+    } catch (error) {
+      // Changed since the read: someone else's now (the local record still keeps the instance for recover).
+      if (error instanceof LxdError && error.httpStatus === 412) return this.lose(CHANGED_SINCE_READ);
+      throw error;
+    }
   }
 
   /** Deletes the lease, only while it is still this run's. */
@@ -275,7 +284,7 @@ export class ServerLease {
       await this.lxd.setProfileConfig(this.profile, encode(next, Object.keys(patch)), etag);
     } catch (error) {
       if (error instanceof LxdError && error.kind === 'not-found') return this.lose('it is gone from the server');
-      if (error instanceof LxdError && error.httpStatus === 412) return this.lose('it changed on the server after it was read (another host took it over)');
+      if (error instanceof LxdError && error.httpStatus === 412) return this.lose(CHANGED_SINCE_READ);
       throw error;
     }
     this.held = next;

@@ -114,3 +114,11 @@ export function selfSigned(commonName: string): { cert: string; key: string; dir
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/** A certificate issued by `ca` (made by selfSigned), as a private CA would issue a server's. */
+export function issuedBy(ca: { cert: string; key: string; dir: string }, commonName: string): { cert: string; dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'rest-cert-'));
+  execFileSync('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${commonName}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'req.pem')], { stdio: 'ignore' });
+  execFileSync('openssl', ['x509', '-req', '-in', join(dir, 'req.pem'), '-CA', join(ca.dir, 'cert.pem'), '-CAkey', join(ca.dir, 'key.pem'), '-CAcreateserial', '-days', '2', '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientConfigDir, endpointFor, localSocket, parseClientConfig } from '../../../src/lxd/client-config.js';
+import { clientConfigDir, endpointFor, isSnapClient, localSocket, parseClientConfig } from '../../../src/lxd/client-config.js';
 import { INCUS, LXC } from '../../../src/lxd/dialect.js';
 
 // The client's configuration read as the client reads it (lxc/config/file.go), and which remotes
@@ -44,14 +44,35 @@ describe('parseClientConfig', () => {
   });
 });
 
-describe('clientConfigDir', () => {
-  it('$LXD_CONF, else ~/.config/lxc, else the snap folder when only that exists', () => {
-    expect(clientConfigDir(LXC, { LXD_CONF: '/job/lxd', HOME: '/h' }, none)).toBe('/job/lxd');
-    expect(clientConfigDir(LXC, { HOME: '/h' }, none)).toBe('/h/.config/lxc');
-    expect(clientConfigDir(LXC, { HOME: '/h' }, only('/h/snap/lxd/common/config'))).toBe('/h/snap/lxd/common/config');
-    expect(clientConfigDir(LXC, { HOME: '/h' }, only('/h/.config/lxc', '/h/snap/lxd/common/config'))).toBe('/h/.config/lxc');
-    expect(clientConfigDir(INCUS, { HOME: '/h', INCUS_CONF: '/i' }, none)).toBe('/i');
-    expect(clientConfigDir(INCUS, { HOME: '/h' }, only('/h/snap/lxd/common/config'))).toBe('/h/.config/incus');
+describe('clientConfigDir and the snap', () => {
+  it('$LXD_CONF ($INCUS_CONF), else ~/.config/<client>', () => {
+    expect(clientConfigDir(LXC, { LXD_CONF: '/job/lxd', HOME: '/h' })).toBe('/job/lxd');
+    expect(clientConfigDir(LXC, { HOME: '/h' })).toBe('/h/.config/lxc');
+    expect(clientConfigDir(INCUS, { HOME: '/h', INCUS_CONF: '/i', LXD_CONF: '/l' })).toBe('/i');
+    expect(clientConfigDir(INCUS, { HOME: '/h' })).toBe('/h/.config/incus');
+  });
+
+  it("the snap's client (its wrapper picks its own folders) is told apart from a plain one", async () => {
+    const { mkdir, mkdtemp, rm, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'snap-client-'));
+    try {
+      await mkdir(join(dir, 'plain'));
+      await writeFile(join(dir, 'plain', 'lxc'), '#!/bin/sh\n', { mode: 0o755 });
+      await mkdir(join(dir, 'snapbin'));
+      await writeFile(join(dir, 'snapbin', 'lxc'), '#!/bin/sh\n', { mode: 0o755 });
+      // This machine has no snapd: the link /snap/bin/lxc -> /usr/bin/snap is told by the resolver.
+      const realpath = (path: string) => (path.startsWith(join(dir, 'snapbin')) ? '/usr/bin/snap' : path);
+      expect(isSnapClient(LXC, { PATH: join(dir, 'plain') }, realpath)).toBe(false);
+      expect(isSnapClient(LXC, { PATH: `${join(dir, 'nothing')}:${join(dir, 'plain')}:${join(dir, 'snapbin')}` }, realpath)).toBe(false);
+      expect(isSnapClient(LXC, { PATH: `:${join(dir, 'snapbin')}:${join(dir, 'plain')}` }, realpath)).toBe(true);
+      expect(isSnapClient(LXC, { PATH: join(dir, 'plain') }, () => '/snap/lxd/current/bin/lxc')).toBe(true);
+      expect(isSnapClient(INCUS, { PATH: join(dir, 'snapbin') }, realpath)).toBe(false);
+      expect(isSnapClient(LXC, {})).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -64,34 +85,38 @@ describe('endpointFor', () => {
   };
   const config = parseClientConfig(LXC, '/c', { remotes }, {});
 
-  it('local: $LXD_SOCKET, else $LXD_DIR/unix.socket, else the default folder (or the snap when only it exists)', () => {
-    expect(endpointFor(LXC, config, 'local', {}, none)).toEqual({ kind: 'unix', socketPath: '/var/lib/lxd/unix.socket' });
-    expect(endpointFor(LXC, config, 'local', { LXD_DIR: '/srv/lxd2' }, none)).toEqual({ kind: 'unix', socketPath: '/srv/lxd2/unix.socket' });
-    expect(endpointFor(LXC, config, 'local', { LXD_SOCKET: '/s', LXD_DIR: '/srv/lxd2' }, none)).toEqual({ kind: 'unix', socketPath: '/s' });
-    expect(localSocket(LXC, {}, only('/var/snap/lxd/common/lxd/unix.socket'))).toBe('/var/snap/lxd/common/lxd/unix.socket');
-    expect(localSocket(INCUS, { INCUS_DIR: '/x' }, none)).toBe('/x/unix.socket');
-    expect(localSocket(INCUS, {}, none)).toBe('/var/lib/incus/unix.socket');
-    // The snap is LXD's: Incus never looks there, and LXD only when its own folder has no socket.
-    expect(localSocket(INCUS, {}, only('/var/snap/lxd/common/lxd/unix.socket'))).toBe('/var/lib/incus/unix.socket');
-    expect(localSocket(LXC, {}, only('/var/lib/lxd/unix.socket', '/var/snap/lxd/common/lxd/unix.socket'))).toBe('/var/lib/lxd/unix.socket');
-    expect(localSocket(INCUS, { INCUS_SOCKET: '/i.sock', LXD_SOCKET: '/l.sock' }, none)).toBe('/i.sock');
+  const usable = () => true;
+
+  it('local: $LXD_SOCKET, else $LXD_DIR/unix.socket, else the default folder; a socket this user cannot use is the client\'s', () => {
+    expect(endpointFor(LXC, config, 'local', {}, none, usable)).toEqual({ kind: 'unix', socketPath: '/var/lib/lxd/unix.socket' });
+    expect(endpointFor(LXC, config, 'local', { LXD_DIR: '/srv/lxd2' }, none, usable)).toEqual({ kind: 'unix', socketPath: '/srv/lxd2/unix.socket' });
+    expect(endpointFor(LXC, config, 'local', { LXD_SOCKET: '/s', LXD_DIR: '/srv/lxd2' }, none, usable)).toEqual({ kind: 'unix', socketPath: '/s' });
+    expect(endpointFor(LXC, config, 'local', {}, none, (path) => path !== '/var/lib/lxd/unix.socket')).toBeNull();
+    expect(localSocket(INCUS, { INCUS_DIR: '/x' })).toBe('/x/unix.socket');
+    expect(localSocket(INCUS, {})).toBe('/var/lib/incus/unix.socket');
+    expect(localSocket(INCUS, { INCUS_SOCKET: '/i.sock', LXD_SOCKET: '/l.sock' })).toBe('/i.sock');
   });
 
   it('a unix:// address with a path is that socket', () => {
-    expect(endpointFor(LXC, config, 'sock', {}, none)).toEqual({ kind: 'unix', socketPath: '/run/other.socket' });
+    expect(endpointFor(LXC, config, 'sock', {}, none, usable)).toEqual({ kind: 'unix', socketPath: '/run/other.socket' });
   });
 
-  it('HTTPS with tls auth and the client certificate, the stored server certificate when there is one', () => {
-    const files = ['/c/client.crt', '/c/client.key', '/c/servercerts/srv.crt'];
-    expect(endpointFor(LXC, config, 'srv', {}, only(...files))).toEqual({
+  const certs = only('/c/client.crt', '/c/client.key', '/c/servercerts/srv.crt', '/c/servercerts/other.crt', '/c/servercerts/plain.crt');
+
+  it('HTTPS with tls auth, the client certificate and the stored server certificate', () => {
+    expect(endpointFor(LXC, config, 'srv', {}, certs)).toEqual({
       kind: 'https', url: new URL('https://127.0.0.1:8444'), clientCert: '/c/client.crt', clientKey: '/c/client.key', serverCert: '/c/servercerts/srv.crt',
     });
-    expect(endpointFor(LXC, config, 'srv', {}, only(...files.slice(0, 2)))).toMatchObject({ kind: 'https', serverCert: null });
+  });
+
+  it('left to the client: no stored server certificate (the system trust store decides), a proxy in the environment', () => {
+    expect(endpointFor(LXC, config, 'srv', {}, only('/c/client.crt', '/c/client.key'))).toBeNull();
+    for (const proxy of ['HTTPS_PROXY', 'https_proxy', 'ALL_PROXY', 'all_proxy']) expect(endpointFor(LXC, config, 'srv', { [proxy]: 'http://proxy:3128' }, certs), proxy).toBeNull();
+    expect(endpointFor(LXC, config, 'srv', { HTTP_PROXY: 'http://proxy:3128' }, certs)).toMatchObject({ kind: 'https' });
   });
 
   it('left to the client: plain HTTP, an unknown protocol', () => {
     const odd = parseClientConfig(LXC, '/c', { remotes: { plain: { addr: 'http://127.0.0.1:8443' }, other: { addr: 'https://127.0.0.1:8443', protocol: 'docker' } } }, {});
-    const certs = only('/c/client.crt', '/c/client.key');
     expect(endpointFor(LXC, odd, 'plain', {}, certs)).toBeNull();
     expect(endpointFor(LXC, odd, 'other', {}, certs)).toBeNull();
     expect(endpointFor(INCUS, parseClientConfig(INCUS, '/c', { remotes: { srv: { addr: 'https://h:8443' } } }, {}), 'srv', {}, certs)).toMatchObject({ kind: 'https' });
@@ -99,9 +124,9 @@ describe('endpointFor', () => {
 
   it('left to the client: no client certificate, a PKI client.ca, another auth, simplestreams, an unknown remote', () => {
     expect(endpointFor(LXC, config, 'srv', {}, only('/c/client.crt'))).toBeNull();
-    expect(endpointFor(LXC, config, 'srv', {}, only('/c/client.crt', '/c/client.key', '/c/client.ca'))).toBeNull();
-    expect(endpointFor(LXC, config, 'oidc', {}, only('/c/client.crt', '/c/client.key'))).toBeNull();
-    expect(endpointFor(LXC, config, 'images', {}, only('/c/client.crt', '/c/client.key'))).toBeNull();
+    expect(endpointFor(LXC, config, 'srv', {}, only('/c/client.crt', '/c/client.key', '/c/servercerts/srv.crt', '/c/client.ca'))).toBeNull();
+    expect(endpointFor(LXC, config, 'oidc', {}, only('/c/client.crt', '/c/client.key', '/c/servercerts/oidc.crt'))).toBeNull();
+    expect(endpointFor(LXC, config, 'images', {}, only('/c/client.crt', '/c/client.key', '/c/servercerts/images.crt'))).toBeNull();
     expect(endpointFor(LXC, config, 'nosuch', {}, none)).toBeNull();
   });
 });

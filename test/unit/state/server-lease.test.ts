@@ -147,9 +147,25 @@ describe('server lease', () => {
       lxd.profiles.set(`local:prod/${PROFILE}`, { ...otherHostsLease(clock.now()), etag: '"taker"' });
       return seen;
     };
-    expect(await mine.mark({ phase: 'updating' })).toBe(`the server lease ${PROFILE} was lost: it changed on the server after it was read (another host took it over)`);
+    expect(await mine.mark({ phase: 'updating' })).toBe(`the server lease ${PROFILE} was lost: it changed on the server after it was read (another host took it over, or the profile was edited)`);
     expect(lost).toHaveLength(1);
     expect(stored()).toMatchObject({ 'user.safeupdate.runId': 'run-b', 'user.safeupdate.phase': 'preparing' });
+  });
+
+  it('keeping the lease for a human after it changed on the server (ETag): lost, not an error, and the other lease stays as it is', async () => {
+    const { lxd, lease, clock, lost, stored } = setUp();
+    const mine = lease();
+    await mine.acquire(holder());
+    const read = lxd.getProfile.bind(lxd);
+    lxd.getProfile = async (profile) => {
+      const seen = await read(profile);
+      lxd.profiles.set(`local:prod/${PROFILE}`, { ...otherHostsLease(clock.now()), etag: '"edited"' });
+      return seen;
+    };
+    await mine.keepForRecovery();
+    expect(lost).toEqual([`the server lease ${PROFILE} was lost: it changed on the server after it was read (another host took it over, or the profile was edited)`]);
+    expect(stored()).toMatchObject({ 'user.safeupdate.runId': 'run-b', 'user.safeupdate.expiresAt': expect.any(String) });
+    expect(stored()!['user.safeupdate.attention']).toBeUndefined();
   });
 
   it('a renewal that finds the lease gone loses it', async () => {
