@@ -136,36 +136,35 @@ describe('server lease', () => {
     lxd.assertDone();
   });
 
-  it('a takeover between the renewal\'s read and its write: the write carries the read\'s ETag, is refused, and the lease is lost without overwriting the taker\'s', async () => {
-    const { lxd, lease, clock, lost, stored } = setUp();
-    const mine = lease();
+  /** A lease of this run whose profile another host replaces right after each read (a stalled renewal, clocks apart). */
+  async function replacedAfterRead(setup: ReturnType<typeof setUp>) {
+    const mine = setup.lease();
     await mine.acquire(holder());
-    const read = lxd.getProfile.bind(lxd);
-    lxd.getProfile = async (profile) => {
+    const read = setup.lxd.getProfile.bind(setup.lxd);
+    setup.lxd.getProfile = async (profile) => {
       const seen = await read(profile);
-      // Another host replaces the lease right after this read (a stalled renewal, a clock apart).
-      lxd.profiles.set(`local:prod/${PROFILE}`, { ...otherHostsLease(clock.now()), etag: '"taker"' });
+      setup.lxd.profiles.set(`local:prod/${PROFILE}`, { ...otherHostsLease(setup.clock.now()), etag: '"taker"' });
       return seen;
     };
-    expect(await mine.mark({ phase: 'updating' })).toBe(`the server lease ${PROFILE} was lost: it changed on the server after it was read (another host took it over, or the profile was edited)`);
-    expect(lost).toHaveLength(1);
-    expect(stored()).toMatchObject({ 'user.safeupdate.runId': 'run-b', 'user.safeupdate.phase': 'preparing' });
+    return mine;
+  }
+  const CHANGED = `the server lease ${PROFILE} was lost: it changed on the server after it was read (another host took it over, or the profile was edited)`;
+
+  it('a takeover between the renewal\'s read and its write: the write carries the read\'s ETag, is refused, and the lease is lost without overwriting the taker\'s', async () => {
+    const setup = setUp();
+    const mine = await replacedAfterRead(setup);
+    expect(await mine.mark({ phase: 'updating' })).toBe(CHANGED);
+    expect(setup.lost).toHaveLength(1);
+    expect(setup.stored()).toMatchObject({ 'user.safeupdate.runId': 'run-b', 'user.safeupdate.phase': 'preparing' });
   });
 
   it('keeping the lease for a human after it changed on the server (ETag): lost, not an error, and the other lease stays as it is', async () => {
-    const { lxd, lease, clock, lost, stored } = setUp();
-    const mine = lease();
-    await mine.acquire(holder());
-    const read = lxd.getProfile.bind(lxd);
-    lxd.getProfile = async (profile) => {
-      const seen = await read(profile);
-      lxd.profiles.set(`local:prod/${PROFILE}`, { ...otherHostsLease(clock.now()), etag: '"edited"' });
-      return seen;
-    };
+    const setup = setUp();
+    const mine = await replacedAfterRead(setup);
     await mine.keepForRecovery();
-    expect(lost).toEqual([`the server lease ${PROFILE} was lost: it changed on the server after it was read (another host took it over, or the profile was edited)`]);
-    expect(stored()).toMatchObject({ 'user.safeupdate.runId': 'run-b', 'user.safeupdate.expiresAt': expect.any(String) });
-    expect(stored()!['user.safeupdate.attention']).toBeUndefined();
+    expect(setup.lost).toEqual([CHANGED]);
+    expect(setup.stored()).toMatchObject({ 'user.safeupdate.runId': 'run-b', 'user.safeupdate.expiresAt': expect.any(String) });
+    expect(setup.stored()!['user.safeupdate.attention']).toBeUndefined();
   });
 
   it('a renewal that finds the lease gone loses it', async () => {
