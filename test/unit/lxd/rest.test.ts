@@ -82,6 +82,12 @@ describe('over the local unix socket', () => {
     expect(unix.received[0]!.body).toEqual({ action: 'start', timeout: -1 });
   });
 
+  it('a request without a project waits on its operation without one (never "project=null")', async () => {
+    unix.script(on('PUT', '/1.0/instances/web1/state', async_(OP)), on('GET', `${OP}/wait?timeout=-1`, operation('Success')));
+    await localApi().startInstance({ remote: null, name: 'web1', project: null });
+    expect(unix.received.map((request) => request.url)).toEqual(['/1.0/instances/web1/state', `${OP}/wait?timeout=-1`]);
+  });
+
   it('stop says force as asked', async () => {
     unix.script(on('PUT', '/1.0/instances/web1/state?project=qa', async_(OP)), on('GET', `${OP}/wait?*`, operation('Success')));
     await localApi().stopInstance(web1, { force: true });
