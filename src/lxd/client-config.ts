@@ -144,8 +144,3 @@ function canUseSocket(path: string): boolean {
     return false;
   }
 }
-
-/** Reads a certificate or key file named by an endpoint (synchronously: once per remote and run). */
-export function readPem(path: string): string {
-  return readFileSync(path, 'utf8');
-}

@@ -1,9 +1,10 @@
 import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { PeerCertificate } from 'node:tls';
 import { LxdError } from '../errors.js';
-import { endpointFor, readPem, type ClientConfig, type Endpoint } from './client-config.js';
+import { endpointFor, type ClientConfig, type Endpoint } from './client-config.js';
 import type { Dialect } from './dialect.js';
 import type { LxdCall } from './lxd.js';
 
@@ -181,9 +182,10 @@ export class RestApi {
  */
 function httpsAgent(endpoint: Extract<Endpoint, { kind: 'https' }>): HttpsAgent | null {
   try {
-    const cert = readPem(endpoint.clientCert);
-    const key = readPem(endpoint.clientKey);
-    const pinned = readPem(endpoint.serverCert);
+    // Read once per remote and run, when its first request is made.
+    const cert = readFileSync(endpoint.clientCert, 'utf8');
+    const key = readFileSync(endpoint.clientKey, 'utf8');
+    const pinned = readFileSync(endpoint.serverCert, 'utf8');
     const stored = new X509Certificate(pinned);
     if (!stored.checkIssued(stored)) return null;
     const fingerprint = stored.fingerprint256;
