@@ -2,9 +2,11 @@ import { Command, Option } from 'commander';
 import { loadConfig, settingsFor } from '../config/config-file.js';
 import { EXPIRY_LIMIT, parseDuration } from '../config/duration.js';
 import { UsageError } from '../errors.js';
-import { newClientCertificate } from '../hooks/certificate.js';
 import { planInstall, planUninstall, type HookDeps } from '../hooks/install.js';
-import { DEFAULT_PORT, DEVICE_NAME, GUARD_LOG, HOOK_MODES, type HookMode } from '../hooks/layout.js';
+import { realHostServices } from '../hooks/broker-units.js';
+import { DEVICE_NAME, GUARD_LOG, HOOK_MODES, type HookMode } from '../hooks/layout.js';
+import { stateDir } from '../config/paths.js';
+import { addBrokerCommand } from './hook-broker-command.js';
 import { applyPlan, couldNotStart, type HookOutcome } from '../hooks/plan.js';
 import { describeUnits, readHookStatus, type HookStatus } from '../hooks/status.js';
 import { parseInstanceRef } from '../lxd/names.js';
@@ -21,7 +23,6 @@ interface InstallFlags {
   config?: string;
   /** false with --no-expiry. */
   expiry?: string | false;
-  port?: string;
   disableTimers?: boolean;
   dryRun?: boolean;
   json?: boolean;
@@ -32,7 +33,7 @@ export function addHooksCommands(program: Command, io: Io, trailing: string[] | 
   const noCommand = (name: string) => {
     if (trailing !== null) throw new UsageError(`hooks ${name} takes no command after "--"`);
   };
-  const deps = (): HookDeps => ({ lxd: lxdFor(io), version, newCertificate: newClientCertificate });
+  const deps = (): HookDeps => ({ lxd: lxdFor(io), version, stateDir: stateDir(io.env), services: realHostServices(), env: io.env });
 
   const hooks = program
     .command('hooks')
@@ -48,7 +49,6 @@ export function addHooksCommands(program: Command, io: Io, trailing: string[] | 
     .option('--config <file>', 'config file for the instances\' checks and expiry (default ./safeupdate.yaml, then /etc/safeupdate/config.yaml)')
     .option('--expiry <duration>', `snapshot mode: when LXD deletes the hook's snapshots (default ${BUILT_IN.expiry})`)
     .option('--no-expiry', "snapshot mode: keep the hook's snapshots until they are deleted")
-    .option('--port <port>', `snapshot mode: the proxy device's port on the instance's loopback (default ${DEFAULT_PORT})`)
     .option('--disable-timers', "also disable the instance's own apt-daily.timer, apt-daily-upgrade.timer and unattended-upgrades")
     .option('--dry-run', 'say what would change; change nothing')
     .option('--json', 'as JSON on stdout')
@@ -60,18 +60,18 @@ Examples:
 
 Guard mode refuses dpkg runs through apt that safeupdate did not start from the host, and names
 the host command to use. A one-time bypass inside (logged): apt-get -o SafeUpdate::Allow=1 ...,
-or /usr/local/lib/safeupdate/allow-once. Snapshot mode adds the proxy device ${DEVICE_NAME} and a
-client certificate trusted for the instance's project only: see "apt hooks" in the README for
-what that certificate may do.
+or /usr/local/lib/safeupdate/allow-once. Snapshot mode puts no credential inside: the proxy device
+${DEVICE_NAME} connects a root-only socket inside to this instance's own broker on the host
+(safeupdate-hook@.socket), which can take a snapshot of this instance and record the checks'
+result, nothing else. Instances of the local daemon only. See "apt hooks" in the README.
 
 ${EXIT_CODES}`)
     .action(async (instances: string[], flags: InstallFlags, self: Command) => {
       noCommand('install');
       const given = self.getOptionValueSource('expiry') === 'cli';
-      if (flags.mode === 'guard' && (flags.check.length || given || flags.port !== undefined)) {
-        throw new UsageError('--check, --expiry, --no-expiry and --port are for --mode snapshot; the guard takes no snapshot and runs no checks');
+      if (flags.mode === 'guard' && (flags.check.length || given)) {
+        throw new UsageError('--check, --expiry and --no-expiry are for --mode snapshot; the guard takes no snapshot and runs no checks');
       }
-      const port = parsePort(flags.port);
       const config = await loadConfig(flags.config);
       const targets = instances.map((text) => {
         const settings = settingsFor(config, text);
@@ -87,7 +87,7 @@ ${EXIT_CODES}`)
       for (const target of targets) {
         let outcome: HookOutcome;
         try {
-          const plan = await planInstall(deps(), target, { mode: flags.mode, port, disableTimers: flags.disableTimers ?? false });
+          const plan = await planInstall(deps(), target, { mode: flags.mode, disableTimers: flags.disableTimers ?? false });
           outcome = await applyPlan(plan, { dryRun: flags.dryRun ?? false, retry: `run "safeupdate hooks install ${target.text}" again to finish, or "safeupdate hooks uninstall ${target.text}" to undo` });
         } catch (error) {
           outcome = couldNotStart(target.text, error);
@@ -139,13 +139,8 @@ ${EXIT_CODES}`)
       else for (const status of statuses) renderStatus(io, status);
       setExitCode(worst(statuses.map((s) => s.exitCode)));
     });
-}
 
-function parsePort(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_PORT;
-  const port = Number(text);
-  if (!/^\d+$/.test(text) || port < 1 || port > 65_535) throw new UsageError(`--port "${text}": expected a port from 1 to 65535`);
-  return port;
+  addBrokerCommand(hooks, io, setExitCode);
 }
 
 /** Needs a human over could not start over done. */
@@ -177,7 +172,8 @@ function renderStatus(io: Io, status: HookStatus): void {
     const versions = [...new Set(status.files.map((file) => file.version ?? 'none'))].join(', ') || 'none';
     lines.push(`${status.instance}: ${status.mode} hook, files ${versions} (this safeupdate: ${status.packageVersion}): ${status.upToDate ? 'up to date' : 'needs attention'}`);
     if (status.device) lines.push(`  proxy device ${DEVICE_NAME}: ${status.device.listen} inside -> ${status.device.connect} on the host`);
-    if (status.trust) lines.push(`  trusted as ${status.trust.name} (${status.trust.fingerprint.slice(0, 12)}), ${status.trust.restricted ? `restricted to project ${status.trust.projects.join(', ')}` : 'NOT restricted'}`);
+    if (status.broker) lines.push(`  broker ${status.broker.key}: ${status.broker.registered ? 'registered on this host' : 'NOT registered on this host'}, socket unit ${status.broker.socketUnit}`);
+    for (const leftover of status.insecureLeftovers) lines.push(`  INSECURE leftover of the old snapshot mode: ${leftover}`);
   }
   lines.push(`  apt timers: ${describeUnits(status.units)}${status.disabledByInstall.length ? ` (hooks install disabled ${status.disabledByInstall.join(', ')})` : ''}`);
   const run = status.lastRun;

@@ -1,7 +1,7 @@
 import { LxdError } from '../errors.js';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
-import { ALL_PATHS, APT_UNITS, DIRS, GUARD_LOG, PATHS } from './layout.js';
+import { ALL_PATHS, APT_UNITS, DIRS, GUARD_LOG, OLD_CLIENT_KEY, PATHS } from './layout.js';
 import { shellJoin, shellQuote } from '../shell.js';
 
 /** Of the guard's log, status reads this many last lines. */
@@ -10,36 +10,30 @@ const LOG_LINES = 20;
 /** What install, uninstall and status need to know from inside the instance, read in one exec. */
 export interface InstanceHookState {
   apt: boolean;
-  curl: boolean;
+  /** perl (perl-base, essential in Debian and Ubuntu): the hook's request to the broker. */
+  perl: boolean;
   systemd: boolean;
-  /** /dev/lxd/sock, through which the hook asks LXD which instance it runs in. */
-  devlxd: boolean;
-  /** safeupdate's files that are there: mode (octal) and content; the private key's content is never read. */
+  /** safeupdate's files that are there: mode (octal) and content; an old key's and the request token's content are never read. */
   files: Map<string, { mode: number; content: string | null }>;
   /** safeupdate's folders that are there. */
   dirs: string[];
   /** apt's timers: `systemctl is-enabled`'s answer, `absent` when there is no such unit. */
   units: Record<string, string>;
-  /** TCP ports something listens on inside (any address). */
-  listeningPorts: number[];
 }
 
 /** Read-only. Paths are fixed, so the script is too; the key is listed but not read. */
 export const STATE_SCRIPT = [
   'yn() { if "$@" >/dev/null 2>&1; then echo yes; else echo no; fi; }',
   "echo \"apt=$(yn sh -c 'command -v apt-get && test -d /etc/apt/apt.conf.d')\"",
-  'echo "curl=$(yn command -v curl)"',
+  'echo "perl=$(yn command -v perl)"',
   'echo "systemd=$(yn test -d /run/systemd/system)"',
-  'echo "devlxd=$(yn test -S /dev/lxd/sock)"',
   'if command -v systemctl >/dev/null 2>&1; then',
   `  for u in ${APT_UNITS.join(' ')}; do s=$(systemctl is-enabled "$u" 2>/dev/null | head -n 1); echo "unit=$u \${s:-absent}"; done`,
   'fi',
-  // /proc/net/tcp*: local address as HEXADDR:HEXPORT, state 0A is LISTEN.
-  'echo "listen=$(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | awk \'$4 == "0A" { print $2 }\' | sed \'s/.*://\' | tr \'\\n\' \' \')"',
   `for p in ${shellJoin(ALL_PATHS)}; do`,
   '  [ -f "$p" ] || continue',
   // The key is never read; of the guard's log, which only grows, the last lines.
-  `  case $p in ${shellQuote(PATHS.clientKey)}) c=- ;; ${shellQuote(GUARD_LOG)}) c=$(tail -n ${LOG_LINES} "$p" | base64 | tr -d '\\n') ;; *) c=$(base64 <"$p" | tr -d '\\n') ;; esac`,
+  `  case $p in ${shellQuote(OLD_CLIENT_KEY)} | ${shellQuote(PATHS.requestToken)}) c=- ;; ${shellQuote(GUARD_LOG)}) c=$(tail -n ${LOG_LINES} "$p" | base64 | tr -d '\\n') ;; *) c=$(base64 <"$p" | tr -d '\\n') ;; esac`,
   '  echo "file=$p $(stat -c %a "$p") ${c:-=}"',
   'done',
   `for d in ${DIRS.map((dir) => shellQuote(dir.path)).join(' ')}; do [ -d "$d" ] && echo "dir=$d"; done`,
@@ -56,7 +50,7 @@ export async function readHookState(lxd: Lxd, ref: InstanceRef): Promise<Instanc
 }
 
 export function parseHookState(stdout: string): InstanceHookState {
-  const state: InstanceHookState = { apt: false, curl: false, systemd: false, devlxd: false, files: new Map(), dirs: [], units: {}, listeningPorts: [] };
+  const state: InstanceHookState = { apt: false, perl: false, systemd: false, files: new Map(), dirs: [], units: {} };
   for (const line of stdout.split('\n')) {
     const eq = line.indexOf('=');
     if (eq < 0) continue;
@@ -64,9 +58,8 @@ export function parseHookState(stdout: string): InstanceHookState {
     const value = line.slice(eq + 1);
     switch (key) {
       case 'apt':
-      case 'curl':
+      case 'perl':
       case 'systemd':
-      case 'devlxd':
         state[key] = value === 'yes';
         break;
       case 'unit': {
@@ -74,9 +67,6 @@ export function parseHookState(stdout: string): InstanceHookState {
         state.units[unit] = answer;
         break;
       }
-      case 'listen':
-        state.listeningPorts = [...new Set(value.split(' ').filter(Boolean).map((hex) => Number.parseInt(hex, 16)))].sort((a, b) => a - b);
-        break;
       case 'file': {
         const [path = '', mode = '', content = ''] = value.split(' ');
         const text = content === '-' ? null : content === '=' ? '' : Buffer.from(content, 'base64').toString('utf8');

@@ -44,15 +44,6 @@ export interface HookConfig {
   hostOptions: string;
   /** Units `--disable-timers` turned off, for uninstall to turn on again. */
   disabledUnits: string[];
-  snapshot?: {
-    lxdUrl: string;
-    /** LXD's instance-id of the instance (volatile.cloud-init.instance-id): a copy has another. */
-    instanceId: string;
-    /** 0: the hook's snapshots never expire. */
-    expirySeconds: number;
-    snapshotTimeoutSeconds: number;
-    certFingerprint: string;
-  };
 }
 
 export function renderHookConf(config: HookConfig, version: string): string {
@@ -64,15 +55,6 @@ export function renderHookConf(config: HookConfig, version: string): string {
     ['host_options', config.hostOptions],
     ['disabled_units', config.disabledUnits.join(' ')],
   ];
-  if (config.snapshot) {
-    entries.push(
-      ['lxd_url', config.snapshot.lxdUrl],
-      ['instance_id', config.snapshot.instanceId],
-      ['expiry_seconds', config.snapshot.expirySeconds],
-      ['snapshot_timeout', config.snapshot.snapshotTimeoutSeconds],
-      ['cert_fingerprint', config.snapshot.certFingerprint],
-    );
-  }
   for (const [key, value] of entries) {
     if (/[\n\r]/.test(String(value))) throw new Error(`hook.conf: ${key} has a line break`);
   }

@@ -1,10 +1,13 @@
 import { LxdError } from '../errors.js';
 import type { DeviceConfig } from '../lxd/lxd.js';
 import { EXIT } from '../report/exit-codes.js';
-import { CannotInstall, certificateFingerprint } from './certificate.js';
+import { brokerDevice, sameDevice } from './broker-plan.js';
+import { readRegistration, registrationKey } from './broker/registration.js';
+import { CannotInstall } from './certificate.js';
 import { parseRunRecord, readHookState, type HookRunRecord } from './instance-state.js';
 import type { HookDeps, HookTarget } from './install.js';
-import { APT_UNITS, DEVICE_NAME, GUARD_LOG, HOOK_MODES, LAST_RUN, MODE_FILES, PATHS, TLS_FILES, trustName, type HookMode } from './layout.js';
+import { APT_UNITS, DEVICE_NAME, GUARD_LOG, HOOK_MODES, LAST_RUN, MODE_FILES, OLD_DEVICE_NAME, OLD_TLS_FILES, PATHS, trustName, type HookMode } from './layout.js';
+import { oldTrustEntries } from './migration.js';
 import { hookVersionOf, parseHookConf, readTemplate, renderTemplate } from './render.js';
 
 const RECENT_LOG_LINES = 5;
@@ -28,7 +31,10 @@ export interface HookStatus {
   files: HookFileStatus[];
   upToDate: boolean;
   device: DeviceConfig | null;
-  trust: { name: string; fingerprint: string; restricted: boolean; projects: string[] } | null;
+  /** Snapshot mode's host side: the broker's key, and whether its registration and socket unit are there. */
+  broker: { key: string; registered: boolean; socketUnit: 'enabled' | 'disabled' | 'no systemd' } | null;
+  /** What the old certificate-based snapshot mode left (a trust entry, key files, its device): insecure until removed. */
+  insecureLeftovers: string[];
   /** apt's timers in the instance, as systemctl says, and those install disabled. */
   units: Record<string, string>;
   disabledByInstall: string[];
@@ -44,7 +50,7 @@ export async function readHookStatus(deps: HookDeps, target: HookTarget): Promis
   const { lxd, version } = deps;
   const status: HookStatus = {
     instance: target.text, exitCode: EXIT.ok, error: null, mode: null, packageVersion: version, files: [], upToDate: true,
-    device: null, trust: null, units: {}, disabledByInstall: [], lastRun: null, recentLog: [], problems: [],
+    device: null, broker: null, insecureLeftovers: [], units: {}, disabledByInstall: [], lastRun: null, recentLog: [], problems: [],
   };
   try {
     const ref = await lxd.resolveRef(target.ref);
@@ -62,10 +68,21 @@ export async function readHookStatus(deps: HookDeps, target: HookTarget): Promis
     status.units = state.units;
     status.disabledByInstall = (conf.disabled_units ?? '').split(' ').filter(Boolean);
     status.device = instance.devices[DEVICE_NAME] ?? null;
-    const cert = state.files.get(PATHS.clientCert)?.content;
-    const fingerprints = new Set([conf.cert_fingerprint, cert ? certificateFingerprint(cert) : null].filter(Boolean));
-    const entry = (await lxd.listCertificates(ref.remote)).find((e) => fingerprints.has(e.fingerprint) || e.name === trustName(ref.name, project));
-    status.trust = entry ? { name: entry.name, fingerprint: entry.fingerprint, restricted: entry.restricted, projects: entry.projects } : null;
+    const entries = oldTrustEntries(await lxd.listCertificates(ref.remote), trustName(ref.name, project), state, conf.cert_fingerprint);
+    status.insecureLeftovers = [
+      ...entries.map((entry) => `trust entry ${entry.name || entry.fingerprint.slice(0, 12)} (an LXD client key trusted for project ${entry.projects.join(', ') || '(all)'})`),
+      ...OLD_TLS_FILES.filter((path) => state.files.has(path)),
+      ...(instance.devices[OLD_DEVICE_NAME] ? [`proxy device ${OLD_DEVICE_NAME} (LXD's API inside)`] : []),
+    ];
+    if (status.insecureLeftovers.length) {
+      status.problems.push(`INSECURE: the old certificate-based snapshot mode is installed (${status.insecureLeftovers.join(', ')}): root inside can reach LXD with it; run "safeupdate hooks install ${target.text} --mode snapshot" (or uninstall) to remove it`);
+    }
+    const key = registrationKey(lxd.dialect.client, project, ref.name);
+    if (key) {
+      const registered = (await readRegistration(deps.stateDir, key).catch(() => null)) !== null;
+      const socketUnit = deps.services.systemd ? ((await deps.services.socketEnabled(key)) ? 'enabled' : 'disabled') : 'no systemd';
+      status.broker = registered || status.device ? { key, registered, socketUnit } : null;
+    }
     const record = state.files.get(LAST_RUN)?.content;
     status.lastRun = record ? parseRunRecord(record) : null;
     status.recentLog = (state.files.get(GUARD_LOG)?.content ?? '').split('\n').filter(Boolean).slice(-RECENT_LOG_LINES);
@@ -75,7 +92,7 @@ export async function readHookStatus(deps: HookDeps, target: HookTarget): Promis
       const leftovers = [...state.files.keys()].filter((path) => Object.values(PATHS).includes(path as never));
       if (leftovers.length) status.problems.push(`no hook is on, but some of its files are there (${leftovers.join(', ')}): install or uninstall again`);
       if (status.device) status.problems.push(`no hook is on, but the proxy device ${DEVICE_NAME} is there: uninstall again`);
-      if (status.trust) status.problems.push(`no hook is on, but the trust entry ${status.trust.name} is there: uninstall again`);
+      if (status.broker?.registered) status.problems.push(`no hook is on, but the host still has its registration ${status.broker.key}: uninstall again`);
       status.upToDate = leftovers.length === 0;
       return status;
     }
@@ -95,10 +112,10 @@ export async function readHookStatus(deps: HookDeps, target: HookTarget): Promis
       status.problems.push(`${stale.map((f) => `${f.path} (${f.state === 'modified' ? 'changed by hand' : `version ${f.version ?? 'none'}`})`).join(', ')} differ from this safeupdate's (${version}): install again`);
     }
     if (status.mode === 'snapshot') {
-      for (const path of TLS_FILES) if (!state.files.has(path)) status.problems.push(`${path} is missing: install again`);
       if (!status.device) status.problems.push(`the proxy device ${DEVICE_NAME} is missing: install again`);
-      if (!status.trust) status.problems.push('LXD does not trust the hook\'s certificate (revoked?): install again');
-      else if (!status.trust.restricted || status.trust.projects.join(',') !== project) status.problems.push(`the trust entry ${status.trust.name} is not restricted to project ${project}`);
+      else if (key && !sameDevice(status.device, brokerDevice(key))) status.problems.push(`the proxy device ${DEVICE_NAME} is not the one install adds (${status.device.listen ?? '?'} → ${status.device.connect ?? '?'}): install again`);
+      if (!status.broker?.registered) status.problems.push('the host has no registration for it, so its broker refuses every request: install again');
+      if (status.broker?.socketUnit === 'disabled') status.problems.push(`the broker's socket unit is not enabled: install again`);
     }
     const enabledAgain = status.disabledByInstall.filter((unit) => state.units[unit] === 'enabled');
     if (enabledAgain.length) status.problems.push(`${enabledAgain.join(', ')} enabled again since install disabled them`);

@@ -297,6 +297,21 @@ export class LxcClient implements Lxd {
     }
   }
 
+  async readFile(ref: InstanceRef, path: string, limits: { maxBytes: number; timeoutMs: number }): Promise<string | null> {
+    if (!path.startsWith('/')) throw new LxdError(`refusing to read "${path}": not an absolute path`, 'failed', []);
+    const direct = await this.direct(ref.remote);
+    if (direct) return direct.api.readFile(direct.remote, instancePath(ref, '/files', `path=${encodeURIComponent(path)}`), limits);
+    let content: string;
+    try {
+      content = await this.run(['file', 'pull', `${target(ref)}${path}`, '-', ...projectFlag(ref)], limits.timeoutMs);
+    } catch (error) {
+      if (error instanceof LxdError && error.kind === 'not-found') return null;
+      throw error;
+    }
+    if (Buffer.byteLength(content) > limits.maxBytes) throw new LxdError(`${path}: more than ${limits.maxBytes} bytes`, 'failed', []);
+    return content;
+  }
+
   async removeFile(ref: InstanceRef, path: string): Promise<void> {
     if (!path.startsWith('/') || path === '/') throw new LxdError(`refusing to remove "${path}": not an absolute path below /`, 'failed', []);
     try {

@@ -173,6 +173,11 @@ export interface Lxd {
   exec(ref: InstanceRef, argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
   /** Writes a file into the instance, owned by root with this mode, replacing it; its folder must exist. */
   pushFile(ref: InstanceRef, path: string, content: string, mode: number): Promise<void>;
+  /**
+   * A regular file's content as the server reads it inside the instance; null when it is not there.
+   * Bounded in size and time: the instance controls what is at the path (a FIFO, a huge file).
+   */
+  readFile(ref: InstanceRef, path: string, limits: { maxBytes: number; timeoutMs: number }): Promise<string | null>;
   /** Removes a file, or an empty folder, from the instance; one that is not there is no error. */
   removeFile(ref: InstanceRef, path: string): Promise<void>;
   /** Adds a device to the instance itself (not to a profile); `device.type` is its type. */

@@ -88,6 +88,53 @@ export class RestApi {
     }
   }
 
+  /**
+   * A file's bytes as the server reads it inside the instance (`GET .../files?path=`), never more
+   * than `maxBytes`; null when there is no such file. Only regular files: the server answers a
+   * symlink with its target, which is refused here, as is a folder.
+   */
+  readFile(remote: string, path: string, limits: { maxBytes: number; timeoutMs: number }): Promise<string | null> {
+    const agent = this.agentFor(remote);
+    const endpoint = this.endpoints.get(remote);
+    if (!agent || !endpoint) throw new LxdError(`remote "${remote}" is not reached directly`, 'failed', [remote, 'GET', path]);
+    const command = [`${remote}:`, 'GET', path];
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (ok: boolean, outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.options.onCall({ command, durationMs: Date.now() - started, ok, process: false });
+        req.destroy();
+        outcome();
+      };
+      const req = (endpoint.kind === 'unix'
+        ? httpRequest({ method: 'GET', agent, socketPath: endpoint.socketPath, path, host: 'unix.socket' })
+        : httpsRequest(new URL(path, endpoint.url), { method: 'GET', agent }));
+      req.on('response', (res: IncomingMessage) => {
+        const status = res.statusCode ?? 500;
+        if (status === 404) return settle(true, () => resolve(null));
+        const type = String(res.headers['x-lxd-type'] ?? res.headers['x-incus-type'] ?? 'file');
+        if (status >= 400 || type !== 'file') {
+          return settle(false, () => reject(new LxdError(`${this.server} answered GET ${path} with HTTP ${status} (${type})`, 'failed', command, { httpStatus: status })));
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > limits.maxBytes) return settle(false, () => reject(new LxdError(`${path}: more than ${limits.maxBytes} bytes`, 'failed', command)));
+          chunks.push(chunk);
+        });
+        res.on('error', (error) => settle(false, () => reject(this.unreachable(remote, error, command))));
+        res.on('end', () => settle(true, () => resolve(Buffer.concat(chunks).toString('utf8'))));
+      });
+      const timer = setTimeout(() => settle(false, () => reject(this.timeout(remote, 'GET', path, limits.timeoutMs))), limits.timeoutMs);
+      req.on('error', (error) => settle(false, () => reject(this.unreachable(remote, error, command))));
+      req.end();
+    });
+  }
+
   private send(remote: string, method: string, path: string, body: unknown, timeoutMs: number, ifMatch?: string): Promise<{ envelope: Envelope; etag: string | null }> {
     const agent = this.agentFor(remote);
     const endpoint = this.endpoints.get(remote);

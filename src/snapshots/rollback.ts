@@ -36,13 +36,14 @@ export async function manualRollback(
     const instance = await lxd.getInstance(resolved);
     if (!instance) return await finish('not-started', { step: 'preflight', message: `instance ${item.instance} does not exist` });
     // Only a snapshot of this very instance, looked up by its bare name.
-    if (!(await lxd.listSnapshots(resolved)).some((s) => s.name === snapshotName)) {
+    const snapshot = (await lxd.listSnapshots(resolved)).find((s) => s.name === snapshotName);
+    if (!snapshot) {
       return await finish('not-started', { step: 'preflight', message: `${item.instance} has no snapshot named ${snapshotName} (list them: safeupdate snapshots ${formatRefWithProject(resolved)})` });
     }
     if (context.interrupt.aborted) {
       return await finish('interrupted', { step: 'preflight', message: `interrupted by ${String(context.interrupt.reason)} before the restore began; nothing changed` });
     }
-    item.snapshot = { name: snapshotName, expiresAt: null };
+    item.snapshot = { name: snapshotName, expiresAt: snapshot.expiresAt };
     const endsRunning = instance.status === 'Running' || options.start;
     const restored = await stage.rollBack(snapshotName, { start: endsRunning });
     if (!restored.ok) return await finish('needs-attention', restored.failure);
@@ -51,7 +52,7 @@ export async function manualRollback(
     // The run that took this snapshot recorded what was healthy then: judge against that, as it would have.
     const baseline = await findBaseline(context.stateDir, item.instance, snapshotName);
     const all = await stage.checksFor(options.checks);
-    const expected = baseline ? all.filter((check) => baseline.passedChecks.includes(check.name)) : all;
+    const expected = baseline ? all.filter((check) => baseline.passedChecks.includes(check.name) || !baseline.judged.includes(check.name)) : all;
     const results = await stage.runChecks('after-rollback', expected, baseline?.failedUnits ?? []);
     const failed = describeFailedChecks(results);
     if (failed) return await finish('needs-attention', { step: 'after-rollback', message: `restored ${snapshotName} but unhealthy: ${failed}` });

@@ -53,9 +53,11 @@ async function readReport(file: string): Promise<Report | null> {
 
 /**
  * What the baseline checks found in the run that took `snapshot` on `instance`: the reference for
- * judging a later restore of it. null when no saved run took it (a snapshot made by hand).
+ * judging a later restore of it. null when no saved run took it (a snapshot made by hand). `judged`:
+ * the checks the baseline ran at all (an apt hook's run judges only systemd before dpkg): a check
+ * it never ran is expected to pass after the restore.
  */
-export async function findBaseline(stateDir: string, instance: string, snapshot: string): Promise<BaselineRecord | null> {
+export async function findBaseline(stateDir: string, instance: string, snapshot: string): Promise<(BaselineRecord & { judged: string[] }) | null> {
   const item = (await listReports(stateDir))
     .flatMap((report) => report.instances)
     .find((candidate) => candidate.instance === instance && candidate.snapshot.name === snapshot);
@@ -64,6 +66,7 @@ export async function findBaseline(stateDir: string, instance: string, snapshot:
   return {
     failedUnits: baseline.flatMap((check) => check.failedUnits ?? []),
     passedChecks: baseline.filter((check) => check.ok).map((check) => check.name),
+    judged: baseline.map((check) => check.name),
   };
 }
 

@@ -131,6 +131,9 @@ export class FakeLxd implements Lxd {
   pushFile(ref: InstanceRef, path: string, content: string, mode: number): Promise<void> {
     return this.take('pushFile', [ref, path, content, mode]);
   }
+  readFile(ref: InstanceRef, path: string, limits: { maxBytes: number; timeoutMs: number }): Promise<string | null> {
+    return this.take('readFile', [ref, path, limits]);
+  }
   removeFile(ref: InstanceRef, path: string): Promise<void> {
     return this.take('removeFile', [ref, path]);
   }
