@@ -22,7 +22,7 @@ describe.each([
     return { exitCode: result.exitCode, all: String(result.all) };
   }
 
-  it.skipIf(skip)('a dry run changes nothing, then a real run upgrades the demo 1.0 → 1.1 from the lab repository', async () => {
+  it.skipIf(skip)(`${client}: a dry run changes nothing, then a real run upgrades the demo 1.0 → 1.1 from the lab repository`, async () => {
     const name = await lab.launch('unattended');
     await lab.unattended(name);
     // Installed from the pushed repository, which is gone again as a source: apt sees only the demo repository.
