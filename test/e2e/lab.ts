@@ -67,6 +67,15 @@ export function labOn(client: ClientName) {
     await execa(LAB, ['publish', name, ...versions], { stdin: 'ignore', env });
   }
 
+  /**
+   * Installs Debian's unattended-upgrades into the container (offline, from the lab's cached
+   * repository) and lets it upgrade the demo packages (origin safeupdate-lab-demo); apt's daily
+   * timers stay off, so it runs only when a test runs it.
+   */
+  async function unattended(name: string): Promise<void> {
+    await execa(LAB, ['unattended', name], { stdin: 'ignore', env });
+  }
+
   async function demoVersion(name: string): Promise<string> {
     return run('exec', name, '--', 'dpkg-query', '-W', '-f=${Version}', 'safeupdate-demo');
   }
@@ -102,11 +111,11 @@ export function labOn(client: ClientName) {
     return lists.flat().sort();
   }
 
-  return { client, run, launch, publish, demoVersion, unitState, settledUnitState, status, snapshots, allSnapshots };
+  return { client, run, launch, publish, unattended, demoVersion, unitState, settledUnitState, status, snapshots, allSnapshots };
 }
 
 const onLxd = labOn('lxc');
-export const { launch, publish, demoVersion, unitState, settledUnitState, status, snapshots, allSnapshots } = onLxd;
+export const { launch, publish, unattended, demoVersion, unitState, settledUnitState, status, snapshots, allSnapshots } = onLxd;
 export const lxc = onLxd.run;
 
 /** Marks an instance that safeupdate made (a --keep-failed copy) for deletion after the test. */
