@@ -59,7 +59,14 @@ export function brokerServer(options: ServeOptions): Server {
     idle.unref?.();
   };
 
-  const refuse = (socket: Socket, reason: string) => {
+  let floodLogged = -Infinity;
+  const refuse = (socket: Socket, reason: string, flood = false) => {
+    // A flood is always logged, once a minute, whatever the refusals before it.
+    if (flood && clock() - floodLogged >= 60_000) {
+      floodLogged = clock();
+      log('warning', `${name}: refused: ${reason}; every request is refused until a minute passes`);
+      return reply(socket, { ok: false, error: reason });
+    }
     const count = refusals.add();
     if (count <= LOGGED_REFUSALS_PER_MINUTE) log('warning', `${name}: refused: ${reason}`);
     else if (count === LOGGED_REFUSALS_PER_MINUTE + 1) log('warning', `${name}: more than ${LOGGED_REFUSALS_PER_MINUTE} refusals this minute; further ones are not logged until it passes`);
@@ -74,7 +81,7 @@ export function brokerServer(options: ServeOptions): Server {
       armIdle();
     });
     socket.on('error', () => socket.destroy());
-    if (requests.add() > REQUESTS_PER_MINUTE) return refuse(socket, `more than ${REQUESTS_PER_MINUTE} requests in a minute`);
+    if (requests.add() > REQUESTS_PER_MINUTE) return refuse(socket, `more than ${REQUESTS_PER_MINUTE} requests in a minute`, true);
     if (open > MAX_WAITING + 1) return refuse(socket, `more than ${MAX_WAITING + 1} connections at once`);
     readLine(socket).then(
       (line) => {
