@@ -55,7 +55,10 @@ export async function runBroker(run: BrokerRun): Promise<void> {
   const stopped = new Promise<void>((resolve) => {
     stop = resolve;
   });
-  const server = brokerServer({ deps, log, idleMs: run.idleMs, onIdle: () => server.close(() => stop()) });
+  const server = brokerServer({
+    deps, log, idleMs: run.idleMs, onIdle: () => server.close(() => stop()),
+    reloadRegistration: () => readRegistration(run.stateDir, run.key),
+  });
   server.on('error', (error) => {
     log('warning', `${registration.instance}: the socket failed: ${error.message}`);
     stop();

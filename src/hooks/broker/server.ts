@@ -25,6 +25,11 @@ export interface ServeOptions {
   /** Exit after this long without a connection (socket activation starts the broker again); null: never. */
   idleMs: number | null;
   onIdle?: () => void;
+  /**
+   * The registration as install left it, read again for every request: an install that changed it
+   * (expiry, limits, a new volatile.uuid) or an uninstall counts at once, not at the broker's next start.
+   */
+  reloadRegistration?: () => Promise<HandleDeps['registration'] | null>;
 }
 
 /** Counts within a sliding minute. */
@@ -100,6 +105,11 @@ export function brokerServer(options: ServeOptions): Server {
       return refuse(socket, `${(error as Error).message}: ${printable(line, 120)}`);
     }
     try {
+      if (options.reloadRegistration) {
+        const current = await options.reloadRegistration();
+        if (!current) return refuse(socket, `${request.request} for run ${request.run}: the hook is no longer registered on this host (uninstalled)`);
+        deps.registration = current;
+      }
       const answer = await handleRequest(deps, request);
       const done = request.request === 'result' ? "recorded the checks' result" : answer.ok && answer.reused ? `already took snapshot ${answer.snapshot}` : answer.ok ? `took snapshot ${answer.snapshot}` : '';
       log('info', `${name}: ${request.request} for run ${request.run}: ${done}`);
