@@ -1,24 +1,14 @@
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { demoVersion, launch, lxc, publish, removeAll, safeupdate, snapshots, unitState } from './lab.js';
+import { demoVersion, launch, publish, removeAll, safeupdate } from './lab.js';
 
 // The apt hooks inside real lab containers: apt typed inside the container, as an operator or a
 // habit would, against safeupdate run from the host.
 
-const trustNames = new Set<string>();
-
-afterEach(async () => {
-  // A test that failed before "hooks uninstall" leaves its trust entry; only those of this file's instances go.
-  const entries = JSON.parse(await lxc('query', '/1.0/certificates?recursion=1')) as Array<{ name: string; fingerprint: string }>;
-  for (const entry of entries.filter((e) => trustNames.has(e.name))) await execa('lxc', ['query', '-X', 'DELETE', `/1.0/certificates/${entry.fingerprint}`], { reject: false });
-  trustNames.clear();
-  await removeAll();
-});
+afterEach(removeAll);
 
 async function hooked(story: string): Promise<string> {
-  const name = await launch(story);
-  trustNames.add(`safeupdate-hook.${name}.default`);
-  return name;
+  return launch(story);
 }
 
 /** A command typed inside the container, as root at its shell. */
@@ -31,15 +21,6 @@ async function inside(name: string, script: string) {
 async function hookFiles(name: string): Promise<string[]> {
   const { output } = await inside(name, 'ls -d /etc/apt/apt.conf.d/80safeupdate-* /usr/local/lib/safeupdate /etc/safeupdate /var/lib/safeupdate-hook /var/log/safeupdate-guard.log /run/safeupdate 2>/dev/null; true');
   return output.split('\n').filter(Boolean);
-}
-
-async function trustEntries(name: string): Promise<Array<{ name: string; restricted: boolean; projects: string[] }>> {
-  const entries = JSON.parse(await lxc('query', '/1.0/certificates?recursion=1')) as Array<{ name: string; restricted: boolean; projects: string[] }>;
-  return entries.filter((entry) => entry.name === `safeupdate-hook.${name}.default`);
-}
-
-async function devices(name: string): Promise<Record<string, Record<string, string>>> {
-  return (JSON.parse(await lxc('query', `/1.0/instances/${name}`)) as { devices: Record<string, Record<string, string>> }).devices;
 }
 
 describe('guard mode: apt typed inside a container is sent to the host', () => {
@@ -115,79 +96,4 @@ describe('guard mode: apt typed inside a container is sent to the host', () => {
   });
 });
 
-describe('snapshot mode: LXD snapshots the container before dpkg changes anything', () => {
-  it('apt-get upgrade inside takes a snapshot through the restricted certificate over the proxy device; a broken service is reported; uninstall leaves nothing', async () => {
-    const name = await hooked('snap');
-    await publish(name, '1.1');
-
-    const install = await safeupdate(['hooks', 'install', name, '--mode', 'snapshot', '--check', 'unit:safeupdate-demo', '--disable-timers', '--expiry', '2d']);
-    expect(install.exitCode, install.stderr).toBe(0);
-    expect(install.stdout).toContain('note: checks after dpkg: systemd, unit:safeupdate-demo');
-    expect((await safeupdate(['hooks', 'install', name, '--mode', 'snapshot', '--check', 'unit:safeupdate-demo', '--disable-timers', '--expiry', '2d'])).stdout)
-      .toContain('snapshot hook already installed (0.1.0); nothing changed');
-
-    // The API is reachable inside on loopback only, through the proxy device; the certificate is restricted to the project.
-    expect((await devices(name))['safeupdate-lxd']).toEqual({ type: 'proxy', listen: 'tcp:127.0.0.1:18443', connect: 'tcp:127.0.0.1:8443', bind: 'instance' });
-    expect(await trustEntries(name)).toEqual([expect.objectContaining({ restricted: true, projects: ['default'] })]);
-    const curl = 'curl -sS --cacert /etc/safeupdate/lxd/server.crt --cert /etc/safeupdate/lxd/client.crt --key /etc/safeupdate/lxd/client.key';
-    const otherProject = await inside(name, `${curl} 'https://127.0.0.1:18443/1.0/instances?project=sue2e-elsewhere'`);
-    expect(otherProject.output).toContain('"error_code":403');
-    const withoutKey = await inside(name, "curl -sS -k 'https://127.0.0.1:18443/1.0/instances'");
-    expect(withoutKey.output).toContain('"error_code":403');
-    const { output: modes } = await inside(name, 'stat -c "%a %U %n" /etc/safeupdate/lxd/client.key /etc/safeupdate/lxd/client.crt');
-    expect(modes).toBe('600 root /etc/safeupdate/lxd/client.key\n600 root /etc/safeupdate/lxd/client.crt');
-    expect((await inside(name, 'systemctl is-enabled apt-daily.timer apt-daily-upgrade.timer')).output).toBe('disabled\ndisabled');
-
-    const started = Date.now();
-    const upgrade = await inside(name, 'apt-get update -q && apt-get upgrade -y');
-    expect(upgrade.exitCode, upgrade.output).toBe(0);
-    expect(await demoVersion(name)).toBe('1.1');
-    const [taken] = await snapshots(name);
-    expect(taken!.name).toMatch(/^safeupdate-hook-\d{8}-\d{6}$/);
-    const expiresIn = Date.parse(taken!.expires_at) - started;
-    expect(expiresIn).toBeGreaterThan(2 * 86_400_000 - 120_000);
-    expect(expiresIn).toBeLessThanOrEqual(2 * 86_400_000 + 60_000);
-    expect(upgrade.output).toContain(`snapshot ${name}/${taken!.name} taken`);
-    expect(upgrade.output).toContain(`safeupdate rollback ${name} ${taken!.name}`);
-    expect(upgrade.output).toContain('checks passed after this apt run: systemd, unit:safeupdate-demo');
-
-    // 2.0 installs fine (apt's dpkg exits 0) but its service fails: the check after dpkg says so, loudly.
-    await publish(name, '2.0');
-    const broken = await inside(name, 'apt-get update -q && apt-get upgrade -y');
-    expect(broken.exitCode).toBe(100);
-    expect(broken.output).toContain('safeupdate hook: CHECKS FAILED after this apt run: systemd (failed units: safeupdate-demo.service); unit:safeupdate-demo');
-    const hookSnapshots = (await snapshots(name)).map((s) => s.name);
-    expect(hookSnapshots).toHaveLength(2);
-    const before2 = hookSnapshots.find((s) => s !== taken!.name)!;
-    expect(broken.output).toContain(`    safeupdate rollback ${name} ${before2}\n`);
-    expect(await unitState(name)).toBe('failed');
-
-    const status = await safeupdate(['hooks', 'status', name]);
-    expect(status.exitCode, status.stderr).toBe(0);
-    expect(status.stdout).toContain(`${name}: snapshot hook, files 0.1.0 (this safeupdate: 0.1.0): up to date`);
-    expect(status.stdout).toContain(`    snapshot: ${before2} taken`);
-    expect(status.stdout).toContain('    checks: failed');
-    expect(status.stdout).toContain('      failed  unit:safeupdate-demo: safeupdate-demo is failed');
-
-    // The rollback stays on the host.
-    const rollback = await safeupdate(['rollback', name, before2, '--yes', '--check', 'unit:safeupdate-demo']);
-    expect(rollback.exitCode, rollback.stderr).toBe(0);
-    expect(await demoVersion(name)).toBe('1.1');
-
-    // safeupdate's own runs took their snapshot: the hook takes none of its own.
-    await publish(name, '1.1', '1.2');
-    const run = await safeupdate([name, '--check', 'unit:safeupdate-demo', '--', 'sh', '-c', 'apt-get update -q && apt-get upgrade -y']);
-    expect(run.exitCode, run.stderr).toBe(0);
-    expect((await snapshots(name)).filter((s) => s.name.startsWith('safeupdate-hook-'))).toHaveLength(2);
-
-    const uninstall = await safeupdate(['hooks', 'uninstall', name]);
-    expect(uninstall.exitCode, uninstall.stderr).toBe(0);
-    expect(await hookFiles(name)).toEqual([]);
-    expect((await inside(name, 'ls /etc/safeupdate /etc/safeupdate/lxd 2>&1; true')).output).toContain('No such file');
-    expect((await devices(name))['safeupdate-lxd']).toBeUndefined();
-    expect(await trustEntries(name)).toEqual([]);
-    expect((await inside(name, 'systemctl is-enabled apt-daily.timer apt-daily-upgrade.timer')).output).toBe('enabled\nenabled');
-    const after = await safeupdate(['hooks', 'status', name]);
-    expect(after.stdout).toContain(`${name}: no hook installed`);
-  });
-});
+// Snapshot mode: test/e2e/hook-broker.test.ts.
