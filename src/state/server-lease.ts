@@ -238,6 +238,16 @@ export class ServerLease {
     return current;
   }
 
+  /** Who holds the lease now, for the report of a run that lost it: one read, never a write. */
+  async describeHolderNow(): Promise<string> {
+    try {
+      const current = await this.read();
+      return current ? `held now by ${describeHolder(current)}, ${current.phase}` : 'no run holds it now';
+    } catch (error) {
+      return `who holds it now cannot be read (${(error as Error).message})`;
+    }
+  }
+
   /** The lease as the server has it; null when there is none. */
   async read(): Promise<Lease | null> {
     return (await this.readTagged()).lease;
