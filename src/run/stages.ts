@@ -452,7 +452,8 @@ export class Stages {
   ): Promise<{ ok: true } | { ok: false; failure: Failure }> {
     const { lxd } = this.context;
     // The mark renews the lease: one lost by now belongs to another host, which may be recovering the instance itself.
-    const unrecorded = await this.mark({ phase: 'rolling-back' });
+    // With the snapshot: a manual rollback's record names none yet, and `recover` needs it.
+    const unrecorded = await this.mark({ phase: 'rolling-back', snapshot });
     const lostBefore = await this.leaseLoss();
     if (lostBefore) return { ok: false, failure: lostBefore };
     // Only the disk failed: the rollback never waits on it.
