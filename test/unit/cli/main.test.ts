@@ -184,6 +184,17 @@ describe('records at the command line', () => {
     expect(stderr).toBe(`safeupdate: the record ${recordPath()} is unreadable (Unexpected end of JSON input); a run may have crashed on this instance. Check the instance, then clear the record: safeupdate recover local:web1 --project prod --forget\n`);
   });
 
+  it('recover --yes on a record whose run another host has since recovered (no lease left): says so instead of a restore plan, restores nothing, exit 3', async () => {
+    await writeFile(recordPath(), JSON.stringify({ runId: 'dead', pid: 999_999_999, pidStartedAt: '1', host: 'ci-a', instance: 'web1', ref: { remote: 'local', name: 'web1', project: 'prod' }, phase: 'updating', command: ['x'], startedAt: 't', snapshot: 'safeupdate-old', runDir: dir }));
+    const lxd = inProd().expect('getInstance', () => runningContainer());
+    const { code, stderr, stdout } = await cli(['recover', 'web1', '--yes'], { lxd, stateDir: dir });
+    lxd.assertDone();
+    expect(code).toBe(3);
+    expect(stderr).not.toContain('restore safeupdate-old, start');
+    expect(stdout).toContain("this host's record of run dead (updating, snapshot safeupdate-old) is out of date: the server holds no lease for it");
+    expect(JSON.parse(await readFile(recordPath(), 'utf8')).runId).toBe('dead');
+  });
+
   it('prune skips an instance whose crashed run awaits recovery, deletes nothing there: exit 1', async () => {
     await writeFile(recordPath(), JSON.stringify({ runId: 'dead', pid: 999_999_999, pidStartedAt: '1', instance: 'web1', phase: 'updating', command: ['x'], startedAt: 't', snapshot: 'safeupdate-old' }));
     const old = { name: 'safeupdate-old', createdAt: '2020-01-01T00:00:00Z', expiresAt: null, stateful: false, sizeBytes: null };
