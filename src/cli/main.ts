@@ -5,7 +5,7 @@ import { stateDir } from '../config/paths.js';
 import { instanceMayHaveChanged, LxdError, UsageError } from '../errors.js';
 import { parseInstanceRef } from '../lxd/names.js';
 import { EXIT, EXIT_CODE_HELP } from '../report/exit-codes.js';
-import { recoverInstance, recoveryPlan } from '../run/recover.js';
+import { chooseRun, recoverInstance, recoveryPlan } from '../run/recover.js';
 import { runChecksOnly } from '../run/run-checks.js';
 import { runUpdate } from '../run/run-update.js';
 import { systemClock } from '../checks/probe.js';
@@ -153,7 +153,9 @@ export async function main(argv: string[], given: Io): Promise<number> {
         exitCode = await forgetRecord(io, file, lease, instance, flags.yes ?? false);
         return;
       }
-      const record = (await file.read()) ?? (await lease.read());
+      // The plan shown is the one recover will follow: this host's record as checked against the lease (a refusal is recover's to report).
+      const { record, outdated } = chooseRun(await file.read(), await lease.read(), ref, await hostId(stateDir(io.env)));
+      if (outdated) io.stderr(`${instance}: ${outdated}\n`);
       if (record) {
         io.stderr(`${instance}: ${recoveryPlan(record)}\n`);
         const answer = await confirm(`Recover ${instance}?`, { yes: flags.yes ?? false, terminal: io.terminal });

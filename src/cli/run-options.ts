@@ -49,7 +49,7 @@ export function toRunOptions(instance: string, command: string[] | null, flags: 
   if (command === null) throw new UsageError(`missing "--" before the update command, as in: safeupdate ${instance} -- apt-get upgrade -y`);
   if (command.length === 0 || command[0]!.trim() === '') throw new UsageError('the update command after "--" is empty');
   const expiry = flags.expiry ?? (settings.expiry === 'never' ? false : (settings.expiry ?? BUILT_IN.expiry));
-  return {
+  const options: RunOptions = {
     ref: parseInstanceRef(instance, flags.project ?? null),
     command,
     checks: resolveChecks(flags.check, settings),
@@ -74,6 +74,28 @@ export function toRunOptions(instance: string, command: string[] | null, flags: 
     rehearse: parseRehearse(flags.rehearse ?? settings.rehearse),
     interactive: terminal && !flags.json && !flags.dryRun,
   };
+  refuseShortExpiry(options, flags, settings);
+  return options;
+}
+
+/**
+ * The snapshot must outlive the run: LXD deletes an expired snapshot by itself, and a rollback
+ * may come at the end of the update's timeout and the soak. Checked on the values in effect,
+ * wherever each came from (flag, config file, built-in).
+ */
+function refuseShortExpiry(options: RunOptions, flags: RunFlags, settings: Settings): void {
+  if (options.expiryMs === null) return;
+  const needed = options.timeoutMs + (options.soakMs ?? 0);
+  if (options.expiryMs > needed) return;
+  const named = (key: 'expiry' | 'timeout' | 'soak', value: string | undefined) =>
+    flags[key] !== undefined ? `--${key} ${value}` : settings[key] !== undefined ? `${key} ${value} (config file)` : `the default ${key} ${value}`;
+  const expiry = named('expiry', String(flags.expiry ?? settings.expiry ?? BUILT_IN.expiry));
+  const timeout = named('timeout', flags.timeout ?? settings.timeout ?? BUILT_IN.timeout);
+  const soak = options.soakMs === null ? '' : ` plus ${named('soak', flags.soak ?? settings.soak)}`;
+  throw new UsageError(
+    `${expiry} is not longer than ${timeout}${soak}: LXD would delete the snapshot before the run is done with it, and a rollback would have nothing to restore; ` +
+      'give a longer expiry, or --no-expiry',
+  );
 }
 
 /** `--check` flags replace the configured checks; null when none are given anywhere. */

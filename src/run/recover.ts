@@ -1,6 +1,6 @@
 import { serverScope } from '../lxd/dialect.js';
 import { describeFailedChecks, type CheckDefinition } from '../checks/check.js';
-import { formatRef } from '../lxd/names.js';
+import { formatRef, recoverCommand } from '../lxd/names.js';
 import type { InstanceRef } from '../lxd/lxd.js';
 import { emptyInstanceReport, type Outcome, type Report } from '../report/report.js';
 import { LxdError } from '../errors.js';
@@ -28,6 +28,38 @@ function recordFromLease(lease: Lease, ref: InstanceRef): InstanceRecord {
 }
 
 /**
+ * Which run `recover` finishes. The server's lease speaks for the instance, this host's record only
+ * for this host's run: a record whose run the lease no longer names is out of date (another host
+ * recovered that run, or its lease was forgotten), and restoring its snapshot again would undo
+ * whatever came after. A lease this host wrote last (a recover here that failed) still agrees with
+ * the record: every process here holds the record before it writes the lease.
+ */
+export function chooseRun(
+  local: InstanceRecord | null,
+  lease: Lease | null,
+  ref: InstanceRef,
+  myHostId: string,
+): { record: InstanceRecord | null; outdated: string | null; refusal: string | null } {
+  const fromLease = lease && recordFromLease(lease, ref);
+  if (!local || (lease && (lease.runId === local.runId || lease.hostId === myHostId))) return { record: local ?? fromLease, outdated: null, refusal: null };
+  const mine = `this host's record of run ${local.runId} (${local.phase}${local.snapshot ? `, snapshot ${local.snapshot}` : ''}) is out of date`;
+  if (lease) return { record: fromLease, outdated: `${mine}: the server lease names run ${lease.runId} (host ${lease.host}), which came after it; that run is the one recovered, and the record is cleared`, refusal: null };
+  // Nothing to restore: clearing the record is all its recovery would do anyway.
+  if (!changedInstance(local)) return { record: local, outdated: null, refusal: null };
+  return {
+    record: null,
+    outdated: null,
+    refusal: `${mine}: the server holds no lease for it, so another host has recovered that run (or its lease was forgotten), and restoring ${local.snapshot} now could undo what came after. ` +
+      `Nothing changed. Check ${local.instance}, then clear the record: ${recoverCommand(ref)} --forget`,
+  };
+}
+
+/** From `updating` on, the instance may have changed: only a restore brings it back. */
+function changedInstance(record: Pick<InstanceRecord, 'phase'>): boolean {
+  return record.phase !== 'preparing' && record.phase !== 'snapshotting';
+}
+
+/**
  * `safeupdate recover`: finishes the job of a run that was killed (SIGKILL, power loss). If the
  * update had begun, rolls back to the recorded snapshot and checks; otherwise clears the record.
  * The record is kept when the rollback fails, so that no new run starts on an unknown state.
@@ -50,9 +82,10 @@ export async function recoverInstance(ref: InstanceRef, checks: CheckDefinition[
   }
   // The server lease: this host's run's, or that of a run on another host that is gone.
   const lease = stage.newLease();
+  const holder = await stage.leaseHolder(record?.command ?? []);
   let leased: Lease | null;
   try {
-    leased = await lease.takeOverForRecovery(await stage.leaseHolder(record?.command ?? []), record?.runId ?? null);
+    leased = await lease.takeOverForRecovery(holder, record?.runId ?? null);
   } catch (error) {
     if (!(error instanceof LeaseBusy || error instanceof UnreadableLease || error instanceof LxdError)) throw error;
     // The record goes back as it was: it still describes the instance.
@@ -62,15 +95,24 @@ export async function recoverInstance(ref: InstanceRef, checks: CheckDefinition[
     return finish('not-started', { step: 'lock', message: error.message });
   }
   const local = record !== null;
-  record ??= leased && recordFromLease(leased, ref);
+  const chosen = chooseRun(record, leased, ref, holder.hostId);
+  if (chosen.refusal) {
+    stage.adopt(file, null);
+    stage.awaitRecovery();
+    await stage.unlock();
+    return finish('not-started', { step: 'lock', message: chosen.refusal });
+  }
+  record = chosen.record;
   if (!record) return finish('recovered', null);
+  // An out-of-date record is still held, so that it is cleared with the recovery.
   stage.adopt(local ? file : null, leased ? lease : null);
+  if (chosen.outdated) stage.warn(chosen.outdated);
   item.plan = [recoveryPlan(record)];
   item.snapshot = { name: record.snapshot, expiresAt: null };
   try {
     // A rehearsal's copy goes first, whatever the phase: it is only ever deleted with its run's marker.
     if (record.rehearsalCopy) await removeLeftoverCopy(stage, context, { ...record.ref, name: record.rehearsalCopy }, record.runId);
-    if (record.phase === 'preparing' || record.phase === 'snapshotting') {
+    if (!changedInstance(record)) {
       await stage.unlock();
       return await finish('recovered', null, record.command);
     }

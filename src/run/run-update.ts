@@ -116,6 +116,8 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
     const soaked = await stage.soak(checks, options.soakMs, failedUnitsOf(baseline));
     failure = interrupt.aborted ? interruptedFailure('soak', interrupt) : soaked;
   }
+  // Another host may hold the instance by now (its `recover`): a run that lost its lease changes nothing more.
+  if (!(await stage.holdsLease())) return finish('needs-attention', await stage.leaseLoss());
   if (!failure) {
     // Follow-ups that fail do not undo a good update: exit 5 says so.
     const followUps: string[] = [];

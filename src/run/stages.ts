@@ -23,6 +23,7 @@ import { parseSimulation, simulationOf } from '../packages/simulate.js';
 import type { PackageManager } from '../packages/versions.js';
 import { lastLine } from '../checks/exec-check.js';
 import { collectEvidence } from './evidence.js';
+import { describeLeaseLoss } from './lease-loss.js';
 import { soak } from './soak.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
@@ -158,6 +159,24 @@ export class Stages {
     // The copy is this host's to clean up: other hosts never need its name.
     const { rehearsalCopy, ...shared } = patch;
     return rehearsalCopy !== undefined && !Object.keys(shared).length ? null : ((await this.lease?.mark(shared)) ?? null);
+  }
+
+  /**
+   * Whether this run still holds its server lease, asked of the server now (a renewal), so that a
+   * loss is found before the next change rather than by the next timed renewal. An error reaching
+   * LXD is not a loss by itself: the lease's own expiry decides, as for every renewal.
+   */
+  async holdsLease(): Promise<boolean> {
+    if (!this.lease) return true;
+    await this.lease.renew().catch(() => {});
+    return this.lease.lostReason === null;
+  }
+
+  /** Why this run stopped after losing its lease (who holds it now, what this run had done); null while it holds it. */
+  async leaseLoss(): Promise<Failure | null> {
+    const reason = this.lease?.lostReason;
+    if (!reason) return null;
+    return { step: 'lease', message: describeLeaseLoss(reason, await this.lease!.describeHolderNow(), this.item, recoverCommand(this.ref)) };
   }
 
   get mayHaveChanged(): boolean {
@@ -396,6 +415,7 @@ export class Stages {
 
   /** Deletes this run's own snapshot of an update that changed no package, through prune's snapshot-only path. */
   async forgetUnchangedSnapshot(name: string): Promise<boolean> {
+    if (!(await this.holdsLease())) return false;
     const outcome = await this.step('forget-snapshot', `Delete ${name}: no package changed`, async () => {
       const plan = { instance: this.item.instance, ref: this.ref, decisions: [{ snapshot: { name, createdAt: '', expiresAt: null, stateful: false, sizeBytes: null }, keep: false, reason: 'no package changed' }] };
       const result = await executePrune(this.context.lxd, plan);
@@ -431,10 +451,15 @@ export class Stages {
     { keepFailedAs = null, start = true }: { keepFailedAs?: string | null; start?: boolean } = {},
   ): Promise<{ ok: true } | { ok: false; failure: Failure }> {
     const { lxd } = this.context;
+    // The mark renews the lease: one lost by now belongs to another host, which may be recovering the instance itself.
+    // With the snapshot: a manual rollback's record names none yet, and `recover` needs it.
+    const unrecorded = await this.mark({ phase: 'rolling-back', snapshot });
+    const lostBefore = await this.leaseLoss();
+    if (lostBefore) return { ok: false, failure: lostBefore };
+    // Only the disk failed: the rollback never waits on it.
+    if (unrecorded) this.warn(`${unrecorded}; rolling back regardless`);
     this.item.rollback.performed = true;
     this.beginChanging();
-    const unrecorded = await this.mark({ phase: 'rolling-back' });
-    if (unrecorded) this.warn(`${unrecorded}; rolling back regardless`);
     const steps: Array<[string, string, () => Promise<void>]> = [
       ['stop', `Stop ${this.item.instance}`, async () => {
         const instance = await lxd.getInstance(this.ref);
@@ -448,6 +473,7 @@ export class Stages {
       ...(start ? [['start', `Start ${this.item.instance}`, () => lxd.startInstance(this.ref)] as [string, string, () => Promise<void>]] : []),
     ];
     for (const [action, title, run] of steps) {
+      if (!(await this.holdsLease())) return { ok: false, failure: (await this.leaseLoss())! };
       const outcome = await this.step(action, title, async () => {
         await run();
         return { message: 'done' };
@@ -467,6 +493,7 @@ export class Stages {
 
   /** `--keep N`: deletes the older safeupdate snapshots of this instance, never `current`; true when all went. */
   async keepNewest(count: number, current: string): Promise<boolean> {
+    if (!(await this.holdsLease())) return false;
     const { lxd, clock } = this.context;
     // The step's own outcome decides: a listing that fails is a failed follow-up too, not only a deletion.
     const kept = await this.step('keep', `Keep the ${count} newest safeupdate snapshots`, async () => {
@@ -485,6 +512,7 @@ export class Stages {
 
   /** Refreshes the instance with its snapshots to the snapshot server; true when it went through. */
   async copyToServer(remote: string): Promise<boolean> {
+    if (!(await this.holdsLease())) return false;
     const { lxd, clock } = this.context;
     const started = clock.now();
     const remoteRef = { ...this.ref, remote };
@@ -525,13 +553,20 @@ export class Stages {
 
   /**
    * Ends a single-instance run: records the outcome, the failure and the instance's status now, and
-   * frames the report. `exitCode` overrides the outcome's code (a failed follow-up is 5).
+   * frames the report. `exitCode` overrides the outcome's code (a failed follow-up is 5). Once the
+   * instance may have changed, a lost lease overrides them all: another host may be recovering the
+   * instance, so whatever this run found, a human must look (exit 4, the record kept).
    */
   async conclude(
     outcome: Outcome,
     failure: Failure | null,
     details: { startedAt: number; command: string[]; dryRun?: boolean; interruptedBy?: string | null; exitCode?: number },
   ): Promise<Report> {
+    const lost = this.changing ? await this.leaseLoss() : null;
+    if (lost) {
+      this.awaitRecovery();
+      [outcome, failure, details] = ['needs-attention', lost, { ...details, exitCode: exitCodeFor('needs-attention', null) }];
+    }
     this.item.outcome = outcome;
     this.item.error = failure && { step: failure.step, message: failure.message };
     this.item.finalStatus = await this.currentStatus();

@@ -14,7 +14,8 @@ export function newestOwnSnapshot(snapshots: Snapshot[]): Snapshot | null {
 /**
  * `safeupdate rollback`: restore a snapshot of this instance by hand, then verify. A running
  * instance ends running (stop, restore, start, checks); a stopped one stays stopped unless `start`.
- * Exit 0 restored (and healthy if running), 3 no such snapshot, 4 restore failed or unhealthy.
+ * Exit 0 restored (and healthy if running), 3 no such snapshot, 4 restore failed or unhealthy (the
+ * record and the lease then stay for `recover`, as after a failed run).
  */
 export async function manualRollback(
   ref: InstanceRef,
@@ -46,7 +47,12 @@ export async function manualRollback(
     item.snapshot = { name: snapshotName, expiresAt: snapshot.expiresAt };
     const endsRunning = instance.status === 'Running' || options.start;
     const restored = await stage.rollBack(snapshotName, { start: endsRunning });
-    if (!restored.ok) return await finish('needs-attention', restored.failure);
+    // As after a failed run: the record and the lease stay, naming the snapshot, so no run starts
+    // on the unknown state and `recover` (any host) can finish the job.
+    if (!restored.ok) {
+      stage.awaitRecovery();
+      return await finish('needs-attention', restored.failure);
+    }
     const done: Outcome = context.interrupt.aborted ? 'interrupted' : 'restored';
     if (!endsRunning) return await finish(done, null);
     // The run that took this snapshot recorded what was healthy then: judge against that, as it would have.
@@ -55,7 +61,10 @@ export async function manualRollback(
     const expected = baseline ? all.filter((check) => baseline.passedChecks.includes(check.name) || !baseline.judged.includes(check.name)) : all;
     const results = await stage.runChecks('after-rollback', expected, baseline?.failedUnits ?? []);
     const failed = describeFailedChecks(results);
-    if (failed) return await finish('needs-attention', { step: 'after-rollback', message: `restored ${snapshotName} but unhealthy: ${failed}` });
+    if (failed) {
+      stage.awaitRecovery();
+      return await finish('needs-attention', { step: 'after-rollback', message: `restored ${snapshotName} but unhealthy: ${failed}` });
+    }
     return await finish(done, null);
   } catch (error) {
     const { outcome, ...failure } = stage.internalError(error);

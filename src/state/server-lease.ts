@@ -139,17 +139,24 @@ export class ServerLease {
    */
   async takeOverForRecovery(holder: LeaseHolder, localRunId: string | null): Promise<Lease | null> {
     for (let attempt = 0; attempt < ACQUIRE_ATTEMPTS; attempt++) {
-      const current = await this.read();
+      const { lease: current, etag } = await this.readTagged();
       if (!current) return null;
       // The local record already proved its run gone: the lease of that same run goes with it.
       const gone = current.expiresAt === null || current.runId === localRunId || this.isStale(current, holder.hostId);
       if (!gone) throw new LeaseBusy(current, this.profile.name);
-      if (!(await this.seize(current))) continue;
       const mine = this.fresh(holder, { phase: current.phase, snapshot: current.snapshot, ...(current.baseline ? { baseline: current.baseline } : {}) });
-      if (await this.lxd.createProfile(this.profile, describeLease(mine, this.profile.name), encode(mine))) {
-        this.held = mine;
-        return current;
+      try {
+        // Rewritten in place, never deleted and made anew: at no moment is there no lease, so a
+        // plain run cannot slip in with a fresh `preparing` one and make the server forget the
+        // instance needs recovery. The ETag of the read that judged it makes it one compare-and-swap:
+        // of two takers, one write matches and the other is refused (412) and looks again.
+        await this.lxd.setProfileConfig(this.profile, { ...encode(mine), [`${KEY}attention`]: '' }, etag);
+      } catch (error) {
+        if (error instanceof LxdError && (error.httpStatus === 412 || error.kind === 'not-found')) continue;
+        throw error;
       }
+      this.held = mine;
+      return current;
     }
     const winner = await this.read();
     throw winner ? new LeaseBusy(winner, this.profile.name) : new LxdError(`could not take over the server lease ${this.profile.name}; nothing changed`, 'failed', []);
@@ -236,6 +243,16 @@ export class ServerLease {
     if (current.expiresAt !== null && !this.isStale(current, myHostId)) throw new LeaseBusy(current, this.profile.name);
     await this.lxd.deleteProfile(this.profile);
     return current;
+  }
+
+  /** Who holds the lease now, for the report of a run that lost it: one read, never a write. */
+  async describeHolderNow(): Promise<string> {
+    try {
+      const current = await this.read();
+      return current ? `held now by ${describeHolder(current)}, ${current.phase}` : 'no run holds it now';
+    } catch (error) {
+      return `who holds it now cannot be read (${(error as Error).message})`;
+    }
   }
 
   /** The lease as the server has it; null when there is none. */

@@ -51,6 +51,7 @@ describe('bad input: exit 2, one clear line naming the value, LXD never called',
     [['web1', '--expiry', '3 days', '--', 'true'], '--expiry: "3 days" is not a duration'],
     [['web1', '--timeout', '10', '--', 'true'], '--timeout: "10" is not a duration'],
     [['web1', '--timeout', '0s', '--', 'true'], '--timeout: "0s" is zero'],
+    [['web1', '--expiry', '10m', '--timeout', '1h', '--', 'true'], '--expiry 10m is not longer than --timeout 1h'],
     [['web1', '--env', 'NOEQUALS', '--', 'true'], '--env "NOEQUALS"'],
     [['web1', '--env', '1X=y', '--', 'true'], '--env "1X=y"'],
     [['web1', '--project', 'a b', '--', 'true'], '--project "a b"'],
@@ -181,6 +182,17 @@ describe('records at the command line', () => {
     const { code, stderr } = await cli(['recover', 'web1', '--yes'], { lxd: inProd(), stateDir: dir });
     expect(code).toBe(3);
     expect(stderr).toBe(`safeupdate: the record ${recordPath()} is unreadable (Unexpected end of JSON input); a run may have crashed on this instance. Check the instance, then clear the record: safeupdate recover local:web1 --project prod --forget\n`);
+  });
+
+  it('recover --yes on a record whose run another host has since recovered (no lease left): says so instead of a restore plan, restores nothing, exit 3', async () => {
+    await writeFile(recordPath(), JSON.stringify({ runId: 'dead', pid: 999_999_999, pidStartedAt: '1', host: 'ci-a', instance: 'web1', ref: { remote: 'local', name: 'web1', project: 'prod' }, phase: 'updating', command: ['x'], startedAt: 't', snapshot: 'safeupdate-old', runDir: dir }));
+    const lxd = inProd().expect('getInstance', () => runningContainer());
+    const { code, stderr, stdout } = await cli(['recover', 'web1', '--yes'], { lxd, stateDir: dir });
+    lxd.assertDone();
+    expect(code).toBe(3);
+    expect(stderr).not.toContain('restore safeupdate-old, start');
+    expect(stdout).toContain("this host's record of run dead (updating, snapshot safeupdate-old) is out of date: the server holds no lease for it");
+    expect(JSON.parse(await readFile(recordPath(), 'utf8')).runId).toBe('dead');
   });
 
   it('prune skips an instance whose crashed run awaits recovery, deletes nothing there: exit 1', async () => {

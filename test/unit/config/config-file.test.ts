@@ -142,6 +142,27 @@ describe('the config file', () => {
     expect(run).toThrow(message);
   });
 
+  it.each([
+    [{ expiry: '30m' }, {}, '--expiry 30m is not longer than the default timeout 1h'],
+    [{ expiry: '1h' }, {}, '--expiry 1h is not longer than the default timeout 1h'],
+    [{ expiry: '2h', soak: '1h30m' }, {}, '--expiry 2h is not longer than the default timeout 1h plus --soak 1h30m'],
+    [{}, { expiry: '10m' }, 'expiry 10m (config file) is not longer than the default timeout 1h'],
+    [{}, { expiry: '2h', timeout: '3h' }, 'expiry 2h (config file) is not longer than timeout 3h (config file)'],
+    [{ timeout: '20d' }, {}, 'the default expiry 14d is not longer than --timeout 20d'],
+  ])('refuses an expiry %j %j that could delete the snapshot while the run still needs it', (flags, settings, message) => {
+    const run = () => toRunOptions('web1', ['true'], { check: [], env: [], ...flags }, settings, false);
+    expect(run).toThrow(UsageError);
+    expect(run).toThrow(message);
+    expect(run).toThrow('LXD would delete the snapshot before the run is done with it');
+  });
+
+  it('accepts an expiry longer than the timeout and the soak, or none', () => {
+    const options = (flags: object) => toRunOptions('web1', ['true'], { check: [], env: [], ...flags }, {}, false);
+    expect(options({ expiry: '1h1s' })).toMatchObject({ expiryMs: 3_601_000, timeoutMs: 3_600_000 });
+    expect(options({ expiry: false, timeout: '24d' })).toMatchObject({ expiryMs: null });
+    expect(options({ expiry: '2h1s', soak: '1h' })).toMatchObject({ expiryMs: 7_201_000 });
+  });
+
   it('finds a CA file beside the config file, and reads it when the config is loaded', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'safeupdate-config-'));
     try {

@@ -11,6 +11,7 @@ import type { InstanceRef } from '../../../src/lxd/lxd.js';
 import type { InstanceRecord, RunPhase } from '../../../src/state/instance-record.js';
 import { FakeClock } from '../../support/fake-clock.js';
 import { FakeLxd, isSystemdCheck, runningContainer, systemdOutput } from '../../support/fake-lxd.js';
+import { leaveLease } from '../../support/leases.js';
 
 // `safeupdate recover` after a crash: what it plans from the record, and what it reports.
 
@@ -35,9 +36,11 @@ const record = (phase: RunPhase, extra: Partial<InstanceRecord> = {}): InstanceR
   snapshot: phase === 'preparing' ? null : SNAP, runDir: dir, ...extra,
 });
 
-async function leave(content: InstanceRecord | string) {
+/** What a killed run leaves: its record here and, for a readable one, its lease on the server (on `remote` as recover is given it). */
+async function leave(content: InstanceRecord | string, remote: string | null = 'local') {
   await mkdir(join(dir, 'instances'), { recursive: true });
   await writeFile(recordPath(), typeof content === 'string' ? content : JSON.stringify(content));
+  if (typeof content !== 'string') leaveLease(lxd, content, remote);
 }
 
 async function recover(options: { interrupt?: AbortSignal; checks?: Parameters<typeof recoverInstance>[1]; context?: Partial<RunContext>; at?: InstanceRef } = {}) {
@@ -137,7 +140,7 @@ describe('recoverInstance', () => {
 
   it('a failed restore of an instance given without remote and project: the commands by hand name it as given', async () => {
     const bare = { remote: null, name: 'web1', project: null };
-    await leave(record('updating', { ref: bare }));
+    await leave(record('updating', { ref: bare }), null);
     lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
     lxd.expect('restoreSnapshot', () => {
       throw new LxdError('Instance snapshot not found', 'not-found', []);

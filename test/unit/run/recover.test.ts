@@ -7,6 +7,7 @@ import { LxdError } from '../../../src/errors.js';
 import { recoverInstance } from '../../../src/run/recover.js';
 import { FakeClock } from '../../support/fake-clock.js';
 import { execResult, FakeLxd, isSystemdCheck, isSystemdProbe, runningContainer, systemdOutput } from '../../support/fake-lxd.js';
+import { leaseKey, leaveLease } from '../../support/leases.js';
 
 let dir: string;
 let lxd: FakeLxd;
@@ -19,9 +20,11 @@ beforeEach(async () => {
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
-async function leaveRecord(phase: string, pid = 999_999_999, extra: Record<string, unknown> = {}) {
+/** What a killed run leaves: its record here and, unless `lease` is false, its lease on the server. */
+async function leaveRecord(phase: string, pid = 999_999_999, extra: Record<string, unknown> = {}, lease = true) {
   await mkdir(join(dir, 'instances'), { recursive: true });
   await writeFile(recordPath(), JSON.stringify({ runId: 'dead-run', pid, pidStartedAt: pid === process.pid ? null : '1', instance: 'web1', ref, phase, command: ['apt-get', 'upgrade', '-y'], startedAt: 't', snapshot: 'safeupdate-20261126-100000', runDir: dir, ...extra }));
+  if (lease) leaveLease(lxd, { runId: 'dead-run', phase, snapshot: 'safeupdate-20261126-100000' }, null);
 }
 
 async function recover(interrupt = new AbortController().signal, checks: Parameters<typeof recoverInstance>[1] = null) {
@@ -179,5 +182,58 @@ describe('recover', () => {
     const report = await recover();
     expect(report.exitCode).toBe(0);
     expect(report.instances[0]!.warnings.join('\n')).toContain(`the rehearsal copy ${copy} was left alone`);
+  });
+
+  describe('this host\'s record is checked against the server lease before anything is restored', () => {
+    const OLD = 'safeupdate-20261126-100000';
+    const NEWER = 'safeupdate-20261127-100000';
+
+    it('no lease left (another host has recovered that run): nothing restored, exit 3 naming --forget, the record kept', async () => {
+      await leaveRecord('updating', 999_999_999, {}, false);
+      lxd.expect('getInstance', () => runningContainer());
+      const report = await recover();
+      expect(report).toMatchObject({ outcome: 'not-started', exitCode: 3 });
+      expect(report.instances[0]!.rollback.performed).toBe(false);
+      expect(report.instances[0]!.error?.message).toContain(`this host's record of run dead-run (updating, snapshot ${OLD}) is out of date: the server holds no lease for it`);
+      expect(report.instances[0]!.error?.message).toContain('safeupdate recover web1 --forget');
+      expect(JSON.parse(await readFile(recordPath(), 'utf8')).runId).toBe('dead-run');
+      expect(lxd.profiles.size).toBe(0);
+    });
+
+    it('the lease names a later run (kept for a human on another host): that run\'s snapshot is restored, never this host\'s older one', async () => {
+      await leaveRecord('updating', 999_999_999, {}, false);
+      leaveLease(lxd, { runId: 'run-b', host: 'ci-b', hostId: 'host-b-id', phase: 'rolling-back', snapshot: NEWER, expiresAt: '' }, null);
+      lxd.expect('getInstance', () => runningContainer());
+      lxd.expect('stopInstance', () => undefined, (args) => (args[1] as { force: boolean }).force, 'forced stop');
+      lxd.expect('restoreSnapshot', () => undefined, (args) => args[1] === NEWER, `restore of ${NEWER}`);
+      lxd.expect('startInstance', () => undefined);
+      lxd.expect('exec', () => systemdOutput('running'), isSystemdCheck);
+      lxd.expect('exec', () => systemdOutput('running'), isSystemdCheck);
+      lxd.expect('getInstance', () => runningContainer());
+      const report = await recover(undefined, [defineCheck('systemd')]);
+      expect(report).toMatchObject({ outcome: 'recovered', exitCode: 0 });
+      expect(report.instances[0]!.warnings.join('\n')).toContain('the server lease names run run-b (host ci-b)');
+      await expect(readFile(recordPath())).rejects.toThrow('ENOENT');
+      expect(lxd.profiles.has(leaseKey(null))).toBe(false);
+    });
+
+    it('a recover on this host that failed before, and is run again: its own lease and record agree, and the snapshot is restored', async () => {
+      await leaveRecord('updating');
+      lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
+      lxd.expect('restoreSnapshot', () => Promise.reject(new LxdError('disk full', 'failed', [])));
+      lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
+      expect((await recover()).exitCode).toBe(4);
+      // That recover's process is gone by now.
+      const kept = JSON.parse(await readFile(recordPath(), 'utf8'));
+      await writeFile(recordPath(), JSON.stringify({ ...kept, pid: 999_999_999, pidStartedAt: '1' }));
+      lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
+      lxd.expect('restoreSnapshot', () => undefined, (args) => args[1] === OLD, `restore of ${OLD}`);
+      lxd.expect('startInstance', () => undefined);
+      lxd.expect('exec', () => systemdOutput('running'), isSystemdCheck);
+      lxd.expect('exec', () => systemdOutput('running'), isSystemdCheck);
+      lxd.expect('getInstance', () => runningContainer());
+      expect(await recover(undefined, [defineCheck('systemd')])).toMatchObject({ outcome: 'recovered', exitCode: 0 });
+      await expect(readFile(recordPath())).rejects.toThrow('ENOENT');
+    });
   });
 });

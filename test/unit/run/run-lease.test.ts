@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { execResult, isSystemdCheck, systemdOutput } from '../../support/fake-lxd.js';
+import { execResult, isSystemdCheck, runningContainer, systemdOutput } from '../../support/fake-lxd.js';
 import { RunHarness } from './run-harness.js';
 
 // The server lease as a run sees it (runUpdate through Stages): the lock other hosts respect.
@@ -80,5 +80,53 @@ describe('a run and the server lease', () => {
     const { report } = await h.run();
     expect(report.exitCode).toBe(4);
     expect(lease()).toMatchObject({ 'user.safeupdate.runId': 'run-1', 'user.safeupdate.phase': 'rolling-back', 'user.safeupdate.snapshot': SNAP, 'user.safeupdate.expiresAt': '' });
+  });
+
+  describe('lost once the update has begun (another host\'s recover holds it): nothing more is changed, exit 4', () => {
+    const HOLDER = 'run run-b on host ci-b (pid 4242, started t0)';
+    const recordKept = async () => expect(JSON.parse(await readFile(h.recordPath, 'utf8'))).toMatchObject({ runId: 'run-1', phase: 'updating' });
+
+    it('a failed update is not rolled back: no evidence, stop, restore or start; the error names the holder and what this run had done', async () => {
+      h.preflight().baselineHealthy().snapshot().update(() => (otherHost('rolling-back', h.clock.now()), execResult({ exitCode: 100 }))).finalStatus();
+      const { report, item } = await h.run();
+      expect(report).toMatchObject({ outcome: 'needs-attention', exitCode: 4 });
+      expect(item.rollback.performed).toBe(false);
+      expect(item.error!.step).toBe('lease');
+      expect(item.error!.message).toContain(`the server lease safeupdate-lock_default_web1 was lost: ${HOLDER} holds it now`);
+      expect(item.error!.message).toContain(`held now by ${HOLDER}, rolling-back`);
+      expect(item.error!.message).toContain(`it had done: snapshot (${SNAP}, expires`);
+      expect(item.error!.message).toContain('update (exit 100)');
+      expect(lease()!['user.safeupdate.runId']).toBe('run-b');
+      await recordKept();
+    });
+
+    it('a good update runs no --keep deletions and no --copy-to, and is not "updated" (exit 0)', async () => {
+      h.preflight().baselineHealthy().snapshot().update(() => (otherHost('rolling-back', h.clock.now()), execResult())).systemdHealthy().finalStatus();
+      const { report, item } = await h.run({ keep: 1, copyTo: 'backup' });
+      expect(report).toMatchObject({ outcome: 'needs-attention', exitCode: 4 });
+      expect(item.error!.message).toContain('update (exit 0)');
+      expect(item.copy).toBeNull();
+      await recordKept();
+    });
+
+    it('lost between the rollback\'s stop and its restore: the restore and the start never begin', async () => {
+      h.preflight().baselineHealthy().snapshot().update(execResult({ exitCode: 100 })).evidence();
+      h.lxd.expect('getInstance', () => runningContainer());
+      h.lxd.expect('stopInstance', () => otherHost('rolling-back', h.clock.now()), (args) => (args[1] as { force: boolean }).force, 'forced stop');
+      h.finalStatus('Stopped');
+      const { report, item } = await h.run();
+      expect(report).toMatchObject({ outcome: 'needs-attention', exitCode: 4 });
+      expect(item.rollback.steps.map((step) => step.action)).toEqual(['stop']);
+      expect(item.error!.message).toContain('update (exit 100), stop (done)');
+      expect(item.error!.message).toContain(`held now by ${HOLDER}, rolling-back`);
+      expect(item.finalStatus).toBe('Stopped');
+    });
+
+    it('with --no-rollback: the error is the lost lease, not only the failed update', async () => {
+      h.preflight().baselineHealthy().snapshot().update(() => (otherHost('rolling-back', h.clock.now()), execResult({ exitCode: 100 }))).finalStatus();
+      const { report, item } = await h.run({ rollback: false });
+      expect(report).toMatchObject({ outcome: 'needs-attention', exitCode: 4 });
+      expect(item.error!.message).toContain(`held now by ${HOLDER}`);
+    });
   });
 });

@@ -223,6 +223,52 @@ describe('safeupdate rollback', () => {
     });
   });
 
+  describe('a rollback that fails keeps the lock and the server lease for recover, as a failed run does', () => {
+    const LEASE = 'local:default/safeupdate-lock_default_web1';
+    async function expectKeptFor(snapshot: string) {
+      expect(JSON.parse(await readFile(recordPath(), 'utf8'))).toMatchObject({ runId: 'r', phase: 'rolling-back', snapshot });
+      expect(lxd.profiles.get(LEASE)?.config).toMatchObject({
+        'user.safeupdate.runId': 'r', 'user.safeupdate.phase': 'rolling-back', 'user.safeupdate.snapshot': snapshot, 'user.safeupdate.expiresAt': '',
+      });
+    }
+
+    it('at the restore', async () => {
+      preflight('Running');
+      lxd.expect('getInstance', () => runningContainer(), isResolved);
+      lxd.expect('stopInstance', () => undefined, (args) => isResolved(args) && (args[1] as { force: boolean }).force, 'forced stop');
+      lxd.expect('restoreSnapshot', () => Promise.reject(new LxdError('Instance snapshot not found', 'not-found', [])), (args) => isResolved(args) && args[1] === TARGET);
+      lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
+      expect(await rollback()).toMatchObject({ outcome: 'needs-attention', exitCode: 4 });
+      await expectKeptFor(TARGET);
+    });
+
+    it('at the start, with another snapshot than the default', async () => {
+      const other = 'safeupdate-20261125-100000';
+      preflight('Running');
+      lxd.expect('getInstance', () => runningContainer(), isResolved);
+      lxd.expect('stopInstance', () => undefined, (args) => isResolved(args) && (args[1] as { force: boolean }).force, 'forced stop');
+      lxd.expect('restoreSnapshot', () => undefined, (args) => isResolved(args) && args[1] === other);
+      lxd.expect('startInstance', () => Promise.reject(new LxdError('Failed to start', 'failed', [])), isResolved);
+      lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
+      const report = await rollback({ snapshot: other });
+      expect(report).toMatchObject({ outcome: 'needs-attention', exitCode: 4 });
+      expect(report.instances[0]!.error?.step).toBe('start');
+      await expectKeptFor(other);
+    });
+
+    it('unhealthy after the restore', async () => {
+      preflight('Running');
+      lxd.expect('getInstance', () => runningContainer(), isResolved);
+      lxd.expect('stopInstance', () => undefined, (args) => isResolved(args) && (args[1] as { force: boolean }).force, 'forced stop');
+      lxd.expect('restoreSnapshot', () => undefined, (args) => isResolved(args) && args[1] === TARGET);
+      lxd.expect('startInstance', () => undefined, isResolved);
+      lxd.expect('exec', () => execResult({ exitCode: 1 }), isCommand(['sh', '-c', 'pdnsutil check']));
+      lxd.expect('getInstance', () => runningContainer());
+      expect(await rollback({ checks: [once('exec:pdnsutil check')] })).toMatchObject({ outcome: 'needs-attention', exitCode: 4 });
+      await expectKeptFor(TARGET);
+    });
+  });
+
   it("judges health against the baseline of the run that took the snapshot: only what passed then must pass, and its failed units don't count", async () => {
     await saveBaselineRun([
       { name: 'systemd', ok: true, failedUnits: ['old.service'] },

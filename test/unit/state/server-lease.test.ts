@@ -203,6 +203,48 @@ describe('server lease', () => {
     expect(lxd.profiles.size).toBe(1);
   });
 
+  it('recover\'s takeover leaves no moment without a lease that says "needs recovery": a plain run trying after every call of it is refused', async () => {
+    const { lxd, lease, clock, stored } = setUp();
+    lxd.profiles.set(`local:prod/${PROFILE}`, otherHostsLease(clock.now() - 10 * LENGTH, 'updating'));
+    const intruder = lease();
+    const intruded: string[] = [];
+    let inside = false;
+    for (const method of ['getProfile', 'createProfile', 'setProfileConfig', 'renameProfile', 'deleteProfile'] as const) {
+      const call = (lxd[method] as (...args: unknown[]) => Promise<unknown>).bind(lxd);
+      (lxd as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+        const result = await call(...args);
+        if (inside) return result;
+        inside = true;
+        // A plain run on another host, between this call and the next.
+        await intruder.acquire(holder({ runId: 'run-c', hostId: 'host-c-id' })).then(() => intruded.push(method), () => {});
+        inside = false;
+        return result;
+      };
+    }
+    const taken = await lease().takeOverForRecovery(holder({ runId: 'rec', hostId: 'host-a-id' }), null);
+    expect(intruded).toEqual([]);
+    expect(taken).toMatchObject({ runId: 'run-b', phase: 'updating' });
+    expect(stored()).toMatchObject({ 'user.safeupdate.runId': 'rec', 'user.safeupdate.phase': 'updating', 'user.safeupdate.snapshot': 'safeupdate-20261126-095900' });
+  });
+
+  it('two recovers of one lease: the takeover is one write with the ETag of its read, so the slower one is refused and finds the other\'s lease', async () => {
+    const { lxd, lease, clock, stored } = setUp();
+    lxd.profiles.set(`local:prod/${PROFILE}`, otherHostsLease(clock.now() - 10 * LENGTH, 'updating'));
+    const read = lxd.getProfile.bind(lxd);
+    let first = true;
+    lxd.getProfile = async (profile) => {
+      const seen = await read(profile);
+      if (first) {
+        first = false;
+        // The other recover's takeover lands between this read and this write.
+        await lease().takeOverForRecovery(holder({ runId: 'rec-c', hostId: 'host-c-id' }), null);
+      }
+      return seen;
+    };
+    await expect(lease().takeOverForRecovery(holder({ runId: 'rec', hostId: 'host-a-id' }), null)).rejects.toBeInstanceOf(LeaseBusy);
+    expect(stored()).toMatchObject({ 'user.safeupdate.runId': 'rec-c', 'user.safeupdate.phase': 'updating' });
+  });
+
   it('recover refuses a lease that is still renewed (its run lives on another host)', async () => {
     const { lxd, lease, clock } = setUp();
     lxd.profiles.set(`local:prod/${PROFILE}`, otherHostsLease(clock.now(), 'updating'));
