@@ -26,7 +26,7 @@ export function withFleetOptions(command: Command): Command {
   return command
     // Without a value the preset '' still goes through collect, so that --all and --all backup: add up.
     .addOption(new Option('--all [remote:]', 'every running instance of the project (on this remote; repeatable)').preset('').argParser(collect))
-    .option('--exclude <instance>', 'leave this instance out, repeatable', collect, [])
+    .option('--exclude <instance>', 'leave this instance out, repeatable; a bare name also on each --all remote (one that matches nothing is bad input)', collect, [])
     .option('--where <KEY=VALUE>', 'only instances whose config has this value, repeatable (all must hold)', collect, [])
     .option('--parallel <n>', 'at most n instances at once (default 1)')
     .option('--canary <n>', 'update the first n alone; if any of them is not updated, skip the rest')

@@ -111,6 +111,14 @@ describe('a fleet at the command line', () => {
     expect(code).toBe(0);
     expect(JSON.parse(stdout).instances).toEqual([]);
   });
+
+  it('--exclude that matches nothing: exit 2 with the exclusion named, nothing started', async () => {
+    const lxd = new FakeLxd().expect('listInstances', () => [runningContainer({ name: 'db8' })].map((item) => ({ ...item, config: {} })), (args) => args[0] === 'backup');
+    const { code, stderr } = await cli(['--all', 'backup:', '--exclude', 'db9', '--', 'true'], { lxd });
+    lxd.assertDone();
+    expect(code).toBe(2);
+    expect(stderr).toContain('safeupdate: --exclude "db9": matches no instance of the selection');
+  });
 });
 
 describe('records at the command line', () => {
