@@ -54,10 +54,12 @@ export async function runFleetCommand(io: Io, instances: string[], command: stri
   return withRun(io, flags, { label: 'fleet', lines: true, onInterrupt: INTERRUPT_RUN }, async (context) => {
     const selection = await selectInstances(context.lxd, { names: instances, all, exclude: flags.exclude, where: flags.where, project: flags.project ?? null }, config.groups ?? {});
     // Each instance's settings decided before the first starts: a bad config section must not stop a fleet half-way.
+    // Its section is the one a single run of it reads: keyed as typed (the label), so `backup:db1`
+    // reads "backup:db1", never the "db1" of another server.
     const options = new Map<string, RunOptions>(selection.targets.map((target) => [
       target.label,
       // Several runs cannot own one terminal: never interactive.
-      toRunOptions(target.ref.name, command, flags, settingsFor(config, target.ref.name), false),
+      toRunOptions(target.label, command, flags, settingsFor(config, target.label), false),
     ]));
     // In a terminal, a group per instance; with --verbose, --quiet or --json, and without a terminal, prefixed lines.
     const list = io.terminal && !flags.verbose && !flags.quiet && !flags.json
