@@ -8,7 +8,7 @@ import { runFleet } from '../fleet/run-fleet.js';
 import type { ScheduleOptions } from '../fleet/scheduler.js';
 import { selectInstances } from '../fleet/selection.js';
 import type { RunOptions } from '../run/run-update.js';
-import { parseRemoteTarget, toRunOptions, type RunFlags } from './run-options.js';
+import { parseRemoteTarget, runOptionsFor, toRunOptions, type RunFlags } from './run-options.js';
 import { collect, INTERRUPT_RUN, withRun, type Io, type OutputFlags } from './shared.js';
 
 export interface FleetFlags {
@@ -53,14 +53,12 @@ export async function runFleetCommand(io: Io, instances: string[], command: stri
   if (instances.length === 0 && all.length === 0) throw new UsageError('no instances: name them, use @group, or --all');
   return withRun(io, flags, { label: 'fleet', lines: true, onInterrupt: INTERRUPT_RUN }, async (context) => {
     const selection = await selectInstances(context.lxd, { names: instances, all, exclude: flags.exclude, where: flags.where, project: flags.project ?? null }, config.groups ?? {});
-    // Each instance's settings decided before the first starts: a bad config section must not stop a fleet half-way.
-    // Its section is the one a single run of it reads: keyed as typed (the label), so `backup:db1`
-    // reads "backup:db1", never the "db1" of another server.
-    const options = new Map<string, RunOptions>(selection.targets.map((target) => [
-      target.label,
-      // Several runs cannot own one terminal: never interactive.
-      toRunOptions(target.label, command, flags, settingsFor(config, target.label), false),
-    ]));
+    // Each instance's settings decided, and refused as a single run's would be, before the first
+    // starts: a bad config section must not stop a fleet half-way. Named by its label, as typed, it
+    // reads the section a single run of it reads (`backup:db1`, never the "db1" of another server).
+    // Several runs cannot own one terminal: never interactive.
+    const options = new Map<string, RunOptions>();
+    for (const target of selection.targets) options.set(target.label, await runOptionsFor(context.lxd, target.label, target.ref, command, flags, config, false));
     // In a terminal, a group per instance; with --verbose, --quiet or --json, and without a terminal, prefixed lines.
     const list = io.terminal && !flags.verbose && !flags.quiet && !flags.json
       ? await fleetTaskList([...selection.targets.map((target) => target.label), ...selection.notStarted.map((item) => item.instance)])

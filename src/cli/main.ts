@@ -13,7 +13,7 @@ import { CorruptRecord, InstanceBusy, InstanceRecordFile } from '../state/instan
 import { hostId, LeaseBusy, leaseLengthMs, ServerLease, UnreadableLease } from '../state/server-lease.js';
 import { confirm } from './confirm.js';
 import { isFleet, runFleetCommand, withFleetOptions, type FleetFlags } from './fleet-command.js';
-import { refuseCopyToSource, resolveChecks, toRunOptions, type RunFlags } from './run-options.js';
+import { resolveChecks, runOptionsFor, type RunFlags } from './run-options.js';
 import { collect, INTERRUPT_RESTORE, INTERRUPT_RUN, lxdFor, version, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
 import { addHooksCommands } from './hooks-commands.js';
 import { addRecordCommands } from './record-commands.js';
@@ -103,9 +103,7 @@ export async function main(argv: string[], given: Io): Promise<number> {
         exitCode = await runFleetCommand(io, instances, command, chosen, config);
         return;
       }
-      const instance = instances[0]!;
-      const options = toRunOptions(instance, command, chosen, settingsFor(config, instance), io.terminal);
-      await refuseCopyToSource(lxdFor(io), [options.ref], options.copyTo, '--copy-to');
+      const options = await runOptionsFor(lxdFor(io), instances[0]!, null, command, chosen, config, io.terminal);
       exitCode = await withRun(io, flags, { label: options.ref.name, showOutput: !options.interactive, onInterrupt: INTERRUPT_RUN }, (context) => runUpdate(options, context));
     });
 

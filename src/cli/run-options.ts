@@ -1,6 +1,6 @@
 import type { CheckDefinition } from '../checks/check.js';
 import { checkFromEntry, defineCheck } from '../checks/spec.js';
-import type { Settings } from '../config/config-file.js';
+import { settingsFor, type Config, type Settings } from '../config/config-file.js';
 import { EXPIRY_LIMIT, parseDuration, TIMER_LIMIT } from '../config/duration.js';
 import { UsageError } from '../errors.js';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
@@ -74,6 +74,18 @@ export function toRunOptions(instance: string, command: string[] | null, flags: 
     rehearse: parseRehearse(flags.rehearse ?? settings.rehearse),
     interactive: terminal && !flags.json && !flags.dryRun,
   };
+}
+
+/**
+ * One instance's run options, the same way for a single run and for each instance of a fleet: its
+ * config section keyed as the instance was typed (`backup:db1`, see settingsFor), and every refusal
+ * of bad input made before anything changes. `resolved`: the ref a fleet's selection found.
+ */
+export async function runOptionsFor(lxd: Lxd, instance: string, resolved: InstanceRef | null, command: string[] | null, flags: RunFlags, config: Config, terminal: boolean): Promise<RunOptions> {
+  const options = toRunOptions(instance, command, flags, settingsFor(config, instance), terminal);
+  const ref = resolved ?? options.ref;
+  await refuseCopyToSource(lxd, [ref], options.copyTo, '--copy-to');
+  return { ...options, ref };
 }
 
 /** `--check` flags replace the configured checks; null when none are given anywhere. */

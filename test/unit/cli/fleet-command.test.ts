@@ -53,3 +53,19 @@ describe('a fleet reads each instance\'s config section as a single run does', (
     expect(plan['backup:db2']!.join('\n')).not.toContain('keep the');
   });
 });
+
+describe('a fleet refuses what a single run refuses, before anything starts', () => {
+  it.each([
+    [['web1', 'web2', '--copy-to', 'local:', '--', 'true'], '', '--copy-to "local:": that is where local:web1 lives'],
+    [['web1', 'backup:db1', '--', 'true'], 'instances:\n  "backup:db1":\n    copy-to: "backup:"\n', '--copy-to "backup:": that is where backup:db1 lives'],
+  ])('%j onto the instances\' own remote: exit 2', async (args, config, message) => {
+    const lxd = new FakeLxd()
+      .expect('listInstances', () => [listed('web1'), listed('web2')], (call) => call[0] === 'local')
+      .expect('listInstances', () => [listed('db1')], (call) => call[0] === 'backup');
+    const { code, stderr } = await cli(args, lxd, config);
+    expect(code).toBe(2);
+    expect(stderr).toContain(message);
+    // Selected, never started: no instance was read, locked or changed.
+    expect(lxd.calls.map((call) => call.method).filter((method) => !['resolveRef', 'listInstances', 'defaultRemote'].includes(method))).toEqual([]);
+  });
+});
