@@ -54,6 +54,19 @@ describe('a fleet reads each instance\'s config section as a single run does', (
   });
 });
 
+describe('a fleet dry run exits with the code the real run would have', () => {
+  it.each([['--canary', '1'], ['--max-failures', '1']])('healthy with %s %s: every instance planned, exit 0', async (flag, value) => {
+    const lxd = new FakeLxd().expect('listInstances', () => [listed('web1'), listed('web2')], (args) => args[0] === 'local');
+    dryRun(lxd, 'local', 'web1');
+    dryRun(lxd, 'local', 'web2');
+    const { code, stdout, stderr } = await cli(['web1', 'web2', flag, value, '--dry-run', '--no-package-report', '--json', '--', 'true'], lxd, 'defaults:\n  checks: []\n');
+    lxd.assertDone();
+    expect(code, stderr).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ outcome: 'planned', exitCode: 0 });
+    expect(Object.keys(plans(stdout))).toEqual(['web1', 'web2']);
+  });
+});
+
 describe('a fleet refuses what a single run refuses, before anything starts', () => {
   it.each([
     [['web1', 'web2', '--copy-to', 'local:', '--', 'true'], '', '--copy-to "local:": that is where local:web1 lives'],
