@@ -9,17 +9,17 @@ import type { ScheduleOptions } from '../fleet/scheduler.js';
 import { selectInstances } from '../fleet/selection.js';
 import type { RunOptions } from '../run/run-update.js';
 import { parseRemoteTarget, runOptionsFor, toRunOptions, type RunFlags } from './run-options.js';
-import { collect, INTERRUPT_RUN, withRun, type Io, type OutputFlags } from './shared.js';
+import { collect, INTERRUPT_RUN, wholeNumber, withRun, type Io, type OutputFlags } from './shared.js';
 
 export interface FleetFlags {
   /** One entry per `--all`: '' the default remote, `backup:` that remote. */
   all?: string[];
   exclude: string[];
   where: string[];
-  parallel?: string;
-  canary?: string;
-  maxFailures?: string;
-  perMember?: string;
+  parallel?: number;
+  canary?: number;
+  maxFailures?: number;
+  perMember?: number;
 }
 
 export function withFleetOptions(command: Command): Command {
@@ -28,10 +28,11 @@ export function withFleetOptions(command: Command): Command {
     .addOption(new Option('--all [remote:]', 'every running instance of the project (on this remote; repeatable)').preset('').argParser(collect))
     .option('--exclude <instance>', 'leave this instance out, repeatable; a bare name also on each --all remote (one that matches nothing is bad input)', collect, [])
     .option('--where <KEY=VALUE>', 'only instances whose config has this value, repeatable (all must hold)', collect, [])
-    .option('--parallel <n>', 'at most n instances at once (default 1)')
-    .option('--canary <n>', 'update the first n alone; if any of them is not updated, skip the rest')
-    .option('--max-failures <n>', 'start no more once n instances failed; the rest are skipped')
-    .option('--per-member <n>', 'at most n at once on one cluster member');
+    // Checked as they are parsed, so that a bad value is refused for one instance too.
+    .option('--parallel <n>', 'at most n instances at once (default 1)', wholeNumber('--parallel'))
+    .option('--canary <n>', 'update the first n alone; if any of them is not updated, skip the rest', wholeNumber('--canary'))
+    .option('--max-failures <n>', 'start no more once n instances failed; the rest are skipped', wholeNumber('--max-failures'))
+    .option('--per-member <n>', 'at most n at once on one cluster member', wholeNumber('--per-member'));
 }
 
 /** More than one instance, a group, or a fleet flag: the fleet path; one instance keeps the single run. */
@@ -43,12 +44,7 @@ export async function runFleetCommand(io: Io, instances: string[], command: stri
   // Everything the command line can get wrong is refused before LXD is asked anything.
   // (Names are parsed by the selection; a group name is not an instance name, so a stand-in is used here.)
   toRunOptions('fleet', command, flags, settingsFor(config, ''), false);
-  const bounds: ScheduleOptions = {
-    parallel: count(flags.parallel, '--parallel', 1) ?? 1,
-    canary: count(flags.canary, '--canary', 1) ?? 0,
-    maxFailures: count(flags.maxFailures, '--max-failures', 1),
-    perMember: count(flags.perMember, '--per-member', 1),
-  };
+  const bounds: ScheduleOptions = { parallel: flags.parallel ?? 1, canary: flags.canary ?? 0, maxFailures: flags.maxFailures ?? null, perMember: flags.perMember ?? null };
   const all = (flags.all ?? []).map((remote) => (remote === '' ? null : parseRemoteTarget(remote, '--all')));
   if (instances.length === 0 && all.length === 0) throw new UsageError('no instances: name them, use @group, or --all');
   return withRun(io, flags, { label: 'fleet', lines: true, onInterrupt: INTERRUPT_RUN }, async (context) => {
@@ -69,10 +65,4 @@ export async function runFleetCommand(io: Io, instances: string[], command: stri
     if (list) await Promise.race([list.flush(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
     return report;
   });
-}
-
-function count(text: string | undefined, what: string, least: number): number | null {
-  if (text === undefined) return null;
-  if (!/^\d+$/.test(text) || Number(text) < least) throw new UsageError(`${what} "${text}": expected a whole number of at least ${least}`);
-  return Number(text);
 }

@@ -8,6 +8,7 @@ import { formatRef, ownSnapshotName, parseInstanceRef } from '../lxd/names.js';
 import type { RefuseLevel } from '../packages/policy.js';
 import type { RehearseMode } from '../run/rehearsal.js';
 import type { RunOptions } from '../run/run-update.js';
+import { missingSeparator } from './stray-words.js';
 
 /** The run's flags as commander hands them over; undefined where not given. */
 export interface RunFlags {
@@ -46,7 +47,7 @@ const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * Precedence: flags > the instance's config section > config defaults > built-in values.
  */
 export function toRunOptions(instance: string, command: string[] | null, flags: RunFlags, settings: Settings, terminal: boolean): RunOptions {
-  if (command === null) throw new UsageError(`missing "--" before the update command, as in: safeupdate ${instance} -- apt-get upgrade -y`);
+  if (command === null) throw missingSeparator(instance);
   if (command.length === 0 || command[0]!.trim() === '') throw new UsageError('the update command after "--" is empty');
   const expiry = flags.expiry ?? (settings.expiry === 'never' ? false : (settings.expiry ?? BUILT_IN.expiry));
   return {

@@ -15,14 +15,9 @@ import { SCHEDULE_KEYS, scheduleConfig, scheduleFeatures, scheduleOff } from '..
 import { confirm } from './confirm.js';
 import { parseRemoteTarget, refuseCopyToSource, resolveChecks } from './run-options.js';
 import { syncInstances } from '../snapshots/sync.js';
-import { collect, INTERRUPT_RESTORE, lxdFor, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
+import { collect, INTERRUPT_RESTORE, lxdFor, wholeNumber, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
 
 const enquirer = lazyRequire<typeof import('enquirer')>('enquirer');
-
-const count = (flag: string) => (value: string) => {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} "${value}": expected a whole number of at least 1`);
-  return Number(value);
-};
 
 /** snapshots, prune, rollback, sync, schedule: the snapshot lifecycle, so that nobody types a dangerous `lxc delete`. */
 export function addSnapshotCommands(program: Command, io: Io, trailing: string[] | null, setExitCode: (code: number) => void): void {
@@ -57,10 +52,10 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
     .description('delete old snapshots that safeupdate made (safeupdate-*), never the instance and never other snapshots')
     .argument('<instance...>', '[remote:]name; running or stopped')
     .option('--project <name>', 'the LXD project of the instances')
-    .option('--keep-last <n>', 'keep the n newest', count('--keep-last'))
-    .option('--keep-daily <n>', 'keep the newest of each of the last n days (UTC)', count('--keep-daily'))
-    .option('--keep-weekly <n>', 'keep the newest of each of the last n ISO weeks', count('--keep-weekly'))
-    .option('--keep-monthly <n>', 'keep the newest of each of the last n months', count('--keep-monthly'))
+    .option('--keep-last <n>', 'keep the n newest', wholeNumber('--keep-last'))
+    .option('--keep-daily <n>', 'keep the newest of each of the last n days (UTC)', wholeNumber('--keep-daily'))
+    .option('--keep-weekly <n>', 'keep the newest of each of the last n ISO weeks', wholeNumber('--keep-weekly'))
+    .option('--keep-monthly <n>', 'keep the newest of each of the last n months', wholeNumber('--keep-monthly'))
     .option('--older-than <duration>', 'delete only snapshots older than this')
     .option('--dry-run', 'say what would be deleted; delete nothing')
     .option('--yes', 'do not ask for confirmation')
