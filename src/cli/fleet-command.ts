@@ -1,21 +1,17 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { Config } from '../config/config-file.js';
 import { settingsFor } from '../config/config-file.js';
-import { UsageError } from '../errors.js';
 import { fleetLines } from '../fleet/fleet-lines.js';
 import { fleetTaskList } from './fleet-task-list.js';
 import { runFleet } from '../fleet/run-fleet.js';
 import type { ScheduleOptions } from '../fleet/scheduler.js';
 import { selectInstances } from '../fleet/selection.js';
 import type { RunOptions } from '../run/run-update.js';
-import { parseRemoteTarget, runOptionsFor, toRunOptions, type RunFlags } from './run-options.js';
-import { collect, INTERRUPT_RUN, wholeNumber, withRun, type Io, type OutputFlags } from './shared.js';
+import { runOptionsFor, toRunOptions, type RunFlags } from './run-options.js';
+import { selectionRequest, usesSelection, withSelectionOptions, type SelectionFlags } from './selection-options.js';
+import { INTERRUPT_RUN, wholeNumber, withRun, type Io, type OutputFlags } from './shared.js';
 
-export interface FleetFlags {
-  /** One entry per `--all`: '' the default remote, `backup:` that remote. */
-  all?: string[];
-  exclude: string[];
-  where: string[];
+export interface FleetFlags extends SelectionFlags {
   parallel?: number;
   canary?: number;
   maxFailures?: number;
@@ -23,11 +19,7 @@ export interface FleetFlags {
 }
 
 export function withFleetOptions(command: Command): Command {
-  return command
-    // Without a value the preset '' still goes through collect, so that --all and --all backup: add up.
-    .addOption(new Option('--all [remote:]', 'every running instance of the project (on this remote; repeatable)').preset('').argParser(collect))
-    .option('--exclude <instance>', 'leave this instance out, repeatable; a bare name also on each --all remote (one that matches nothing is bad input)', collect, [])
-    .option('--where <KEY=VALUE>', 'only instances whose config has this value, repeatable (all must hold)', collect, [])
+  return withSelectionOptions(command)
     // Checked as they are parsed, so that a bad value is refused for one instance too.
     .option('--parallel <n>', 'at most n instances at once (default 1)', wholeNumber('--parallel'))
     .option('--canary <n>', 'update the first n alone; if any of them is not updated, skip the rest', wholeNumber('--canary'))
@@ -37,7 +29,7 @@ export function withFleetOptions(command: Command): Command {
 
 /** More than one instance, a group, or a fleet flag: the fleet path; one instance keeps the single run. */
 export function isFleet(instances: string[], flags: FleetFlags): boolean {
-  return instances.length !== 1 || instances[0]!.startsWith('@') || flags.all !== undefined || flags.where.length > 0 || flags.exclude.length > 0;
+  return instances.length !== 1 || usesSelection(instances, flags);
 }
 
 export async function runFleetCommand(io: Io, instances: string[], command: string[] | null, flags: RunFlags & FleetFlags & OutputFlags, config: Config): Promise<number> {
@@ -45,10 +37,9 @@ export async function runFleetCommand(io: Io, instances: string[], command: stri
   // (Names are parsed by the selection; a group name is not an instance name, so a stand-in is used here.)
   toRunOptions('fleet', command, flags, settingsFor(config, ''), false);
   const bounds: ScheduleOptions = { parallel: flags.parallel ?? 1, canary: flags.canary ?? 0, maxFailures: flags.maxFailures ?? null, perMember: flags.perMember ?? null };
-  const all = (flags.all ?? []).map((remote) => (remote === '' ? null : parseRemoteTarget(remote, '--all')));
-  if (instances.length === 0 && all.length === 0) throw new UsageError('no instances: name them, use @group, or --all');
+  const request = selectionRequest(instances, flags);
   return withRun(io, flags, { label: 'fleet', lines: true, onInterrupt: INTERRUPT_RUN }, async (context) => {
-    const selection = await selectInstances(context.lxd, { names: instances, all, exclude: flags.exclude, where: flags.where, project: flags.project ?? null }, config.groups ?? {});
+    const selection = await selectInstances(context.lxd, request, config.groups ?? {});
     // Each instance's settings decided, and refused as a single run's would be, before the first
     // starts: a bad config section must not stop a fleet half-way. Named by its label, as typed, it
     // reads the section a single run of it reads (`backup:db1`, never the "db1" of another server).

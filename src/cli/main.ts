@@ -18,6 +18,8 @@ import { bothFormsRefused, collect, INTERRUPT_RESTORE, INTERRUPT_RUN, lxdFor, ve
 import { addHooksCommands } from './hooks-commands.js';
 import { addRecordCommands } from './record-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
+import { chooseInstances, usesSelection, withSelectionOptions, type SelectionFlags } from './selection-options.js';
+import { cannotCheck } from '../fleet/selection.js';
 import { refuseStrayWords } from './stray-words.js';
 
 export type { Io } from './shared.js';
@@ -39,6 +41,7 @@ const CHECK_EXAMPLES = `
 Examples:
   safeupdate check web1
   safeupdate check web1 web2 --check unit:nginx --check 'tcp:{ip}:443' --json
+  safeupdate check @web --exclude web3      (a group of the config file; also --all, --where)
 
 Exit codes: 0 all required checks pass, 1 a required check failed, 2 bad input,
 3 could not check (instance missing or stopped, LXD unreachable).`;
@@ -119,23 +122,27 @@ export async function main(argv: string[], given: Io): Promise<number> {
       exitCode = await withRun(io, flags, { label: options.ref.name, showOutput: !options.interactive, onInterrupt: INTERRUPT_RUN }, (context) => runUpdate(options, context));
     });
 
-  withOutputOptions(
+  withOutputOptions(withSelectionOptions(
     program
       .command('check')
       .description('run the health checks alone (phase "check"); changes nothing')
-      .argument('<instance...>', 'instances to check: [remote:]name')
+      .argument('[instances...]', 'instances to check: [remote:]name, or @group from the config file')
       .option('--project <name>', 'the LXD project of the instances')
       .option('--check <spec>', 'health check, repeatable; replaces the configured checks', collect, []),
-  )
+  ))
     .addHelpText('after', CHECK_EXAMPLES)
-    .action(async (instances: string[], flags: { project?: string; check: string[] } & OutputFlags) => {
+    .action(async (instances: string[], flags: { check: string[] } & SelectionFlags & OutputFlags) => {
       if (command !== null) throw new UsageError('check takes no command after "--"');
       const config = await loadConfig(flags.config);
-      const targets = instances.map((text) => ({
-        ref: parseInstanceRef(text, flags.project ?? null),
-        checks: resolveChecks(flags.check, settingsFor(config, text)),
-      }));
-      exitCode = await withRun(io, flags, { label: targets.length === 1 ? targets[0]!.ref.name : 'check', onInterrupt: 'stopping the checks; nothing is changed' }, (context) => runChecksOnly(targets, context));
+      // Each instance's checks from its own section, as typed; bad --check specs are refused before LXD is asked.
+      const checksFor = (label: string) => resolveChecks(flags.check, settingsFor(config, label));
+      checksFor('');
+      const single = instances.length === 1 && !usesSelection(instances, flags) ? parseInstanceRef(instances[0]!).name : null;
+      exitCode = await withRun(io, flags, { label: single ?? 'check', onInterrupt: 'stopping the checks; nothing is changed' }, async (context) => {
+        const selection = await chooseInstances(context.lxd, instances, flags, config.groups ?? {}, cannotCheck);
+        const targets = selection.targets.map((target) => ({ ref: target.ref, checks: checksFor(target.label) }));
+        return runChecksOnly(targets, context, selection.notStarted);
+      });
     });
 
   withOutputOptions(

@@ -13,6 +13,21 @@ export interface SelectionRequest {
   /** `--where KEY=VALUE` on the instance's own config; all must hold. */
   where: string[];
   project: string | null;
+  /**
+   * Why a listed instance cannot be taken, or null. Named, it is reported not started; under --all
+   * it is left out. Default: a run's rule (running, not ephemeral).
+   */
+  refuse?: (found: ListedInstance) => string | null;
+}
+
+/** What an update needs: a running instance that outlives a stop. */
+export function cannotRun(found: ListedInstance): string | null {
+  return found.ephemeral ? 'it is ephemeral (a restore would not outlive a stop)' : cannotCheck(found);
+}
+
+/** What a check needs: a running instance. */
+export function cannotCheck(found: ListedInstance): string | null {
+  return found.status !== 'Running' ? `it is ${found.status}` : null;
 }
 
 export interface Selection {
@@ -55,9 +70,9 @@ export async function selectInstances(lxd: Lxd, request: SelectionRequest, group
     if (seen.has(keyOf(ref)) || exclusion) return;
     seen.add(keyOf(ref));
     if (found && !where.every(([key, value]) => found.config[key] === value)) return;
-    const why = !found ? 'no such instance' : found.ephemeral ? 'it is ephemeral (a restore would not outlive a stop)' : found.status !== 'Running' ? `it is ${found.status}` : null;
+    const why = !found ? 'no such instance' : (request.refuse ?? cannotRun)(found);
     if (why === null) selection.targets.push({ ref, label, member: found!.location });
-    // --all means the running ones: a stopped instance there was not asked for.
+    // --all means the ones the command can take (for a run, the running ones): the others were not asked for.
     else if (!byAll) notStarted(label, ref.project, why, found?.location ?? null);
   };
   const unreachable = (label: string, project: string | null, error: LxdError) => {
