@@ -13,11 +13,14 @@ import { CorruptRecord, InstanceBusy, InstanceRecordFile } from '../state/instan
 import { hostId, LeaseBusy, leaseLengthMs, ServerLease, UnreadableLease } from '../state/server-lease.js';
 import { confirm } from './confirm.js';
 import { isFleet, runFleetCommand, withFleetOptions, type FleetFlags } from './fleet-command.js';
-import { refuseCopyToSource, resolveChecks, toRunOptions, type RunFlags } from './run-options.js';
-import { collect, INTERRUPT_RESTORE, INTERRUPT_RUN, lxdFor, version, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
+import { resolveChecks, runOptionsFor, type RunFlags } from './run-options.js';
+import { bothFormsRefused, collect, INTERRUPT_RESTORE, INTERRUPT_RUN, lxdFor, version, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
 import { addHooksCommands } from './hooks-commands.js';
 import { addRecordCommands } from './record-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
+import { chooseInstances, usesSelection, withSelectionOptions, type SelectionFlags } from './selection-options.js';
+import { cannotCheck } from '../fleet/selection.js';
+import { refuseStrayWords } from './stray-words.js';
 
 export type { Io } from './shared.js';
 
@@ -38,6 +41,7 @@ const CHECK_EXAMPLES = `
 Examples:
   safeupdate check web1
   safeupdate check web1 web2 --check unit:nginx --check 'tcp:{ip}:443' --json
+  safeupdate check @web --exclude web3      (a group of the config file; also --all, --where)
 
 Exit codes: 0 all required checks pass, 1 a required check failed, 2 bad input,
 3 could not check (instance missing or stopped, LXD unreachable).`;
@@ -51,12 +55,14 @@ export async function main(argv: string[], given: Io): Promise<number> {
   const ownArgs = split >= 0 ? argv.slice(0, split) : argv;
   const command = split >= 0 ? argv.slice(split + 1) : null;
   let exitCode: number = EXIT.ok;
+  const oneForm = bothFormsRefused('--expiry', '--no-expiry');
 
   const program = new Command('safeupdate')
     .description('Safe package upgrades in LXD and Incus containers: snapshot, update, verify, roll back automatically, report.')
     .version(version, '-V, --version')
     .exitOverride()
-    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    // One voice for every refusal: commander's own ("error: unknown option …") speaks as the tool does.
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr, outputError: (text, write) => write(text.replace(/^error: /, 'safeupdate: ')) })
     .showHelpAfterError('(safeupdate --help for usage)')
     .option('--client <lxc|incus>', 'the client to drive: lxc (LXD) or incus (Incus) (default: $SAFEUPDATE_CLIENT, else lxc if installed, else incus)')
     .hook('preAction', (self) => {
@@ -69,14 +75,16 @@ export async function main(argv: string[], given: Io): Promise<number> {
       .description('snapshot an instance, run the update command in it, check its health, and roll back on failure')
       .usage('[options] <instance...> -- <command> [args...]')
       .argument('[instances...]', 'the instances to update: [remote:]name, or @group from the config file')
-      // Words after the instance without "--" are a forgotten "--": say that, not "too many arguments".
+      // Words after the instance without "--" are a forgotten "--", not "too many arguments"; an
+      // unknown option among them may be apt's own (-y): refuseStrayWords says which it was.
       .allowExcessArguments(true)
+      .allowUnknownOption(true)
       .option('--project <name>', 'the LXD project of the instance')
       .option('--check <spec>', 'health check, repeatable; replaces the configured checks (default: systemd where the instance runs it)', collect, [])
       .option('--force', 'update even when a required check fails before the update')
       .option('--snapshot-name <name>', 'snapshot name (default safeupdate-YYYYMMDD-HHMMSS, UTC); "safeupdate-" is prefixed if missing')
       .option('--expiry <duration>', 'when the snapshot expires: 90s, 30m, 12h, 14d, 2w, 1h30m (default 14d)')
-      .option('--no-expiry', 'keep the snapshot until it is deleted')
+      .option('--no-expiry', 'keep the snapshot until it is deleted (not with --expiry)')
       .option('--env <KEY=VALUE>', 'environment variable for the update command, repeatable', collect, [])
       .option('--timeout <duration>', 'bound on the update command; hitting it counts as a failure (default 1h)')
       .option('--no-rollback', 'on failure, leave the instance as it is and report (exit 4)')
@@ -91,8 +99,15 @@ export async function main(argv: string[], given: Io): Promise<number> {
       .option('--soak <duration>', 'after the checks pass, keep watching them and systemd\'s restart counters this long (e.g. 2m); a failure or a restart rolls back')
       .option('--no-package-report', 'do not read the installed packages before and after the update'),
   ))
+    .on('option:expiry', oneForm('--expiry'))
+    .on('option:no-expiry', oneForm('--no-expiry'))
     .addHelpText('after', RUN_EXAMPLES)
     .action(async (instances: string[], flags: RunFlags & FleetFlags & OutputFlags, self: Command) => {
+      refuseStrayWords(instances, command, {
+        subcommands: program.commands.map((sub) => sub.name()),
+        options: self.options.flatMap((option) => option.long ?? []),
+        explicitRun: program.args[0] === 'run',
+      });
       // Commander fills in negated flags (--no-rollback) even when absent: only given flags may override config.
       const given = <K extends keyof RunFlags>(key: K) => (self.getOptionValueSource(key) === 'cli' ? flags[key] : undefined);
       const config = await loadConfig(flags.config);
@@ -103,29 +118,31 @@ export async function main(argv: string[], given: Io): Promise<number> {
         exitCode = await runFleetCommand(io, instances, command, chosen, config);
         return;
       }
-      const instance = instances[0]!;
-      const options = toRunOptions(instance, command, chosen, settingsFor(config, instance), io.terminal);
-      await refuseCopyToSource(lxdFor(io), [options.ref], options.copyTo, '--copy-to');
+      const options = await runOptionsFor(lxdFor(io), instances[0]!, null, command, chosen, config, io.terminal);
       exitCode = await withRun(io, flags, { label: options.ref.name, showOutput: !options.interactive, onInterrupt: INTERRUPT_RUN }, (context) => runUpdate(options, context));
     });
 
-  withOutputOptions(
+  withOutputOptions(withSelectionOptions(
     program
       .command('check')
       .description('run the health checks alone (phase "check"); changes nothing')
-      .argument('<instance...>', 'instances to check: [remote:]name')
+      .argument('[instances...]', 'instances to check: [remote:]name, or @group from the config file')
       .option('--project <name>', 'the LXD project of the instances')
       .option('--check <spec>', 'health check, repeatable; replaces the configured checks', collect, []),
-  )
+  ))
     .addHelpText('after', CHECK_EXAMPLES)
-    .action(async (instances: string[], flags: { project?: string; check: string[] } & OutputFlags) => {
+    .action(async (instances: string[], flags: { check: string[] } & SelectionFlags & OutputFlags) => {
       if (command !== null) throw new UsageError('check takes no command after "--"');
       const config = await loadConfig(flags.config);
-      const targets = instances.map((text) => ({
-        ref: parseInstanceRef(text, flags.project ?? null),
-        checks: resolveChecks(flags.check, settingsFor(config, text)),
-      }));
-      exitCode = await withRun(io, flags, { label: targets.length === 1 ? targets[0]!.ref.name : 'check', onInterrupt: 'stopping the checks; nothing is changed' }, (context) => runChecksOnly(targets, context));
+      // Each instance's checks from its own section, as typed; bad --check specs are refused before LXD is asked.
+      const checksFor = (label: string) => resolveChecks(flags.check, settingsFor(config, label));
+      checksFor('');
+      const single = instances.length === 1 && !usesSelection(instances, flags) ? parseInstanceRef(instances[0]!).name : null;
+      exitCode = await withRun(io, flags, { label: single ?? 'check', onInterrupt: 'stopping the checks; nothing is changed' }, async (context) => {
+        const selection = await chooseInstances(context.lxd, instances, flags, config.groups ?? {}, cannotCheck);
+        const targets = selection.targets.map((target) => ({ ref: target.ref, checks: checksFor(target.label) }));
+        return runChecksOnly(targets, context, selection.notStarted);
+      });
     });
 
   withOutputOptions(

@@ -1,4 +1,7 @@
-import { appendFile, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, appendFile, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { UsageError } from '../errors.js';
 import { renderJunit } from '../report/junit.js';
 import { renderMarkdown } from '../report/markdown.js';
 import type { Report } from '../report/report.js';
@@ -42,6 +45,23 @@ export function outputFold(ci: Ci, now: () => number = Date.now): OutputFold | n
 export interface OutputFiles {
   junit?: string;
   report?: string;
+}
+
+/**
+ * The files --junit and --report will be written to, checked before anything changes: a run that
+ * would find out only at its end that it cannot leave its report there is refused (exit 2) instead.
+ */
+export async function refuseUnwritableOutputs(files: OutputFiles): Promise<void> {
+  for (const [flag, path] of [['--junit', files.junit], ['--report', files.report]] as const) {
+    if (!path) continue;
+    const found = await stat(path).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? null : error));
+    if (found instanceof Error) throw new UsageError(`${flag} ${path}: cannot write there (${found.code ?? found.message})`);
+    if (found?.isDirectory()) throw new UsageError(`${flag} ${path}: is a folder; give a file name`);
+    // An existing file must be writable; a new one needs a folder it can be made in.
+    await access(found ? path : dirname(path), constants.W_OK).catch((error: NodeJS.ErrnoException) => {
+      throw new UsageError(`${flag} ${path}: cannot write there (${error.code ?? error.message}${found ? '' : `: the folder ${dirname(path)}`})`);
+    });
+  }
 }
 
 /**

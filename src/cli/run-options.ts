@@ -1,6 +1,6 @@
 import type { CheckDefinition } from '../checks/check.js';
 import { checkFromEntry, defineCheck } from '../checks/spec.js';
-import type { Settings } from '../config/config-file.js';
+import { settingsFor, type Config, type Settings } from '../config/config-file.js';
 import { EXPIRY_LIMIT, parseDuration, TIMER_LIMIT } from '../config/duration.js';
 import { UsageError } from '../errors.js';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
@@ -8,6 +8,7 @@ import { formatRef, ownSnapshotName, parseInstanceRef } from '../lxd/names.js';
 import type { RefuseLevel } from '../packages/policy.js';
 import type { RehearseMode } from '../run/rehearsal.js';
 import type { RunOptions } from '../run/run-update.js';
+import { missingSeparator } from './stray-words.js';
 
 /** The run's flags as commander hands them over; undefined where not given. */
 export interface RunFlags {
@@ -46,7 +47,7 @@ const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * Precedence: flags > the instance's config section > config defaults > built-in values.
  */
 export function toRunOptions(instance: string, command: string[] | null, flags: RunFlags, settings: Settings, terminal: boolean): RunOptions {
-  if (command === null) throw new UsageError(`missing "--" before the update command, as in: safeupdate ${instance} -- apt-get upgrade -y`);
+  if (command === null) throw missingSeparator(instance);
   if (command.length === 0 || command[0]!.trim() === '') throw new UsageError('the update command after "--" is empty');
   const expiry = flags.expiry ?? (settings.expiry === 'never' ? false : (settings.expiry ?? BUILT_IN.expiry));
   const options: RunOptions = {
@@ -96,6 +97,18 @@ function refuseShortExpiry(options: RunOptions, flags: RunFlags, settings: Setti
     `${expiry} is not longer than ${timeout}${soak}: LXD would delete the snapshot before the run is done with it, and a rollback would have nothing to restore; ` +
       'give a longer expiry, or --no-expiry',
   );
+}
+
+/**
+ * One instance's run options, the same way for a single run and for each instance of a fleet: its
+ * config section keyed as the instance was typed (`backup:db1`, see settingsFor), and every refusal
+ * of bad input made before anything changes. `resolved`: the ref a fleet's selection found.
+ */
+export async function runOptionsFor(lxd: Lxd, instance: string, resolved: InstanceRef | null, command: string[] | null, flags: RunFlags, config: Config, terminal: boolean): Promise<RunOptions> {
+  const options = toRunOptions(instance, command, flags, settingsFor(config, instance), terminal);
+  const ref = resolved ?? options.ref;
+  await refuseCopyToSource(lxd, [ref], options.copyTo, '--copy-to');
+  return { ...options, ref };
 }
 
 /** `--check` flags replace the configured checks; null when none are given anywhere. */

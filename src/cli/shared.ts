@@ -13,7 +13,7 @@ import type { Lxd, LxdCall } from '../lxd/lxd.js';
 import { renderHuman } from '../report/human.js';
 import type { Report } from '../report/report.js';
 import type { RunContext } from '../run/types.js';
-import { detectCi, outputFold, writeOutputs } from './outputs.js';
+import { detectCi, outputFold, refuseUnwritableOutputs, writeOutputs } from './outputs.js';
 import { lineProgress } from './progress.js';
 import { taskList } from './task-list.js';
 import { saveReport } from '../state/run-history.js';
@@ -49,6 +49,24 @@ export const INTERRUPT_RESTORE = 'finishing a restore in progress and checking, 
 
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/** A count option's parser: a whole number of at least 1, else bad input naming the flag. */
+export const wholeNumber = (flag: string) => (value: string): number => {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} "${value}": expected a whole number of at least 1`);
+  return Number(value);
+};
+
+/**
+ * A flag and its negation (`--expiry 7d --no-expiry`) both given: commander lets the last one win
+ * in silence. Returns the listener for each form's `option:` event; the second form refuses.
+ */
+export function bothFormsRefused(flag: string, negation: string): (form: string) => () => void {
+  const seen = new Set<string>();
+  return (form) => () => {
+    seen.add(form);
+    if (seen.size > 1) throw new UsageError(`${flag} and ${negation} contradict each other: give one`);
+  };
+}
+
 export function withOutputOptions(command: Command): Command {
   return command
     .option('--config <file>', 'config file (default ./safeupdate.yaml, then /etc/safeupdate/config.yaml)')
@@ -72,6 +90,7 @@ export interface RunView {
 }
 
 export async function withRun(io: Io, flags: OutputFlags, view: RunView, work: (context: RunContext) => Promise<Report>): Promise<number> {
+  await refuseUnwritableOutputs(flags);
   const { label, showOutput = false } = view;
   const progress = lineProgress({
     write: io.stderr, verbose: flags.verbose ?? false, quiet: flags.quiet ?? false, showOutput, fold: outputFold(detectCi(io.env)),

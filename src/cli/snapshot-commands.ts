@@ -15,14 +15,10 @@ import { SCHEDULE_KEYS, scheduleConfig, scheduleFeatures, scheduleOff } from '..
 import { confirm } from './confirm.js';
 import { parseRemoteTarget, refuseCopyToSource, resolveChecks } from './run-options.js';
 import { syncInstances } from '../snapshots/sync.js';
-import { collect, INTERRUPT_RESTORE, lxdFor, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
+import { chooseInstances, groupsFor, usesSelection, withSelectionOptions, type SelectionFlags } from './selection-options.js';
+import { collect, INTERRUPT_RESTORE, lxdFor, wholeNumber, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
 
 const enquirer = lazyRequire<typeof import('enquirer')>('enquirer');
-
-const count = (flag: string) => (value: string) => {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} "${value}": expected a whole number of at least 1`);
-  return Number(value);
-};
 
 /** snapshots, prune, rollback, sync, schedule: the snapshot lifecycle, so that nobody types a dangerous `lxc delete`. */
 export function addSnapshotCommands(program: Command, io: Io, trailing: string[] | null, setExitCode: (code: number) => void): void {
@@ -52,20 +48,21 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
       setExitCode(EXIT.ok);
     });
 
-  program
+  withSelectionOptions(program
     .command('prune')
     .description('delete old snapshots that safeupdate made (safeupdate-*), never the instance and never other snapshots')
-    .argument('<instance...>', '[remote:]name; running or stopped')
+    .argument('[instances...]', '[remote:]name, or @group from the config file; running or stopped')
     .option('--project <name>', 'the LXD project of the instances')
-    .option('--keep-last <n>', 'keep the n newest', count('--keep-last'))
-    .option('--keep-daily <n>', 'keep the newest of each of the last n days (UTC)', count('--keep-daily'))
-    .option('--keep-weekly <n>', 'keep the newest of each of the last n ISO weeks', count('--keep-weekly'))
-    .option('--keep-monthly <n>', 'keep the newest of each of the last n months', count('--keep-monthly'))
+    .option('--config <file>', 'config file, for @group (default ./safeupdate.yaml, then /etc/safeupdate/config.yaml)'), 'instance, running or stopped,')
+    .option('--keep-last <n>', 'keep the n newest', wholeNumber('--keep-last'))
+    .option('--keep-daily <n>', 'keep the newest of each of the last n days (UTC)', wholeNumber('--keep-daily'))
+    .option('--keep-weekly <n>', 'keep the newest of each of the last n ISO weeks', wholeNumber('--keep-weekly'))
+    .option('--keep-monthly <n>', 'keep the newest of each of the last n months', wholeNumber('--keep-monthly'))
     .option('--older-than <duration>', 'delete only snapshots older than this')
     .option('--dry-run', 'say what would be deleted; delete nothing')
     .option('--yes', 'do not ask for confirmation')
     .option('--json', 'as JSON on stdout')
-    .addHelpText('after', '\nExamples:\n  safeupdate prune web1 --keep-last 3 --dry-run\n  safeupdate prune web1 db1 --keep-daily 7 --keep-weekly 4 --older-than 30d --yes\n\nA snapshot is deleted only when no keep rule keeps it and, with --older-than, it is older than that.\nAn instance with a run in progress, or a crashed run awaiting recovery, is skipped.\nExit codes: 0 done (or nothing to do), 1 a deletion failed or an instance was skipped, 2 bad input or no confirmation, 3 an instance is missing or LXD unreachable.')
+    .addHelpText('after', '\nExamples:\n  safeupdate prune web1 --keep-last 3 --dry-run\n  safeupdate prune web1 db1 --keep-daily 7 --keep-weekly 4 --older-than 30d --yes\n  safeupdate prune --all --exclude db1 --keep-last 5 --yes\n\nA snapshot is deleted only when no keep rule keeps it and, with --older-than, it is older than that.\nAn instance with a run in progress, or a crashed run awaiting recovery, is skipped.\nExit codes: 0 done (or nothing to do), 1 a deletion failed or an instance was skipped, 2 bad input or no confirmation, 3 an instance is missing or LXD unreachable.')
     .action(async (instances: string[], flags: PruneFlags) => {
       noCommand('prune');
       const rules: RetentionRules = {
@@ -76,8 +73,15 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
         ...(flags.olderThan ? { olderThanMs: parseDuration(flags.olderThan, '--older-than', EXPIRY_LIMIT) } : {}),
       };
       if (Object.keys(rules).length === 0) throw new UsageError('prune needs at least one rule: --keep-last, --keep-daily, --keep-weekly, --keep-monthly or --older-than');
-      const refs = instances.map((text) => parseInstanceRef(text, flags.project ?? null));
       const lxd = lxdFor(io);
+      const groups = await groupsFor(instances, flags.config);
+      // Any instance, running or stopped, has snapshots to prune.
+      const selection = await readOrExit3(io, () => chooseInstances(lxd, instances, flags, groups, () => null));
+      if (!selection) return setExitCode(EXIT.couldNotStart);
+      // One that was named and is not there: nothing is deleted anywhere, as when planning finds it missing.
+      for (const item of selection.notStarted) io.stderr(`safeupdate: ${item.instance}: ${item.error?.message ?? 'not found'}; nothing deleted\n`);
+      if (selection.notStarted.length) return setExitCode(EXIT.couldNotStart);
+      const refs = selection.targets.map((target) => target.ref);
       const plans = await readOrExit3(io, () => Promise.all(refs.map((ref) => planPrune(lxd, ref, rules, new Date()))));
       if (!plans) return setExitCode(EXIT.couldNotStart);
       const doomed = plans.flatMap((plan) => plan.decisions.filter((d) => !d.keep).map((d) => `${plan.instance}/${d.snapshot.name}`));
@@ -126,21 +130,30 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
       setExitCode(await withRun(io, flags, { label: `rollback-${ref.name}`, onInterrupt: INTERRUPT_RESTORE }, (context) => manualRollback(ref, chosen, { start: flags.start ?? false, checks }, context)));
     });
 
-  withOutputOptions(
+  withOutputOptions(withSelectionOptions(
     program
       .command('sync')
       .description('refresh instances with their snapshots to a snapshot server (copy --refresh), reporting what was sent')
-      .argument('<args...>', '<instance>... <remote>:')
+      .argument('[args...]', '<instance>... <remote>: (instances as [remote:]name, or @group from the config file)')
       .option('--project <name>', 'the LXD project of the instances'),
-  )
-    .addHelpText('after', '\nExamples:\n  safeupdate sync web1 db1 backup:\n\nExit codes: 0 all copied, 1 a copy failed, 2 bad input, 3 could not start (an instance missing, the source or the server unreachable).')
-    .action(async (args: string[], flags: { project?: string } & OutputFlags) => {
+    'instance, running or stopped,',
+  ))
+    .addHelpText('after', '\nExamples:\n  safeupdate sync web1 db1 backup:\n  safeupdate sync backup: --all --exclude scratch1   (--all takes a remote: name the server first)\n\nExit codes: 0 all copied, 1 a copy failed, 2 bad input, 3 could not start (an instance missing, the source or the server unreachable).')
+    .action(async (args: string[], flags: SelectionFlags & OutputFlags) => {
       noCommand('sync');
-      if (args.length < 2) throw new UsageError('sync needs at least one instance and a snapshot server: safeupdate sync <instance>... <remote>:');
+      const names = args.slice(0, -1);
+      if (args.length === 0 || (names.length === 0 && !usesSelection(names, flags))) {
+        throw new UsageError(`sync needs at least one instance and a snapshot server: safeupdate sync <instance>... <remote>:${flags.all ? ' (with --all, name the server first: safeupdate sync backup: --all)' : ''}`);
+      }
       const remote = parseRemoteTarget(args.at(-1), 'snapshot server')!;
-      const refs = args.slice(0, -1).map((text) => parseInstanceRef(text, flags.project ?? null));
-      await refuseCopyToSource(lxdFor(io), refs, remote, 'snapshot server');
-      setExitCode(await withRun(io, flags, { label: `sync-${remote}`, onInterrupt: 'finishing the copy in progress (LXD would go on with it anyway), then stopping' }, (context) => syncInstances(refs, remote, context)));
+      const groups = await groupsFor(names, flags.config);
+      setExitCode(await withRun(io, flags, { label: `sync-${remote}`, onInterrupt: 'finishing the copy in progress (LXD would go on with it anyway), then stopping' }, async (context) => {
+        // Stopped instances are copied too.
+        const selection = await chooseInstances(context.lxd, names, flags, groups, () => null);
+        const refs = selection.targets.map((target) => target.ref);
+        await refuseCopyToSource(context.lxd, refs, remote, 'snapshot server');
+        return syncInstances(refs, remote, context, selection.notStarted);
+      }));
     });
 
   program
@@ -172,8 +185,8 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
     });
 }
 
-interface PruneFlags {
-  project?: string;
+interface PruneFlags extends SelectionFlags {
+  config?: string;
   keepLast?: number;
   keepDaily?: number;
   keepWeekly?: number;

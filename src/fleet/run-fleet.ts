@@ -2,7 +2,7 @@ import type { RunEvent } from '../run/events.js';
 import type { InstanceReport } from '../report/report.js';
 import { runUpdate, type RunContext, type RunOptions } from '../run/run-update.js';
 import { fleetExitCode } from '../report/exit-codes.js';
-import { frameReport, worstOutcome, type Report } from '../report/report.js';
+import { frameReport, worstOutcome, type Outcome, type Report } from '../report/report.js';
 import { schedule, type FleetTarget, type ScheduleOptions } from './scheduler.js';
 import type { Selection } from './selection.js';
 
@@ -12,7 +12,14 @@ export type FleetEvent = RunEvent | { type: 'finished'; item: InstanceReport };
 /** A progress event, with the instance it belongs to: several run at once. */
 export type FleetEmit = (instance: string, event: FleetEvent) => void;
 
-const WORST_FIRST = ['needs-attention', 'interrupted', 'rolled-back', 'not-started', 'skipped', 'planned', 'updated'] as const;
+// Every outcome a run or the scheduler can give, in the order of the one exit rule (fleetExitCode):
+// a refusal by the rehearsal is a clean failure (exit 1) like a rollback.
+const WORST_FIRST: Outcome[] = ['needs-attention', 'interrupted', 'rolled-back', 'refused-by-rehearsal', 'not-started', 'skipped', 'planned', 'updated'];
+
+/** The fleet's outcome: the worst of its instances'; `updated` for an empty fleet. */
+export function fleetOutcome(instances: InstanceReport[]): Outcome {
+  return worstOutcome(instances, WORST_FIRST);
+}
 
 /**
  * Updates a selection of instances: each one is an ordinary `runUpdate` with its own lock record and
@@ -40,7 +47,7 @@ export async function runFleet(
   for (const item of ran) if (item.outcome === 'skipped') emit(item.instance, { type: 'finished', item });
   const instances = [...ran, ...selection.notStarted];
   const interruptedBy = context.interrupt.aborted ? String(context.interrupt.reason) : null;
-  return frameReport(context, started, context.clock.now() - started, worstOutcome(instances, [...WORST_FIRST]), fleetExitCode(instances, interruptedBy), instances, {
+  return frameReport(context, started, context.clock.now() - started, fleetOutcome(instances), fleetExitCode(instances, interruptedBy), instances, {
     ...command,
     interruptedBy,
   });

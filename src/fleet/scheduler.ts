@@ -13,12 +13,20 @@ export interface FleetTarget {
 export interface ScheduleOptions {
   /** At most this many in flight. */
   parallel: number;
-  /** The first N run alone; any of them not `updated` stops the fleet. 0: no canary. */
+  /** The first N run alone; any of them not ended as asked (endedAsAsked) stops the fleet. 0: no canary. */
   canary: number;
   /** Stop starting new ones once this many failed; null: never. */
   maxFailures: number | null;
   /** At most this many at once on one cluster member; null: no limit. */
   perMember: number | null;
+}
+
+/**
+ * What the canary and --max-failures count as a success: the instance ended as asked, updated, or
+ * in a dry run planned (a dry run must exit with the code the real run would have).
+ */
+export function endedAsAsked(report: InstanceReport): boolean {
+  return report.outcome === 'updated' || report.outcome === 'planned';
 }
 
 /** One instance's whole run (runUpdate underneath); it must never throw for an outcome. */
@@ -44,7 +52,7 @@ export async function schedule(targets: readonly FleetTarget[], options: Schedul
     if (target.member !== null) perMember.set(target.member, (perMember.get(target.member) ?? 0) + 1);
     const done = runOne(target).then((report) => {
       results[index] = { ...report, member: target.member };
-      if (report.outcome !== 'updated') failures += 1;
+      if (!endedAsAsked(report)) failures += 1;
     }).finally(() => {
       inFlight.delete(index);
       if (target.member !== null) perMember.set(target.member, perMember.get(target.member)! - 1);
@@ -58,7 +66,7 @@ export async function schedule(targets: readonly FleetTarget[], options: Schedul
     if (interrupt.aborted || stopped) break;
     start(index);
     await inFlight.get(index);
-    if (results[index]!.outcome !== 'updated') stopped = true;
+    if (!endedAsAsked(results[index]!)) stopped = true;
   }
 
   while (!stopped && waiting.length > 0) {

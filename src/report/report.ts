@@ -205,7 +205,13 @@ export function frameReport(
   };
 }
 
-/** The outcome of a run over several instances: the first of `worstFirst` that any of them had. */
+/**
+ * The outcome of a run over several instances: the first of `worstFirst` that any of them had; the
+ * mildest (the last) when there are none. An outcome missing from the order is a bug, thrown: read
+ * as the mildest, a fleet whose every instance was refused would say `updated`.
+ */
 export function worstOutcome(instances: InstanceReport[], worstFirst: Outcome[]): Outcome {
+  const unknown = instances.find((item) => !worstFirst.includes(item.outcome));
+  if (unknown) throw new Error(`outcome "${unknown.outcome}" is not in the order ${worstFirst.join(', ')}`);
   return worstFirst.find((candidate) => instances.some((item) => item.outcome === candidate)) ?? worstFirst.at(-1)!;
 }

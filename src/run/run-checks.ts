@@ -30,13 +30,16 @@ export interface CheckRunContext {
 const SEVERITY: Outcome[] = ['interrupted', 'unhealthy', 'not-started', 'healthy'];
 
 /**
- * `safeupdate check`: the checks alone, phase `check`, on each instance in turn. Changes nothing.
+ * `safeupdate check`: the checks alone, phase `check`, on each instance in turn (`notStarted`: those
+ * the selection could not take). Changes nothing.
  * healthy → 0, could not check (missing, stopped, LXD down) → 3, a required check failed → 1 (outranks 3).
  */
-export async function runChecksOnly(targets: CheckTarget[], context: CheckRunContext): Promise<Report> {
+export async function runChecksOnly(targets: CheckTarget[], context: CheckRunContext, notStarted: InstanceReport[] = []): Promise<Report> {
   const started = context.clock.now();
   const instances: InstanceReport[] = [];
   for (const target of targets) instances.push(await checkInstance(target, context));
+  // Chosen but not checkable (missing, stopped): reported, as a run reports those it could not start.
+  instances.push(...notStarted);
   const outcome = worstOutcome(instances, SEVERITY);
   const interruptedBy = context.interrupt.aborted ? String(context.interrupt.reason) : null;
   return frameReport(context, started, context.clock.now() - started, outcome, fleetExitCode(instances, interruptedBy), instances, { interruptedBy });

@@ -66,19 +66,21 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
     return finish('not-started', { ...baselineFailure, message: `${baselineFailure.message}; not updating an unhealthy instance (--force to update anyway)` });
   }
   if (baselineFailure) stage.warn(`${baselineFailure.message}; updating anyway (--force)`);
-  if (options.dryRun) {
-    // apt can tell what it would change without changing it; other commands are run blind.
-    const simulated = options.packageReport ? await stage.simulatePackages(options.command) : null;
-    if (simulated && 'reason' in simulated) stage.warn(`no list of would-be package changes: ${simulated.reason}`);
-    item.plan = [...stage.describePlan(options, checks), ...describeRehearsal(options.rehearse, item.space, item.instance, checks)];
-    return finish('planned');
-  }
-  // A policy is enforced before anything changes: a command it cannot judge is refused, not let through.
+  // A policy is enforced before anything changes: a command it cannot judge is refused, not let
+  // through. A dry run judges it too: it exits with the code the real run would have.
   const { policy } = options;
   if (policy.refuse !== null) {
     const refusal = await stage.refuseByPolicy(options.command, { ...policy, refuse: policy.refuse });
     if (refusal) return finish('not-started', refusal);
     if (interrupt.aborted) return nothingChanged('simulate');
+  }
+  if (options.dryRun) {
+    // apt can tell what it would change without changing it (the policy may have asked already);
+    // other commands are run blind.
+    const simulated = options.packageReport && !item.packages?.simulated ? await stage.simulatePackages(options.command) : null;
+    if (simulated && 'reason' in simulated) stage.warn(`no list of would-be package changes: ${simulated.reason}`);
+    item.plan = [...stage.describePlan(options, checks), ...describeRehearsal(options.rehearse, item.space, item.instance, checks)];
+    return finish('planned');
   }
   // What the baseline found is what `recover` judges against after a crash.
   const passedChecks = baseline.filter((result) => result.ok).map((result) => result.name);

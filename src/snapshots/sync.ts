@@ -15,7 +15,7 @@ const WORST_FIRST: Outcome[] = ['interrupted', 'sync-failed', 'not-started', 'sy
  * what was sent and how long it took. 0 all copied, 1 a copy failed, 3 could not start (an
  * instance missing, the source or the server unreachable).
  */
-export async function syncInstances(refs: InstanceRef[], remote: string, context: RunContext): Promise<Report> {
+export async function syncInstances(refs: InstanceRef[], remote: string, context: RunContext, notStarted: InstanceReport[] = []): Promise<Report> {
   const { lxd, clock } = context;
   const started = clock.now();
   const instances: InstanceReport[] = [];
@@ -44,6 +44,8 @@ export async function syncInstances(refs: InstanceRef[], remote: string, context
     item.outcome = (await stage.copyToServer(remote)) ? 'synced' : 'sync-failed';
     if (item.outcome === 'sync-failed') item.error = { step: 'copy', message: item.copy!.message };
   }
+  // Chosen but not found by the selection: reported, never copied.
+  instances.push(...notStarted);
   const outcome = worstOutcome(instances, WORST_FIRST);
   const interruptedBy = context.interrupt.aborted ? String(context.interrupt.reason) : null;
   return frameReport(context, started, clock.now() - started, outcome, fleetExitCode(instances, interruptedBy), instances, { command: ['sync', `${remote}:`], interruptedBy });

@@ -58,12 +58,39 @@ describe('bad input: exit 2, one clear line naming the value, LXD never called',
     [['web1', '--bogus', '--', 'true'], "unknown option '--bogus'"],
     [['web1', '-v', '-q', '--', 'true'], 'cannot be used with option'],
     [['--', 'true'], "missing required argument 'instance'"],
+    // A forgotten "--" before a command with options: the hint, not the option apt was given.
+    [['web1', 'apt-get', 'upgrade', '-y'], 'missing "--" before the update command, as in: safeupdate web1 -- apt-get upgrade -y'],
+    [['web1', '--dry-run', 'apt-get', 'upgrade', '-y'], 'missing "--" before the update command'],
+    [['web1', '--dryrun', '--', 'true'], "unknown option '--dryrun' (did you mean --dry-run?)"],
+    // A subcommand mistyped is not an instance to update.
+    [['snapshot', 'web1'], 'unknown command "snapshot" (did you mean snapshots?)'],
+    [['histroy'], 'unknown command "histroy" (did you mean history?)'],
+    [['chek', 'web1'], 'unknown command "chek" (did you mean check?)'],
+    [['web1', '--no-expiry', '--expiry', '7d', '--', 'true'], '--expiry and --no-expiry contradict each other'],
+    [['web1', '--expiry=7d', '--no-expiry', '--', 'true'], '--expiry and --no-expiry contradict each other'],
+    [['web1', '--parallel', '0', '--', 'true'], '--parallel "0": expected a whole number of at least 1'],
+    [['web1', '--canary', 'x', '--', 'true'], '--canary "x": expected a whole number of at least 1'],
+    [['web1', '--max-failures', '0', '--', 'true'], '--max-failures "0": expected a whole number of at least 1'],
+    [['web1', '--per-member', '-1', '--', 'true'], '--per-member "-1": expected a whole number of at least 1'],
+    [['schedule', 'web1', '--every', '99 99 * * *'], '--every "99 99 * * *": minute 99 is out of range (0-59)'],
+    [['schedule', 'web1', '--every', '0 3 * * FOO'], '--every "0 3 * * FOO": day of week FOO is not a day (0-7, SUN-SAT)'],
+    [['web1', '--junit', '/nonexistent-dir/x.xml', '--', 'true'], '--junit /nonexistent-dir/x.xml: cannot write there (ENOENT'],
+    [['check', 'web1', '--report', '/nonexistent-dir/r.json'], '--report /nonexistent-dir/r.json: cannot write there (ENOENT'],
+    [['web1', '--junit', '/tmp', '--', 'true'], '--junit /tmp: is a folder'],
   ])('%j', async (args, message) => {
     const { code, stderr, stdout, lxd } = await cli(args);
     expect(code).toBe(2);
     expect(stderr).toContain(message);
+    // One voice: every line of a refusal is the tool's own, never commander's "error:".
+    expect(stderr).toMatch(/^safeupdate: /);
+    expect(stderr).not.toMatch(/^error:/m);
     expect(stdout).toBe('');
     expect(lxd.calls).toEqual([]);
+  });
+
+  it('a name close to a subcommand is still an instance when the command after "--" says so', async () => {
+    const { lxd } = await cli(['sync1', '--', 'true']);
+    expect(lxd.calls[0]).toEqual({ method: 'resolveRef', args: [{ remote: null, name: 'sync1', project: null }] });
   });
 });
 
@@ -111,6 +138,14 @@ describe('a fleet at the command line', () => {
     lxd.assertDone();
     expect(code).toBe(0);
     expect(JSON.parse(stdout).instances).toEqual([]);
+  });
+
+  it('--exclude that matches nothing: exit 2 with the exclusion named, nothing started', async () => {
+    const lxd = new FakeLxd().expect('listInstances', () => [runningContainer({ name: 'db8' })].map((item) => ({ ...item, config: {} })), (args) => args[0] === 'backup');
+    const { code, stderr } = await cli(['--all', 'backup:', '--exclude', 'db9', '--', 'true'], { lxd });
+    lxd.assertDone();
+    expect(code).toBe(2);
+    expect(stderr).toContain('safeupdate: --exclude "db9": matches no instance of the selection');
   });
 });
 

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
@@ -49,10 +49,14 @@ function scriptFailedUpdate() {
 }
 
 /** `safeupdate check web1 --check exec:true`: healthy, exit 0. */
-function scriptHealthyCheck() {
+/** `during`: what else happens while the check runs. */
+function scriptHealthyCheck(during: () => Promise<unknown> = async () => {}) {
   lxd.expect('checkReachable', () => undefined);
   lxd.expect('getInstance', () => runningContainer());
-  lxd.expect('exec', () => execResult(), isTrue, 'check');
+  lxd.expect('exec', async () => {
+    await during();
+    return execResult();
+  }, isTrue, 'check');
 }
 
 describe('--junit and --report', () => {
@@ -74,9 +78,18 @@ describe('--junit and --report', () => {
     expect(update.failure['#text']).toContain(`evidence: ${report.instances[0].evidenceDir}`);
   });
 
-  it('a file that cannot be written is a one-line warning on stderr; the exit code stays', async () => {
-    scriptHealthyCheck();
+  it('a folder that is not there at the start is refused before anything is asked: exit 2', async () => {
     const missing = join(dir, 'no-such-folder');
+    const { code, stderr } = await cli(['check', 'web1', '--check', 'exec:true', '--junit', join(missing, 'junit.xml')]);
+    expect(code).toBe(2);
+    expect(stderr).toBe(`safeupdate: --junit ${missing}/junit.xml: cannot write there (ENOENT: the folder ${missing})\n`);
+  });
+
+  it('a file that cannot be written at the end is a one-line warning on stderr; the exit code stays', async () => {
+    const missing = join(dir, 'gone-folder');
+    await mkdir(missing);
+    // The folder was there when the run began, and is gone by its end.
+    scriptHealthyCheck(() => rm(missing, { recursive: true }));
     const { code, stderr, stdout } = await cli(['check', 'web1', '--check', 'exec:true', '--junit', join(missing, 'junit.xml'), '--report', join(missing, 'report.json')]);
     expect(code).toBe(0);
     expect(stdout).toContain('web1: healthy');

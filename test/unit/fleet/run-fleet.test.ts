@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { runFleet } from '../../../src/fleet/run-fleet.js';
-import { emptyInstanceReport } from '../../../src/report/report.js';
+import { fleetOutcome, runFleet } from '../../../src/fleet/run-fleet.js';
+import { emptyInstanceReport, type Outcome } from '../../../src/report/report.js';
 import type { RunContext, RunOptions } from '../../../src/run/run-update.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -60,5 +60,22 @@ describe('one report for a fleet', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the outcome of a fleet', () => {
+  const of = (...outcomes: Outcome[]) => fleetOutcome(outcomes.map((outcome, i) => ({ ...emptyInstanceReport(`web${i}`, null), outcome })));
+
+  it('is refused-by-rehearsal when every instance was refused by its rehearsal, never updated', () => {
+    expect(of('refused-by-rehearsal', 'refused-by-rehearsal')).toBe('refused-by-rehearsal');
+    expect(of('updated', 'refused-by-rehearsal')).toBe('refused-by-rehearsal');
+  });
+
+  it('follows the exit rule\'s order: a human, an interrupt, a rollback, then what never started', () => {
+    expect(of('updated', 'rolled-back', 'refused-by-rehearsal')).toBe('rolled-back');
+    expect(of('refused-by-rehearsal', 'not-started')).toBe('refused-by-rehearsal');
+    expect(of('refused-by-rehearsal', 'interrupted')).toBe('interrupted');
+    expect(of('planned', 'planned')).toBe('planned');
+    expect(of()).toBe('updated');
   });
 });

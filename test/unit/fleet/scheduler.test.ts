@@ -78,6 +78,18 @@ describe('the fleet scheduler', () => {
     expect((await done).map((r) => r.outcome)).toEqual(['rolled-back', 'needs-attention', 'skipped', 'skipped']);
   });
 
+  it('a dry run\'s planned instance is no failure: the canary lets the rest go on, --max-failures counts none', async () => {
+    const outcomes = { a: 'planned', b: 'planned', c: 'planned' } as const;
+    const canary = controlled(outcomes);
+    const first = schedule(['a', 'b', 'c'].map((name) => target(name)), bounds({ canary: 1 }), canary.runOne, new AbortController().signal);
+    await drive(canary, first);
+    expect((await first).map((r) => r.outcome)).toEqual(['planned', 'planned', 'planned']);
+    const bounded = controlled(outcomes);
+    const second = schedule(['a', 'b', 'c'].map((name) => target(name)), bounds({ maxFailures: 1 }), bounded.runOne, new AbortController().signal);
+    await drive(bounded, second);
+    expect((await second).map((r) => r.outcome)).toEqual(['planned', 'planned', 'planned']);
+  });
+
   it('keeps at most --per-member on one cluster member; instances without one are not limited', async () => {
     const run = controlled();
     const perMember: Record<string, number> = {};

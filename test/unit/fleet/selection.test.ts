@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { selectInstances, type SelectionRequest } from '../../../src/fleet/selection.js';
-import { LxdError } from '../../../src/errors.js';
+import { LxdError, UsageError } from '../../../src/errors.js';
 import type { ListedInstance } from '../../../src/lxd/lxd.js';
 import { FakeLxd, runningContainer } from '../../support/fake-lxd.js';
 
@@ -81,6 +81,35 @@ describe('choosing the fleet', () => {
     await expect(selectInstances(lxd, request({ names: ['bug:db1'] }), {})).rejects.toThrow('a bug');
     // An exclusion that cannot be resolved ends the run before anything starts: it is never dropped.
     await expect(selectInstances(lxd, request({ names: ['web1'], exclude: ['gone:db2'] }), {})).rejects.toThrow("Remote gone doesn't exist");
+  });
+
+  it('--exclude without a remote is taken on the remote of the --all it narrows: --all backup: --exclude db9 leaves backup:db9 out', async () => {
+    const lxd = new FakeLxd().expect('listInstances', () => [listed('db8'), listed('db9')], (args) => args[0] === 'backup');
+    const chosen = await selectInstances(lxd, request({ all: ['backup'], exclude: ['db9'] }), {});
+    expect(chosen.targets.map((t) => t.label)).toEqual(['backup:db8']);
+    lxd.assertDone();
+  });
+
+  it('--exclude names an instance as the selection does: a bare name is the default remote\'s for a named instance, a remote names its own', async () => {
+    const lxd = new FakeLxd()
+      .expect('listInstances', () => [listed('web1'), listed('web2')], (args) => args[0] === 'local')
+      .expect('listInstances', () => [listed('web1')], (args) => args[0] === 'backup');
+    const chosen = await selectInstances(lxd, request({ names: ['web1', 'web2', 'backup:web1'], exclude: ['web1', 'backup:web1'] }), {});
+    expect(chosen.targets.map((t) => t.label)).toEqual(['web2']);
+    lxd.assertDone();
+  });
+
+  it('an --exclude that matches no instance of the selection is bad input, not silence', async () => {
+    const lxd = new FakeLxd().expect('listInstances', () => [listed('db8')], (args) => args[0] === 'backup');
+    await expect(selectInstances(lxd, request({ all: ['backup'], exclude: ['db9'] }), {})).rejects.toThrow(UsageError);
+    const named = new FakeLxd().expect('listInstances', () => [listed('web1')], (args) => args[0] === 'local');
+    await expect(selectInstances(named, request({ names: ['web1'], exclude: ['backup:web1'] }), {})).rejects.toThrow('--exclude "backup:web1": matches no instance of the selection');
+  });
+
+  it('an --exclude on a remote that could not be listed is not judged: that remote\'s instances are not started anyway', async () => {
+    const lxd = new FakeLxd().expect('listInstances', () => Promise.reject(new LxdError('lxd is not reachable', 'unreachable', ['lxc'])), (args) => args[0] === 'backup');
+    const chosen = await selectInstances(lxd, request({ all: ['backup'], exclude: ['db9'] }), {});
+    expect(chosen.notStarted.map((r) => r.instance)).toEqual(['backup:']);
   });
 
   it('refuses an unknown group and a --where without =', async () => {

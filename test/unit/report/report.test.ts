@@ -93,8 +93,11 @@ describe('the worst outcome of several instances', () => {
     expect(worstOutcome([withOutcome('updated'), withOutcome('updated', 'web2')], ORDER)).toBe('updated');
   });
 
-  it('with no instances (or none matching), is the mildest: the last in the order', () => {
+  it('with no instances, is the mildest: the last in the order', () => {
     expect(worstOutcome([], ORDER)).toBe('updated');
-    expect(worstOutcome([withOutcome('synced')], ORDER)).toBe('updated');
+  });
+
+  it('an outcome the order does not know is a bug, said loudly: never read as the mildest', () => {
+    expect(() => worstOutcome([withOutcome('synced')], ORDER)).toThrow('outcome "synced" is not in the order');
   });
 });

@@ -186,10 +186,34 @@ describe('a dry run', () => {
 
   it('says when the command cannot be simulated, and still plans', async () => {
     h.preflight().baselineHealthy().finalStatus();
-    const { report, item } = await h.run({ dryRun: true, packageReport: true, command: ['sh', '-c', 'make install'], policy: { refuse: 'minor', allow: ['x'] } });
+    const { report, item } = await h.run({ dryRun: true, packageReport: true, command: ['sh', '-c', 'make install'] });
     expect(report.exitCode).toBe(0);
     expect(item.packages).toBeNull();
     expect(item.warnings).toEqual(['no list of would-be package changes: only a direct apt or apt-get command can be simulated, not "sh -c make install" (run apt-get update first, then give the apt-get command itself)']);
-    expect(item.plan).toContain('before the snapshot: refuse a major or minor upgrade (except x)');
+  });
+
+  it('judges the policy as the real run would: --refuse major of a major upgrade is refused, exit 3', async () => {
+    h.preflight().baselineHealthy();
+    simulation(MAJOR);
+    h.finalStatus();
+    const { report, item } = await h.run({ dryRun: true, packageReport: true, policy: { refuse: 'major', allow: [] } });
+    expect(report).toMatchObject({ outcome: 'not-started', exitCode: 3, dryRun: true });
+    expect(item.error?.message).toContain('refused by --refuse major: safeupdate-demo 1.0 → 2.0 (major)');
+  });
+
+  it('a command the policy cannot judge is refused in a dry run too', async () => {
+    h.preflight().baselineHealthy().finalStatus();
+    const { report } = await h.run({ dryRun: true, packageReport: true, command: ['sh', '-c', 'make install'], policy: { refuse: 'minor', allow: ['x'] } });
+    expect(report).toMatchObject({ outcome: 'not-started', exitCode: 3 });
+  });
+
+  it('an upgrade the policy lets through is planned, exit 0, simulated once', async () => {
+    h.preflight().baselineHealthy();
+    simulation(MAJOR);
+    h.finalStatus();
+    const { report, item } = await h.run({ dryRun: true, packageReport: true, policy: { refuse: 'major', allow: ['safeupdate-*'] } });
+    expect(report).toMatchObject({ outcome: 'planned', exitCode: 0 });
+    expect(item.plan).toContain('would change safeupdate-demo 1.0 → 2.0 (major)');
+    expect(item.plan).toContain('before the snapshot: refuse a major upgrade (except safeupdate-*)');
   });
 });

@@ -36,6 +36,22 @@ describe("LXD's automatic snapshots: --every", () => {
     expect(scheduleConfig({ every })['snapshots.schedule']).toBe(every);
   });
 
+  it.each([
+    ['99 99 * * *', 'minute 99 is out of range (0-59)'],
+    ['0 24 * * *', 'hour 24 is out of range (0-23)'],
+    ['0 3 0 * *', 'day of month 0 is out of range (1-31)'],
+    ['0 3 32 * *', 'day of month 32 is out of range (1-31)'],
+    ['0 3 * 13 *', 'month 13 is out of range (1-12)'],
+    ['0 3 * * 8', 'day of week 8 is out of range (0-7)'],
+    ['0 3 * * FOO', 'day of week FOO is not a day (0-7, SUN-SAT)'],
+    ['0 3 * FOO *', 'month FOO is not a month (1-12, JAN-DEC)'],
+    ['0 3 * * MON-FOO', 'day of week FOO is not a day (0-7, SUN-SAT)'],
+    ['0 5-2 * * *', 'hour 5-2: the range runs backwards'],
+    ['*/0 * * * *', 'minute */0: a step must be at least 1'],
+  ])('refuses "%s" before LXD sees it: %s', (every, message) => {
+    expect(refusal({ every })).toContain(`--every "${every}": ${message}`);
+  });
+
   it('trims what surrounds it, and splits fields on any run of blanks', () => {
     expect(scheduleConfig({ every: '  @daily\n' })['snapshots.schedule']).toBe('@daily');
     expect(scheduleConfig({ every: ' 0  3\t* * * ' })['snapshots.schedule']).toBe('0  3\t* * *');
