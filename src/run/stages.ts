@@ -296,6 +296,8 @@ export class Stages {
     const { lxd, emit, interrupt } = this.context;
     const unrecorded = await this.mark({ phase: 'updating' });
     if (unrecorded) return { step: 'update', message: `${unrecorded}; not starting the update, which a crash could then leave unrecoverable` };
+    // The last moment to stop cleanly: an update started with an aborted signal is cut at once and must then be rolled back.
+    if (interrupt.aborted) return { step: 'update', message: `interrupted by ${String(interrupt.reason)} before the update command started` };
     this.beginChanging();
     const logFile = join(this.instanceDir, 'update.log');
     this.item.update.logFile = logFile;
