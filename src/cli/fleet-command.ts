@@ -51,7 +51,7 @@ export async function runFleetCommand(io: Io, instances: string[], command: stri
   };
   const all = (flags.all ?? []).map((remote) => (remote === '' ? null : parseRemoteTarget(remote, '--all')));
   if (instances.length === 0 && all.length === 0) throw new UsageError('no instances: name them, use @group, or --all');
-  return withRun(io, flags, { label: 'fleet', lines: true, onInterrupt: INTERRUPT_RUN }, async (context) => {
+  return withRun(io, flags, { label: 'fleet', lines: true, onInterrupt: INTERRUPT_RUN }, async (context, log) => {
     const selection = await selectInstances(context.lxd, { names: instances, all, exclude: flags.exclude, where: flags.where, project: flags.project ?? null }, config.groups ?? {});
     // Each instance's settings decided before the first starts: a bad config section must not stop a fleet half-way.
     const options = new Map<string, RunOptions>(selection.targets.map((target) => [
@@ -63,7 +63,7 @@ export async function runFleetCommand(io: Io, instances: string[], command: stri
     const list = io.terminal && !flags.verbose && !flags.quiet && !flags.json
       ? await fleetTaskList([...selection.targets.map((target) => target.label), ...selection.notStarted.map((item) => item.instance)])
       : null;
-    const emit = list?.emit ?? fleetLines({ write: io.stderr, verbose: flags.verbose ?? false, quiet: flags.quiet ?? false, showOutput: false });
+    const emit = list?.emit ?? fleetLines({ write: log.stderr, verbose: flags.verbose ?? false, quiet: flags.quiet ?? false, showOutput: false });
     const report = await runFleet(selection, (target) => options.get(target.label)!, { command: command!, dryRun: flags.dryRun ?? false }, bounds, context, emit);
     // The list draws on stderr: it ends before the summary is printed, and never holds it back for long.
     if (list) await Promise.race([list.flush(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
