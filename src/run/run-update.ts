@@ -1,3 +1,4 @@
+import { startTimer } from '../checks/probe.js';
 import { describeFailedChecks, type CheckResult, type Phase } from '../checks/check.js';
 import { formatDuration } from '../config/duration.js';
 import type { ExecResult } from '../lxd/lxd.js';
@@ -18,12 +19,12 @@ export { chooseSnapshotName } from './stages.js';
  */
 export async function runUpdate(options: RunOptions, context: RunContext): Promise<Report> {
   const { clock, interrupt } = context;
-  const started = clock.now();
+  const started = startTimer(clock);
   const item = emptyInstanceReport(formatRef(options.ref), options.ref.project);
   const stage = new Stages(context, item, options.ref);
   const finish = (outcome: Outcome, failure: Failure | null = null): Promise<Report> =>
     stage.conclude(outcome, failure, {
-      startedAt: started,
+      started,
       command: options.command,
       dryRun: options.dryRun,
       interruptedBy: interrupt.aborted ? String(interrupt.reason) : (failure?.signal ?? null),

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { defaultChecks } from '../checks/defaults.js';
 import type { CheckDefinition, CheckResult, Phase } from '../checks/check.js';
-import { probe } from '../checks/probe.js';
+import { probe, type Timer } from '../checks/probe.js';
 import { formatDuration } from '../config/duration.js';
 import { LxdError, markInstanceMayHaveChanged } from '../errors.js';
 import { commandLine, type Dialect, serverScope } from '../lxd/dialect.js';
@@ -488,7 +488,7 @@ export class Stages {
   /** Refreshes the instance with its snapshots to the snapshot server; true when it went through. */
   async copyToServer(remote: string): Promise<boolean> {
     const { lxd, clock } = this.context;
-    const started = clock.now();
+    const started = clock.monotonic();
     const remoteRef = { ...this.ref, remote };
     const outcome = await this.step('copy', `Copy to ${remote}:`, async () => {
       requireFeatures(await lxd.checkReachable(remote), ['refreshCopy'], `the snapshot server ${remote}:`);
@@ -500,7 +500,7 @@ export class Stages {
     this.item.copy = {
       remote,
       ok: outcome.ok,
-      durationMs: clock.now() - started,
+      durationMs: clock.monotonic() - started,
       transferredSnapshots: outcome.ok ? outcome.value.sent : [],
       message: outcome.message,
     };
@@ -532,16 +532,16 @@ export class Stages {
   async conclude(
     outcome: Outcome,
     failure: Failure | null,
-    details: { startedAt: number; command: string[]; dryRun?: boolean; interruptedBy?: string | null; exitCode?: number },
+    details: { started: Timer; command: string[]; dryRun?: boolean; interruptedBy?: string | null; exitCode?: number },
   ): Promise<Report> {
     this.item.outcome = outcome;
     this.item.error = failure && { step: failure.step, message: failure.message };
     this.item.finalStatus = await this.currentStatus();
-    const { interrupt, clock } = this.context;
+    const { interrupt } = this.context;
     const interruptedBy = details.interruptedBy ?? (interrupt.aborted ? String(interrupt.reason) : null);
-    this.item.startedAt = new Date(details.startedAt).toISOString();
-    this.item.durationMs = clock.now() - details.startedAt;
-    return frameReport(this.context, details.startedAt, clock.now() - details.startedAt, outcome, details.exitCode ?? exitCodeFor(outcome, interruptedBy), [this.item], {
+    this.item.startedAt = new Date(details.started.at).toISOString();
+    this.item.durationMs = details.started.elapsed();
+    return frameReport(this.context, details.started.at, this.item.durationMs, outcome, details.exitCode ?? exitCodeFor(outcome, interruptedBy), [this.item], {
       command: details.command,
       dryRun: details.dryRun ?? false,
       interruptedBy,
@@ -607,7 +607,7 @@ export class Stages {
   ): Promise<{ ok: true; value: T; message: string } | { ok: false; message: string }> {
     const { clock, emit } = this.context;
     emit({ type: 'step-start', action, title });
-    const started = clock.now();
+    const started = clock.monotonic();
     let outcome: { ok: true; value: T; message: string } | { ok: false; message: string };
     try {
       const value = await run();
@@ -615,7 +615,7 @@ export class Stages {
     } catch (error) {
       outcome = { ok: false, message: describeError(error) };
     }
-    const step = { action, ok: outcome.ok, durationMs: clock.now() - started, message: outcome.message };
+    const step = { action, ok: outcome.ok, durationMs: clock.monotonic() - started, message: outcome.message };
     this.item.steps.push(step);
     emit({ type: 'step-end', step });
     return outcome;

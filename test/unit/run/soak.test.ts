@@ -57,6 +57,27 @@ describe('a soak that stays healthy', () => {
   });
 });
 
+describe('the soak measures time on a clock that does not jump', () => {
+  it.each([
+    ['forward', 3_600_000],
+    ['back', -3_600_000],
+  ])('a step of the wall clock %s (NTP, a resumed VM) neither ends the soak early nor stretches it', async (_, step) => {
+    const { lxd, clock, context } = setUp();
+    lxd.expect('exec', () => counters({ 'nginx.service': 3 }), isRestartRead);
+    for (let round = 0; round < 4; round += 1) {
+      lxd.expect('exec', () => {
+        if (round === 0) clock.stepWall(step);
+        return unitOutput('active', 'running', 'inv-1');
+      }, isUnitCheck('nginx'));
+      lxd.expect('exec', () => counters({ 'nginx.service': 3 }), isRestartRead);
+    }
+    const outcome = await soak([defineCheck('unit:nginx')], 6_000, context);
+    lxd.assertDone();
+    expect(outcome).toMatchObject({ failure: null, samples: 8, elapsedMs: 6_000 });
+    expect(clock.sleeps).toEqual([2_000, 2_000, 2_000]);
+  });
+});
+
 describe('a soak that fails', () => {
   it('a unit that dies after a while: failed at once, with when', async () => {
     const { lxd, context } = setUp();
