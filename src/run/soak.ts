@@ -57,9 +57,9 @@ export async function soak(checks: CheckDefinition[], durationMs: number, contex
   const watched: Watched[] = checks.map((check) => ({ check, samples: 0, nextAt: started, key: null, failure: null }));
   const checkContext: CheckContext = { lxd: context.lxd, ref: context.ref, phase: 'soak', baselineFailedUnits: context.baselineFailedUnits, signal };
   const restarts = restartWatch(checks);
-  const restartResult = { samples: 0, failure: null as string | null, unread: 0, lastError: '' };
+  const restartResult = { samples: 0, compared: 0, failure: null as string | null, unread: 0, lastError: '' };
   // Counters that cannot be read are not "no restart": a read that fails is counted and retried next
-  // round, and a soak that never read them fails for it.
+  // round, and a soak that never compared two readings has not watched restarts: it fails for it.
   const readOrNull = async (): Promise<Map<string, number> | null> => {
     try {
       return await readRestarts(context, restarts!.units);
@@ -101,6 +101,7 @@ export async function soak(checks: CheckDefinition[], durationMs: number, contex
     const before = counted;
     const now = await readOrNull();
     if (now === null) return null;
+    restartResult.compared += 1;
     // Units that had failed before the update are not the update's doing.
     const grown = [...now].filter(([unit, count]) => count > (before.get(unit) ?? 0) && !context.baselineFailedUnits.includes(unit));
     if (grown.length === 0) return null;
@@ -128,8 +129,9 @@ export async function soak(checks: CheckDefinition[], durationMs: number, contex
     await clock.sleep(Math.max(nextDue - clock.monotonic(), 0), signal);
   }
 
-  if (restarts && counted === null && failure === null && !signal.aborted) {
-    failure = restartResult.failure = `could not read systemd's restart counters (${restartResult.unread} tries, last: ${restartResult.lastError})`;
+  if (restarts && restartResult.compared === 0 && failure === null && !signal.aborted) {
+    failure = restartResult.failure =
+      `restarts were not watched: no two readings of systemd's restart counters could be compared (${restartResult.unread} of ${restartResult.samples + 1} reads failed, last: ${restartResult.lastError})`;
   }
   const elapsedMs = clock.monotonic() - started;
   const results: CheckResult[] = watched.map((item) => ({
@@ -183,5 +185,7 @@ async function readRestarts({ lxd, ref, signal }: SoakContext, units: string[] |
     const props = parseProperties(block);
     if (props.Id && props.NRestarts !== undefined) counts.set(props.Id, Number(props.NRestarts) || 0);
   }
+  // Nothing to compare is not "no restart".
+  if (counts.size === 0) throw new Error('systemctl show printed no NRestarts (systemd before 235 has none)');
   return counts;
 }
