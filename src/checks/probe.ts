@@ -6,9 +6,27 @@ import { systemdAttempt } from './systemd-check.js';
 import { unitAttempt } from './unit-check.js';
 
 export interface Clock {
+  /** The wall clock (ms since the epoch): only for times shown to people or written down (timestamps, names, expiries). */
   now(): number;
+  /**
+   * A clock that only moves forward (ms from an arbitrary origin): for every duration and deadline.
+   * The wall clock can step (NTP, a resumed VM), and a step would end a soak or a deadline early, or stretch it.
+   */
+  monotonic(): number;
   /** Resolves early when the signal aborts. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** When something began, both ways: `at` on the wall clock (to show), `elapsed()` on the monotonic one. */
+export interface Timer {
+  at: number;
+  elapsed: () => number;
+}
+
+export function startTimer(clock: Clock): Timer {
+  const at = clock.now();
+  const origin = clock.monotonic();
+  return { at, elapsed: () => clock.monotonic() - origin };
 }
 
 /** How long a pass with a confirm key must hold before it counts. */
@@ -52,9 +70,9 @@ export function attemptFor(spec: CheckSpec): Attempt {
 export async function probe(check: CheckDefinition, context: CheckContext, clock: Clock): Promise<CheckResult> {
   const attempt = attemptFor(check.spec);
   const { timeoutMs, intervalMs, deadlineMs, settleMs } = check.timing;
-  const started = clock.now();
+  const started = clock.monotonic();
   if (context.phase === 'after-update' && settleMs > 0) await clock.sleep(settleMs, context.signal);
-  const deadline = clock.now() + deadlineMs;
+  const deadline = clock.monotonic() + deadlineMs;
   let attempts = 0;
   // The first pass of a check that wants confirmation: its key, and when it was seen.
   const unconfirmed = { key: null as string | null, at: 0 };
@@ -66,7 +84,7 @@ export async function probe(check: CheckDefinition, context: CheckContext, clock
     ok,
     required: check.required,
     attempts,
-    durationMs: clock.now() - started,
+    durationMs: clock.monotonic() - started,
     message,
     ...(last.failedUnits ? { failedUnits: last.failedUnits } : {}),
   });
@@ -74,20 +92,20 @@ export async function probe(check: CheckDefinition, context: CheckContext, clock
   for (;;) {
     if (context.signal?.aborted) return finish(false, `interrupted (${last.message})`);
     attempts += 1;
-    last = await attemptSafely(attempt, context, Math.min(timeoutMs, Math.max(deadline - clock.now(), 1)));
+    last = await attemptSafely(attempt, context, Math.min(timeoutMs, Math.max(deadline - clock.monotonic(), 1)));
     if (last.state === 'fail') return finish(false, last.message);
     let wait = intervalMs;
     if (last.state === 'pass') {
       if (last.confirmKey === undefined || !needsConfirmation(context.phase)) return finish(true, last.message);
-      if (unconfirmed.key === last.confirmKey && clock.now() - unconfirmed.at >= CONFIRM_MS) return finish(true, last.message);
-      if (unconfirmed.key !== last.confirmKey) Object.assign(unconfirmed, { key: last.confirmKey, at: clock.now() });
+      if (unconfirmed.key === last.confirmKey && clock.monotonic() - unconfirmed.at >= CONFIRM_MS) return finish(true, last.message);
+      if (unconfirmed.key !== last.confirmKey) Object.assign(unconfirmed, { key: last.confirmKey, at: clock.monotonic() });
       wait = Math.min(intervalMs, CONFIRM_MS);
     } else {
       unconfirmed.key = null;
       retries += 1;
       wait = Math.min(intervalMs, FIRST_RETRY_MS * 2 ** (retries - 1));
     }
-    if (clock.now() + wait > deadline) {
+    if (clock.monotonic() + wait > deadline) {
       const reason = last.state === 'pass' ? `${last.message}, but not steady` : last.message;
       return finish(false, `${reason} (gave up after ${attempts} attempt${attempts === 1 ? '' : 's'})`);
     }
@@ -105,6 +123,7 @@ export async function attemptSafely(attempt: Attempt, context: CheckContext, tim
 
 export const systemClock: Clock = {
   now: () => Date.now(),
+  monotonic: () => performance.now(),
   sleep: (ms, signal) =>
     new Promise((resolve) => {
       if (signal?.aborted) return resolve();

@@ -38,7 +38,7 @@ export async function runFleetCommand(io: Io, instances: string[], command: stri
   toRunOptions('fleet', command, flags, settingsFor(config, ''), false);
   const bounds: ScheduleOptions = { parallel: flags.parallel ?? 1, canary: flags.canary ?? 0, maxFailures: flags.maxFailures ?? null, perMember: flags.perMember ?? null };
   const request = selectionRequest(instances, flags);
-  return withRun(io, flags, { label: 'fleet', lines: true, onInterrupt: INTERRUPT_RUN }, async (context) => {
+  return withRun(io, flags, { label: 'fleet', lines: true, onInterrupt: INTERRUPT_RUN }, async (context, log) => {
     const selection = await selectInstances(context.lxd, request, config.groups ?? {});
     // Each instance's settings decided, and refused as a single run's would be, before the first
     // starts: a bad config section must not stop a fleet half-way. Named by its label, as typed, it
@@ -50,7 +50,7 @@ export async function runFleetCommand(io: Io, instances: string[], command: stri
     const list = io.terminal && !flags.verbose && !flags.quiet && !flags.json
       ? await fleetTaskList([...selection.targets.map((target) => target.label), ...selection.notStarted.map((item) => item.instance)])
       : null;
-    const emit = list?.emit ?? fleetLines({ write: io.stderr, verbose: flags.verbose ?? false, quiet: flags.quiet ?? false, showOutput: false });
+    const emit = list?.emit ?? fleetLines({ write: log.stderr, verbose: flags.verbose ?? false, quiet: flags.quiet ?? false, showOutput: false });
     const report = await runFleet(selection, (target) => options.get(target.label)!, { command: command!, dryRun: flags.dryRun ?? false }, bounds, context, emit);
     // The list draws on stderr: it ends before the summary is printed, and never holds it back for long.
     if (list) await Promise.race([list.flush(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { access, appendFile, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -42,6 +43,66 @@ export function outputFold(ci: Ci, now: () => number = Date.now): OutputFold | n
   }
 }
 
+/**
+ * The log of a run in GitHub Actions. The runner obeys a workflow command on any line of a step's
+ * output, and much of what a run prints comes from inside the container (the update's output, a
+ * check's answer, a failed command's last line): a maintainer script that prints `::add-mask::`,
+ * `::error::` or `::endgroup::` would be obeyed. So all of it goes between `::stop-commands::<token>`
+ * and `::<token>::`, where the runner obeys nothing; only safeupdate's own commands (`command`) are
+ * written outside. The token is random and fresh for every block, so no text inside can guess it
+ * from an earlier one and end the block early.
+ */
+export interface CommandGuard {
+  /** Text that may carry what the container printed: inside a block (opened if none is). */
+  text: (text: string) => void;
+  /** One of safeupdate's own workflow commands (whole lines): the open block is closed first. */
+  command: (lines: string) => void;
+  /** Closes the open block, if any: before the annotations, and at the end of the output. */
+  end: () => void;
+}
+
+export const stopToken = (): string => randomBytes(16).toString('hex');
+
+export function commandGuard(write: (text: string) => void, token: () => string = stopToken): CommandGuard {
+  let open: string | null = null;
+  let atLineStart = true;
+  const raw = (text: string) => {
+    if (!text) return;
+    write(text);
+    atLineStart = text.endsWith('\n');
+  };
+  const end = () => {
+    if (open === null) return;
+    // The resume token counts only at the start of a line.
+    raw(`${atLineStart ? '' : '\n'}::${open}::\n`);
+    open = null;
+  };
+  return {
+    text(text) {
+      if (!text) return;
+      if (open === null) {
+        open = token();
+        raw(`${atLineStart ? '' : '\n'}::stop-commands::${open}\n`);
+      }
+      raw(text);
+    },
+    command(lines) {
+      end();
+      raw(lines);
+    },
+    end,
+  };
+}
+
+/** A whole text in a block of its own (the human summary on stdout, in GitHub Actions). */
+export function guarded(text: string, token: () => string = stopToken): string {
+  let out = '';
+  const guard = commandGuard((chunk) => (out += chunk), token);
+  guard.text(text);
+  guard.end();
+  return out;
+}
+
 export interface OutputFiles {
   junit?: string;
   report?: string;
@@ -70,7 +131,7 @@ export async function refuseUnwritableOutputs(files: OutputFiles): Promise<void>
  * stderr (Actions reads workflow commands there too, and stdout stays the report alone). A write
  * that fails is a one-line warning: it never changes what the run did, nor its exit code.
  */
-export async function writeOutputs(io: Io, files: OutputFiles, report: Report): Promise<void> {
+export async function writeOutputs(io: Io, files: OutputFiles, report: Report, guard: CommandGuard | null = null): Promise<void> {
   const attempt = async (what: string, write: () => Promise<void>) => {
     try {
       await write();
@@ -83,5 +144,5 @@ export async function writeOutputs(io: Io, files: OutputFiles, report: Report): 
   if (files.junit) await attempt(`the JUnit report to ${files.junit}`, () => writeFile(files.junit!, renderJunit(report)));
   const summary = io.env.GITHUB_STEP_SUMMARY;
   if (summary) await attempt(`the step summary to ${summary}`, () => appendFile(summary, renderMarkdown(report)));
-  if (detectCi(io.env) === 'github') io.stderr(renderWorkflowCommands(report));
+  if (detectCi(io.env) === 'github') (guard?.command ?? io.stderr)(renderWorkflowCommands(report));
 }

@@ -12,6 +12,8 @@ export interface ProgressOptions {
   showOutput: boolean;
   /** In CI, fold the update's output under one line (a GitHub group, a GitLab section). */
   fold?: OutputFold | null;
+  /** Where the fold's markers go, when they are commands that `write` must not carry (GitHub, outputs.ts); else `write`. */
+  mark?: (text: string) => void;
 }
 
 /** The line-per-step view of a run, for logs, CI and hooks. */
@@ -20,24 +22,26 @@ export function lineProgress(options: ProgressOptions): { onEvent: (event: RunEv
   const fold = showOutput && !quiet ? (options.fold ?? null) : null;
   let folding = false;
   let atLineStart = true;
-  const write = (text: string) => {
+  const write = (text: string, to = options.write) => {
     if (!text) return;
-    options.write(text);
+    to(text);
     atLineStart = text.endsWith('\n');
   };
+  const mark = options.mark ?? options.write;
   return {
     onEvent(event) {
       switch (event.type) {
         case 'step-start':
           if (fold && event.action === 'update') {
-            write(fold.open(event.title));
+            write(fold.open(event.title), mark);
             folding = true;
           } else if (!quiet) write(`▸ ${event.title}\n`);
           return;
         case 'step-end':
           if (folding && event.step.action === 'update') {
             // The end marker must start a line of its own, whatever the command's last line was.
-            write(`${atLineStart ? '' : '\n'}${fold!.close()}`);
+            if (!atLineStart) write('\n');
+            write(fold!.close(), mark);
             folding = false;
           }
           if (!quiet || !event.step.ok) {

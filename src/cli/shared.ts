@@ -13,7 +13,7 @@ import type { Lxd, LxdCall } from '../lxd/lxd.js';
 import { renderHuman } from '../report/human.js';
 import type { Report } from '../report/report.js';
 import type { RunContext } from '../run/types.js';
-import { detectCi, outputFold, refuseUnwritableOutputs, writeOutputs } from './outputs.js';
+import { commandGuard, detectCi, guarded, outputFold, refuseUnwritableOutputs, writeOutputs } from './outputs.js';
 import { lineProgress } from './progress.js';
 import { taskList } from './task-list.js';
 import { saveReport } from '../state/run-history.js';
@@ -89,16 +89,23 @@ export interface RunView {
   lines?: boolean;
 }
 
-export async function withRun(io: Io, flags: OutputFlags, view: RunView, work: (context: RunContext) => Promise<Report>): Promise<number> {
+/**
+ * `work` gets `log`: the Io to write its own lines through. In GitHub Actions its stderr keeps the
+ * runner from obeying commands in what the run prints (outputs.ts, CommandGuard).
+ */
+export async function withRun(io: Io, flags: OutputFlags, view: RunView, work: (context: RunContext, log: Io) => Promise<Report>): Promise<number> {
   await refuseUnwritableOutputs(flags);
   const { label, showOutput = false } = view;
+  const ci = detectCi(io.env);
+  const guard = ci === 'github' ? commandGuard(io.stderr) : null;
+  const log: Io = guard ? { ...io, stderr: guard.text } : io;
   const progress = lineProgress({
-    write: io.stderr, verbose: flags.verbose ?? false, quiet: flags.quiet ?? false, showOutput, fold: outputFold(detectCi(io.env)),
+    write: log.stderr, mark: guard?.command ?? io.stderr, verbose: flags.verbose ?? false, quiet: flags.quiet ?? false, showOutput, fold: outputFold(ci),
   });
   // In a terminal, the live task list; with --verbose, --quiet or --json, and without a terminal, lines.
   const list = io.terminal && !view.lines && !flags.verbose && !flags.quiet && !flags.json ? taskList({ write: io.stderr }) : null;
   const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${label}-${randomBytes(2).toString('hex')}`;
-  const signals = watchSignals((message) => io.stderr(`${message}\n`), view.onInterrupt);
+  const signals = watchSignals((message) => log.stderr(`${message}\n`), view.onInterrupt);
   // What a run costs in LXD: round trips, and the client processes among them (each ~30 ms).
   const lxdUse = { calls: 0, processes: 0, ms: 0 };
   const state = stateDir(io.env);
@@ -117,19 +124,21 @@ export async function withRun(io: Io, flags: OutputFlags, view: RunView, work: (
       stateDir: state,
       toolVersion: version,
       interrupt: signals.interrupt,
-    });
+    }, log);
     report.lxd = { ...lxdUse };
-    if (flags.verbose) io.stderr(`${lxdUse.calls} LXD calls (${lxdUse.processes} client processes), ${formatDuration(lxdUse.ms)} in LXD\n`);
+    if (flags.verbose) log.stderr(`${lxdUse.calls} LXD calls (${lxdUse.processes} client processes), ${formatDuration(lxdUse.ms)} in LXD\n`);
     // Saved before anything is shown: after SIGHUP the terminal is gone, but the record must land.
-    await saveReport(report).catch((error: Error) => io.stderr(`safeupdate: could not save the report in ${report.runDir}: ${error.message}\n`));
+    await saveReport(report).catch((error: Error) => log.stderr(`safeupdate: could not save the report in ${report.runDir}: ${error.message}\n`));
     // A view must never hold back the summary: the task list gets a bounded time to finish drawing.
     if (list) await Promise.race([list.flush(), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
     // What CI reads (--report, --junit, GitHub's step summary and annotations), once nothing draws on
     // stderr any more; a failed write only warns.
-    await writeOutputs(io, flags, report);
-    io.stdout(flags.json ? `${JSON.stringify(report, null, 2)}\n` : renderHuman(report));
+    await writeOutputs(log, flags, report, guard);
+    // JSON needs no guard: its strings are quoted, so none starts a line with `::`.
+    io.stdout(flags.json ? `${JSON.stringify(report, null, 2)}\n` : guard ? guarded(renderHuman(report)) : renderHuman(report));
     return report.exitCode;
   } finally {
+    guard?.end();
     signals.dispose();
   }
 }

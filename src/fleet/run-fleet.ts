@@ -1,3 +1,4 @@
+import { startTimer } from '../checks/probe.js';
 import type { RunEvent } from '../run/events.js';
 import type { InstanceReport } from '../report/report.js';
 import { runUpdate, type RunContext, type RunOptions } from '../run/run-update.js';
@@ -35,7 +36,7 @@ export async function runFleet(
   context: RunContext,
   emit: FleetEmit,
 ): Promise<Report> {
-  const started = context.clock.now();
+  const started = startTimer(context.clock);
   for (const item of selection.notStarted) emit(item.instance, { type: 'finished', item });
   const ran = await schedule(selection.targets, bounds, async (target) => {
     const report = await runUpdate({ ...optionsFor(target), ref: target.ref }, { ...context, emit: (event) => emit(target.label, event) });
@@ -47,7 +48,7 @@ export async function runFleet(
   for (const item of ran) if (item.outcome === 'skipped') emit(item.instance, { type: 'finished', item });
   const instances = [...ran, ...selection.notStarted];
   const interruptedBy = context.interrupt.aborted ? String(context.interrupt.reason) : null;
-  return frameReport(context, started, context.clock.now() - started, fleetOutcome(instances), fleetExitCode(instances, interruptedBy), instances, {
+  return frameReport(context, started.at, started.elapsed(), fleetOutcome(instances), fleetExitCode(instances, interruptedBy), instances, {
     ...command,
     interruptedBy,
   });

@@ -67,14 +67,15 @@ export class RestApi {
   }
 
   async request(remote: string, method: string, path: string, request: RestRequest): Promise<RestAnswer> {
-    const deadline = Date.now() + request.timeoutMs;
+    // Deadlines and durations on the monotonic clock: a step of the wall clock must not cut a wait short.
+    const deadline = performance.now() + request.timeoutMs;
     const answer = await this.send(remote, method, path, request.body, request.timeoutMs, request.ifMatch);
     if (answer.envelope.type !== 'async' || !answer.envelope.operation) return { metadata: answer.envelope.metadata, etag: answer.etag };
     // A restricted certificate reaches an operation only through its project.
     const project = new URLSearchParams(path.split('?')[1] ?? '').get('project');
     const projectParam = project === null ? '' : `&project=${encodeURIComponent(project)}`;
     for (;;) {
-      const left = deadline - Date.now();
+      const left = deadline - performance.now();
       if (left <= 0) throw this.timeout(remote, method, path, request.timeoutMs);
       // One wait until the operation ends, bounded here at the call's deadline: a server-side
       // timeout would be answered by newer LXD with an error ("context deadline exceeded") while the
@@ -145,14 +146,14 @@ export class RestApi {
       ...(data === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) }),
       ...(ifMatch ? { 'If-Match': ifMatch } : {}),
     };
-    const started = Date.now();
+    const started = performance.now();
     return new Promise((resolve, reject) => {
       let settled = false;
       const settle = (ok: boolean, outcome: () => void) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        this.options.onCall({ command, durationMs: Date.now() - started, ok, process: false });
+        this.options.onCall({ command, durationMs: performance.now() - started, ok, process: false });
         outcome();
       };
       const onResponse = (res: IncomingMessage) => {

@@ -1,5 +1,6 @@
 import type { CheckResult } from '../checks/check.js';
 import { lazyRequire } from '../lazy.js';
+import { headline } from './human.js';
 import type { InstanceReport, Report, StepRecord } from './report.js';
 
 const xml = lazyRequire<typeof import('xmlbuilder2')>('xmlbuilder2');
@@ -11,7 +12,7 @@ interface TestCase {
   classname: string;
   durationMs: number;
   failure: { message: string; details: string } | null;
-  /** A check that failed but is not required: a warning, never a failure. */
+  /** Counted as skipped: a check that failed but is not required (a warning, never a failure), or an instance never run. */
   warning: string | null;
 }
 
@@ -23,6 +24,11 @@ interface TestCase {
  * cases apart, visibly, without failing the build, which is what "a warning, never a rollback"
  * means. A passing case with the warning in its <system-out> would hide it in a green line that
  * nobody opens.
+ *
+ * The output must pass the strictest reader, the Jenkins xunit plugin's junit-10.xsd
+ * (test/fixtures/junit): the root <testsuites> carries no `skipped` and no `timestamp`, and a
+ * suite is never empty (Jenkins drops one without test cases, so an instance a fleet never
+ * started would vanish from the test view: it gets one skipped case instead).
  *
  * Messages go in the `message` attribute on one line (an XML parser turns a line break in an
  * attribute into a space anyway) and whole, with the evidence and log, in the element's text.
@@ -37,20 +43,20 @@ export function renderJunit(report: Report): string {
     errors: 0,
     skipped: cases.filter((c) => c.warning).length,
   });
-  const all = count(suites.flatMap((suite) => suite.cases));
+  const { skipped: _, ...all } = count(suites.flatMap((suite) => suite.cases));
   // Characters XML 1.0 cannot carry (the escape of a colour code, a lone surrogate) become U+FFFD.
   const root = xml().create({ version: '1.0', encoding: 'UTF-8', invalidCharReplacement: '\uFFFD' }).ele('testsuites', {
     name: `safeupdate ${report.runId}`,
     ...numbers(all),
     time: seconds(report.durationMs),
-    timestamp: timestamp(report.startedAt),
   });
   for (const { item, cases } of suites) {
     const suite = root.ele('testsuite', {
       name: item.instance,
       ...numbers(count(cases)),
       time: seconds(item.steps.reduce((sum, step) => sum + step.durationMs, 0)),
-      timestamp: timestamp(report.startedAt),
+      // When this instance started (in a fleet, each its own); one that never started: the run's.
+      timestamp: timestamp(item.startedAt ?? report.startedAt),
     });
     for (const test of cases) addCase(suite, test);
     const out = suiteOutput(item, report);
@@ -67,6 +73,9 @@ function testCases(item: InstanceReport): TestCase[] {
   // A run can end before any step fails (another run holds the lock, an interrupt between steps):
   // one more case carries its error, so that a failed run never shows as all green. Jenkins also
   // drops a suite without test cases.
+  if (item.outcome === 'skipped' && cases.length === 0) {
+    cases.push({ name: 'not run', classname: `${item.instance}.steps`, durationMs: 0, failure: null, warning: headline(item) });
+  }
   if (item.error && !cases.some((c) => c.failure)) {
     cases.push({
       name: `error ${item.error.step}`,
@@ -131,8 +140,8 @@ function suiteOutput(item: InstanceReport, report: Report): string {
   return text(lines.join('\n'));
 }
 
-function numbers(count: { tests: number; failures: number; errors: number; skipped: number }): Record<string, string> {
-  return { tests: String(count.tests), failures: String(count.failures), errors: String(count.errors), skipped: String(count.skipped) };
+function numbers(count: Record<string, number>): Record<string, string> {
+  return Object.fromEntries(Object.entries(count).map(([key, value]) => [key, String(value)]));
 }
 
 /** Seconds with millisecond precision, as JUnit writes them. */

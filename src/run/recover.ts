@@ -1,3 +1,4 @@
+import { startTimer } from '../checks/probe.js';
 import { serverScope } from '../lxd/dialect.js';
 import { describeFailedChecks, type CheckDefinition } from '../checks/check.js';
 import { formatRef, recoverCommand } from '../lxd/names.js';
@@ -66,12 +67,12 @@ function changedInstance(record: Pick<InstanceRecord, 'phase'>): boolean {
  */
 export async function recoverInstance(ref: InstanceRef, checks: CheckDefinition[] | null, context: RunContext): Promise<Report> {
   const { clock, interrupt } = context;
-  const started = clock.now();
+  const started = startTimer(clock);
   const item = emptyInstanceReport(formatRef(ref), ref.project);
   const stage = new Stages(context, item, ref);
   const file = new InstanceRecordFile(context.stateDir, ref, serverScope(context.lxd.dialect, ref.remote));
   const finish = (outcome: Outcome, failure: Failure | null, command: string[] = []): Promise<Report> =>
-    stage.conclude(outcome, failure, { startedAt: started, command });
+    stage.conclude(outcome, failure, { started, command });
 
   let record: InstanceRecord | null;
   try {

@@ -169,7 +169,7 @@ export async function rehearse(
     const updated = await copy.runUpdateCommand(options);
     report.logTail = await readTail(copyItem.update.logFile);
     // A command that never ran says nothing about the update.
-    if ('step' in updated) return inconclusive(`on the copy ${name}: ${updated.message}`);
+    if ('step' in updated) return interrupt.aborted ? interrupted() : inconclusive(`on the copy ${name}: ${updated.message}`);
     let failure = describeUpdateFailure(updated, options, interrupt);
     if (interrupt.aborted) return interrupted();
     if (!failure) {

@@ -1,6 +1,6 @@
 import { describeFailedChecks, type CheckDefinition } from '../checks/check.js';
 import { defaultChecks } from '../checks/defaults.js';
-import { probe, type Clock } from '../checks/probe.js';
+import { probe, startTimer, type Clock } from '../checks/probe.js';
 import { LxdError } from '../errors.js';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
@@ -35,14 +35,14 @@ const SEVERITY: Outcome[] = ['interrupted', 'unhealthy', 'not-started', 'healthy
  * healthy → 0, could not check (missing, stopped, LXD down) → 3, a required check failed → 1 (outranks 3).
  */
 export async function runChecksOnly(targets: CheckTarget[], context: CheckRunContext, notStarted: InstanceReport[] = []): Promise<Report> {
-  const started = context.clock.now();
+  const started = startTimer(context.clock);
   const instances: InstanceReport[] = [];
   for (const target of targets) instances.push(await checkInstance(target, context));
   // Chosen but not checkable (missing, stopped): reported, as a run reports those it could not start.
   instances.push(...notStarted);
   const outcome = worstOutcome(instances, SEVERITY);
   const interruptedBy = context.interrupt.aborted ? String(context.interrupt.reason) : null;
-  return frameReport(context, started, context.clock.now() - started, outcome, fleetExitCode(instances, interruptedBy), instances, { interruptedBy });
+  return frameReport(context, started.at, started.elapsed(), outcome, fleetExitCode(instances, interruptedBy), instances, { interruptedBy });
 }
 
 async function checkInstance({ ref, checks }: CheckTarget, { lxd, clock, emit, interrupt }: CheckRunContext): Promise<InstanceReport> {
@@ -52,7 +52,7 @@ async function checkInstance({ ref, checks }: CheckTarget, { lxd, clock, emit, i
     item.error = { step: 'check', message: `not checked: interrupted by ${String(interrupt.reason)}` };
     return item;
   }
-  const started = clock.now();
+  const started = clock.monotonic();
   emit({ type: 'step-start', action: 'check', title: `Check ${item.instance}` });
   try {
     await lxd.checkReachable(ref.remote);
@@ -76,7 +76,7 @@ async function checkInstance({ ref, checks }: CheckTarget, { lxd, clock, emit, i
     item.outcome = 'not-started';
     item.error = { step: 'preflight', message: error.message };
   }
-  const step = { action: 'check', ok: item.outcome === 'healthy', durationMs: clock.now() - started, message: item.error?.message ?? `${item.checks.length} check(s) passed` };
+  const step = { action: 'check', ok: item.outcome === 'healthy', durationMs: clock.monotonic() - started, message: item.error?.message ?? `${item.checks.length} check(s) passed` };
   item.steps.push(step);
   emit({ type: 'step-end', step });
   return item;

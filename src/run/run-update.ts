@@ -1,3 +1,4 @@
+import { startTimer } from '../checks/probe.js';
 import { describeFailedChecks, type CheckResult, type Phase } from '../checks/check.js';
 import { formatDuration } from '../config/duration.js';
 import type { ExecResult } from '../lxd/lxd.js';
@@ -18,12 +19,12 @@ export { chooseSnapshotName } from './stages.js';
  */
 export async function runUpdate(options: RunOptions, context: RunContext): Promise<Report> {
   const { clock, interrupt } = context;
-  const started = clock.now();
+  const started = startTimer(clock);
   const item = emptyInstanceReport(formatRef(options.ref), options.ref.project);
   const stage = new Stages(context, item, options.ref);
   const finish = (outcome: Outcome, failure: Failure | null = null): Promise<Report> =>
     stage.conclude(outcome, failure, {
-      startedAt: started,
+      started,
       command: options.command,
       dryRun: options.dryRun,
       interruptedBy: interrupt.aborted ? String(interrupt.reason) : (failure?.signal ?? null),
@@ -91,20 +92,24 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
 
   const snapshot = await stage.takeSnapshot(options);
   if ('failure' in snapshot) return finish('not-started', snapshot.failure);
-  if (interrupt.aborted) {
+  const snapshotKept = (step: string) => {
     const expiry = item.snapshot.expiresAt ? `it expires ${item.snapshot.expiresAt}` : 'it never expires';
-    return finish('interrupted', { step: 'snapshot', message: `interrupted by ${String(interrupt.reason)} before the update began; nothing was updated; snapshot ${snapshot.name} kept (${expiry})` });
-  }
+    return finish('interrupted', { step, message: `interrupted by ${String(interrupt.reason)} before the update began; nothing was updated; snapshot ${snapshot.name} kept (${expiry})` });
+  };
+  if (interrupt.aborted) return snapshotKept('snapshot');
 
   if (options.rehearse !== 'off') {
     const rehearsal = await rehearse(options, context, stage, item, { ref: stage.resolvedRef, snapshot: snapshot.name, checks, passedAtBaseline: passedChecks });
     // Refused or not, the snapshot stays (with its expiry): it is the state the copy was made from.
     if (!rehearsal.ok) return finish(rehearsal.outcome, rehearsal.failure);
+    // The copy passed, but an interrupt can still come while it is stopped and deleted.
+    if (interrupt.aborted) return snapshotKept('rehearsal');
   }
 
   // From here on the instance may have changed: every failure ends in a rollback or a report that says so.
   const updated = await stage.runUpdateCommand(options);
-  if (!stage.mayHaveChanged) return finish('not-started', updated as Failure);
+  // Not started: an interrupt caught at the last moment (runUpdateCommand refuses to start then), or a record that could not be written.
+  if (!stage.mayHaveChanged) return interrupt.aborted ? snapshotKept('update') : finish('not-started', updated as Failure);
   let failure = describeUpdateFailure(updated, options, interrupt);
   // Read right after the command, so that a rolled-back update still reports what it had changed.
   const packagesAfter = packagesBefore && !interrupt.aborted ? await stage.readInventory('after') : null;

@@ -51,15 +51,15 @@ interface Watched {
  */
 export async function soak(checks: CheckDefinition[], durationMs: number, context: SoakContext): Promise<SoakOutcome> {
   const { clock, signal } = context;
-  const started = clock.now();
+  const started = clock.monotonic();
   const end = started + durationMs;
-  const elapsed = () => formatDuration(clock.now() - started);
+  const elapsed = () => formatDuration(clock.monotonic() - started);
   const watched: Watched[] = checks.map((check) => ({ check, samples: 0, nextAt: started, key: null, failure: null }));
   const checkContext: CheckContext = { lxd: context.lxd, ref: context.ref, phase: 'soak', baselineFailedUnits: context.baselineFailedUnits, signal };
   const restarts = restartWatch(checks);
-  const restartResult = { samples: 0, failure: null as string | null, unread: 0, lastError: '' };
+  const restartResult = { samples: 0, compared: 0, failure: null as string | null, unread: 0, lastError: '' };
   // Counters that cannot be read are not "no restart": a read that fails is counted and retried next
-  // round, and a soak that never read them fails for it.
+  // round, and a soak that never compared two readings has not watched restarts: it fails for it.
   const readOrNull = async (): Promise<Map<string, number> | null> => {
     try {
       return await readRestarts(context, restarts!.units);
@@ -76,7 +76,7 @@ export async function soak(checks: CheckDefinition[], durationMs: number, contex
     item.samples += 1;
     const seen: Observation = await attemptSafely(attemptFor(item.check.spec), checkContext, item.check.timing.timeoutMs);
     // Never past the end: every check has a last look when the soak ends, however long its interval.
-    item.nextAt = Math.min(clock.now() + item.check.timing.intervalMs, end);
+    item.nextAt = Math.min(clock.monotonic() + item.check.timing.intervalMs, end);
     if (seen.state === 'fail') return (item.failure = `${seen.message} at ${elapsed()}`);
     if (seen.state === 'retry') {
       // It may come back: give it what a check after the update gets.
@@ -101,6 +101,7 @@ export async function soak(checks: CheckDefinition[], durationMs: number, contex
     const before = counted;
     const now = await readOrNull();
     if (now === null) return null;
+    restartResult.compared += 1;
     // Units that had failed before the update are not the update's doing.
     const grown = [...now].filter(([unit, count]) => count > (before.get(unit) ?? 0) && !context.baselineFailedUnits.includes(unit));
     if (grown.length === 0) return null;
@@ -112,26 +113,27 @@ export async function soak(checks: CheckDefinition[], durationMs: number, contex
   let failure: string | null = null;
   while (failure === null && !signal.aborted) {
     for (const item of watched) {
-      if (failure !== null || signal.aborted || clock.now() < item.nextAt) continue;
+      if (failure !== null || signal.aborted || clock.monotonic() < item.nextAt) continue;
       if ((await sampleCheck(item)) === null) continue;
       // A check that is not required only warns, as after the update: it is not asked again.
       if (item.check.required) failure = `${item.check.name}: ${item.failure}`;
       else item.nextAt = Infinity;
     }
     if (failure === null && !signal.aborted) failure = await sampleRestarts();
-    if (failure !== null || signal.aborted || clock.now() >= end) break;
-    if (clock.now() - lastProgress >= PROGRESS_EVERY_MS) {
-      lastProgress = clock.now();
-      context.progress(`soak: ${formatDuration(end - clock.now())} left, ${sampleCount(watched, restartResult)} samples, healthy so far`);
+    if (failure !== null || signal.aborted || clock.monotonic() >= end) break;
+    if (clock.monotonic() - lastProgress >= PROGRESS_EVERY_MS) {
+      lastProgress = clock.monotonic();
+      context.progress(`soak: ${formatDuration(end - clock.monotonic())} left, ${sampleCount(watched, restartResult)} samples, healthy so far`);
     }
-    const nextDue = Math.min(...watched.map((item) => item.nextAt), clock.now() + LONGEST_TICK_MS, end);
-    await clock.sleep(Math.max(nextDue - clock.now(), 0), signal);
+    const nextDue = Math.min(...watched.map((item) => item.nextAt), clock.monotonic() + LONGEST_TICK_MS, end);
+    await clock.sleep(Math.max(nextDue - clock.monotonic(), 0), signal);
   }
 
-  if (restarts && counted === null && failure === null && !signal.aborted) {
-    failure = restartResult.failure = `could not read systemd's restart counters (${restartResult.unread} tries, last: ${restartResult.lastError})`;
+  if (restarts && restartResult.compared === 0 && failure === null && !signal.aborted) {
+    failure = restartResult.failure =
+      `restarts were not watched: no two readings of systemd's restart counters could be compared (${restartResult.unread} of ${restartResult.samples + 1} reads failed, last: ${restartResult.lastError})`;
   }
-  const elapsedMs = clock.now() - started;
+  const elapsedMs = clock.monotonic() - started;
   const results: CheckResult[] = watched.map((item) => ({
     name: item.check.name,
     phase: 'soak',
@@ -183,5 +185,7 @@ async function readRestarts({ lxd, ref, signal }: SoakContext, units: string[] |
     const props = parseProperties(block);
     if (props.Id && props.NRestarts !== undefined) counts.set(props.Id, Number(props.NRestarts) || 0);
   }
+  // Nothing to compare is not "no restart".
+  if (counts.size === 0) throw new Error('systemctl show printed no NRestarts (systemd before 235 has none)');
   return counts;
 }

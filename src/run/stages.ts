@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { defaultChecks } from '../checks/defaults.js';
 import type { CheckDefinition, CheckResult, Phase } from '../checks/check.js';
-import { probe } from '../checks/probe.js';
+import { probe, type Timer } from '../checks/probe.js';
 import { formatDuration } from '../config/duration.js';
 import { LxdError, markInstanceMayHaveChanged } from '../errors.js';
 import { commandLine, type Dialect, serverScope } from '../lxd/dialect.js';
@@ -315,6 +315,8 @@ export class Stages {
     const { lxd, emit, interrupt } = this.context;
     const unrecorded = await this.mark({ phase: 'updating' });
     if (unrecorded) return { step: 'update', message: `${unrecorded}; not starting the update, which a crash could then leave unrecoverable` };
+    // The last moment to stop cleanly: an update started with an aborted signal is cut at once and must then be rolled back.
+    if (interrupt.aborted) return { step: 'update', message: `interrupted by ${String(interrupt.reason)} before the update command started` };
     this.beginChanging();
     const logFile = join(this.instanceDir, 'update.log');
     this.item.update.logFile = logFile;
@@ -514,7 +516,7 @@ export class Stages {
   async copyToServer(remote: string): Promise<boolean> {
     if (!(await this.holdsLease())) return false;
     const { lxd, clock } = this.context;
-    const started = clock.now();
+    const started = clock.monotonic();
     const remoteRef = { ...this.ref, remote };
     const outcome = await this.step('copy', `Copy to ${remote}:`, async () => {
       requireFeatures(await lxd.checkReachable(remote), ['refreshCopy'], `the snapshot server ${remote}:`);
@@ -526,7 +528,7 @@ export class Stages {
     this.item.copy = {
       remote,
       ok: outcome.ok,
-      durationMs: clock.now() - started,
+      durationMs: clock.monotonic() - started,
       transferredSnapshots: outcome.ok ? outcome.value.sent : [],
       message: outcome.message,
     };
@@ -560,7 +562,7 @@ export class Stages {
   async conclude(
     outcome: Outcome,
     failure: Failure | null,
-    details: { startedAt: number; command: string[]; dryRun?: boolean; interruptedBy?: string | null; exitCode?: number },
+    details: { started: Timer; command: string[]; dryRun?: boolean; interruptedBy?: string | null; exitCode?: number },
   ): Promise<Report> {
     const lost = this.changing ? await this.leaseLoss() : null;
     if (lost) {
@@ -570,11 +572,11 @@ export class Stages {
     this.item.outcome = outcome;
     this.item.error = failure && { step: failure.step, message: failure.message };
     this.item.finalStatus = await this.currentStatus();
-    const { interrupt, clock } = this.context;
+    const { interrupt } = this.context;
     const interruptedBy = details.interruptedBy ?? (interrupt.aborted ? String(interrupt.reason) : null);
-    this.item.startedAt = new Date(details.startedAt).toISOString();
-    this.item.durationMs = clock.now() - details.startedAt;
-    return frameReport(this.context, details.startedAt, clock.now() - details.startedAt, outcome, details.exitCode ?? exitCodeFor(outcome, interruptedBy), [this.item], {
+    this.item.startedAt = new Date(details.started.at).toISOString();
+    this.item.durationMs = details.started.elapsed();
+    return frameReport(this.context, details.started.at, this.item.durationMs, outcome, details.exitCode ?? exitCodeFor(outcome, interruptedBy), [this.item], {
       command: details.command,
       dryRun: details.dryRun ?? false,
       interruptedBy,
@@ -640,7 +642,7 @@ export class Stages {
   ): Promise<{ ok: true; value: T; message: string } | { ok: false; message: string }> {
     const { clock, emit } = this.context;
     emit({ type: 'step-start', action, title });
-    const started = clock.now();
+    const started = clock.monotonic();
     let outcome: { ok: true; value: T; message: string } | { ok: false; message: string };
     try {
       const value = await run();
@@ -648,7 +650,7 @@ export class Stages {
     } catch (error) {
       outcome = { ok: false, message: describeError(error) };
     }
-    const step = { action, ok: outcome.ok, durationMs: clock.now() - started, message: outcome.message };
+    const step = { action, ok: outcome.ok, durationMs: clock.monotonic() - started, message: outcome.message };
     this.item.steps.push(step);
     emit({ type: 'step-end', step });
     return outcome;

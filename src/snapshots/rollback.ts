@@ -1,3 +1,4 @@
+import { startTimer } from '../checks/probe.js';
 import { describeFailedChecks, type CheckDefinition } from '../checks/check.js';
 import type { InstanceRef, Snapshot } from '../lxd/lxd.js';
 import { formatRef, formatRefWithProject, SNAPSHOT_PREFIX } from '../lxd/names.js';
@@ -24,11 +25,11 @@ export async function manualRollback(
   context: RunContext,
 ): Promise<Report> {
   const { lxd, clock } = context;
-  const started = clock.now();
+  const started = startTimer(clock);
   const item = emptyInstanceReport(formatRef(ref), ref.project);
   const stage = new Stages(context, item, ref);
   const finish = (outcome: Outcome, failure: Failure | null): Promise<Report> =>
-    stage.conclude(outcome, failure, { startedAt: started, command: ['rollback', snapshotName] });
+    stage.conclude(outcome, failure, { started, command: ['rollback', snapshotName] });
 
   const locked = await stage.lock(['rollback', snapshotName]);
   if (!locked.ok) return finish('not-started', locked.failure);

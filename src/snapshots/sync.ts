@@ -1,3 +1,4 @@
+import { startTimer } from '../checks/probe.js';
 import { LxdError } from '../errors.js';
 import { requireFeatures } from '../lxd/extensions.js';
 import type { InstanceRef } from '../lxd/lxd.js';
@@ -17,7 +18,7 @@ const WORST_FIRST: Outcome[] = ['interrupted', 'sync-failed', 'not-started', 'sy
  */
 export async function syncInstances(refs: InstanceRef[], remote: string, context: RunContext, notStarted: InstanceReport[] = []): Promise<Report> {
   const { lxd, clock } = context;
-  const started = clock.now();
+  const started = startTimer(clock);
   const instances: InstanceReport[] = [];
   let serverProblem: string | null = null;
   try {
@@ -48,7 +49,7 @@ export async function syncInstances(refs: InstanceRef[], remote: string, context
   instances.push(...notStarted);
   const outcome = worstOutcome(instances, WORST_FIRST);
   const interruptedBy = context.interrupt.aborted ? String(context.interrupt.reason) : null;
-  return frameReport(context, started, clock.now() - started, outcome, fleetExitCode(instances, interruptedBy), instances, { command: ['sync', `${remote}:`], interruptedBy });
+  return frameReport(context, started.at, started.elapsed(), outcome, fleetExitCode(instances, interruptedBy), instances, { command: ['sync', `${remote}:`], interruptedBy });
 }
 
 async function describeMissing({ lxd }: RunContext, ref: InstanceRef): Promise<string | null> {

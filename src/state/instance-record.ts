@@ -206,7 +206,7 @@ export class InstanceRecordFile {
    * and then find the new record (held by a live process: busy).
    */
   private async replaceStale(stale: InstanceRecord, temp: string): Promise<boolean> {
-    const deadline = Date.now() + TAKEOVER_WAIT_MS;
+    const deadline = performance.now() + TAKEOVER_WAIT_MS;
     for (;;) {
       try {
         await writeFile(this.guardPath, JSON.stringify(thisProcess()), { flag: 'wx' });
@@ -218,7 +218,7 @@ export class InstanceRecordFile {
       if (guard && !isAlive(guard)) {
         throw new CorruptRecord(this.guardPath, this.ref, `a takeover guard left by process ${guard.pid}, which is gone`);
       }
-      if (Date.now() > deadline) throw new InstanceBusy(stale);
+      if (performance.now() > deadline) throw new InstanceBusy(stale);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     try {

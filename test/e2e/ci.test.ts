@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../../src/report/report.js';
+import { obeyedCommands } from '../support/actions-runner.js';
 import { execArgv, expandInstance, readUnitFile, setting } from '../support/systemd-unit.js';
 import { alive, BACKUP_REMOTE, BIN, demoVersion, E2E_PREFIX, launch, lxc, ownerPid, publish, removeAll, ROOT, safeupdate, uniqueName, UPGRADE } from './lab.js';
 
@@ -296,6 +297,23 @@ describe('a CI job updates an instance on a remote LXD server, with a client cer
     expect(setup.exitCode).not.toBe(0);
     expect(setup.stderr).toContain('Error: EOF');
     expect(await readFile(join(env.LXD_CONF, 'config.yml'), 'utf8').catch(() => '')).not.toContain('ci:');
+  });
+});
+
+describe('in GitHub Actions, what the update prints cannot command the runner', () => {
+  afterEach(removeAll);
+
+  it('an update whose output forges workflow commands: the log keeps them, the runner would obey only safeupdate\'s own', async () => {
+    const name = await launch('ghforge');
+    await publish(name, '1.1');
+    // Printed from inside the container, as a maintainer script could.
+    const forged = 'echo ::add-mask::hunter2; echo "::error title=forged::from the container"; echo ::endgroup::; echo ::stop-commands::guess; echo ::guess::';
+    const run = await safeupdate([name, '--', 'sh', '-c', `${forged}; apt-get update -q && apt-get upgrade -y`], { GITHUB_ACTIONS: 'true' });
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(await demoVersion(name)).toBe('1.1');
+    expect(run.stderr).toContain('::error title=forged::from the container');
+    expect(obeyedCommands(run.stderr)).toEqual([`group::Update: sh -c ${forged.replace(/%/g, '%25')}; apt-get update -q && apt-get upgrade -y`, 'endgroup::']);
+    expect(obeyedCommands(run.stdout)).toEqual([]);
   });
 });
 

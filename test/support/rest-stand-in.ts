@@ -25,7 +25,9 @@ export type Route = (request: ReceivedRequest) => Reply | undefined;
 export const sync = (metadata: unknown, etag?: string): Reply => ({ body: { type: 'sync', status: 'Success', status_code: 200, metadata }, ...(etag ? { etag } : {}) });
 export const async_ = (operation: string): Reply => ({ status: 202, body: { type: 'async', status: 'Operation created', status_code: 100, operation, metadata: { id: operation.split('/').pop() } } });
 export const error = (status: number, message: string): Reply => ({ status, body: { type: 'error', error: message, error_code: status } });
-export const operation = (status: 'Success' | 'Failure' | 'Running', err = ''): Reply => sync({ status, err });
+/** An operation's state as its wait answers it; LXD's statuses (shared/api/status_code.go). */
+export type OperationStatus = 'Pending' | 'Running' | 'Cancelling' | 'Success' | 'Failure' | 'Cancelled';
+export const operation = (status: OperationStatus, err = ''): Reply => sync({ status, err });
 
 /**
  * A stand-in LXD REST server for unit tests: answers scripted routes in order (the first route

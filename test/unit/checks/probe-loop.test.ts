@@ -283,6 +283,32 @@ describe('every kind has its attempt', () => {
   });
 });
 
+describe('the deadline is kept on a clock that does not jump', () => {
+  it.each([
+    ['forward', 3_600_000],
+    ['back', -3_600_000],
+  ])('a step of the wall clock %s during an attempt changes neither the attempts nor the waits', async (_, step) => {
+    const timing = { timeoutMs: 10_000, intervalMs: 2_000, deadlineMs: 15_000 };
+    const steady = new FakeLxd();
+    for (let i = 0; i < 10; i += 1) steady.expect('exec', () => execResult({ exitCode: 1 }));
+    const expected = await probe(check('exec:false', timing), context(steady), new FakeClock());
+
+    const lxd = new FakeLxd();
+    const clock = new FakeClock();
+    for (let i = 0; i < 10; i += 1) {
+      lxd.expect('exec', () => {
+        if (i === 0) clock.stepWall(step);
+        return execResult({ exitCode: 1 });
+      });
+    }
+    const result = await probe(check('exec:false', timing), context(lxd), clock);
+    expect(result.attempts).toBe(expected.attempts);
+    expect(result.attempts).toBeGreaterThan(1);
+    expect(result.durationMs).toBe(expected.durationMs);
+    expect(timeouts(lxd)).toEqual(timeouts(steady));
+  });
+});
+
 describe('the system clock', () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -291,6 +317,14 @@ describe('the system clock', () => {
   it('tells the time as Date does', () => {
     vi.useFakeTimers({ now: Date.parse('2026-11-26T10:00:00Z') });
     expect(systemClock.now()).toBe(Date.parse('2026-11-26T10:00:00Z'));
+  });
+
+  it('measures durations on a clock that a step of the wall clock does not move', () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.parse('2026-11-26T10:00:00Z') });
+    const before = systemClock.monotonic();
+    vi.setSystemTime(Date.parse('2026-11-26T11:00:00Z'));
+    expect(systemClock.now()).toBe(Date.parse('2026-11-26T11:00:00Z'));
+    expect(systemClock.monotonic() - before).toBeLessThan(1_000);
   });
 
   it('sleeps for the time asked, and leaves no listener on the signal', async () => {

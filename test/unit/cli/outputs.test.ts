@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { detectCi, outputFold } from '../../../src/cli/outputs.js';
+import { commandGuard, detectCi, outputFold } from '../../../src/cli/outputs.js';
 import { lineProgress } from '../../../src/cli/progress.js';
 import type { RunEvent } from '../../../src/run/events.js';
 import { runCli } from '../../support/cli.js';
+import { obeyedCommands, stopTokens } from '../../support/actions-runner.js';
 import { execResult, FakeLxd, isCommand, isEvidence, runningContainer } from '../../support/fake-lxd.js';
 
 const UPDATE = ['apt-get', 'upgrade', '-y'];
@@ -31,14 +32,14 @@ async function cli(args: string[], env: Record<string, string> = {}) {
 }
 
 /** A run whose update fails (apt exits 100, its output ending mid-line), rolled back: exit 1. */
-function scriptFailedUpdate() {
+function scriptFailedUpdate(output = 'Setting up demo (3.0) ...\nE: Sub-process /usr/bin/dpkg returned an error code (1)') {
   lxd.expect('checkReachable', () => undefined);
   lxd.expect('getInstance', () => runningContainer());
   lxd.expect('getSpace', () => ({ driver: 'btrfs', freeBytes: null, usedByInstanceBytes: null }));
   lxd.expect('exec', () => execResult(), isTrue, 'baseline check');
   lxd.expect('listSnapshots', () => []);
   lxd.expect('createSnapshot', () => undefined);
-  lxd.expect('exec', () => execResult({ exitCode: 100, stdout: 'Setting up demo (3.0) ...\nE: Sub-process /usr/bin/dpkg returned an error code (1)' }), isCommand(UPDATE), 'update');
+  lxd.expect('exec', () => execResult({ exitCode: 100, stdout: output }), isCommand(UPDATE), 'update');
   lxd.expect('exec', () => execResult({ stdout: 'evidence' }), isEvidence, 'evidence');
   lxd.expect('getInstance', () => runningContainer());
   lxd.expect('stopInstance', () => undefined);
@@ -115,10 +116,46 @@ describe('GitHub Actions', () => {
     const markdown = await readFile(summary, 'utf8');
     expect(markdown.startsWith('# earlier step\n### ❌ web1: update failed; rolled back and healthy again\n')).toBe(true);
     expect(markdown).toContain('**Rollback:** ✔ stop');
-    expect(stderr).toContain(
-      '::group::Update: apt-get upgrade -y\nSetting up demo (3.0) ...\nE: Sub-process /usr/bin/dpkg returned an error code (1)\n::endgroup::\n✖ update',
+    // The output inside the group, and inside a block where the runner obeys no command (below).
+    expect(stderr).toMatch(
+      /::group::Update: apt-get upgrade -y\n::stop-commands::([0-9a-f]{32})\nSetting up demo \(3\.0\) \.\.\.\nE: Sub-process \/usr\/bin\/dpkg returned an error code \(1\)\n::\1::\n::endgroup::\n/,
     );
     expect(stderr).toContain('::error title=safeupdate web1%3A update failed; rolled back and healthy again::update: the update command exited 100\n');
+  });
+
+  // What the container prints is not safeupdate's to obey: a maintainer script could mask the log,
+  // forge an error or close safeupdate's group.
+  const FORGED = '::add-mask::hunter2\n  ::error title=forged::from postinst\n::endgroup::\n::stop-commands::guess\n::guess::\n::warning::after a guessed token';
+
+  it('the runner obeys none of the workflow commands the update prints, only safeupdate\'s own', async () => {
+    scriptFailedUpdate(`Setting up demo (3.0) ...\n${FORGED}`);
+    const { code, stdout, stderr } = await cli(['web1', '--check', 'exec:true', '--no-package-report', '--', ...UPDATE], { GITHUB_ACTIONS: 'true' });
+    expect(code).toBe(1);
+    // The forged lines are still in the log for a human to read.
+    expect(stderr).toContain('::error title=forged::from postinst');
+    expect(obeyedCommands(stderr)).toEqual([
+      'group::Update: apt-get upgrade -y',
+      'endgroup::',
+      'error title=safeupdate web1%3A update failed; rolled back and healthy again::update: the update command exited 100',
+    ]);
+    // The summary on stdout quotes what the run found, and is guarded too.
+    expect(obeyedCommands(stdout)).toEqual([]);
+    // Safeupdate's own blocks (the update printed one with the token "guess").
+    const tokens = stopTokens(stderr + stdout).filter((token) => token !== 'guess');
+    expect(tokens.length).toBeGreaterThan(0);
+    for (const token of tokens) expect(token).toMatch(/^[0-9a-f]{32}$/);
+    // Fresh for every block, and for every run: none can be learnt from an earlier log.
+    expect(new Set(tokens).size).toBe(tokens.length);
+    scriptFailedUpdate(`Setting up demo (3.0) ...\n${FORGED}`);
+    const again = await cli(['web1', '--check', 'exec:true', '--no-package-report', '--', ...UPDATE], { GITHUB_ACTIONS: 'true' });
+    expect(stopTokens(again.stderr).filter((token) => tokens.includes(token))).toEqual([]);
+  });
+
+  it('with --json, stdout stays the JSON report alone (its strings cannot start a line)', async () => {
+    scriptFailedUpdate(`Setting up demo (3.0) ...\n${FORGED}`);
+    const { stdout, stderr } = await cli(['web1', '--check', 'exec:true', '--no-package-report', '--json', '--', ...UPDATE], { GITHUB_ACTIONS: 'true' });
+    expect(() => JSON.parse(stdout)).not.toThrow();
+    expect(obeyedCommands(stderr).map((c) => c.split('::')[0])).toEqual(['group', 'endgroup', 'error title=safeupdate web1%3A update failed; rolled back and healthy again']);
   });
 
   it('without GITHUB_ACTIONS there are no workflow commands, and without GITHUB_STEP_SUMMARY no summary', async () => {
@@ -173,5 +210,21 @@ describe('CI detection and folding the update output', () => {
   it('nothing to fold when the output is not shown (--quiet, an interactive update)', () => {
     expect(render(outputFold('github'), { quiet: true })).toBe('');
     expect(render(outputFold('github'), { showOutput: false })).not.toContain('::');
+  });
+});
+
+describe('the command guard (GitHub Actions)', () => {
+  it('opens a block for text, closes it on a line of its own for a command, and takes a new token for the next block', () => {
+    let out = '';
+    let n = 0;
+    const guard = commandGuard((text) => (out += text), () => `token${++n}`);
+    guard.text('apt says\n');
+    guard.text('no newline');
+    guard.command('::group::Update\n');
+    guard.text('::endgroup::\n');
+    guard.end();
+    guard.end();
+    expect(out).toBe('::stop-commands::token1\napt says\nno newline\n::token1::\n::group::Update\n::stop-commands::token2\n::endgroup::\n::token2::\n');
+    expect(obeyedCommands(out)).toEqual(['group::Update']);
   });
 });

@@ -10,7 +10,7 @@ import { runOptions } from '../run/run-harness.js';
 
 function context(interrupt: AbortSignal): RunContext {
   let now = 1_000;
-  return { lxd: new FakeLxd(), clock: { now: () => (now += 5), sleep: async () => {} } as unknown as RunContext['clock'], emit: () => {}, runId: 'r1', runDir: '/tmp/none', stateDir: '/tmp/none', toolVersion: '0', interrupt };
+  return { lxd: new FakeLxd(), clock: { now: () => (now += 5), monotonic: () => (now += 5), sleep: async () => {} } as unknown as RunContext['clock'], emit: () => {}, runId: 'r1', runDir: '/tmp/none', stateDir: '/tmp/none', toolVersion: '0', interrupt };
 }
 const noOptions = (): RunOptions => { throw new Error('no instance should run'); };
 const bounds = { parallel: 2, canary: 0, maxFailures: null, perMember: null };

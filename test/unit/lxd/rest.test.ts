@@ -9,7 +9,7 @@ import { INCUS, LXC } from '../../../src/lxd/dialect.js';
 import { LxcClient } from '../../../src/lxd/lxc-client.js';
 import type { LxdCall } from '../../../src/lxd/lxd.js';
 import { RestApi } from '../../../src/lxd/rest.js';
-import { async_, error, issuedBy, on, operation, RestStandIn, selfSigned, sync } from '../../support/rest-stand-in.js';
+import { async_, error, issuedBy, on, operation, RestStandIn, selfSigned, sync, type OperationStatus } from '../../support/rest-stand-in.js';
 
 // The access layer speaking the REST API directly, against a stand-in server: over a unix socket
 // (the local daemon) and over HTTPS with the client's certificate and a pinned server certificate.
@@ -80,6 +80,44 @@ describe('over the local unix socket', () => {
     expect(failure).toBeInstanceOf(LxdError);
     expect(failure).toMatchObject({ kind: 'failed', message: 'Failed to start: boom' });
     expect(unix.received[0]!.body).toEqual({ action: 'start', timeout: -1 });
+  });
+
+  // Every status an operation's wait can answer. A restore that LXD cancelled must be an error at
+  // once, not waited on until its deadline and then reported as a timeout.
+  describe('every status of an operation', () => {
+    const restore = (timeoutMs = 5_000) =>
+      new LxcClient({ binary: join(dir, 'no-such-client'), storageTimeoutMs: timeoutMs, api: async () => new RestApi({ dialect: LXC, config: parseClientConfig(LXC, dir, { remotes: { local: { project: 'qa' } } }, {}), env: { LXD_DIR: dir }, onCall: () => {} }) })
+        .restoreSnapshot(web1, 'safeupdate-1');
+
+    it.each<[OperationStatus, string]>([
+      ['Failure', 'Failed to restore: no space left on device'],
+      ['Cancelled', 'Operation cancelled by request'],
+      ['Cancelled', ''],
+    ])('%s ends the call at once with an error of kind failed (err %j)', async (status, err) => {
+      unix.script(on('PUT', '/1.0/instances/web1?project=qa', async_(OP)), on('GET', `${OP}/wait?timeout=-1&project=qa`, operation(status, err)));
+      const failure = await restore().catch((caught: unknown) => caught);
+      expect(failure).toBeInstanceOf(LxdError);
+      expect(failure).toMatchObject({ kind: 'failed', message: err || `PUT /1.0/instances/web1?project=qa: operation ${status.toLowerCase()}` });
+      // One wait: the end of the operation was read once, not waited out.
+      expect(unix.received.map((request) => request.method)).toEqual(['PUT', 'GET']);
+    });
+
+    it('Success ends the call with its result', async () => {
+      unix.script(on('PUT', '/1.0/instances/web1?project=qa', async_(OP)), on('GET', `${OP}/wait?timeout=-1&project=qa`, operation('Success')));
+      await expect(restore()).resolves.toBeUndefined();
+      expect(unix.received.map((request) => request.method)).toEqual(['PUT', 'GET']);
+    });
+
+    it.each<OperationStatus>(['Pending', 'Running', 'Cancelling'])('%s is not an end: the operation is waited on again', async (status) => {
+      unix.script(on('PUT', '/1.0/instances/web1?project=qa', async_(OP)), on('GET', `${OP}/wait?timeout=-1&project=qa`, operation(status), 1), on('GET', `${OP}/wait?timeout=-1&project=qa`, operation('Success')));
+      await expect(restore()).resolves.toBeUndefined();
+      expect(unix.received.map((request) => request.method)).toEqual(['PUT', 'GET', 'GET']);
+    });
+
+    it('Cancelling and then Cancelled: an error, not a timeout', async () => {
+      unix.script(on('PUT', '/1.0/instances/web1?project=qa', async_(OP)), on('GET', `${OP}/wait?timeout=-1&project=qa`, operation('Cancelling'), 1), on('GET', `${OP}/wait?timeout=-1&project=qa`, operation('Cancelled')));
+      await expect(restore(60_000)).rejects.toMatchObject({ kind: 'failed', message: 'PUT /1.0/instances/web1?project=qa: operation cancelled' });
+    });
   });
 
   it('a request without a project waits on its operation without one (never "project=null")', async () => {

@@ -1,8 +1,23 @@
+import { spawnSync } from 'node:child_process';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { renderJunit } from '../../../src/report/junit.js';
 import type { Report } from '../../../src/report/report.js';
-import { AWKWARD, notStartedReport, rolledBackReport, updatedReport } from './samples.js';
+import { AWKWARD, fleetReport, notStartedReport, rolledBackReport, updatedReport } from './samples.js';
+
+/** The strict schema Jenkins' xunit plugin validates against (its source: the file's comment). */
+const XSD = new URL('../../fixtures/junit/junit-10.xsd', import.meta.url).pathname;
+
+/** xmllint's verdict on the XML against junit-10.xsd: '' when valid, else what it rejects. */
+function schemaErrors(xml: string): string {
+  const run = spawnSync('xmllint', ['--noout', '--schema', XSD, '-'], { input: xml, encoding: 'utf8' });
+  if (run.error) {
+    throw new Error(`xmllint is missing (${run.error.message}), so the JUnit output cannot be validated against junit-10.xsd: apt-get install -y libxml2-utils (scripts/lab up installs it)`);
+  }
+  // 5: the schema itself did not compile; that is this test's fault, not the output's.
+  if (run.status === 5) throw new Error(`xmllint cannot read ${XSD}: ${run.stderr}`);
+  return run.status === 0 ? '' : run.stderr;
+}
 
 type Attributes = Record<string, string>;
 interface Case {
@@ -35,7 +50,8 @@ function parse(xml: string): { $: Attributes; testsuite: Suite[] } {
 
 // The attributes of the JUnit schema that Jenkins (junit plugin) and GitLab read; nothing else may appear.
 const ALLOWED: Record<string, { required: string[]; optional: string[] }> = {
-  testsuites: { required: ['tests', 'failures', 'errors', 'time'], optional: ['name', 'skipped', 'timestamp', 'disabled'] },
+  // junit-10.xsd allows no skipped and no timestamp here.
+  testsuites: { required: ['tests', 'failures', 'errors', 'time'], optional: ['name'] },
   testsuite: { required: ['name', 'tests', 'failures', 'errors', 'skipped', 'time', 'timestamp'], optional: ['hostname', 'id', 'package', 'disabled'] },
   testcase: { required: ['name', 'classname', 'time'], optional: ['assertions', 'status'] },
   failure: { required: ['message'], optional: ['type'] },
@@ -53,6 +69,7 @@ function expectSchema(kind: string, element: { $?: Attributes }) {
 }
 
 function expectValid(xml: string) {
+  expect(schemaErrors(xml)).toBe('');
   const root = parse(xml);
   expectSchema('testsuites', root);
   for (const suite of root.testsuite) {
@@ -67,7 +84,7 @@ function expectValid(xml: string) {
     expect(Number(suite.$.failures)).toBe(suite.testcase.filter((c) => c.failure).length);
     expect(Number(suite.$.skipped)).toBe(suite.testcase.filter((c) => c.skipped).length);
   }
-  for (const key of ['tests', 'failures', 'errors', 'skipped']) {
+  for (const key of ['tests', 'failures', 'errors']) {
     expect(Number(root.$[key])).toBe(root.testsuite.reduce((sum, suite) => sum + Number(suite.$[key]), 0));
   }
   // The schema's order: the test cases, then the suite's output.
@@ -82,7 +99,7 @@ describe('the JUnit report', () => {
     const xml = renderJunit(updatedReport());
     expect(xml.startsWith('<?xml version="1.0" encoding="UTF-8"?>')).toBe(true);
     const root = expectValid(xml);
-    expect(root.$).toEqual({ name: 'safeupdate 20261126T042055Z-web1-8a7f', tests: '7', failures: '0', errors: '0', skipped: '0', time: '2.750', timestamp: '2026-11-26T04:20:55' });
+    expect(root.$).toEqual({ name: 'safeupdate 20261126T042055Z-web1-8a7f', tests: '7', failures: '0', errors: '0', time: '2.750' });
     const [suite] = root.testsuite;
     expect(suite!.$).toMatchObject({ name: 'web1', time: '2.706', timestamp: '2026-11-26T04:20:55' });
     expect(suite!.testcase.map((c) => c.$.name)).toEqual([
@@ -96,7 +113,8 @@ describe('the JUnit report', () => {
 
   it('a rolled-back instance: the failed step and checks fail with the message, the evidence and the log; the rollback steps pass', () => {
     const root = expectValid(renderJunit(rolledBackReport()));
-    expect(root.$).toMatchObject({ tests: '15', failures: '3', errors: '0', skipped: '1' });
+    expect(root.$).toMatchObject({ tests: '15', failures: '3', errors: '0' });
+    expect(root.testsuite[0]!.$).toMatchObject({ skipped: '1' });
     const cases = root.testsuite[0]!.testcase;
     const byName = (name: string) => cases.find((c) => c.$.name === name)!;
     expect(cases.filter((c) => c.failure).map((c) => c.$.name)).toEqual([
@@ -143,7 +161,7 @@ describe('the JUnit report', () => {
 
   it('a run that never got to a step still fails: one case carries its error', () => {
     const root = expectValid(renderJunit(notStartedReport()));
-    expect(root.$).toMatchObject({ tests: '1', failures: '1', skipped: '0' });
+    expect(root.$).toMatchObject({ tests: '1', failures: '1' });
     const [only] = root.testsuite[0]!.testcase;
     expect(only!.$).toEqual({ name: 'error lock', classname: 'web1.steps', time: '0.000' });
     expect(only!.failure!.$.message).toContain('web1 is being updated by run 20261126T041000Z-web1-0001');
@@ -157,7 +175,32 @@ describe('the JUnit report', () => {
     const report: Report = { ...a, exitCode: 1, instances: [a.instances[0]!, b.instances[0]!] };
     const root = expectValid(renderJunit(report));
     expect(root.testsuite.map((suite) => suite.$.name)).toEqual(['web1', 'web2']);
-    expect(root.$).toMatchObject({ tests: '22', failures: '3', skipped: '1' });
+    expect(root.$).toMatchObject({ tests: '22', failures: '3' });
     expect(root.testsuite[1]!.testcase[0]!.$.classname).toBe('web2.steps');
+  });
+
+  it('the strict schema (junit-10.xsd) rejects what the root must not carry: the check itself catches it', () => {
+    const xml = renderJunit(updatedReport()).replace('<testsuites ', '<testsuites skipped="0" timestamp="2026-11-26T04:20:55" ');
+    expect(schemaErrors(xml)).toMatch(/attribute 'skipped' is not allowed/);
+  });
+
+  it('a fleet after a failed canary: the instances it never started are there, each as one skipped case', () => {
+    const root = expectValid(renderJunit(fleetReport()));
+    expect(root.testsuite.map((suite) => suite.$.name)).toEqual(['web1', 'backup:web2', 'web3']);
+    const web3 = root.testsuite[2]!;
+    // Jenkins drops a suite without test cases: the untouched instance would vanish from the test view.
+    expect(web3.$).toMatchObject({ tests: '1', failures: '0', skipped: '1' });
+    expect(web3.testcase).toHaveLength(1);
+    expect(web3.testcase[0]).toMatchObject({ $: { name: 'not run', classname: 'web3.steps', time: '0.000' }, skipped: { $: { message: 'skipped; the fleet stopped before it; nothing changed' } } });
+    expect(web3.testcase[0]!.failure).toBeUndefined();
+  });
+
+  it('each suite\'s timestamp is when its instance started; an instance that never started has the run\'s', () => {
+    const root = expectValid(renderJunit(fleetReport()));
+    expect(root.testsuite.map((suite) => suite.$.timestamp)).toEqual(['2026-11-26T04:20:55', '2026-11-26T04:20:55', '2026-11-26T04:20:55']);
+    const report = fleetReport();
+    report.instances[1]!.startedAt = '2026-11-26T04:21:07.300Z';
+    const later = parse(renderJunit(report));
+    expect(later.testsuite.map((suite) => suite.$.timestamp)).toEqual(['2026-11-26T04:20:55', '2026-11-26T04:21:07', '2026-11-26T04:20:55']);
   });
 });

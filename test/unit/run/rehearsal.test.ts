@@ -47,14 +47,15 @@ function copyUpdated(afterUpdate: 'healthy' | 'failed'): void {
   if (afterUpdate === 'healthy') h.lxd.expect('exec', look, (args) => onCopy(args) && isSystemdCheck(args), 'systemd check on the copy (confirmation)');
 }
 
-function copyStopped(marker = 'run-1'): void {
+/** `during`: what else happens while the copy is stopped (an interrupt). */
+function copyStopped(marker = 'run-1', during = () => {}): void {
   h.lxd.expect('getInstance', () => runningContainer({ name: COPY }), onCopy, `read ${COPY}`);
   h.lxd.expect('getConfig', () => ({ [REHEARSAL_MARKER]: marker }), onCopy, `marker of ${COPY}`);
-  if (marker === 'run-1') h.lxd.expect('stopInstance', () => undefined, onCopy, `stop ${COPY}`);
+  if (marker === 'run-1') h.lxd.expect('stopInstance', during, onCopy, `stop ${COPY}`);
 }
 
-function copyDeleted(answer: unknown = { deleted: true }): void {
-  h.lxd.expect('deleteMarkedInstance', () => answer, (args) => onCopy(args) && JSON.stringify(args[1]) === JSON.stringify({ key: REHEARSAL_MARKER, value: 'run-1' }), `guarded delete of ${COPY}`);
+function copyDeleted(answer: unknown = { deleted: true }, during = () => {}): void {
+  h.lxd.expect('deleteMarkedInstance', () => (during(), answer), (args) => onCopy(args) && JSON.stringify(args[1]) === JSON.stringify({ key: REHEARSAL_MARKER, value: 'run-1' }), `guarded delete of ${COPY}`);
 }
 
 describe('a run with --rehearse', () => {
@@ -168,6 +169,27 @@ describe('a run with --rehearse', () => {
     expect(report).toMatchObject({ outcome: 'interrupted', exitCode: 130 });
     expect(item.error!.message).toContain('nothing was updated');
     expect(item.rehearsal).toMatchObject({ verdict: 'interrupted', copyDeleted: true });
+  });
+
+  it.each(['stopped', 'deleted'])('an interrupt while the passed copy is being %s ends the run before the real instance is touched: exit 130, nothing updated', async (when) => {
+    const controller = new AbortController();
+    const interrupt = () => controller.abort('SIGINT');
+    upToSnapshot();
+    copyStarted();
+    copyUpdated('healthy');
+    copyStopped('run-1', when === 'stopped' ? interrupt : undefined);
+    copyDeleted(undefined, when === 'deleted' ? interrupt : undefined);
+    h.finalStatus();
+
+    const { report, item } = await h.run({ rehearse: 'on' }, { interrupt: controller.signal });
+
+    expect(report).toMatchObject({ outcome: 'interrupted', exitCode: 130, interruptedBy: 'SIGINT' });
+    expect(item.error!.message).toContain('nothing was updated');
+    expect(item.error!.message).toContain(`snapshot ${h.taken} kept`);
+    // Only the probe and the baseline check ran on web1: no update, no stop, no restore, no start.
+    expect(h.lxd.calls.filter((c) => onReal(c.args) && ['exec', 'stopInstance', 'restoreSnapshot', 'startInstance'].includes(c.method)).map((c) => c.method)).toEqual(['exec', 'exec']);
+    expect(item.rollback.performed).toBe(false);
+    expect(item.rehearsal).toMatchObject({ verdict: 'healthy', copyDeleted: true });
   });
 
   it('an update command that cannot even be run on the copy judges nothing: exit 3, not a refusal', async () => {

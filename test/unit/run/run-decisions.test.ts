@@ -280,3 +280,22 @@ describe('follow-ups after a good update', () => {
     expect(item.error).toEqual({ step: 'follow-up', message: 'updated and healthy, but pruning old snapshots and the copy to backup: failed (see warnings)' });
   });
 });
+
+describe('durations are measured on a clock that does not jump', () => {
+  it('a wall clock stepped back an hour during the update: every duration stays what passed, the start time stays the wall clock\'s', async () => {
+    h.preflight().baselineHealthy().snapshot();
+    h.update(() => {
+      h.clock.advance(3_000);
+      h.clock.stepWall(-3_600_000);
+      return execResult();
+    });
+    h.systemdHealthy().finalStatus();
+    const { report, item } = await h.run();
+    expect(report.exitCode).toBe(0);
+    expect(item.steps.find((s) => s.action === 'update')!.durationMs).toBe(3_000);
+    for (const step of item.steps) expect(step.durationMs).toBeGreaterThanOrEqual(0);
+    expect(report.durationMs).toBeGreaterThanOrEqual(3_000);
+    expect(item.durationMs).toBe(report.durationMs);
+    expect(report.startedAt).toBe('2026-11-26T10:00:00.000Z');
+  });
+});

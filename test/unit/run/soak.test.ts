@@ -57,6 +57,27 @@ describe('a soak that stays healthy', () => {
   });
 });
 
+describe('the soak measures time on a clock that does not jump', () => {
+  it.each([
+    ['forward', 3_600_000],
+    ['back', -3_600_000],
+  ])('a step of the wall clock %s (NTP, a resumed VM) neither ends the soak early nor stretches it', async (_, step) => {
+    const { lxd, clock, context } = setUp();
+    lxd.expect('exec', () => counters({ 'nginx.service': 3 }), isRestartRead);
+    for (let round = 0; round < 4; round += 1) {
+      lxd.expect('exec', () => {
+        if (round === 0) clock.stepWall(step);
+        return unitOutput('active', 'running', 'inv-1');
+      }, isUnitCheck('nginx'));
+      lxd.expect('exec', () => counters({ 'nginx.service': 3 }), isRestartRead);
+    }
+    const outcome = await soak([defineCheck('unit:nginx')], 6_000, context);
+    lxd.assertDone();
+    expect(outcome).toMatchObject({ failure: null, samples: 8, elapsedMs: 6_000 });
+    expect(clock.sleeps).toEqual([2_000, 2_000, 2_000]);
+  });
+});
+
 describe('a soak that fails', () => {
   it('a unit that dies after a while: failed at once, with when', async () => {
     const { lxd, context } = setUp();
@@ -141,18 +162,24 @@ describe('a soak that fails', () => {
 });
 
 describe('what the restart watch covers', () => {
-  it('counters that cannot be read are not "no restart": read again next round, and a soak that never read them fails', async () => {
+  // A restart watch that never compared two readings has not watched: the soak fails and says so.
+  const broken = () => execResult({ exitCode: 1, stderr: 'Failed to connect to bus' });
+  const noNRestarts = () => execResult({ stdout: 'Id=demo.service\n' });
+  it.each([
+    ['counters that cannot be read are not "no restart": read again each round, never read fails', broken, broken, '3 of 3 reads failed, last: systemctl show exited 1'],
+    ['only the first read succeeds: no two readings were compared, the soak fails', () => counters({ 'demo.service': 0 }), broken, '2 of 3 reads failed, last: systemctl show exited 1'],
+    ['a systemd without NRestarts (before 235) cannot be watched: the soak fails and says why', noNRestarts, noNRestarts, '3 of 3 reads failed, last: systemctl show printed no NRestarts (systemd before 235 has none)'],
+  ])('%s', async (_, first, later, reads) => {
     const { lxd, context } = setUp();
-    const broken = () => execResult({ exitCode: 1, stderr: 'Failed to connect to bus' });
-    lxd.expect('exec', broken, isRestartRead);
+    lxd.expect('exec', first, isRestartRead);
     for (let round = 0; round < 2; round += 1) {
       lxd.expect('exec', () => unitOutput('active', 'running', 'inv-1'), isUnitCheck('demo'));
-      lxd.expect('exec', broken, isRestartRead);
+      lxd.expect('exec', later, isRestartRead);
     }
     const outcome = await soak([defineCheck('unit:demo')], 2_000, context);
     lxd.assertDone();
-    expect(outcome.failure).toBe("could not read systemd's restart counters (3 tries, last: systemctl show exited 1)");
-    expect(outcome.results[1]).toMatchObject({ name: 'restarts', ok: false });
+    expect(outcome.failure).toBe(`restarts were not watched: no two readings of systemd's restart counters could be compared (${reads})`);
+    expect(outcome.results[1]).toMatchObject({ name: 'restarts', ok: false, required: true, message: outcome.failure });
   });
 
   it('a read that fails now and then is said in the result, and the counters read later still count', async () => {
