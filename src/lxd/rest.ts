@@ -99,17 +99,11 @@ export class RestApi {
     const endpoint = this.endpoints.get(remote);
     if (!agent || !endpoint) throw new LxdError(`remote "${remote}" is not reached directly`, 'failed', [remote, 'GET', path]);
     const command = [`${remote}:`, 'GET', path];
-    const started = Date.now();
     return new Promise((resolve, reject) => {
-      let settled = false;
-      const settle = (ok: boolean, outcome: () => void) => {
-        if (settled) return;
-        settled = true;
+      const settle = settleOnce(command, this.options.onCall, () => {
         clearTimeout(timer);
-        this.options.onCall({ command, durationMs: Date.now() - started, ok, process: false });
         req.destroy();
-        outcome();
-      };
+      });
       const req = (endpoint.kind === 'unix'
         ? httpRequest({ method: 'GET', agent, socketPath: endpoint.socketPath, path, host: 'unix.socket' })
         : httpsRequest(new URL(path, endpoint.url), { method: 'GET', agent }));
@@ -146,16 +140,8 @@ export class RestApi {
       ...(data === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) }),
       ...(ifMatch ? { 'If-Match': ifMatch } : {}),
     };
-    const started = performance.now();
     return new Promise((resolve, reject) => {
-      let settled = false;
-      const settle = (ok: boolean, outcome: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.options.onCall({ command, durationMs: performance.now() - started, ok, process: false });
-        outcome();
-      };
+      const settle = settleOnce(command, this.options.onCall, () => clearTimeout(timer));
       const onResponse = (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -219,6 +205,22 @@ export class RestApi {
     const where = endpoint?.kind === 'unix' ? `socket ${endpoint.socketPath}` : endpoint ? endpoint.url.origin : remote;
     return new LxdError(`${this.server} is not reachable: ${error.message} (${remote}: at ${where})`, 'unreachable', command, { cause: error });
   }
+}
+
+/**
+ * A request's one ending: the first of its answer, its error and its timer counts (the call is
+ * recorded once, with its monotonic duration); the others are ignored.
+ */
+function settleOnce(command: string[], onCall: (call: LxdCall) => void, cleanup: () => void): (ok: boolean, outcome: () => void) => void {
+  const started = performance.now();
+  let settled = false;
+  return (ok, outcome) => {
+    if (settled) return;
+    settled = true;
+    cleanup();
+    onCall({ command, durationMs: performance.now() - started, ok, process: false });
+    outcome();
+  };
 }
 
 /**
