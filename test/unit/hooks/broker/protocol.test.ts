@@ -59,7 +59,7 @@ describe('parseRequest', () => {
     const longest = snapshot({ command: 'x'.repeat(1024), user: 'u'.repeat(128), run: 'r'.repeat(128), failedUnits: Array.from({ length: 256 }, (_, i) => `u${i}.service`) });
     expect(parseRequest(line(longest))).toEqual(longest);
     // Printable text beyond ASCII is text, not a control.
-    expect(parseRequest(line(snapshot({ user: 'jürgen' }))).user).toBe('jürgen');
+    expect(parseRequest(line(snapshot({ user: 'jürgen' })))).toMatchObject({ user: 'jürgen' });
   });
 });
 
