@@ -29,9 +29,13 @@ export class BrokerLxd {
   /** Where readFile reads the token from (the instance's own file below a test root), or what it answers. */
   tokenFile: string | null = null;
   tokenText: string | null = null;
+  /** Answers of successive reads, before tokenFile and tokenText: for requests served one after another. */
+  tokenQueue: string[] = [];
   readError: Error | null = null;
   snapshots: Snapshot[] = [];
   createError: Error | null = null;
+  /** How long a snapshot takes. */
+  createDelayMs = 0;
   readonly created: Array<{ ref: InstanceRef; name: string; expiresAt: Date | null }> = [];
 
   async getConfig(ref: InstanceRef): Promise<Record<string, string>> {
@@ -43,6 +47,7 @@ export class BrokerLxd {
   async readFile(ref: InstanceRef, path: string, limits: { maxBytes: number; timeoutMs: number }): Promise<string | null> {
     this.calls.push({ method: 'readFile', args: [ref, path, limits] });
     if (this.readError) throw this.readError;
+    if (this.tokenQueue.length) return this.tokenQueue.shift()!;
     if (this.tokenFile) return readFile(this.tokenFile, 'utf8').catch(() => null);
     return this.tokenText;
   }
@@ -54,6 +59,7 @@ export class BrokerLxd {
 
   async createSnapshot(ref: InstanceRef, name: string, expiresAt: Date | null): Promise<void> {
     this.calls.push({ method: 'createSnapshot', args: [ref, name, expiresAt] });
+    if (this.createDelayMs) await new Promise((resolve) => setTimeout(resolve, this.createDelayMs));
     if (this.createError) throw this.createError;
     this.created.push({ ref, name, expiresAt });
     this.snapshots.push(snapshot(name, expiresAt?.toISOString() ?? null));
