@@ -126,8 +126,13 @@ export function brokerServer(options: ServeOptions): Server {
   return server;
 }
 
+/**
+ * The answer, then the connection is closed on this side once it is flushed: a connection refused
+ * unread (a flood, too many at once) never emits 'end' with its request left unread, and would
+ * otherwise stay open and counted for good.
+ */
 function reply(socket: Socket, answer: BrokerAnswer): void {
-  if (!socket.destroyed) socket.end(answerLine(answer));
+  if (!socket.destroyed) socket.end(answerLine(answer), () => socket.destroy());
 }
 
 /** The request line: its bytes up to the first newline, within the size and time bounds. */

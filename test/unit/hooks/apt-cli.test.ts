@@ -12,19 +12,21 @@ import { execResult, FakeLxd, runningContainer } from '../../support/fake-lxd.js
 const cli = (args: string[], lxd = new FakeLxd()) => runCli(args, { lxd, env: { SAFEUPDATE_STATE_DIR: '/nonexistent/safeupdate-test' } });
 
 const isStateScript = (args: unknown[]) => String((args[1] as string[])[2]).includes('yn() {');
-const state = (apt = true) => execResult({ stdout: `apt=${apt ? 'yes' : 'no'}\ncurl=yes\nsystemd=yes\ndevlxd=yes\nlisten=\n` });
+const state = (apt = true) => execResult({ stdout: `apt=${apt ? 'yes' : 'no'}\nperl=yes\nsystemd=yes\n` });
 
 describe('hooks: bad input is exit 2 and never reaches LXD', () => {
   it.each([
     [['hooks', 'install', 'web1', '--mode', 'both'], "argument 'both' is invalid"],
-    [['hooks', 'install', 'web1', '--mode', 'snapshot', '--port', '0'], '--port "0": expected a port from 1 to 65535'],
-    [['hooks', 'install', 'web1', '--mode', 'snapshot', '--port', '8443x'], '--port "8443x"'],
+    // The certificate mode's --port is gone with it: the broker's socket has no port.
+    [['hooks', 'install', 'web1', '--mode', 'snapshot', '--port', '8443'], "unknown option '--port'"],
     [['hooks', 'install', 'web 1'], 'instance "web 1": not a valid LXD instance name'],
     [['hooks', 'install', 'web1', '--mode', 'snapshot', '--expiry', '3 days'], '--expiry: "3 days" is not a duration'],
     [['hooks', 'install', 'web1', '--mode', 'snapshot', '--check', 'unit:a b'], '"a b" is not a systemd unit name'],
-    [['hooks', 'install', 'web1', '--check', 'unit:nginx'], '--check, --expiry, --no-expiry and --port are for --mode snapshot'],
+    [['hooks', 'install', 'web1', '--check', 'unit:nginx'], '--check, --expiry and --no-expiry are for --mode snapshot'],
     [['hooks', 'install', 'web1', '--no-expiry'], 'are for --mode snapshot'],
-    [['hooks', 'install', 'web1', '--port', '9000'], 'are for --mode snapshot'],
+    [['hooks', 'install', 'web1', '--port', '9000'], "unknown option '--port'"],
+    [['hooks', 'broker', 'web1'], 'broker "web1": expected client.project.instance'],
+    [['hooks', 'broker', 'lxc.default.web1', '--idle', 'soon'], '--idle: "soon" is not a duration'],
     [['hooks', 'install', 'web1', '--project', 'a b'], '--project "a b"'],
     [['hooks', 'install', 'web1', '--', 'true'], 'hooks install takes no command after "--"'],
     [['hooks', 'install'], "missing required argument 'instance'"],

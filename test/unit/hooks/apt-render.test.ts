@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defineCheck } from '../../../src/checks/spec.js';
-import { certificateFingerprint, loopbackConnectAddress, namesLoopback, newClientCertificate } from '../../../src/hooks/certificate.js';
 import { parseHookState, parseRunRecord, STATE_SCRIPT } from '../../../src/hooks/instance-state.js';
-import { ALL_PATHS, MODE_FILES, PATHS, trustName } from '../../../src/hooks/layout.js';
+import { ALL_PATHS, MODE_FILES, OLD_CLIENT_KEY, OLD_GUARD_APT_CONF, PATHS, trustName } from '../../../src/hooks/layout.js';
 import { hookVersionOf, parseHookConf, readTemplate, renderChecks, renderHookConf, renderTemplate } from '../../../src/hooks/render.js';
 
 describe('hook files', () => {
@@ -21,16 +20,28 @@ describe('hook files', () => {
     expect(MODE_FILES.snapshot.at(-1)!.path).toBe(PATHS.snapshotAptConf);
   });
 
-  it('the guard snippet asks apt for protocol version 3 for exactly the guard script', () => {
-    const text = renderTemplate(readTemplate('80safeupdate-guard'), { version: '1' });
+  it('the guard snippet, 05 (before debconf), asks apt for protocol version 3 for exactly the guard script', () => {
+    expect(PATHS.guardAptConf).toBe('/etc/apt/apt.conf.d/05safeupdate-guard');
+    expect(OLD_GUARD_APT_CONF).toBe('/etc/apt/apt.conf.d/80safeupdate-guard');
+    expect(ALL_PATHS).toContain(OLD_GUARD_APT_CONF);
+    const text = renderTemplate(readTemplate('05safeupdate-guard'), { version: '1' });
     expect(text).toContain('DPkg::Pre-Install-Pkgs { "/usr/local/lib/safeupdate/guard"; };');
     expect(text).toContain('DPkg::Tools::Options::/usr/local/lib/safeupdate/guard::Version "3";');
   });
 
-  it('the snapshot snippet runs the snapshot before dpkg and the checks after it', () => {
+  it('the snapshot snippet asks for the snapshot before dpkg (Pre-Install-Pkgs, protocol 3: it sees simulations) and runs the checks after it', () => {
     const text = renderTemplate(readTemplate('80safeupdate-snapshot'), { version: '1' });
-    expect(text).toContain('DPkg::Pre-Invoke { "/usr/local/lib/safeupdate/pre-snapshot"; };');
+    expect(text).toContain('DPkg::Pre-Install-Pkgs { "/usr/local/lib/safeupdate/pre-snapshot"; };');
+    expect(text).toContain('DPkg::Tools::Options::/usr/local/lib/safeupdate/pre-snapshot::Version "3";');
     expect(text).toContain('DPkg::Post-Invoke { "/usr/local/lib/safeupdate/post-check"; };');
+    expect(text).not.toContain('Pre-Invoke');
+  });
+
+  it('snapshot mode installs the perl client of the broker, and no key or certificate', () => {
+    const paths = MODE_FILES.snapshot.map((spec) => spec.path);
+    expect(paths).toContain(PATHS.brokerRequest);
+    expect(paths.filter((path) => /\.(key|crt)$/.test(path))).toEqual([]);
+    expect(readTemplate('broker-request').split('\n')[0]).toMatch(/perl/);
   });
 });
 
@@ -38,12 +49,11 @@ describe('hook.conf', () => {
   it('round-trips what the scripts read, with the version line', () => {
     const text = renderHookConf({
       mode: 'snapshot', instance: 'web1', project: 'prod', hostInstance: 'backup:web1', hostOptions: '--project prod', disabledUnits: ['apt-daily.timer'],
-      snapshot: { lxdUrl: 'https://127.0.0.1:18443', instanceId: 'abc', expirySeconds: 3600, snapshotTimeoutSeconds: 1800, certFingerprint: 'ff' },
     }, '0.1.0');
     expect(hookVersionOf(text)).toBe('0.1.0');
+    // Nothing of LXD's (no address, no fingerprint, no instance id): the broker on the host knows those.
     expect(parseHookConf(text)).toEqual({
       mode: 'snapshot', instance: 'web1', project: 'prod', host_instance: 'backup:web1', host_options: '--project prod', disabled_units: 'apt-daily.timer',
-      lxd_url: 'https://127.0.0.1:18443', instance_id: 'abc', expiry_seconds: '3600', snapshot_timeout: '1800', cert_fingerprint: 'ff',
     });
   });
 
@@ -94,28 +104,34 @@ describe('the checks the hook runs inside', () => {
 });
 
 describe('reading the instance', () => {
-  it('parses the state script\'s answer: tools, files (the key unread), folders, timers, listening ports', () => {
+  it('parses the state script\'s answer: tools (perl), files (the old key and the token unread), folders, timers', () => {
     const b64 = (text: string) => Buffer.from(text).toString('base64');
     const state = parseHookState([
-      'apt=yes', 'curl=no', 'systemd=yes', 'devlxd=yes',
+      'apt=yes', 'perl=no', 'systemd=yes',
       'unit=apt-daily.timer enabled', 'unit=unattended-upgrades.service absent',
-      'listen=1F90 46A3 1F90 ',
       `file=${PATHS.hookConf} 644 ${b64('mode=guard\n')}`,
-      `file=${PATHS.clientKey} 600 -`,
+      `file=${OLD_CLIENT_KEY} 600 -`,
+      `file=${PATHS.requestToken} 600 -`,
       `file=${PATHS.checks} 644 =`,
       'dir=/etc/safeupdate',
       '',
     ].join('\n'));
-    expect(state).toMatchObject({ apt: true, curl: false, systemd: true, devlxd: true, dirs: ['/etc/safeupdate'], listeningPorts: [8080, 18083] });
-    expect(state.units).toEqual({ 'apt-daily.timer': 'enabled', 'unattended-upgrades.service': 'absent' });
+    expect(state).toEqual({
+      apt: true, perl: false, systemd: true, dirs: ['/etc/safeupdate'], files: expect.any(Map) as unknown,
+      units: { 'apt-daily.timer': 'enabled', 'unattended-upgrades.service': 'absent' },
+    });
+    expect(parseHookState('apt=no\nperl=yes\nsystemd=no\n')).toMatchObject({ apt: false, perl: true, systemd: false });
     expect(state.files.get(PATHS.hookConf)).toEqual({ mode: 0o644, content: 'mode=guard\n' });
-    expect(state.files.get(PATHS.clientKey)).toEqual({ mode: 0o600, content: null });
+    expect(state.files.get(OLD_CLIENT_KEY)).toEqual({ mode: 0o600, content: null });
+    expect(state.files.get(PATHS.requestToken)).toEqual({ mode: 0o600, content: null });
     expect(state.files.get(PATHS.checks)).toEqual({ mode: 0o644, content: '' });
   });
 
-  it('the state script names every path safeupdate may have written, and never reads the key', () => {
+  it('the state script names every path safeupdate may have written, and never reads the old key or the token', () => {
     for (const path of ALL_PATHS) expect(STATE_SCRIPT).toContain(`'${path}'`);
-    expect(STATE_SCRIPT).toContain(`'${PATHS.clientKey}') c=-`);
+    expect(STATE_SCRIPT).toContain(`'${OLD_CLIENT_KEY}' | '${PATHS.requestToken}') c=-`);
+    expect(STATE_SCRIPT).toContain('perl=');
+    expect(STATE_SCRIPT).not.toMatch(/curl|devlxd|\/proc\/net/);
   });
 
   it('parses the hook\'s record: the last value of each key, and each check', () => {
@@ -125,32 +141,7 @@ describe('reading the instance', () => {
   });
 });
 
-describe('certificates and addresses', () => {
-  it('makes a P-384 client certificate whose fingerprint is LXD\'s (sha256 of the DER)', async () => {
-    const { certificate, key } = await newClientCertificate('safeupdate-hook.web1.default');
-    expect(key).toContain('PRIVATE KEY');
-    expect(certificateFingerprint(certificate)).toMatch(/^[0-9a-f]{64}$/);
-    const der = Buffer.from(certificate.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''), 'base64');
-    const { createHash } = await import('node:crypto');
-    expect(certificateFingerprint(certificate)).toBe(createHash('sha256').update(der).digest('hex'));
-    // A client certificate names no address.
-    expect(namesLoopback(certificate)).toBe(false);
-    expect(certificateFingerprint('not a certificate')).toBeNull();
-  });
-
-  it.each([
-    ['127.0.0.1:8443', '127.0.0.1:8443'],
-    [':8443', '127.0.0.1:8443'],
-    ['0.0.0.0:9443', '127.0.0.1:9443'],
-    ['[::]:8443', '127.0.0.1:8443'],
-    ['[::1]:8443', '[::1]:8443'],
-    ['127.0.0.1', '127.0.0.1:8443'],
-    ['10.0.0.5:8443', null],
-    ['lxd.example.org:8443', null],
-  ])('the proxy device connects to LXD at %s through %s on the host', (address, expected) => {
-    expect(loopbackConnectAddress(address)).toBe(expected);
-  });
-
+describe('the old certificate mode\'s names', () => {
   it('a trust entry name belongs to one instance of one project', () => {
     expect(trustName('web1', 'default')).toBe('safeupdate-hook.web1.default');
     expect(trustName('a-b', 'c')).not.toBe(trustName('a', 'b-c'));

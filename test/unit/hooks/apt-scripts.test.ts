@@ -1,18 +1,30 @@
-import { createServer, type Server } from 'node:net';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { brokerServer } from '../../../src/hooks/broker/server.js';
+import { PATHS } from '../../../src/hooks/layout.js';
 import { readTemplate, renderHookConf, renderTemplate, type HookConfig } from '../../../src/hooks/render.js';
+import { listReports } from '../../../src/state/run-history.js';
+import { brokerDeps, BrokerLxd, snapshot } from '../../support/broker-lxd.js';
 
-// The apt hooks are POSIX sh: here they run on the host, installed below a temporary folder (the
-// templates' @ROOT@), with stand-ins on PATH for what they call outside it: logger, sleep,
-// systemctl and curl. Each stand-in logs its arguments and answers from files the test writes.
+// The apt hooks are POSIX sh (and one perl client): here they run on the host, installed below a
+// temporary folder (the templates' @ROOT@), with stand-ins on PATH for what they call outside it:
+// logger, sleep and systemctl, which log their arguments and answer from files the test writes.
+// The host side is the REAL broker (src/hooks/broker/server.ts) listening where the proxy device
+// would put its socket inside (<root>/dev/safeupdate-broker.sock), over a stand-in for LXD that
+// reads the token from the instance's file below the root and records the snapshots it is asked for.
+
+// Each test runs a few shell scripts (and perl): on a loaded host that is seconds, not milliseconds.
+vi.setConfig({ testTimeout: 30_000 });
 
 const VERSION = '9.8.7';
 const SCRIPTS = ['hook-lib.sh', 'allow-once', 'guard', 'pre-snapshot', 'post-check'];
+/** perl, not sh. */
+const CLIENT = 'broker-request';
 
 const STUBS: Record<string, string> = {
   logger: 'printf \'%s\\n\' "$*" >>"$STUB_DIR/logger.log"',
@@ -26,37 +38,27 @@ const STUBS: Record<string, string> = {
     '  is-active) s=$(cat "$STUB_DIR/unit-$2" 2>/dev/null || echo inactive); echo "$s"; [ "$s" = active ] ;;',
     'esac',
   ].join('\n'),
-  // One line per call: the arguments, tab-separated; answers by the kind of request.
-  curl: [
-    '(IFS="$(printf \'\\t\')"; echo "$*") >>"$STUB_DIR/curl.log"',
-    'case " $* " in',
-    '  *" --unix-socket "*) cat "$STUB_DIR/meta-data" ;;',
-    '  *" -X POST "*)',
-    '    n=$(($(cat "$STUB_DIR/post-count" 2>/dev/null || echo 0) + 1)); echo "$n" >"$STUB_DIR/post-count"',
-    '    if [ -f "$STUB_DIR/post-$n" ]; then cat "$STUB_DIR/post-$n"; else cat "$STUB_DIR/post"; fi',
-    '    exit "$(cat "$STUB_DIR/post-exit" 2>/dev/null || echo 0)" ;;',
-    '  *)',
-    '    n=$(($(cat "$STUB_DIR/wait-count" 2>/dev/null || echo 0) + 1)); echo "$n" >"$STUB_DIR/wait-count"',
-    '    if [ -f "$STUB_DIR/wait-$n" ]; then cat "$STUB_DIR/wait-$n"; else cat "$STUB_DIR/wait"; fi ;;',
-    'esac',
-  ].join('\n'),
 };
-
-const OPERATION = '/1.0/operations/1f0e6c1e-2b0c-4a37-9d1e-0c3a8b7d6f11';
-const CREATED = JSON.stringify({ type: 'async', status: 'Operation created', status_code: 100, operation: OPERATION, error_code: 0, error: '', metadata: { id: 'x', status: 'Running', status_code: 103 } });
-const WAITED = JSON.stringify({ type: 'sync', status: 'Success', status_code: 200, operation: '', error_code: 0, error: '', metadata: { id: 'x', status: 'Success', status_code: 200, err: '' } });
 
 let root: string;
 let stubs: string;
 let servers: Server[] = [];
+/** The stand-in for LXD behind the broker, and the broker's log on the host. */
+let lxd: BrokerLxd;
+let brokerLog: string[];
+let hostState: string;
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'safeupdate-hook-sh-'));
+  hostState = join(root, 'host-state');
+  lxd = new BrokerLxd();
+  lxd.tokenFile = join(root, PATHS.requestToken);
+  brokerLog = [];
   stubs = join(root, 'stubs');
   await mkdir(stubs);
   await mkdir(join(root, 'usr/local/lib/safeupdate'), { recursive: true });
-  await mkdir(join(root, 'etc/safeupdate/lxd'), { recursive: true });
-  for (const name of SCRIPTS) {
+  await mkdir(join(root, 'etc/safeupdate'), { recursive: true });
+  for (const name of [...SCRIPTS, CLIENT]) {
     const path = join(root, 'usr/local/lib/safeupdate', name);
     await writeFile(path, renderTemplate(readTemplate(name), { version: VERSION, root }));
     await chmod(path, 0o755);
@@ -68,7 +70,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const server of servers) server.close();
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
   servers = [];
   await rm(root, { recursive: true, force: true });
 });
@@ -77,18 +79,29 @@ const config = (overrides: Partial<HookConfig> = {}): HookConfig => ({
   mode: 'guard', instance: 'web1', project: 'default', hostInstance: 'web1', hostOptions: '', disabledUnits: [], ...overrides,
 });
 
-const snapshotConfig = (overrides: Partial<NonNullable<HookConfig['snapshot']>> = {}): HookConfig => config({
-  mode: 'snapshot',
-  snapshot: { lxdUrl: 'https://127.0.0.1:18443', instanceId: 'id-of-web1', expirySeconds: 86_400, snapshotTimeoutSeconds: 600, certFingerprint: 'ab'.repeat(32), ...overrides },
-});
+const snapshotConfig = (overrides: Partial<HookConfig> = {}): HookConfig => config({ mode: 'snapshot', ...overrides });
+
+/** The host's broker for web1, on the socket the proxy device makes inside the instance. */
+async function startBroker(): Promise<Server> {
+  await mkdir(join(root, 'dev'), { recursive: true });
+  const { deps } = brokerDeps(lxd, hostState);
+  const server = brokerServer({ deps, log: (level, message) => brokerLog.push(`${level} ${message}`), idleMs: null });
+  servers.push(server);
+  await new Promise<void>((resolve, reject) => server.listen(join(root, 'dev/safeupdate-broker.sock'), resolve).once('error', reject));
+  return server;
+}
 
 async function install(conf: HookConfig): Promise<void> {
   await writeFile(join(root, 'etc/safeupdate/hook.conf'), renderHookConf(conf, VERSION));
 }
 
 /** Runs an installed script as apt would, with only the environment given. */
-async function run(script: string, { env = {}, input }: { env?: Record<string, string>; input?: string } = {}) {
-  const result = await execa(join(root, 'usr/local/lib/safeupdate', script), [], {
+async function run(script: string, { env = {}, input, newRun = false }: { env?: Record<string, string>; input?: string; newRun?: boolean } = {}) {
+  // The hook tells apt runs apart by the process above it (su_run_id): calls straight from this
+  // process are one apt run; through a shell of its own, a call is another run.
+  const path = join(root, 'usr/local/lib/safeupdate', script);
+  const [file, args] = newRun ? ['sh', ['-c', '"$0"; exit $?', path]] as const : [path, []] as const;
+  const result = await execa(file, args, {
     reject: false,
     extendEnv: false,
     env: { PATH: `${stubs}:/usr/bin:/bin`, STUB_DIR: stubs, ...env },
@@ -102,7 +115,9 @@ const read = async (path: string) => (existsSync(path) ? readFile(path, 'utf8') 
 const log = () => read(join(root, 'var/log/safeupdate-guard.log'));
 const syslog = () => read(join(stubs, 'logger.log'));
 const record = () => read(join(root, 'var/lib/safeupdate-hook/last-run'));
-const curlCalls = async () => (await read(join(stubs, 'curl.log'))).split('\n').filter(Boolean).map((line) => line.split('\t'));
+const created = () => lxd.created.map((call) => call.name);
+/** The requests that reached the broker, as it logged them. */
+const requests = () => brokerLog.filter((line) => / (snapshot|result) for run /.test(line));
 
 /** What apt writes to a Pre-Install-Pkgs hook with protocol version 3. */
 function aptInfo(commandLine: string, extra: string[] = []): string {
@@ -200,6 +215,24 @@ describe('guard (DPkg::Pre-Install-Pkgs)', () => {
     ]);
   });
 
+  it('lets a simulation through (Debug::pkgDPkgPM: dpkg changes nothing), logged', async () => {
+    await install(config());
+    const { code, stderr } = await run('guard', { input: aptInfo('unattended-upgrade --dry-run', ['Debug::pkgDPkgPM=true']) });
+    expect(code).toBe(0);
+    expect(stderr).toBe('');
+    expect(await log()).toContain('allowed: a simulation (Debug::pkgDPkgPM), nothing changes: unattended-upgrade --dry-run');
+    // Set to 0 it is no simulation.
+    expect((await run('guard', { input: aptInfo('apt-get upgrade', ['Debug::pkgDPkgPM=0']) })).code).toBe(1);
+  });
+
+  it('refuses unattended-upgrade inside, naming the same run from the host', async () => {
+    await install(config());
+    const { code, stderr } = await run('guard', { input: aptInfo('unattended-upgrade') });
+    expect(code).toBe(1);
+    expect(stderr).toContain('    safeupdate web1 -- unattended-upgrade\n');
+    expect(stderr).toContain('    apt-get -o SafeUpdate::Allow=1 ...\n');
+  });
+
   it("reads all of apt's information, however long, so that apt never fails writing it", async () => {
     await install(config());
     const long = Array.from({ length: 20_000 }, (_, i) => `Some::Option::Number${i}=${'x'.repeat(40)}`);
@@ -221,132 +254,146 @@ describe('guard (DPkg::Pre-Install-Pkgs)', () => {
   });
 });
 
-describe('pre-snapshot (DPkg::Pre-Invoke)', () => {
+describe('pre-snapshot (DPkg::Pre-Install-Pkgs) and the broker on the host', () => {
   beforeEach(async () => {
-    await stub('post', CREATED);
-    await stub('wait', WAITED);
+    await install(snapshotConfig());
+    await startBroker();
   });
 
-  it('asks LXD for a snapshot with its expiry, as the restricted client with LXD\'s certificate as the only CA, and waits for it', async () => {
-    await install(snapshotConfig());
-    const before = Math.floor(Date.now() / 1000);
-    const { code, stderr } = await run('pre-snapshot');
+  it('asks the broker for a snapshot with a one-time token the broker reads back through LXD; waits for it; records it here and on the host', async () => {
+    const before = Date.now();
+    const { code, stderr } = await run('pre-snapshot', { input: aptInfo('apt-get install -y nginx') });
 
     expect(code, stderr).toBe(0);
-    const [post, wait] = await curlCalls();
-    const tls = ['--cacert', `${root}/etc/safeupdate/lxd/server.crt`, '--cert', `${root}/etc/safeupdate/lxd/client.crt`, '--key', `${root}/etc/safeupdate/lxd/client.key`];
-    expect(post!.slice(0, 9)).toEqual(['-sS', '--max-time', '60', ...tls]);
-    expect(post!.at(-1)).toBe('https://127.0.0.1:18443/1.0/instances/web1/snapshots?project=default');
-    const body = JSON.parse(post![post!.indexOf('--data') + 1]!) as { name: string; stateful: boolean; expires_at: string };
-    expect(body.name).toMatch(/^safeupdate-hook-\d{8}-\d{6}$/);
-    expect(body.stateful).toBe(false);
-    const expiresIn = Date.parse(body.expires_at) / 1000 - before;
+    expect(lxd.created).toHaveLength(1);
+    const [taken] = lxd.created;
+    expect(taken!.ref).toEqual({ remote: 'local', name: 'web1', project: 'default' });
+    expect(taken!.name).toMatch(/^safeupdate-hook-\d{8}-\d{6}$/);
+    const expiresIn = (taken!.expiresAt!.getTime() - before) / 1000;
     expect(expiresIn).toBeGreaterThanOrEqual(86_400 - 1);
-    expect(expiresIn).toBeLessThanOrEqual(86_400 + 5);
-    expect(wait!.slice(0, 3)).toEqual(['-sS', '--max-time', '630']);
-    expect(wait!.at(-1)).toBe(`https://127.0.0.1:18443${OPERATION}/wait?timeout=600&project=default`);
+    expect(expiresIn).toBeLessThanOrEqual(86_400 + 10);
+    // The identity proof: the token file inside, read by the host through LXD, bounded; gone afterwards.
+    expect(lxd.calls.map((call) => call.method)).toEqual(['getConfig', 'readFile', 'listSnapshots', 'createSnapshot']);
+    expect(lxd.calls[1]!.args.slice(1)).toEqual([PATHS.requestToken, { maxBytes: 64, timeoutMs: 5_000 }]);
+    expect(existsSync(join(root, PATHS.requestToken))).toBe(false);
 
-    expect(stderr).toContain(`snapshot web1/${body.name} taken`);
-    expect(stderr).toContain(`safeupdate rollback web1 ${body.name}`);
+    expect(stderr).toContain(`snapshot ${taken!.name} taken`);
+    expect(stderr).toContain(`safeupdate hook:     safeupdate rollback web1 ${taken!.name}`);
     const text = await record();
-    expect(text).toContain(`snapshot=${body.name}\n`);
+    expect(text).toContain('command=apt-get install -y nginx\n');
+    expect(text).toContain(`snapshot=${taken!.name}\n`);
     expect(text).toContain('snapshot_result=taken\n');
     expect(text).toContain(`hook_version=${VERSION}\n`);
+    expect(await log()).toContain(`snapshot ${taken!.name} taken before: apt-get install -y nginx`);
+
+    // The host's record of the run: history and show list it, waiting for the post-check's result.
+    const reports = await listReports(hostState);
+    expect(reports).toHaveLength(1);
+    expect(reports[0]!.command).toEqual(['[apt hook]', 'apt-get install -y nginx']);
+    expect(reports[0]!.instances[0]).toMatchObject({ instance: 'web1', outcome: 'needs-attention', snapshot: { name: taken!.name } });
+    expect(requests()).toEqual([expect.stringMatching(new RegExp(`^info web1: snapshot for run \\S+: took snapshot ${taken!.name}$`))]);
   });
 
-  it('a snapshot that never expires is sent with LXD\'s "never" date', async () => {
-    await install(snapshotConfig({ expirySeconds: 0 }));
-    expect((await run('pre-snapshot')).code).toBe(0);
-    const [post] = await curlCalls();
-    expect(post!.join(' ')).toContain('"expires_at":"0001-01-01T00:00:00Z"');
+  it('one snapshot per apt run: the other Pre-Install-Pkgs calls of the run take none; a new apt run takes another', async () => {
+    const input = aptInfo('unattended-upgrade');
+    expect((await run('pre-snapshot', { input })).code).toBe(0);
+    expect((await run('pre-snapshot', { input })).code).toBe(0);
+    expect(created()).toHaveLength(1);
+    // The second call did not even ask: runs-seen inside says the run has its snapshot.
+    expect(requests()).toHaveLength(1);
+
+    // Without runs-seen (lost, or removed by root inside), the broker still takes one per run.
+    await rm(join(root, 'var/lib/safeupdate-hook/runs-seen'));
+    const again = await run('pre-snapshot', { input });
+    expect(again.code, again.stderr).toBe(0);
+    expect(created()).toHaveLength(1);
+    expect(requests().at(-1)).toMatch(/: already took snapshot safeupdate-hook-/);
+
+    const next = await run('pre-snapshot', { input, newRun: true });
+    expect(next.code, next.stderr).toBe(0);
+    expect(created()).toHaveLength(2);
   });
 
-  it('refuses (dpkg does not run) when LXD says no, naming its error and the host command, and records it', async () => {
-    await install(snapshotConfig());
-    await stub('post', JSON.stringify({ type: 'error', status: '', status_code: 0, operation: '', error_code: 403, error: 'not authorized', metadata: null }));
-    const { code, stderr } = await run('pre-snapshot');
+  it('a simulation (Debug::pkgDPkgPM, as unattended-upgrade --dry-run sets it) takes no snapshot, and its post-check checks nothing', async () => {
+    await writeFile(join(root, 'etc/safeupdate/checks'), `# safeupdate-hook-version: ${VERSION}\nunit\tyes\t1\t10\tnginx\n`);
+    const { code, stderr } = await run('pre-snapshot', { input: aptInfo('unattended-upgrade --dry-run', ['Debug::pkgDPkgPM=1']) });
+    expect(code, stderr).toBe(0);
+    expect(stderr).toBe('');
+    expect(lxd.calls).toEqual([]);
+    expect(await log()).toContain('a simulation (Debug::pkgDPkgPM), no snapshot: unattended-upgrade --dry-run');
+
+    const post = await run('post-check');
+    expect(post.code).toBe(0);
+    expect(await read(join(stubs, 'systemctl.log'))).toBe('');
+    expect(brokerLog).toEqual([]);
+  });
+
+  it('refuses (dpkg does not run) when the broker is down, naming the host command, and records it', async () => {
+    await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+    const { code, stderr } = await run('pre-snapshot', { input: aptInfo('apt-get install foo') });
 
     expect(code).toBe(1);
-    expect(stderr).toContain('refused: LXD did not take the snapshot: not authorized');
+    expect(stderr).toContain("safeupdate hook: refused: the host's broker did not answer (cannot connect to");
+    expect(stderr).toContain('is safeupdate-hook@ running on the host? (safeupdate hooks status web1)');
     expect(stderr).toContain('Nothing was changed');
-    expect(stderr).toContain('    safeupdate web1 -- ');
-    expect(await record()).toContain('snapshot_result=failed: LXD did not take the snapshot: not authorized');
-    expect(await log()).toContain('refused, no snapshot (LXD did not take the snapshot: not authorized)');
+    expect(stderr).toContain('    safeupdate web1 -- apt-get install foo\n');
+    expect(await record()).toMatch(/snapshot_result=failed: the host's broker did not answer/);
+    expect(await log()).toContain('refused, no snapshot (');
+    expect(existsSync(join(root, PATHS.requestToken))).toBe(false);
   });
 
-  it('refuses when LXD cannot be reached', async () => {
-    await install(snapshotConfig());
-    await stub('post', 'curl: (7) Failed to connect to 127.0.0.1 port 18443: Connection refused');
-    await stub('post-exit', '7');
-    const { code, stderr } = await run('pre-snapshot');
-    expect(code).toBe(1);
-    expect(stderr).toContain('refused: cannot reach LXD at https://127.0.0.1:18443: curl: (7) Failed to connect');
-  });
-
-  it('refuses when the snapshot operation fails', async () => {
-    await install(snapshotConfig());
-    await stub('wait', JSON.stringify({ type: 'sync', status: 'Success', status_code: 200, metadata: { status: 'Failure', status_code: 400, err: 'Failed to create parent snapshot directory' } }));
-    const { code, stderr } = await run('pre-snapshot');
-    expect(code).toBe(1);
-    expect(stderr).toMatch(/refused: the snapshot safeupdate-hook-\S+ did not succeed: Failed to create parent snapshot directory/);
-  });
-
-  it('never replaces a snapshot: a name taken in the same second gets a suffix', async () => {
-    await install(snapshotConfig());
-    // As LXD 5.0 answers: the operation is created, and fails.
-    await stub('wait-1', JSON.stringify({ type: 'sync', status: 'Success', status_code: 200, error: '', metadata: { status: 'Failure', status_code: 400, err: 'Failed creating instance snapshot record "x": Add snapshot info to the database: This "instances_snapshots" entry already exists' } }));
-    const { code } = await run('pre-snapshot');
-    expect(code).toBe(0);
-    const posts = (await curlCalls()).filter((call) => call.includes('POST'));
-    const names = posts.map((call) => (JSON.parse(call[call.indexOf('--data') + 1]!) as { name: string }).name);
-    expect(names[1]).toBe(`${names[0]}-2`);
-  });
-
-  it('refuses in a copy of the instance: /dev/lxd tells another instance-id than the one installed for', async () => {
-    await install(snapshotConfig());
-    await mkdir(join(root, 'dev/lxd'), { recursive: true });
-    const server = createServer();
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(join(root, 'dev/lxd/sock'), resolve));
-    await stub('meta-data', '#cloud-config\ninstance-id: id-of-a-copy\nlocal-hostname: web2\n');
-
-    const { code, stderr } = await run('pre-snapshot');
+  it('refuses when the broker refuses: a token that is not in the instance\'s file (a copy of the instance asking)', async () => {
+    lxd.tokenFile = null;
+    lxd.tokenText = `${'0'.repeat(32)}\n`;
+    const { code, stderr } = await run('pre-snapshot', { input: aptInfo('apt-get upgrade') });
 
     expect(code).toBe(1);
-    expect(stderr).toContain('this container is not the one the hook was installed for: it was copied or renamed since');
-    expect(stderr).toContain('On the host: safeupdate hooks install web2 --mode snapshot');
-    expect((await curlCalls()).some((call) => call.includes('POST'))).toBe(false);
+    expect(stderr).toContain('refused: the host refused the snapshot: snapshot for run ');
+    expect(stderr).toContain(`the token is not in web1's ${PATHS.requestToken}`);
+    expect(created()).toEqual([]);
+    expect(brokerLog).toEqual([expect.stringMatching(/^warning web1: refused: snapshot for run \S+: the token is not in/)]);
+    // The refused run is not marked: the next call of it asks again.
+    expect((await run('pre-snapshot', { input: aptInfo('apt-get upgrade') })).code).toBe(1);
+    expect(brokerLog).toHaveLength(2);
+  });
 
-    await stub('meta-data', '#cloud-config\ninstance-id: id-of-web1\nlocal-hostname: web1\n');
-    expect((await run('pre-snapshot')).code).toBe(0);
+  it('refuses when the instance has its cap of hook snapshots', async () => {
+    lxd.snapshots = Array.from({ length: 10 }, (_, i) => snapshot(`safeupdate-hook-2026112${i}-000000`));
+    const { code, stderr } = await run('pre-snapshot', { input: aptInfo('apt-get upgrade') });
+    expect(code).toBe(1);
+    expect(stderr).toContain('10 hook snapshots exist (at most 10)');
+    expect(created()).toEqual([]);
   });
 
   it("lets safeupdate's own run through without a snapshot of its own: it took one", async () => {
-    await install(snapshotConfig());
-    const { code } = await run('pre-snapshot', { env: { SAFEUPDATE_RUN: 'r1' } });
+    const { code } = await run('pre-snapshot', { env: { SAFEUPDATE_RUN: 'r1' }, input: aptInfo('apt-get upgrade -y') });
     expect(code).toBe(0);
-    expect(await curlCalls()).toEqual([]);
+    expect(lxd.calls).toEqual([]);
     expect(await record()).toContain('snapshot_result=skipped: safeupdate run r1 took its own snapshot');
   });
 
-  it('the one-time flag skips the snapshot once, logged', async () => {
-    await install(snapshotConfig());
+  it('the one-time flag skips the snapshot of one apt run, logged; the next run takes one', async () => {
     await run('allow-once');
-    const first = await run('pre-snapshot');
+    const first = await run('pre-snapshot', { input: aptInfo('apt-get install foo') });
     expect(first.code).toBe(0);
-    expect(await curlCalls()).toEqual([]);
+    expect(first.stderr).toContain('one-time bypass used up');
+    expect(lxd.calls).toEqual([]);
     expect(await record()).toContain('snapshot_result=skipped: one-time bypass');
-    expect(await log()).toContain('no snapshot before');
+    expect(await log()).toContain('no snapshot before: apt-get install foo');
+    // The rest of the bypassed run goes on without asking.
+    expect((await run('pre-snapshot', { input: aptInfo('apt-get install foo') })).code).toBe(0);
+    expect(lxd.calls).toEqual([]);
 
-    expect((await run('pre-snapshot')).code).toBe(0);
-    expect((await curlCalls()).length).toBe(2);
+    expect((await run('pre-snapshot', { input: aptInfo('apt-get install foo'), newRun: true })).code).toBe(0);
+    expect(created()).toHaveLength(1);
   });
 
-  it('records the units failed before dpkg runs, which post-check does not blame on the update', async () => {
-    await install(snapshotConfig());
+  it('sends the units failed before dpkg runs with the request, as the baseline a rollback judges against, and keeps them here', async () => {
     await stub('failed-units', 'old-broken.service loaded failed failed Old\n');
-    await run('pre-snapshot');
+    expect((await run('pre-snapshot', { input: aptInfo('apt-get upgrade') })).code).toBe(0);
     expect(await read(join(root, 'var/lib/safeupdate-hook/baseline-failed'))).toBe('old-broken.service\n');
+    const [report] = await listReports(hostState);
+    expect(report!.instances[0]!.checks).toEqual([expect.objectContaining({ name: 'systemd', phase: 'baseline', failedUnits: ['old-broken.service'] })]);
   });
 });
 
@@ -355,6 +402,7 @@ describe('post-check (DPkg::Post-Invoke)', () => {
 
   beforeEach(async () => {
     await install(snapshotConfig());
+    await startBroker();
     await mkdir(join(root, 'run/systemd/system'), { recursive: true });
     await mkdir(join(root, 'var/lib/safeupdate-hook'), { recursive: true });
     await writeFile(join(root, 'var/lib/safeupdate-hook/last-run'), 'started=2026-11-26T04:20:55Z\ncommand=apt-get upgrade -y\nsnapshot=safeupdate-hook-20261126-042055\nsnapshot_result=taken\n');
@@ -429,14 +477,60 @@ describe('post-check (DPkg::Post-Invoke)', () => {
     expect(code).toBe(1);
     expect(stderr).toContain('No snapshot was taken before this apt run (skipped: one-time bypass)');
   });
+  it('sends the result to the broker: the run\'s report on the host, with its snapshot, is updated', async () => {
+    await rm(join(root, 'var/lib/safeupdate-hook/last-run'));
+    await checks('systemd\tyes\t5\t10\t', 'unit\tyes\t5\t10\tnginx');
+    await stub('unit-nginx', 'active');
+    expect((await run('pre-snapshot', { input: aptInfo('apt-get upgrade -y') })).code).toBe(0);
+    const { code, stderr } = await run('post-check');
+
+    expect(code, stderr).toBe(0);
+    expect(stderr).not.toContain('did not record');
+    expect(requests().at(-1)).toMatch(/^info web1: result for run \S+: recorded the checks' result$/);
+    const reports = await listReports(hostState);
+    expect(reports).toHaveLength(1);
+    const item = reports[0]!.instances[0]!;
+    expect(item).toMatchObject({ outcome: 'updated', error: null, snapshot: { name: created()[0] } });
+    expect(item.checks.map((check) => [check.name, check.phase, check.ok])).toEqual([
+      ['systemd', 'baseline', true], ['systemd', 'after-update', true], ['unit:nginx', 'after-update', true],
+    ]);
+    // The token of the second request is gone too.
+    expect(existsSync(join(root, PATHS.requestToken))).toBe(false);
+  });
+
+  it('a failed check: the run\'s report on the host needs attention, with the host\'s rollback command', async () => {
+    await rm(join(root, 'var/lib/safeupdate-hook/last-run'));
+    await checks('unit\tyes\t1\t10\tsafeupdate-demo');
+    await stub('unit-safeupdate-demo', 'failed');
+    expect((await run('pre-snapshot', { input: aptInfo('apt-get upgrade -y') })).code).toBe(0);
+    const name = created()[0]!;
+    const { code, stderr } = await run('post-check');
+
+    expect(code).toBe(1);
+    expect(stderr).toContain(`    safeupdate rollback web1 ${name}\n`);
+    const item = (await listReports(hostState))[0]!.instances[0]!;
+    expect(item.outcome).toBe('needs-attention');
+    expect(item.error).toEqual({ step: 'checks', message: `checks failed after the apt run: unit:safeupdate-demo (safeupdate-demo is failed); on the host: safeupdate rollback web1 ${name}` });
+  });
+
+  it('the host not answering does not change the checks\' verdict here: a warning, logged', async () => {
+    await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+    await checks('exec\tyes\t1\t10\ttrue');
+    const { code, stderr } = await run('post-check');
+    expect(code).toBe(0);
+    expect(stderr).toContain("safeupdate hook: warning: the host did not record this run's checks: cannot connect to");
+    expect(await log()).toContain('the host did not record the checks of: apt-get upgrade -y');
+  });
 });
 
-it('every script names its version on a line of its own, and is valid sh', async () => {
-  for (const name of [...SCRIPTS, '80safeupdate-guard', '80safeupdate-snapshot']) {
+it('every script names its version on a line of its own, and is valid sh (the client valid perl)', async () => {
+  for (const name of [...SCRIPTS, CLIENT, '05safeupdate-guard', '80safeupdate-snapshot']) {
     expect(renderTemplate(readTemplate(name), { version: VERSION })).toMatch(new RegExp(`^(#|//) safeupdate-hook-version: ${VERSION.replaceAll('.', '\\.')}$`, 'm'));
   }
   for (const name of SCRIPTS) {
     const { exitCode, stderr } = await execa('sh', ['-n', join(root, 'usr/local/lib/safeupdate', name)], { reject: false });
     expect(exitCode, `${name}: ${stderr}`).toBe(0);
   }
+  const perl = await execa('perl', ['-c', join(root, 'usr/local/lib/safeupdate', CLIENT)], { reject: false });
+  expect(perl.exitCode, perl.stderr).toBe(0);
 });

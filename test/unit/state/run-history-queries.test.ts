@@ -105,9 +105,9 @@ describe('findBaseline', () => {
     ]);
     // Another snapshot of the same instance, in another run.
     await save('run-2', 2, [instance('web1', 'safeupdate-2', [{ name: 'systemd', failedUnits: ['later.service'] }])]);
-    expect(await findBaseline(state, 'web1', 'safeupdate-1')).toEqual({ failedUnits: ['old.service'], passedChecks: ['systemd', 'exec:true'] });
-    expect(await findBaseline(state, 'web1', 'safeupdate-2')).toEqual({ failedUnits: ['later.service'], passedChecks: ['systemd'] });
-    expect(await findBaseline(state, 'db1', 'safeupdate-1')).toEqual({ failedUnits: ['db-old.service'], passedChecks: ['systemd'] });
+    expect(await findBaseline(state, 'web1', 'safeupdate-1')).toEqual({ failedUnits: ['old.service'], passedChecks: ['systemd', 'exec:true'], judged: ['systemd', 'unit:nginx', 'exec:true'] });
+    expect(await findBaseline(state, 'web1', 'safeupdate-2')).toEqual({ failedUnits: ['later.service'], passedChecks: ['systemd'], judged: ['systemd'] });
+    expect(await findBaseline(state, 'db1', 'safeupdate-1')).toEqual({ failedUnits: ['db-old.service'], passedChecks: ['systemd'], judged: ['systemd'] });
   });
 
   it('is null for a snapshot no saved run took (one made by hand), or another instance\'s', async () => {
@@ -116,10 +116,10 @@ describe('findBaseline', () => {
     expect(await findBaseline(state, 'db1', 'safeupdate-1')).toBeNull();
   });
 
-  it('a run whose baseline had no checks: nothing failed, nothing passed', async () => {
+  it('a run whose baseline had no checks: nothing failed, nothing passed, nothing judged', async () => {
     await save('run-1', 1, [instance('web1', 'safeupdate-1', [{ name: 'exec:true' }])]);
-    expect(await findBaseline(state, 'web1', 'safeupdate-1')).toEqual({ failedUnits: [], passedChecks: ['exec:true'] });
+    expect(await findBaseline(state, 'web1', 'safeupdate-1')).toEqual({ failedUnits: [], passedChecks: ['exec:true'], judged: ['exec:true'] });
     await save('run-2', 2, [instance('web1', 'safeupdate-2')]);
-    expect(await findBaseline(state, 'web1', 'safeupdate-2')).toEqual({ failedUnits: [], passedChecks: [] });
+    expect(await findBaseline(state, 'web1', 'safeupdate-2')).toEqual({ failedUnits: [], passedChecks: [], judged: [] });
   });
 });
