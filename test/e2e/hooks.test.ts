@@ -19,7 +19,7 @@ async function inside(name: string, script: string) {
 
 /** safeupdate's files in the container that are there. */
 async function hookFiles(name: string): Promise<string[]> {
-  const { output } = await inside(name, 'ls -d /etc/apt/apt.conf.d/80safeupdate-* /usr/local/lib/safeupdate /etc/safeupdate /var/lib/safeupdate-hook /var/log/safeupdate-guard.log /run/safeupdate 2>/dev/null; true');
+  const { output } = await inside(name, 'ls -d /etc/apt/apt.conf.d/*safeupdate-* /usr/local/lib/safeupdate /etc/safeupdate /var/lib/safeupdate-hook /var/log/safeupdate-guard.log /run/safeupdate 2>/dev/null; true');
   return output.split('\n').filter(Boolean);
 }
 
@@ -34,6 +34,12 @@ describe('guard mode: apt typed inside a container is sent to the host', () => {
     const again = await safeupdate(['hooks', 'install', name]);
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stdout).toContain(`${name}: guard hook already installed (0.1.0); nothing changed`);
+
+    // The guard comes before debconf's preconfigure in apt's list: a refused run asks no question first.
+    const hooks = (await inside(name, 'apt-config dump DPkg::Pre-Install-Pkgs')).output;
+    const guardAt = hooks.indexOf('/usr/local/lib/safeupdate/guard');
+    expect(guardAt, hooks).toBeGreaterThanOrEqual(0);
+    expect(hooks.indexOf('dpkg-preconfigure'), hooks).toBeGreaterThan(guardAt);
 
     // apt-get update never reaches dpkg: unaffected.
     expect((await inside(name, 'apt-get update -q')).exitCode).toBe(0);
@@ -76,7 +82,7 @@ describe('guard mode: apt typed inside a container is sent to the host', () => {
     const status = await safeupdate(['hooks', 'status', name, '--json']);
     expect(status.exitCode, status.stderr).toBe(0);
     const [seen] = (JSON.parse(status.stdout) as { instances: Array<Record<string, unknown>> }).instances;
-    expect(seen).toMatchObject({ mode: 'guard', packageVersion: '0.1.0', upToDate: true, problems: [], device: null, trust: null });
+    expect(seen).toMatchObject({ mode: 'guard', packageVersion: '0.1.0', upToDate: true, problems: [], device: null, broker: null, insecureLeftovers: [] });
     expect((seen!.files as Array<{ version: string; state: string }>).every((f) => f.version === '0.1.0' && f.state === 'current')).toBe(true);
 
     const uninstall = await safeupdate(['hooks', 'uninstall', name]);
