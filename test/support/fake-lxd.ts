@@ -36,6 +36,25 @@ export class FakeLxd implements Lxd {
   scriptProfiles = false;
   readonly calls: Array<{ method: Method; args: unknown[] }> = [];
 
+  private readonly holds: Array<{ method: Method; call: HeldCall }> = [];
+
+  /**
+   * Holds the next call of `method` open (scripted or not) until the test releases it: every other
+   * call finishes at once, so only a held one shows whether the caller awaits it before going on.
+   */
+  holdNext(method: Method): HeldCall {
+    const call = new HeldCall();
+    this.holds.push({ method, call });
+    return call;
+  }
+
+  private async heldOpen(method: Method): Promise<void> {
+    const index = this.holds.findIndex((hold) => hold.method === method);
+    if (index === -1) return;
+    const [hold] = this.holds.splice(index, 1);
+    await hold!.call.open();
+  }
+
   expect(method: Method, respond: (args: unknown[]) => unknown, match: (args: unknown[]) => boolean = () => true, describe: string = method): this {
     this.script.push({ method, respond, match, describe });
     return this;
@@ -55,6 +74,7 @@ export class FakeLxd implements Lxd {
       throw new Error(message);
     }
     this.script.shift();
+    await this.heldOpen(method);
     return next.respond(args);
   }
 
@@ -197,9 +217,30 @@ export class FakeLxd implements Lxd {
   private async profileCall<T>(method: Method, args: unknown[], act: () => T): Promise<T> {
     if (this.scriptProfiles) return this.take(method, args);
     this.calls.push({ method, args });
+    await this.heldOpen(method);
     return act();
   }
 }
+
+/** A call held open by `FakeLxd.holdNext`: `started` once it is made, finished by `release`. */
+export class HeldCall {
+  private markStarted!: () => void;
+  private finish!: () => void;
+  readonly started = new Promise<void>((resolve) => (this.markStarted = resolve));
+  private readonly released = new Promise<void>((resolve) => (this.finish = resolve));
+
+  open(): Promise<void> {
+    this.markStarted();
+    return this.released;
+  }
+
+  release(): void {
+    this.finish();
+  }
+}
+
+/** Lets every promise chain that can move on do so: what has not started by then waits on something. */
+export const settle = (ms = 250) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 let etags = 0;
 const nextEtag = () => `"fake-${(etags += 1)}"`;
