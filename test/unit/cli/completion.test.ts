@@ -20,7 +20,8 @@ describe('bash completion', () => {
     expect(await complete(['safeupdate', 'pr'])).toBe('prune');
     expect(await complete(['safeupdate', 'check', 'd'])).toBe('db1');
     expect(await complete(['safeupdate', 'web1', '--', 'ap'])).toBe('');
-  });
+    // Four shells one after the other: on a loaded machine more than vitest's default 5 s.
+  }, 30_000);
 
   it('zsh uses the same function through bashcompinit', () => {
     expect(completionScript('zsh', ['run'])).toMatch(/^#compdef safeupdate\n[\s\S]*bashcompinit[\s\S]*complete -F _safeupdate safeupdate/);

@@ -166,7 +166,7 @@ describe('the broker socket', () => {
     expect(MAX_REQUEST_BYTES).toBe(16 * 1024);
   });
 
-  it(`more than ${REQUESTS_PER_MINUTE} requests in a minute: every further one is refused unread; the refusals logged up to 20 a minute, then one line`, async () => {
+  it(`more than ${REQUESTS_PER_MINUTE} requests in a minute: every further one is refused unread; the refusals logged up to 20 a minute, then one line; the flood itself is logged however many were before it`, async () => {
     await start();
     for (let i = 0; i < REQUESTS_PER_MINUTE; i += 1) {
       expect(await parsed('nonsense\n')).toMatchObject({ ok: false, error: 'not JSON: nonsense' });
@@ -175,7 +175,13 @@ describe('the broker socket', () => {
     expect(await parsed(request())).toEqual({ ok: false, error: `more than ${REQUESTS_PER_MINUTE} requests in a minute` });
     expect(lxd.calls).toEqual([]);
     expect(log.slice(0, 20)).toEqual(Array.from({ length: 20 }, () => 'warning web1: refused: not JSON: nonsense'));
-    expect(log.slice(20)).toEqual(['warning web1: more than 20 refusals this minute; further ones are not logged until it passes']);
+    expect(log.slice(20)).toEqual([
+      'warning web1: more than 20 refusals this minute; further ones are not logged until it passes',
+      `warning web1: refused: more than ${REQUESTS_PER_MINUTE} requests in a minute; every request is refused until a minute passes`,
+    ]);
+    // The flood is logged once a minute, not once a request.
+    await ask(request());
+    expect(log).toHaveLength(22);
     // The connections refused unread are closed, not held: a flood does not leave the broker
     // counting them as open for good (then refusing every connection as "more than 5 at once").
     for (let i = 0; i < 6; i += 1) await ask(request());
