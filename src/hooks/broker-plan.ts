@@ -5,7 +5,7 @@ import { requireFeatures, serverLabel } from '../lxd/extensions.js';
 import { isSameRegistration, readRegistration, registrationFile, registrationKey, removeRegistration, socketPath, writeRegistration, REGISTRATION_DEFAULTS, type Registration } from './broker/registration.js';
 import { socketUnit, type HostServices } from './broker-units.js';
 import { CannotInstall } from './certificate.js';
-import type { Looked } from './install.js';
+import type { Looked } from './instance-state.js';
 import { BROKER_SOCKET_INSIDE, DEVICE_NAME } from './layout.js';
 import type { Action } from './plan.js';
 

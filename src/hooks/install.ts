@@ -1,13 +1,13 @@
 import type { CheckDefinition } from '../checks/check.js';
 import { LxdError } from '../errors.js';
 import type { ClientName } from '../lxd/dialect.js';
-import type { Instance, InstanceRef, Lxd, ServerApi } from '../lxd/lxd.js';
+import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
 import { shellQuote } from '../shell.js';
 import { planBroker, planBrokerRemoval } from './broker-plan.js';
 import type { HostServices } from './broker-units.js';
 import { CannotInstall } from './certificate.js';
-import { readHookState, type InstanceHookState } from './instance-state.js';
+import { readHookState, type Looked } from './instance-state.js';
 import { ALL_PATHS, APT_UNITS, CONF_DIR, DIRS, LIB_DIR, MODE_FILES, OLD_GUARD_APT_CONF, PATHS, trustName, type HookMode } from './layout.js';
 import { MIGRATION_NOTE, planMigration, revoke } from './migration.js';
 import type { Action, Plan } from './plan.js';
@@ -39,17 +39,6 @@ export interface InstallTarget extends HookTarget {
 export interface InstallOptions {
   mode: HookMode;
   disableTimers: boolean;
-}
-
-/** An instance on which hooks can be (un)installed: resolved, there and running, looked inside. */
-export interface Looked {
-  ref: InstanceRef;
-  project: string;
-  instance: Instance;
-  api: ServerApi;
-  state: InstanceHookState;
-  /** The installed hook.conf, or nothing. */
-  conf: Record<string, string>;
 }
 
 async function lookAt(lxd: Lxd, target: HookTarget, verb: string): Promise<Looked | { missing: InstanceRef }> {

@@ -1,5 +1,5 @@
 import { LxdError } from '../errors.js';
-import type { InstanceRef, Lxd } from '../lxd/lxd.js';
+import type { Instance, InstanceRef, Lxd, ServerApi } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
 import { ALL_PATHS, APT_UNITS, DIRS, GUARD_LOG, OLD_CLIENT_KEY, PATHS } from './layout.js';
 import { shellJoin, shellQuote } from '../shell.js';
@@ -19,6 +19,17 @@ export interface InstanceHookState {
   dirs: string[];
   /** apt's timers: `systemctl is-enabled`'s answer, `absent` when there is no such unit. */
   units: Record<string, string>;
+}
+
+/** An instance on which hooks can be (un)installed: resolved, there and running, looked inside. */
+export interface Looked {
+  ref: InstanceRef;
+  project: string;
+  instance: Instance;
+  api: ServerApi;
+  state: InstanceHookState;
+  /** The installed hook.conf, or nothing. */
+  conf: Record<string, string>;
 }
 
 /** Read-only. Paths are fixed, so the script is too; the key is listed but not read. */

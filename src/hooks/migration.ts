@@ -4,10 +4,9 @@
 // snapshots that still hold a copy of the file), then the key files and the proxy device.
 import type { Lxd, TrustedCertificate } from '../lxd/lxd.js';
 import { certificateFingerprint } from './certificate.js';
-import type { InstanceHookState } from './instance-state.js';
 import { OLD_CLIENT_CERT, OLD_DEVICE_NAME, OLD_TLS_DIR, OLD_TLS_FILES, trustName } from './layout.js';
 import type { Action } from './plan.js';
-import type { Looked } from './install.js';
+import type { InstanceHookState, Looked } from './instance-state.js';
 
 /** The trust entries that are this instance's hook's: by name, or by the fingerprint of the certificate in it. */
 export function oldTrustEntries(trust: TrustedCertificate[], name: string, state: InstanceHookState | null, recorded: string | undefined): TrustedCertificate[] {
