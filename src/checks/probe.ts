@@ -123,7 +123,8 @@ export async function attemptSafely(attempt: Attempt, context: CheckContext, tim
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  monotonic: () => performance.now(),
+  // Whole milliseconds, as the wall clock gave them: reports and views show durations as integers.
+  monotonic: () => Math.round(performance.now()),
   sleep: (ms, signal) =>
     new Promise((resolve) => {
       if (signal?.aborted) return resolve();

@@ -266,7 +266,7 @@ export class LxcClient implements Lxd {
     if (options.interactive && process.stdin.isTTY && (result.timedOut || result.isCanceled)) {
       await execa('stty', ['sane'], { stdin: 'inherit', reject: false });
     }
-    this.onCall({ command: [this.binary, ...args], durationMs: performance.now() - started, ok: result.exitCode === 0, process: true });
+    this.onCall({ command: [this.binary, ...args], durationMs: Math.round(performance.now() - started), ok: result.exitCode === 0, process: true });
     if (result.code === 'ENOENT') throw new LxdError(`the "${file}" command is not installed`, 'unreachable', [file, ...fileArgs]);
     const stderr = typeof result.stderr === 'string' ? result.stderr : '';
     // The client's own failures (daemon gone, instance stopped) also exit 1 with "Error: …" on stderr;
@@ -502,7 +502,7 @@ export class LxcClient implements Lxd {
     // A terminal's signal that lands between fork and setsid still reaches the child, which then dies
     // before it runs: nothing reached LXD, so it is run again. After setsid it cannot be reached.
     if (!result.timedOut && GROUP_SIGNALS.has(result.signal ?? '')) result = await call();
-    this.onCall({ command, durationMs: performance.now() - started, ok: result.exitCode === 0, process: true });
+    this.onCall({ command, durationMs: Math.round(performance.now() - started), ok: result.exitCode === 0, process: true });
     if (result.code === 'ENOENT') throw new LxdError(`the "${this.binary}" client is not installed`, 'unreachable', command);
     if (result.timedOut) {
       throw new LxdError(`${this.dialect.server} did not answer within ${Math.round(timeoutMs / 1000)}s (${command.join(' ')})`, 'timeout', command);

@@ -218,7 +218,7 @@ function settleOnce(command: string[], onCall: (call: LxdCall) => void, cleanup:
     if (settled) return;
     settled = true;
     cleanup();
-    onCall({ command, durationMs: performance.now() - started, ok, process: false });
+    onCall({ command, durationMs: Math.round(performance.now() - started), ok, process: false });
     outcome();
   };
 }
