@@ -89,7 +89,8 @@ export function labOn(client: ClientName) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const state = await unitState(name, unit);
-      if (!['activating', 'inactive', 'reloading', 'deactivating'].includes(state) || Date.now() > deadline) return state;
+      // '' is no state: systemd in a container that has just started may not answer on its bus yet.
+      if (!['', 'activating', 'inactive', 'reloading', 'deactivating'].includes(state) || Date.now() > deadline) return state;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
