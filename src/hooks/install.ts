@@ -200,11 +200,10 @@ export async function planUninstall(deps: HookDeps, target: HookTarget): Promise
     });
   }
   for (const path of ALL_PATHS) {
-    const handled = first.includes(path) || migration.actions.some((action) => action.describe.includes(` ${path} `));
-    if (!handled && state.files.has(path)) actions.push({ describe: `remove ${path}`, run: () => lxd.removeFile(ref, path) });
+    if (!first.includes(path) && !migration.removes.includes(path) && state.files.has(path)) actions.push({ describe: `remove ${path}`, run: () => lxd.removeFile(ref, path) });
   }
   for (const { path } of DIRS) {
-    if (!state.dirs.includes(path) || migration.actions.some((action) => action.describe === `remove ${path}`)) continue;
+    if (!state.dirs.includes(path) || migration.removes.includes(path)) continue;
     actions.push({
       describe: `remove ${path}`,
       run: async () => {

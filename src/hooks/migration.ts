@@ -23,23 +23,29 @@ export function revoke(lxd: Lxd, remote: string | null, entries: TrustedCertific
 }
 
 /** What the old mode left in and around the instance; empty when it left nothing. */
-export async function planMigration(lxd: Lxd, looked: Looked): Promise<{ actions: Action[]; found: string[] }> {
+/** `removes`: the paths in the instance its actions delete, so that an uninstall does not plan them twice. */
+export async function planMigration(lxd: Lxd, looked: Looked): Promise<{ actions: Action[]; found: string[]; removes: string[] }> {
   const { ref, project, instance, state, conf } = looked;
   const entries = oldTrustEntries(await lxd.listCertificates(ref.remote), trustName(ref.name, project), state, conf.cert_fingerprint);
   const actions = revoke(lxd, ref.remote, entries);
   const found = entries.map((entry) => `trust entry ${entry.name || entry.fingerprint.slice(0, 12)}`);
+  const removes: string[] = [];
   for (const path of OLD_TLS_FILES) {
     if (!state.files.has(path)) continue;
     found.push(path);
+    removes.push(path);
     actions.push({ describe: `delete ${path} (the old hook's ${path.endsWith('.key') ? 'LXD client key' : 'certificate'})`, run: () => lxd.removeFile(ref, path) });
   }
-  if (state.dirs.includes(OLD_TLS_DIR)) actions.push({ describe: `remove ${OLD_TLS_DIR}`, run: () => lxd.removeFile(ref, OLD_TLS_DIR) });
+  if (state.dirs.includes(OLD_TLS_DIR)) {
+    removes.push(OLD_TLS_DIR);
+    actions.push({ describe: `remove ${OLD_TLS_DIR}`, run: () => lxd.removeFile(ref, OLD_TLS_DIR) });
+  }
   const device = instance.devices[OLD_DEVICE_NAME];
   if (device) {
     found.push(`proxy device ${OLD_DEVICE_NAME}`);
     actions.push({ describe: `remove the old proxy device ${OLD_DEVICE_NAME} (${device.listen ?? '?'} → ${device.connect ?? '?'}: LXD's API inside)`, run: () => lxd.removeDevice(ref, OLD_DEVICE_NAME) });
   }
-  return { actions, found };
+  return { actions, found, removes };
 }
 
 export const MIGRATION_NOTE = 'the old certificate-based snapshot mode was found and removed: its LXD key is revoked, so copies of it in older snapshots are worthless';
