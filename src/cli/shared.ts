@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
@@ -16,7 +15,7 @@ import type { RunContext } from '../run/types.js';
 import { commandGuard, detectCi, guarded, outputFold, refuseUnwritableOutputs, writeOutputs } from './outputs.js';
 import { lineProgress } from './progress.js';
 import { taskList } from './task-list.js';
-import { saveReport } from '../state/run-history.js';
+import { newRunId, saveReport } from '../state/run-history.js';
 import { watchSignals } from './signals.js';
 
 export const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -104,7 +103,7 @@ export async function withRun(io: Io, flags: OutputFlags, view: RunView, work: (
   });
   // In a terminal, the live task list; with --verbose, --quiet or --json, and without a terminal, lines.
   const list = io.terminal && !view.lines && !flags.verbose && !flags.quiet && !flags.json ? taskList({ write: io.stderr }) : null;
-  const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${label}-${randomBytes(2).toString('hex')}`;
+  const runId = newRunId(label);
   const signals = watchSignals((message) => log.stderr(`${message}\n`), view.onInterrupt);
   // What a run costs in LXD: round trips, and the client processes among them (each ~30 ms).
   const lxdUse = { calls: 0, processes: 0, ms: 0 };

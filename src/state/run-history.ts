@@ -1,7 +1,13 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InstanceReport, Report } from '../report/report.js';
 import type { BaselineRecord } from './instance-record.js';
+
+/** A run's id: when it began (UTC, to the second), what it ran on, and a few random hex digits. */
+export function newRunId(label: string, at: Date = new Date()): string {
+  return `${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${label}-${randomBytes(2).toString('hex')}`;
+}
 
 /** Every run keeps its report in `<state>/runs/<run id>/report.json`, beside its logs and evidence. */
 export async function saveReport(report: Report): Promise<string> {

@@ -1,13 +1,12 @@
 // A hook run on the host: the broker keeps it as a run report beside the host's own runs, so that
 // `history`, `show` and `rollback` (with its baseline) know it. What the hook said (the command,
 // the user, the units failed before, the checks' results) is the instance's word and is marked so.
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckResult } from '../../checks/check.js';
 import { exitCodeFor } from '../../report/exit-codes.js';
 import { emptyInstanceReport, frameReport, type InstanceReport, type Report } from '../../report/report.js';
-import { saveReport } from '../../state/run-history.js';
+import { newRunId, saveReport } from '../../state/run-history.js';
 import type { RunMemory } from './memory.js';
 import type { CheckLine, ResultRequest, SnapshotRequest } from './protocol.js';
 import type { Registration } from './registration.js';
@@ -28,10 +27,6 @@ export function hookRollbackCommand(registration: Registration, snapshot: string
   return `safeupdate rollback ${registration.hostInstance} ${snapshot}${registration.hostOptions ? ` ${registration.hostOptions}` : ''}`;
 }
 
-function newReportId(now: Date, instance: string): string {
-  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${instance}-hook-${randomBytes(2).toString('hex')}`;
-}
-
 function frame(deps: ReportDeps, runId: string, startedAt: Date, command: string, item: InstanceReport): Report {
   const runDir = join(deps.stateDir, 'runs', runId);
   const exitCode = exitCodeFor(item.outcome, null);
@@ -48,7 +43,7 @@ export async function recordHookSnapshot(
   snapshot: { name: string; expiresAt: Date | null; startedAt: Date; seconds: number },
 ): Promise<string> {
   const { registration } = deps;
-  const runId = newReportId(snapshot.startedAt, registration.instance);
+  const runId = newRunId(`${registration.instance}-hook`, snapshot.startedAt);
   const item = emptyInstanceReport(registration.hostInstance, registration.project);
   item.startedAt = snapshot.startedAt.toISOString();
   item.durationMs = Math.round(snapshot.seconds * 1000);
@@ -70,7 +65,7 @@ export async function recordHookSnapshot(
 export async function recordHookResult(deps: ReportDeps, request: ResultRequest, run: RunMemory | null): Promise<string> {
   const now = deps.now();
   const existing = run ? await readHookReport(deps.stateDir, run.reportId) : null;
-  const runId = existing?.runId ?? run?.reportId ?? newReportId(now, deps.registration.instance);
+  const runId = existing?.runId ?? run?.reportId ?? newRunId(`${deps.registration.instance}-hook`, now);
   const item = existing?.instances[0] ?? emptyInstanceReport(deps.registration.hostInstance, deps.registration.project);
   if (!existing) {
     item.startedAt = now.toISOString();
