@@ -97,6 +97,7 @@ export async function main(argv: string[], given: Io): Promise<number> {
       .option('--rehearse [force]', 'first run the update and the checks on a throw-away copy of the snapshot; touch the instance only if the copy ends healthy (=force: also on a dir pool, where the copy is a full copy)')
       .option('--keep-unchanged', 'keep the snapshot even when the update changed no package')
       .option('--soak <duration>', 'after the checks pass, keep watching them and systemd\'s restart counters this long (e.g. 2m); a failure or a restart rolls back')
+      .option('--restart <when>', 'after the update and before the checks, restart the instance: auto (when the update left it due a restart: reboot-required, or processes running deleted files), always, or never (a due restart is then a warning) (default auto: costs a restart only when one is due)')
       .option('--no-package-report', 'do not read the installed packages before and after the update'),
   ))
     .on('option:expiry', oneForm('--expiry'))

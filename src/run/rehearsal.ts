@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises';
 import type { DeviceConfig, InstanceRef, Lxd } from '../lxd/lxd.js';
 import { formatRef, formatRefWithProject } from '../lxd/names.js';
 import { emptyInstanceReport, type InstanceReport, type RehearsalReport } from '../report/report.js';
-import { describeUpdateFailure, failedUnitsOf, requiredFailure } from './run-update.js';
+import { describeUpdateFailure, failedUnitsOf, requiredFailure, restartScope } from './run-update.js';
+import { restartWhenDue } from './restart.js';
 import { gib, Stages } from './stages.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
@@ -135,7 +136,7 @@ export async function rehearse(
   // A crash from here on may leave the copy: the record names it, so that `recover` can remove it.
   const unrecorded = await stage.mark({ rehearsalCopy: name });
   if (unrecorded) return { ok: false, outcome: 'not-started', failure: { step: 'rehearsal', message: `${unrecorded}; not making a copy that a crash could leave unaccounted for; nothing was updated` } };
-  stage.beginGroup(`Rehearse on ${name}`, ['rehearsal-copy', 'rehearsal-start', 'baseline', 'update', 'after-update', ...(options.soakMs === null ? [] : ['soak']), 'rehearsal-stop', 'rehearsal-delete']);
+  stage.beginGroup(`Rehearse on ${name}`, ['rehearsal-copy', 'rehearsal-start', 'baseline', 'update', ...(options.restart === 'never' ? [] : ['restart']), 'after-update', ...(options.soakMs === null ? [] : ['soak']), 'rehearsal-stop', 'rehearsal-delete']);
   let created = false;
   try {
     const made = await copy.step('rehearsal-copy', `Copy ${run.snapshot} to ${name}`, async () => {
@@ -171,6 +172,10 @@ export async function rehearse(
     // A command that never ran says nothing about the update.
     if ('step' in updated) return interrupt.aborted ? interrupted() : inconclusive(`on the copy ${name}: ${updated.message}`);
     let failure = describeUpdateFailure(updated, options, interrupt);
+    if (interrupt.aborted) return interrupted();
+    // The copy restarts as the real instance will: an update that breaks only at the next start fails here first.
+    if (!failure) failure = await restartWhenDue(restartScope(context, copy, copyItem), options.restart);
+    if (copyItem.restart) report.restart = copyItem.restart;
     if (interrupt.aborted) return interrupted();
     if (!failure) {
       const after = await copy.runChecks('after-update', onCopy, failedUnitsOf(before));

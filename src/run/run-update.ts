@@ -6,6 +6,7 @@ import { formatRef } from '../lxd/names.js';
 import { EXIT } from '../report/exit-codes.js';
 import { emptyInstanceReport, type InstanceReport, type Outcome, type Report } from '../report/report.js';
 import { describeRehearsal, refuseRehearsal, rehearse } from './rehearsal.js';
+import { restartWhenDue, type RestartScope } from './restart.js';
 import { failedCopyName, Stages } from './stages.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
@@ -114,6 +115,8 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
   // Read right after the command, so that a rolled-back update still reports what it had changed.
   const packagesAfter = packagesBefore && !interrupt.aborted ? await stage.readInventory('after') : null;
   const changes = packagesBefore && packagesAfter ? stage.recordChanges(packagesBefore, packagesAfter) : null;
+  // --restart: when the update left the instance due a restart, the checks judge the next boot, not the old processes.
+  if (!failure) failure = await restartWhenDue(restartScope(context, stage, item), options.restart);
   if (!failure) {
     const afterUpdate = await stage.runChecks('after-update', checks, failedUnitsOf(baseline));
     failure = interrupt.aborted ? interruptedFailure('after-update', interrupt) : requiredFailure('after-update', afterUpdate);
@@ -158,6 +161,16 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
     return finish('needs-attention', { step: 'after-rollback', message: `rolled back to ${snapshot.name} but still unhealthy: ${stillBroken.message}` });
   }
   return finish(interrupt.aborted || failure.signal ? 'interrupted' : 'rolled-back', failure);
+}
+
+/** What the restart (restart.ts) needs of a run's stages: kept apart so that it does not depend on their shape. */
+export function restartScope(context: RunContext, stage: Stages, item: InstanceReport): RestartScope {
+  return {
+    lxd: context.lxd, clock: context.clock, ref: stage.resolvedRef, interrupt: context.interrupt, item,
+    step: (action, title, run) => stage.step(action, title, run),
+    warn: (message) => stage.warn(message),
+    holdsLease: () => stage.holdsLease(),
+  };
 }
 
 export function requiredFailure(phase: Phase, results: CheckResult[]): Failure | null {

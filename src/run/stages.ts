@@ -24,6 +24,7 @@ import type { PackageManager } from '../packages/versions.js';
 import { lastLine } from '../checks/exec-check.js';
 import { collectEvidence } from './evidence.js';
 import { describeLeaseLoss } from './lease-loss.js';
+import { describeRestartPlan } from './restart.js';
 import { soak } from './soak.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
@@ -542,6 +543,7 @@ export class Stages {
       `snapshot ${this.item.instance} as ${options.snapshotName ?? `${SNAPSHOT_PREFIX}<UTC timestamp>`} (${expiry})`,
       `run ${JSON.stringify(options.command)} inside it (timeout ${formatDuration(options.timeoutMs)}${options.interactive ? ', interactive' : ''})`,
       checks.length ? `check ${checks.map((c) => c.name).join(', ')}` : 'no health checks: only the exit code decides',
+      describeRestartPlan(options.restart),
       ...(options.soakMs === null ? [] : [`then watch the checks and systemd's restart counters for ${formatDuration(options.soakMs)} (--soak); roll back if anything fails or restarts`]),
       ...(options.keep === null ? [] : [`after success: keep the ${options.keep} newest safeupdate snapshots, delete older ones`]),
       ...(options.copyTo === null ? [] : [`after success: refresh the instance with its snapshots to ${options.copyTo}:`]),

@@ -1,5 +1,6 @@
 import { LxdError } from '../../src/errors.js';
 import { LXC, type Dialect } from '../../src/lxd/dialect.js';
+import { RESTART_DUE_SCRIPT } from '../../src/checks/restart-due.js';
 import { USED_EXTENSIONS } from '../../src/lxd/extensions.js';
 import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, ListedInstance, Lxd, Profile, ProfileRef, ServerApi, ServerInfo, Snapshot, TrustedCertificate } from '../../src/lxd/lxd.js';
 
@@ -34,6 +35,12 @@ export class FakeLxd implements Lxd {
    */
   readonly profiles = new Map<string, Profile>();
   scriptProfiles = false;
+  /**
+   * The read after every passing update of whether a restart is due (checks/restart-due.ts).
+   * Unscripted, it answers "nothing due" (and is recorded in `calls`), so that runs that are not
+   * about restarts need not script it; true makes it a scripted call like any other.
+   */
+  scriptRestartDue = false;
   readonly calls: Array<{ method: Method; args: unknown[] }> = [];
 
   private readonly holds: Array<{ method: Method; call: HeldCall }> = [];
@@ -140,6 +147,10 @@ export class FakeLxd implements Lxd {
     return this.take('startInstance', [ref]);
   }
   async exec(ref: InstanceRef, argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    if (!this.scriptRestartDue && isRestartDue([ref, argv])) {
+      this.calls.push({ method: 'exec', args: [ref, argv, options] });
+      return restartDueOutput();
+    }
     const result: ExecResult = await this.take('exec', [ref, argv, options]);
     // As the real client does, non-interactive output also streams to the listener.
     if (options.onOutput && !options.interactive) {
@@ -273,4 +284,19 @@ export function systemdOutput(state: string, failed: string[] = [], jobs = 0): E
 
 export function unitOutput(active: string, sub: string, invocation = 'inv-1', result = 'success'): ExecResult {
   return execResult({ stdout: `LoadState=loaded\nActiveState=${active}\nSubState=${sub}\nResult=${result}\nInvocationID=${invocation}\nNRestarts=0\nJob=\n` });
+}
+
+export const isRestartDue = (args: unknown[]) => (args[1] as string[])[2] === RESTART_DUE_SCRIPT;
+/** The answer-to-the-restart-question exec after a restart: `true`. */
+export const isAnswerProbe = (args: unknown[]) => JSON.stringify(args[1]) === '["true"]';
+
+/**
+ * What the restart check prints: `reboot-required` and its packages, then the deleted mappings
+ * (`pid path` pairs become grep -H lines), then the names of those processes.
+ */
+export function restartDueOutput(due: { packages?: string[] | null; maps?: Array<[number, string, string]> } = {}): ExecResult {
+  const head = due.packages ? ['reboot-required', ...due.packages] : [];
+  const maps = (due.maps ?? []).map(([pid, , path], i) => `/proc/${pid}/maps:7f00000${i}000-7f00000${i}fff r-xp 00000000 fd:01 ${1000 + i}                    ${path} (deleted)`);
+  const names = [...new Map((due.maps ?? []).map(([pid, command]) => [pid, `${pid} ${command}`])).values()];
+  return execResult({ stdout: [...head, '--- deleted', ...maps, '--- comm', ...names, ''].join('\n') });
 }

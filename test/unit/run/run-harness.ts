@@ -36,6 +36,7 @@ export function runOptions(overrides: Partial<RunOptions> = {}): RunOptions {
     keepUnchanged: false,
     soakMs: null,
     rehearse: 'off',
+    restart: 'auto',
     interactive: false,
     ...overrides,
   };

@@ -267,13 +267,14 @@ describe('the plan of a dry run', () => {
     h.finalStatus();
     const { report, item } = await h.run({
       dryRun: true, checks: [defineCheck('exec:true'), defineCheck('unit:nginx')], snapshotName: 'safeupdate-before', expiryMs: 90 * 60_000,
-      timeoutMs: 30 * 60_000, interactive: true, keep: 3, copyTo: 'backup', rollback: false,
+      timeoutMs: 30 * 60_000, interactive: true, keep: 3, copyTo: 'backup', rollback: false, restart: 'always',
     });
     expect(report).toMatchObject({ outcome: 'planned', exitCode: 0, dryRun: true });
     expect(item.plan).toEqual([
       'snapshot web1 as safeupdate-before (expires in 1h30m)',
       'run ["apt-get","upgrade","-y"] inside it (timeout 30m, interactive)',
       'check exec:true, unit:nginx',
+      'after the update: restart before the checks, back within 2m (--restart always)',
       'after success: keep the 3 newest safeupdate snapshots, delete older ones',
       'after success: refresh the instance with its snapshots to backup:',
       'on failure: leave it as it is (--no-rollback)',
@@ -289,6 +290,7 @@ describe('the plan of a dry run', () => {
       'snapshot web1 as safeupdate-<UTC timestamp> (never expires)',
       'run ["apt-get","upgrade","-y"] inside it (timeout 1h)',
       'no health checks: only the exit code decides',
+      'after the update: restart when due (reboot-required, or processes running deleted files) before the checks, back within 2m (--restart auto)',
       'on failure: collect evidence, stop, restore the snapshot, start, check again',
       'not covered by rollback: /data (device data)',
       'space: pool default has 50.0 GiB free; LXD reports no disk usage for this instance (a dir pool without quota), and a snapshot there copies the whole root filesystem, so whether it fits cannot be told',
