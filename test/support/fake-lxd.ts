@@ -287,7 +287,7 @@ export function unitOutput(active: string, sub: string, invocation = 'inv-1', re
 }
 
 export const isRestartDue = (args: unknown[]) => (args[1] as string[])[2] === RESTART_DUE_SCRIPT;
-/** The answer-to-the-restart-question exec after a restart: `true`. */
+/** After a restart: does the instance run commands again (`true`)? */
 export const isAnswerProbe = (args: unknown[]) => JSON.stringify(args[1]) === '["true"]';
 
 /**
