@@ -31,6 +31,7 @@ Examples:
   safeupdate backup:db1 --project prod --expiry 7d -- sh -c 'apt-get update && apt-get -y dist-upgrade'
   safeupdate web1 --dry-run -- apt-get upgrade -y
   safeupdate web1 --refuse major --allow 'php8*' -- apt-get dist-upgrade -y
+  safeupdate web1 --restart always --soak 2m -- apt-get upgrade -y   (judge the next boot, then watch it)
 
 Checks: systemd | unit:<name> | exec:<shell command> | http(s)://host:port/path | tcp:host:port
   ({ip} in a URL or host is the instance's IPv4 address as LXD reports it)
