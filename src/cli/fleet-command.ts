@@ -9,7 +9,8 @@ import { selectInstances } from '../fleet/selection.js';
 import type { RunOptions } from '../run/run-update.js';
 import { runOptionsFor, toRunOptions, type RunFlags } from './run-options.js';
 import { selectionRequest, usesSelection, withSelectionOptions, type SelectionFlags } from './selection-options.js';
-import { INTERRUPT_RUN, wholeNumber, withRun, type Io, type OutputFlags } from './shared.js';
+import { INTERRUPT_RUN, wholeNumber, withRun, type OutputFlags } from './shared.js';
+import type { Io } from './io.js';
 
 export interface FleetFlags extends SelectionFlags {
   parallel?: number;

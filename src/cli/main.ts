@@ -14,7 +14,8 @@ import { hostId, LeaseBusy, leaseLengthMs, ServerLease, UnreadableLease } from '
 import { confirm } from './confirm.js';
 import { isFleet, runFleetCommand, withFleetOptions, type FleetFlags } from './fleet-command.js';
 import { resolveChecks, runOptionsFor, type RunFlags } from './run-options.js';
-import { bothFormsRefused, collect, INTERRUPT_RESTORE, INTERRUPT_RUN, lxdFor, version, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
+import { bothFormsRefused, collect, INTERRUPT_RESTORE, INTERRUPT_RUN, lxdFor, version, withOutputOptions, withRun, type OutputFlags } from './shared.js';
+import type { Io } from './io.js';
 import { addHooksCommands } from './hooks-commands.js';
 import { addRecordCommands } from './record-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
@@ -22,7 +23,7 @@ import { chooseInstances, usesSelection, withSelectionOptions, type SelectionFla
 import { cannotCheck } from '../fleet/selection.js';
 import { refuseStrayWords } from './stray-words.js';
 
-export type { Io } from './shared.js';
+export type { Io } from './io.js';
 
 const RUN_EXAMPLES = `
 Examples:

@@ -10,7 +10,7 @@ import type { Report } from '../report/report.js';
 import { findReport, listReports } from '../state/run-history.js';
 import { chooseClient } from '../lxd/dialect.js';
 import { completionScript } from './completion.js';
-import type { Io } from './shared.js';
+import type { Io } from './io.js';
 
 /** history, show, completion: finding past runs again, and the shell's help with names. */
 export function addRecordCommands(program: Command, io: Io, setExitCode: (code: number) => void): void {

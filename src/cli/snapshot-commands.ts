@@ -16,7 +16,8 @@ import { confirm } from './confirm.js';
 import { parseRemoteTarget, refuseCopyToSource, resolveChecks } from './run-options.js';
 import { syncInstances } from '../snapshots/sync.js';
 import { chooseInstances, groupsFor, usesSelection, withSelectionOptions, type SelectionFlags } from './selection-options.js';
-import { collect, INTERRUPT_RESTORE, lxdFor, wholeNumber, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
+import { collect, INTERRUPT_RESTORE, lxdFor, wholeNumber, withOutputOptions, withRun, type OutputFlags } from './shared.js';
+import type { Io } from './io.js';
 
 const enquirer = lazyRequire<typeof import('enquirer')>('enquirer');
 
