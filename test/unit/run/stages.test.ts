@@ -7,7 +7,7 @@ import type { ExecOptions } from '../../../src/lxd/lxd.js';
 import { emptyInstanceReport } from '../../../src/report/report.js';
 import { failedCopyName, Stages } from '../../../src/run/stages.js';
 import { AwaitingRecovery, CorruptRecord, InstanceBusy, InstanceRecordFile, type InstanceRecord } from '../../../src/state/instance-record.js';
-import { execResult, isCommand, isEvidence, isUnitCheck, runningContainer, systemdOutput, unitOutput } from '../../support/fake-lxd.js';
+import { execResult, isCommand, isEvidence, isUnitCheck, restoreOf, runningContainer, startOf, stopOf, systemdOutput, unitOutput } from '../../support/fake-lxd.js';
 import { COMMAND, GIB, resolved, RunHarness, snapshotOf } from './run-harness.js';
 
 // The stages of a run (stages.ts) as the report and the views see them: each step's action, title,
@@ -33,7 +33,7 @@ describe('a run that is rolled back, step by step', () => {
     h.lxd.expect('getInstance', () => runningContainer());
     h.lxd.expect('stopInstance', () => {
       h.clock.advance(700);
-    });
+    }, stopOf(resolved));
     h.restoreAndStart().systemdHealthy().finalStatus();
     const { report, item } = await h.run();
 
@@ -340,7 +340,7 @@ describe('the rollback steps', () => {
       atStop = JSON.parse(await readFile(h.recordPath, 'utf8'));
       return runningContainer();
     });
-    h.lxd.expect('stopInstance', () => undefined);
+    h.lxd.expect('stopInstance', () => undefined, stopOf(resolved));
     h.restoreAndStart().finalStatus();
     await h.run();
     expect(atStop).toMatchObject({ phase: 'rolling-back', snapshot: 'safeupdate-20261126-100000' });
@@ -351,7 +351,7 @@ describe('the rollback steps', () => {
     h.lxd.expect('getInstance', () => runningContainer());
     h.lxd.expect('stopInstance', () => {
       throw new LxdError('The instance is busy', 'failed', []);
-    });
+    }, stopOf(resolved));
     h.finalStatus();
     const { report, item } = await h.run();
     const s = 'safeupdate-20261126-100000';
@@ -366,10 +366,10 @@ describe('the rollback steps', () => {
 
   it('a failed start: exit 4, start it and read its log', async () => {
     h.preflight(undefined, false).snapshot().update(execResult({ exitCode: 1 })).evidence().stop('Stopped');
-    h.lxd.expect('restoreSnapshot', () => undefined);
+    h.lxd.expect('restoreSnapshot', () => undefined, restoreOf(resolved, () => h.taken));
     h.lxd.expect('startInstance', () => {
       throw new LxdError('Failed to run: forkstart', 'failed', []);
-    });
+    }, startOf(resolved));
     h.finalStatus('Stopped');
     const { item } = await h.run();
     expect(item.error).toEqual({
