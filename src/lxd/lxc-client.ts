@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Options as ExecaOptions } from 'execa';
 import { LxdError } from '../errors.js';
+import { instancePath, NEVER_EXPIRES, profilePath, toCertificate, toInstance, toServerInfo, toSnapshot, withQuery, type RawCertificate, type RawInstance, type RawProfile, type RawResources, type RawServer, type RawSnapshot, type RawState } from './api.js';
 import { LXC, type Dialect } from './dialect.js';
 import type { RestApi } from './rest.js';
 import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, ListedInstance, Lxd, LxdCall, Profile, ProfileRef, ServerApi, ServerInfo, Snapshot, TrustedCertificate } from './lxd.js';
@@ -24,8 +25,6 @@ export interface LxcClientOptions {
    */
   api?: () => Promise<RestApi | null>;
 }
-
-const NEVER_EXPIRES = '0001-01-01T00:00:00Z';
 
 /** execa (ESM only) loads with the first call to LXD: `--help` never needs it. */
 const loadExeca = () => import('execa');
@@ -99,13 +98,7 @@ export class LxcClient implements Lxd {
 
   async listSnapshots(ref: InstanceRef): Promise<Snapshot[]> {
     const raw = (await this.query(ref.remote, instancePath(ref, '/snapshots', 'recursion=1'))) as RawSnapshot[];
-    return raw.map((snapshot) => ({
-      name: snapshot.name,
-      createdAt: snapshot.created_at,
-      expiresAt: !snapshot.expires_at || snapshot.expires_at === NEVER_EXPIRES ? null : snapshot.expires_at,
-      stateful: snapshot.stateful,
-      sizeBytes: typeof snapshot.size === 'number' && snapshot.size >= 0 ? snapshot.size : null,
-    }));
+    return raw.map(toSnapshot);
   }
 
   async getSpace(ref: InstanceRef, pool: string, location: string | null): Promise<{ driver: string; freeBytes: number | null; usedByInstanceBytes: number | null }> {
@@ -334,23 +327,12 @@ export class LxcClient implements Lxd {
   }
 
   async getServer(remote: string | null): Promise<ServerInfo> {
-    const raw = (await this.query(remote, '/1.0')) as { config?: Record<string, unknown>; environment?: { certificate?: string } };
-    const address = raw.config?.['core.https_address'];
-    return {
-      httpsAddress: typeof address === 'string' && address !== '' ? address : null,
-      certificate: raw.environment?.certificate || null,
-    };
+    return toServerInfo((await this.query(remote, '/1.0')) as RawServer);
   }
 
   async listCertificates(remote: string | null): Promise<TrustedCertificate[]> {
-    const raw = (await this.query(remote, '/1.0/certificates?recursion=1')) as Array<Partial<TrustedCertificate> & { fingerprint: string }>;
-    return raw.map((entry) => ({
-      fingerprint: entry.fingerprint,
-      name: entry.name ?? '',
-      type: entry.type ?? 'client',
-      restricted: entry.restricted ?? false,
-      projects: entry.projects ?? [],
-    }));
+    const raw = (await this.query(remote, '/1.0/certificates?recursion=1')) as RawCertificate[];
+    return raw.map(toCertificate);
   }
 
   async addRestrictedCertificate(remote: string | null, name: string, certificate: string, projects: string[]): Promise<void> {
@@ -512,73 +494,12 @@ export class LxcClient implements Lxd {
   }
 }
 
-interface RawInstance {
-  name: string;
-  type: string;
-  status: string;
-  ephemeral: boolean;
-  /** The cluster member that holds the instance; "none" on a server that is not clustered. */
-  location?: string;
-  config?: Record<string, string>;
-  expanded_devices?: Record<string, Record<string, string>>;
-}
-
-function toInstance(raw: RawInstance): Instance {
-  return {
-    name: raw.name,
-    type: raw.type === 'virtual-machine' ? 'virtual-machine' : 'container',
-    status: raw.status,
-    ephemeral: raw.ephemeral,
-    devices: raw.expanded_devices ?? {},
-    location: raw.location && raw.location !== 'none' ? raw.location : null,
-  };
-}
-
-interface RawProfile {
-  description?: string;
-  config?: Record<string, string>;
-  used_by?: string[];
-}
-
-interface RawResources {
-  space?: { total?: number; used?: number };
-}
-
-interface RawState {
-  disk?: Record<string, { usage?: number }>;
-  network?: Record<string, { addresses?: Array<{ family: string; address: string; scope: string }> }>;
-}
-
-interface RawSnapshot {
-  name: string;
-  created_at: string;
-  expires_at?: string;
-  stateful: boolean;
-  size?: number;
-}
-
-
 function target(ref: { remote: string | null; name: string }): string {
   return ref.remote === null ? ref.name : `${ref.remote}:${ref.name}`;
 }
 
-function profilePath(profile: ProfileRef, suffix: string): string {
-  return `/1.0/profiles${suffix}${profile.project === null ? '' : `?project=${encodeURIComponent(profile.project)}`}`;
-}
-
 function projectFlag(ref: { project: string | null }): string[] {
   return ref.project === null ? [] : ['--project', ref.project];
-}
-
-function instancePath(ref: InstanceRef, suffix: string, query = ''): string {
-  const params = [ref.project === null ? '' : `project=${encodeURIComponent(ref.project)}`, query].filter(Boolean).join('&');
-  return `/1.0/instances/${encodeURIComponent(ref.name)}${suffix}${params ? `?${params}` : ''}`;
-}
-
-/** `path?a&b`, leaving out empty parameters. */
-function withQuery(path: string, ...params: string[]): string {
-  const query = params.filter(Boolean).join('&');
-  return query ? `${path}?${query}` : path;
 }
 
 function remotePath(remote: string | null, path: string): string {
