@@ -6,7 +6,7 @@ import { defaultChecks } from '../checks/defaults.js';
 import type { CheckDefinition, CheckResult, Phase } from '../checks/check.js';
 import { probe, type Timer } from '../checks/probe.js';
 import { formatDuration } from '../config/duration.js';
-import { LxdError, markInstanceMayHaveChanged } from '../errors.js';
+import { LxdError } from '../errors.js';
 import { commandLine, type Dialect, serverScope } from '../lxd/dialect.js';
 import { requireFeatures, serverLabel, type Feature } from '../lxd/extensions.js';
 import type { ExecResult, Instance, InstanceRef } from '../lxd/lxd.js';
@@ -25,26 +25,15 @@ import { lastLine } from '../checks/exec-check.js';
 import { collectEvidence } from './evidence.js';
 import { describeLeaseLoss } from './lease-loss.js';
 import { soak } from './soak.js';
+import { beginChanging, beginGroup, describeError, endGroup, Refusal, runScope, step, warn, type RunScope } from './steps/scope.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
 /** The stages of a run: each records its step in the report and tells the views. */
 export class Stages {
-  private readonly instanceDir: string;
-  private record: InstanceRecordFile | null = null;
-  /** The lock between hosts, on the instance's server; the record above is this host's. */
-  private lease: ServerLease | null = null;
-  /** From the first step that may change the instance on: an unexpected error then needs a human. */
-  private changing = false;
-  private keepRecord = false;
+  readonly scope: RunScope;
 
-  constructor(
-    private readonly context: RunContext,
-    private readonly item: InstanceReport,
-    /** As given; once locked, with the remote and project the client uses filled in. */
-    private ref: InstanceRef,
-  ) {
-    // One folder per instance, so that a fleet run keeps each instance's log and evidence apart.
-    this.instanceDir = join(context.runDir, item.instance.replace(':', '_'));
+  constructor(context: RunContext, item: InstanceReport, ref: InstanceRef) {
+    this.scope = runScope(context, item, ref);
   }
 
   /**
@@ -53,22 +42,22 @@ export class Stages {
    * take the same lock when prod is the client's current project.
    */
   async lock(command: string[]): Promise<{ ok: true } | { ok: false; failure: Failure }> {
-    const { runId, runDir, clock, lxd } = this.context;
+    const { runId, runDir, clock, lxd } = this.scope.context;
     try {
-      this.ref = await lxd.resolveRef(this.ref);
-      this.item.project = this.ref.project;
-      const record = new InstanceRecordFile(this.context.stateDir, this.ref, serverScope(lxd.dialect, this.ref.remote));
+      this.scope.ref = await lxd.resolveRef(this.scope.ref);
+      this.scope.item.project = this.scope.ref.project;
+      const record = new InstanceRecordFile(this.scope.context.stateDir, this.scope.ref, serverScope(lxd.dialect, this.scope.ref.remote));
       const { clearedStale } = await record.acquire({
-        runId, host: hostname(), instance: this.item.instance, ref: this.ref, command, startedAt: new Date(clock.now()).toISOString(), runDir,
+        runId, host: hostname(), instance: this.scope.item.instance, ref: this.scope.ref, command, startedAt: new Date(clock.now()).toISOString(), runDir,
       });
-      this.record = record;
+      this.scope.record = record;
       if (clearedStale) this.warn(`cleared the record of run ${clearedStale.runId}, which ended before it changed anything`);
     } catch (error) {
       if (error instanceof InstanceBusy || error instanceof AwaitingRecovery || error instanceof CorruptRecord || error instanceof LxdError) {
         return { ok: false, failure: { step: 'lock', message: error.message } };
       }
       // The state folder is unusable (full, read-only, not a folder): no lock, so no run.
-      return { ok: false, failure: { step: 'lock', message: `cannot take the lock in ${this.context.stateDir}: ${describeError(error)}; nothing changed` } };
+      return { ok: false, failure: { step: 'lock', message: `cannot take the lock in ${this.scope.context.stateDir}: ${describeError(error)}; nothing changed` } };
     }
     const leased = await this.takeLease(command);
     if (!leased.ok) await this.unlock();
@@ -80,7 +69,7 @@ export class Stages {
     const lease = this.newLease();
     try {
       const { tookOver } = await lease.acquire(await this.leaseHolder(command));
-      this.lease = lease;
+      this.scope.lease = lease;
       lease.startRenewing();
       if (tookOver) {
         this.warn(`took over the server lease of run ${tookOver.runId} on host ${tookOver.host} (pid ${tookOver.pid}), which stopped renewing it at ${tookOver.renewedAt} before it changed anything`);
@@ -91,26 +80,26 @@ export class Stages {
         return { ok: false, failure: { step: 'lock', message: error.message } };
       }
       // A client restricted to a project without its own profiles may not create one in `default`.
-      return { ok: false, failure: { step: 'lock', message: `cannot take the server lease ${lease.profile.name} for ${this.item.instance} (project ${this.ref.project}): ${describeError(error)}; nothing changed` } };
+      return { ok: false, failure: { step: 'lock', message: `cannot take the server lease ${lease.profile.name} for ${this.scope.item.instance} (project ${this.scope.ref.project}): ${describeError(error)}; nothing changed` } };
     }
   }
 
   newLease(): ServerLease {
-    return new ServerLease(this.context.lxd, this.ref, this.context.clock, leaseLengthMs(), (reason) => this.warn(`${reason}; no further change is started`));
+    return new ServerLease(this.scope.context.lxd, this.scope.ref, this.scope.context.clock, leaseLengthMs(), (reason) => this.warn(`${reason}; no further change is started`));
   }
 
   async leaseHolder(command: string[]): Promise<LeaseHolder> {
-    const { runId, clock, stateDir } = this.context;
+    const { runId, clock, stateDir } = this.scope.context;
     return {
-      runId, hostId: await hostId(stateDir), host: hostname(), ...thisProcess(), instance: this.item.instance, command,
+      runId, hostId: await hostId(stateDir), host: hostname(), ...thisProcess(), instance: this.scope.item.instance, command,
       startedAt: new Date(clock.now()).toISOString(),
     };
   }
 
   /** Holds an existing record and lease (for `recover`, which took them over). */
   adopt(record: InstanceRecordFile | null, lease: ServerLease | null): void {
-    this.record = record;
-    this.lease = lease;
+    this.scope.record = record;
+    this.scope.lease = lease;
     lease?.startRenewing();
   }
 
@@ -119,27 +108,27 @@ export class Stages {
    * after it): the record stays for `recover`, and the next run refuses until then.
    */
   awaitRecovery(): void {
-    this.keepRecord = true;
+    this.scope.keepRecord = true;
   }
 
   /** Ends the run's hold on the instance; the record is removed unless it awaits recovery. */
   async unlock(): Promise<void> {
-    const record = this.record;
-    const lease = this.lease;
-    this.record = null;
-    this.lease = null;
+    const record = this.scope.record;
+    const lease = this.scope.lease;
+    this.scope.record = null;
+    this.scope.lease = null;
     try {
-      if (this.keepRecord) await lease?.keepForRecovery();
+      if (this.scope.keepRecord) await lease?.keepForRecovery();
       else await lease?.release();
     } catch (error) {
-      this.warn(`could not ${this.keepRecord ? 'keep' : 'remove'} the server lease ${lease!.profile.name}: ${describeError(error)}; ` +
-        `${this.keepRecord ? 'other hosts may start on this instance once it expires' : `it expires by itself; clear it sooner with ${recoverCommand(this.ref)} --forget`}`);
+      this.warn(`could not ${this.scope.keepRecord ? 'keep' : 'remove'} the server lease ${lease!.profile.name}: ${describeError(error)}; ` +
+        `${this.scope.keepRecord ? 'other hosts may start on this instance once it expires' : `it expires by itself; clear it sooner with ${recoverCommand(this.scope.ref)} --forget`}`);
     }
-    if (!record || this.keepRecord) return;
+    if (!record || this.scope.keepRecord) return;
     try {
       await record.release();
     } catch (error) {
-      this.warn(`could not remove the record ${record.path}: ${describeError(error)}; clear it with ${recoverCommand(this.ref)} --forget`);
+      this.warn(`could not remove the record ${record.path}: ${describeError(error)}; clear it with ${recoverCommand(this.scope.ref)} --forget`);
     }
   }
 
@@ -149,16 +138,16 @@ export class Stages {
    * on without it; during a rollback it is only a warning: the rollback never waits on the disk.
    */
   async mark(patch: Partial<Pick<InstanceRecord, 'phase' | 'snapshot' | 'baseline' | 'rehearsalCopy'>>): Promise<string | null> {
-    if (this.record) {
+    if (this.scope.record) {
       try {
-        await this.record.update(patch);
+        await this.scope.record.update(patch);
       } catch (error) {
-        return `could not write the record ${this.record.path}: ${describeError(error)}`;
+        return `could not write the record ${this.scope.record.path}: ${describeError(error)}`;
       }
     }
     // The copy is this host's to clean up: other hosts never need its name.
     const { rehearsalCopy, ...shared } = patch;
-    return rehearsalCopy !== undefined && !Object.keys(shared).length ? null : ((await this.lease?.mark(shared)) ?? null);
+    return rehearsalCopy !== undefined && !Object.keys(shared).length ? null : ((await this.scope.lease?.mark(shared)) ?? null);
   }
 
   /**
@@ -167,25 +156,24 @@ export class Stages {
    * LXD is not a loss by itself: the lease's own expiry decides, as for every renewal.
    */
   async holdsLease(): Promise<boolean> {
-    if (!this.lease) return true;
-    await this.lease.renew().catch(() => {});
-    return this.lease.lostReason === null;
+    if (!this.scope.lease) return true;
+    await this.scope.lease.renew().catch(() => {});
+    return this.scope.lease.lostReason === null;
   }
 
   /** Why this run stopped after losing its lease (who holds it now, what this run had done); null while it holds it. */
   async leaseLoss(): Promise<Failure | null> {
-    const reason = this.lease?.lostReason;
+    const reason = this.scope.lease?.lostReason;
     if (!reason) return null;
-    return { step: 'lease', message: describeLeaseLoss(reason, await this.lease!.describeHolderNow(), this.item, recoverCommand(this.ref)) };
+    return { step: 'lease', message: describeLeaseLoss(reason, await this.scope.lease!.describeHolderNow(), this.scope.item, recoverCommand(this.scope.ref)) };
   }
 
   get mayHaveChanged(): boolean {
-    return this.changing;
+    return this.scope.changing;
   }
 
   private beginChanging(): void {
-    this.changing = true;
-    markInstanceMayHaveChanged();
+    beginChanging(this.scope);
   }
 
   /**
@@ -194,39 +182,38 @@ export class Stages {
    */
   internalError(error: unknown): Failure & { outcome: Outcome } {
     const message = `internal error: ${describeError(error)}`;
-    if (!this.changing) return { outcome: 'not-started', step: 'internal', message: `${message}; nothing changed` };
+    if (!this.scope.changing) return { outcome: 'not-started', step: 'internal', message: `${message}; nothing changed` };
     this.awaitRecovery();
-    return { outcome: 'needs-attention', step: 'internal', message: `${message}; the instance may have changed. Check it, then: ${recoverCommand(this.ref)}` };
+    return { outcome: 'needs-attention', step: 'internal', message: `${message}; the instance may have changed. Check it, then: ${recoverCommand(this.scope.ref)}` };
   }
 
   /** The instance as resolved by the lock: for records and the commands printed for a human. */
   get resolvedRef(): InstanceRef {
-    return this.ref;
+    return this.scope.ref;
   }
 
   warn(message: string): void {
-    this.item.warnings.push(message);
-    this.context.emit({ type: 'warning', message });
+    warn(this.scope, message);
   }
 
   async preflight(options: RunOptions): Promise<{ checks: CheckDefinition[] } | { failure: Failure }> {
-    const { lxd } = this.context;
-    const ref = this.ref;
-    const outcome = await this.step('preflight', `Preflight ${this.item.instance}`, async () => {
+    const { lxd } = this.scope.context;
+    const ref = this.scope.ref;
+    const outcome = await this.step('preflight', `Preflight ${this.scope.item.instance}`, async () => {
       requireFeatures(await lxd.checkReachable(ref.remote), runFeatures(options), serverLabel(ref.remote));
       const instance = await lxd.getInstance(ref);
-      const refusal = refuseInstance(instance, this.item.instance, ref, lxd.dialect);
+      const refusal = refuseInstance(instance, this.scope.item.instance, ref, lxd.dialect);
       if (refusal) throw new Refusal(refusal);
-      this.item.uncoveredVolumes = uncoveredVolumes(instance!);
+      this.scope.item.uncoveredVolumes = uncoveredVolumes(instance!);
       const pool = instance!.devices.root?.pool ?? 'default';
       const space = await lxd.getSpace(ref, pool, instance!.location);
       // Only the dir driver copies the whole root filesystem; copy-on-write drivers share blocks.
       const neededBytes = space.driver === 'dir' ? space.usedByInstanceBytes : 0;
-      this.item.space = { pool, driver: space.driver, freeBytes: space.freeBytes, neededBytes };
+      this.scope.item.space = { pool, driver: space.driver, freeBytes: space.freeBytes, neededBytes };
       if (space.freeBytes !== null && neededBytes !== null && neededBytes > space.freeBytes) {
-        throw new Refusal(`the snapshot would not fit: ${this.item.instance} uses ${gib(neededBytes)}, which a snapshot on the dir pool ${pool} copies, and the pool has ${gib(space.freeBytes)} free`);
+        throw new Refusal(`the snapshot would not fit: ${this.scope.item.instance} uses ${gib(neededBytes)}, which a snapshot on the dir pool ${pool} copies, and the pool has ${gib(space.freeBytes)} free`);
       }
-      for (const volume of this.item.uncoveredVolumes) {
+      for (const volume of this.scope.item.uncoveredVolumes) {
         this.warn(`${volume.path} (device ${volume.device}, ${volume.pool ? `volume ${volume.pool}/${volume.source}` : `host path ${volume.source}`}) is not in the snapshot: not covered by rollback`);
       }
       return { checks: await this.checksFor(options.checks), message: `${instance!.status} ${instance!.type}` };
@@ -238,22 +225,22 @@ export class Stages {
   /** The configured checks, else the defaults for this instance. */
   async checksFor(configured: CheckDefinition[] | null): Promise<CheckDefinition[]> {
     if (configured) return configured;
-    const found = await defaultChecks(this.context.lxd, this.ref);
+    const found = await defaultChecks(this.scope.context.lxd, this.scope.ref);
     if (found.warning) this.warn(`${found.warning}: only the update command's exit code decides`);
     return found.checks;
   }
 
   async runChecks(phase: Phase, checks: CheckDefinition[], baselineFailedUnits: string[]): Promise<CheckResult[]> {
-    const { lxd, clock, emit, interrupt } = this.context;
+    const { lxd, clock, emit, interrupt } = this.scope.context;
     if (checks.length === 0) return [];
     const results: CheckResult[] = [];
     // After a rollback the run must finish proving its state: a second interrupt does not cut it short.
     const signal = phase === 'after-rollback' ? undefined : interrupt;
     await this.step(phase, `Checks (${phase})`, async () => {
       for (const check of checks) {
-        const result = await probe(check, { lxd, ref: this.ref, phase, baselineFailedUnits, ...(signal ? { signal } : {}) }, clock);
+        const result = await probe(check, { lxd, ref: this.scope.ref, phase, baselineFailedUnits, ...(signal ? { signal } : {}) }, clock);
         results.push(result);
-        this.item.checks.push(result);
+        this.scope.item.checks.push(result);
         emit({ type: 'check', result });
         if (!result.ok && !result.required) this.warn(`check ${result.name} failed (${phase}, not required): ${result.message}`);
       }
@@ -269,17 +256,17 @@ export class Stages {
    * early, and the caller decides what that means.
    */
   async soak(checks: CheckDefinition[], durationMs: number, baselineFailedUnits: string[]): Promise<Failure | null> {
-    const { lxd, clock, emit, interrupt } = this.context;
+    const { lxd, clock, emit, interrupt } = this.scope.context;
     if (checks.length === 0) this.warn('--soak with no health checks: nothing to watch; only the time passes');
     let failure: string | null = null;
     const outcome = await this.step('soak', `Soak for ${formatDuration(durationMs)}`, async () => {
       const watch = await soak(checks, durationMs, {
-        lxd, ref: this.ref, clock, baselineFailedUnits, signal: interrupt,
+        lxd, ref: this.scope.ref, clock, baselineFailedUnits, signal: interrupt,
         progress: (message) => emit({ type: 'progress', message }),
       });
-      this.item.soak = { requestedMs: durationMs, elapsedMs: watch.elapsedMs, samples: watch.samples, ok: watch.failure === null && !interrupt.aborted };
+      this.scope.item.soak = { requestedMs: durationMs, elapsedMs: watch.elapsedMs, samples: watch.samples, ok: watch.failure === null && !interrupt.aborted };
       for (const result of watch.results) {
-        this.item.checks.push(result);
+        this.scope.item.checks.push(result);
         emit({ type: 'check', result });
         if (!result.ok && !result.required) this.warn(`check ${result.name} failed (soak, not required): ${result.message}`);
       }
@@ -294,17 +281,17 @@ export class Stages {
   }
 
   async takeSnapshot(options: RunOptions): Promise<{ name: string } | { failure: Failure }> {
-    const { lxd, clock } = this.context;
+    const { lxd, clock } = this.scope.context;
     const outcome = await this.step('snapshot', 'Snapshot', async () => {
-      const existing = new Set((await lxd.listSnapshots(this.ref)).map((s) => s.name));
+      const existing = new Set((await lxd.listSnapshots(this.scope.ref)).map((s) => s.name));
       const name = chooseSnapshotName(options.snapshotName, existing, new Date(clock.now()));
-      if (name === null) throw new Refusal(`snapshot ${options.snapshotName} already exists on ${this.item.instance}; safeupdate never replaces a snapshot`);
+      if (name === null) throw new Refusal(`snapshot ${options.snapshotName} already exists on ${this.scope.item.instance}; safeupdate never replaces a snapshot`);
       // Whole seconds: the expiry is read by people and compared by scripts.
       const expiresAt = options.expiryMs === null ? null : new Date(Math.floor((clock.now() + options.expiryMs) / 1000) * 1000);
       const unrecorded = await this.mark({ phase: 'snapshotting', snapshot: name });
       if (unrecorded) throw new Refusal(`${unrecorded}; not taking a snapshot that a crash could leave unaccounted for`);
-      await lxd.createSnapshot(this.ref, name, expiresAt);
-      this.item.snapshot = { name, expiresAt: expiresAt?.toISOString() ?? null };
+      await lxd.createSnapshot(this.scope.ref, name, expiresAt);
+      this.scope.item.snapshot = { name, expiresAt: expiresAt?.toISOString() ?? null };
       return { name, message: `${name}, ${expiresAt ? `expires ${expiresAt.toISOString()}` : 'never expires'}` };
     });
     if (!outcome.ok) return { failure: { step: 'snapshot', message: `snapshot failed: ${outcome.message}` } };
@@ -312,24 +299,24 @@ export class Stages {
   }
 
   async runUpdateCommand(options: RunOptions): Promise<ExecResult | Failure> {
-    const { lxd, emit, interrupt } = this.context;
+    const { lxd, emit, interrupt } = this.scope.context;
     const unrecorded = await this.mark({ phase: 'updating' });
     if (unrecorded) return { step: 'update', message: `${unrecorded}; not starting the update, which a crash could then leave unrecoverable` };
     // The last moment to stop cleanly: an update started with an aborted signal is cut at once and must then be rolled back.
     if (interrupt.aborted) return { step: 'update', message: `interrupted by ${String(interrupt.reason)} before the update command started` };
     this.beginChanging();
-    const logFile = join(this.instanceDir, 'update.log');
-    this.item.update.logFile = logFile;
+    const logFile = join(this.scope.instanceDir, 'update.log');
+    this.scope.item.update.logFile = logFile;
     const log = await this.openLog(logFile);
     log.write(`$ ${options.command.join(' ')}\n`);
     if (options.interactive) log.write(`(interactive: the terminal's transcript is in ${logFile}.tty)\n`);
     // SAFEUPDATE_RUN marks safeupdate's own run for the apt hooks inside (hooks/apt): the guard lets it through.
-    const env = { ...(options.interactive ? options.env : { DEBIAN_FRONTEND: 'noninteractive', ...options.env }), SAFEUPDATE_RUN: this.context.runId };
+    const env = { ...(options.interactive ? options.env : { DEBIAN_FRONTEND: 'noninteractive', ...options.env }), SAFEUPDATE_RUN: this.scope.context.runId };
     let result: ExecResult | undefined;
     const outcome = await this.step('update', `Update: ${options.command.join(' ')}`, async () => {
       if (options.interactive) emit({ type: 'update-owns-terminal', owns: true });
       try {
-        result = await lxd.exec(this.ref, options.command, {
+        result = await lxd.exec(this.scope.ref, options.command, {
           env,
           interactive: options.interactive,
           // script(1) cannot start without its transcript file: none where the log's folder is unusable.
@@ -344,23 +331,23 @@ export class Stages {
       } finally {
         if (options.interactive) emit({ type: 'update-owns-terminal', owns: false });
       }
-      Object.assign(this.item.update, { exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut });
+      Object.assign(this.scope.item.update, { exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut });
       const message = result.timedOut ? 'timed out' : result.canceled ? 'interrupted' : `exit ${result.exitCode ?? result.signal}`;
       if (result.exitCode !== 0) throw new Refusal(message);
       return { message };
     });
-    this.item.update.durationMs = this.item.steps.at(-1)?.durationMs ?? null;
+    this.scope.item.update.durationMs = this.scope.item.steps.at(-1)?.durationMs ?? null;
     await log.close();
     if (!result) return { step: 'update', message: `could not run the update command: ${outcome.ok ? '' : outcome.message}` };
     return result;
   }
 
   async saveEvidence(checks: CheckDefinition[]): Promise<void> {
-    const dir = join(this.instanceDir, 'evidence');
+    const dir = join(this.scope.instanceDir, 'evidence');
     const units = checks.flatMap((check) => (check.spec.kind === 'unit' ? [check.spec.unit] : []));
     const outcome = await this.step('evidence', 'Collect evidence', async () => {
-      this.item.evidenceDir = dir;
-      return { message: await collectEvidence(this.context.lxd, this.ref, dir, units) };
+      this.scope.item.evidenceDir = dir;
+      return { message: await collectEvidence(this.scope.context.lxd, this.scope.ref, dir, units) };
     });
     if (!outcome.ok) this.warn(`evidence: ${outcome.message}`);
   }
@@ -371,7 +358,7 @@ export class Stages {
    */
   async readInventory(when: 'before' | 'after'): Promise<Inventory | null> {
     const outcome = await this.step(`packages-${when}`, `Packages (${when} the update)`, async () => {
-      const result = await this.context.lxd.exec(this.ref, ['sh', '-c', INVENTORY_SCRIPT], { timeoutMs: PACKAGE_READ_TIMEOUT_MS });
+      const result = await this.scope.context.lxd.exec(this.scope.ref, ['sh', '-c', INVENTORY_SCRIPT], { timeoutMs: PACKAGE_READ_TIMEOUT_MS });
       if (result.exitCode !== 0) throw new Refusal(`the inventory exited ${result.exitCode ?? result.signal}${lastLine(result.stderr) ? `: ${lastLine(result.stderr)}` : ''}`);
       const inventory = parseInventory(result.stdout);
       return { message: `${inventory.packages.size} installed (${inventory.manager})`, inventory };
@@ -394,7 +381,7 @@ export class Stages {
     const plan = simulationOf(command);
     if ('reason' in plan) return plan;
     const outcome = await this.step('simulate', `Simulate: ${plan.argv.join(' ')}`, async () => {
-      const result = await this.context.lxd.exec(this.ref, plan.argv, { timeoutMs: PACKAGE_READ_TIMEOUT_MS, env: { LC_ALL: 'C' } });
+      const result = await this.scope.context.lxd.exec(this.scope.ref, plan.argv, { timeoutMs: PACKAGE_READ_TIMEOUT_MS, env: { LC_ALL: 'C' } });
       if (result.exitCode !== 0) throw new Refusal(`${plan.argv.join(' ')} exited ${result.exitCode ?? result.signal}${lastLine(result.stderr) ? `: ${lastLine(result.stderr)}` : ''}`);
       const changes = parseSimulation(result.stdout);
       return { message: changes.length ? `${changes.length} package(s) would change` : 'no package would change', changes };
@@ -419,28 +406,27 @@ export class Stages {
   async forgetUnchangedSnapshot(name: string): Promise<boolean> {
     if (!(await this.holdsLease())) return false;
     const outcome = await this.step('forget-snapshot', `Delete ${name}: no package changed`, async () => {
-      const plan = { instance: this.item.instance, ref: this.ref, decisions: [{ snapshot: { name, createdAt: '', expiresAt: null, stateful: false, sizeBytes: null }, keep: false, reason: 'no package changed' }] };
-      const result = await executePrune(this.context.lxd, plan);
+      const plan = { instance: this.scope.item.instance, ref: this.scope.ref, decisions: [{ snapshot: { name, createdAt: '', expiresAt: null, stateful: false, sizeBytes: null }, keep: false, reason: 'no package changed' }] };
+      const result = await executePrune(this.scope.context.lxd, plan);
       if (result.failed.length) throw new Refusal(result.failed[0]!.message);
       return { message: `deleted ${name} (--keep-unchanged keeps it)` };
     });
-    if (outcome.ok && this.item.packages) this.item.packages.snapshotDeleted = true;
+    if (outcome.ok && this.scope.item.packages) this.scope.item.packages.snapshotDeleted = true;
     if (!outcome.ok) this.warn(`no package changed, but the snapshot ${name} could not be deleted: ${outcome.message}`);
     return outcome.ok;
   }
 
   private recordPackages(manager: PackageManager, changes: PackageChange[], simulated: boolean): PackageChange[] {
-    this.item.packages = { manager, simulated, changes, counts: countBumps(changes), snapshotDeleted: false };
+    this.scope.item.packages = { manager, simulated, changes, counts: countBumps(changes), snapshotDeleted: false };
     return changes;
   }
 
-  /** Announces steps that belong together, so that views can show them as one group. */
   beginGroup(title: string, actions: string[]): void {
-    this.context.emit({ type: 'group-start', title, actions });
+    beginGroup(this.scope, title, actions);
   }
 
   endGroup(): void {
-    this.context.emit({ type: 'group-end' });
+    endGroup(this.scope);
   }
 
   /**
@@ -452,7 +438,7 @@ export class Stages {
     snapshot: string,
     { keepFailedAs = null, start = true }: { keepFailedAs?: string | null; start?: boolean } = {},
   ): Promise<{ ok: true } | { ok: false; failure: Failure }> {
-    const { lxd } = this.context;
+    const { lxd } = this.scope.context;
     // The mark renews the lease: one lost by now belongs to another host, which may be recovering the instance itself.
     // With the snapshot: a manual rollback's record names none yet, and `recover` needs it.
     const unrecorded = await this.mark({ phase: 'rolling-back', snapshot });
@@ -460,19 +446,19 @@ export class Stages {
     if (lostBefore) return { ok: false, failure: lostBefore };
     // Only the disk failed: the rollback never waits on it.
     if (unrecorded) this.warn(`${unrecorded}; rolling back regardless`);
-    this.item.rollback.performed = true;
+    this.scope.item.rollback.performed = true;
     this.beginChanging();
     const steps: Array<[string, string, () => Promise<void>]> = [
-      ['stop', `Stop ${this.item.instance}`, async () => {
-        const instance = await lxd.getInstance(this.ref);
-        if (instance && instance.status !== 'Stopped') await lxd.stopInstance(this.ref, { force: true });
+      ['stop', `Stop ${this.scope.item.instance}`, async () => {
+        const instance = await lxd.getInstance(this.scope.ref);
+        if (instance && instance.status !== 'Stopped') await lxd.stopInstance(this.scope.ref, { force: true });
       }],
       ...(keepFailedAs === null ? [] : [['keep-failed', `Keep the failed state as ${keepFailedAs}`, async () => {
-        await lxd.copyInstance(this.ref, keepFailedAs);
-        this.item.keptFailedCopy = keepFailedAs;
+        await lxd.copyInstance(this.scope.ref, keepFailedAs);
+        this.scope.item.keptFailedCopy = keepFailedAs;
       }] as [string, string, () => Promise<void>]]),
-      ['restore', `Restore ${snapshot}`, () => lxd.restoreSnapshot(this.ref, snapshot)],
-      ...(start ? [['start', `Start ${this.item.instance}`, () => lxd.startInstance(this.ref)] as [string, string, () => Promise<void>]] : []),
+      ['restore', `Restore ${snapshot}`, () => lxd.restoreSnapshot(this.scope.ref, snapshot)],
+      ...(start ? [['start', `Start ${this.scope.item.instance}`, () => lxd.startInstance(this.scope.ref)] as [string, string, () => Promise<void>]] : []),
     ];
     for (const [action, title, run] of steps) {
       if (!(await this.holdsLease())) return { ok: false, failure: (await this.leaseLoss())! };
@@ -480,7 +466,7 @@ export class Stages {
         await run();
         return { message: 'done' };
       });
-      this.item.rollback.steps.push(this.item.steps.at(-1)!);
+      this.scope.item.rollback.steps.push(this.scope.item.steps.at(-1)!);
       // A post-mortem copy that fails must not hold up the rollback.
       if (!outcome.ok && action === 'keep-failed') {
         this.warn(`could not keep the failed state: ${outcome.message}`);
@@ -496,16 +482,16 @@ export class Stages {
   /** `--keep N`: deletes the older safeupdate snapshots of this instance, never `current`; true when all went. */
   async keepNewest(count: number, current: string): Promise<boolean> {
     if (!(await this.holdsLease())) return false;
-    const { lxd, clock } = this.context;
+    const { lxd, clock } = this.scope.context;
     // The step's own outcome decides: a listing that fails is a failed follow-up too, not only a deletion.
     const kept = await this.step('keep', `Keep the ${count} newest safeupdate snapshots`, async () => {
-      const snapshots = await lxd.listSnapshots(this.ref).catch((error: unknown) => {
-        this.warn(`could not list the snapshots of ${this.item.instance} to keep the ${count} newest: ${describeError(error)}`);
+      const snapshots = await lxd.listSnapshots(this.scope.ref).catch((error: unknown) => {
+        this.warn(`could not list the snapshots of ${this.scope.item.instance} to keep the ${count} newest: ${describeError(error)}`);
         throw error;
       });
-      const plan = { instance: this.item.instance, ref: this.ref, decisions: decideRetention(snapshots, { keepLast: count, current }, new Date(clock.now())) };
+      const plan = { instance: this.scope.item.instance, ref: this.scope.ref, decisions: decideRetention(snapshots, { keepLast: count, current }, new Date(clock.now())) };
       const outcome = await executePrune(lxd, plan);
-      for (const failed of outcome.failed) this.warn(`could not delete ${this.item.instance}/${failed.name}: ${failed.message}`);
+      for (const failed of outcome.failed) this.warn(`could not delete ${this.scope.item.instance}/${failed.name}: ${failed.message}`);
       if (outcome.failed.length) throw new Refusal(`${outcome.failed.length} snapshot(s) could not be deleted`);
       return { message: outcome.deleted.length ? `deleted ${outcome.deleted.join(', ')}` : 'nothing to delete' };
     });
@@ -515,17 +501,17 @@ export class Stages {
   /** Refreshes the instance with its snapshots to the snapshot server; true when it went through. */
   async copyToServer(remote: string): Promise<boolean> {
     if (!(await this.holdsLease())) return false;
-    const { lxd, clock } = this.context;
+    const { lxd, clock } = this.scope.context;
     const started = clock.monotonic();
-    const remoteRef = { ...this.ref, remote };
+    const remoteRef = { ...this.scope.ref, remote };
     const outcome = await this.step('copy', `Copy to ${remote}:`, async () => {
       requireFeatures(await lxd.checkReachable(remote), ['refreshCopy'], `the snapshot server ${remote}:`);
       const before = (await lxd.getInstance(remoteRef)) ? new Set((await lxd.listSnapshots(remoteRef)).map((s) => s.name)) : new Set<string>();
-      await lxd.refreshCopy(this.ref, remote);
+      await lxd.refreshCopy(this.scope.ref, remote);
       const sent = (await lxd.listSnapshots(remoteRef)).map((s) => s.name).filter((name) => !before.has(name));
       return { sent, message: sent.length ? `sent ${sent.join(', ')}` : 'up to date' };
     });
-    this.item.copy = {
+    this.scope.item.copy = {
       remote,
       ok: outcome.ok,
       durationMs: clock.monotonic() - started,
@@ -539,17 +525,17 @@ export class Stages {
   describePlan(options: RunOptions, checks: CheckDefinition[]): string[] {
     const expiry = options.expiryMs === null ? 'never expires' : `expires in ${formatDuration(options.expiryMs)}`;
     return [
-      `snapshot ${this.item.instance} as ${options.snapshotName ?? `${SNAPSHOT_PREFIX}<UTC timestamp>`} (${expiry})`,
+      `snapshot ${this.scope.item.instance} as ${options.snapshotName ?? `${SNAPSHOT_PREFIX}<UTC timestamp>`} (${expiry})`,
       `run ${JSON.stringify(options.command)} inside it (timeout ${formatDuration(options.timeoutMs)}${options.interactive ? ', interactive' : ''})`,
       checks.length ? `check ${checks.map((c) => c.name).join(', ')}` : 'no health checks: only the exit code decides',
       ...(options.soakMs === null ? [] : [`then watch the checks and systemd's restart counters for ${formatDuration(options.soakMs)} (--soak); roll back if anything fails or restarts`]),
       ...(options.keep === null ? [] : [`after success: keep the ${options.keep} newest safeupdate snapshots, delete older ones`]),
       ...(options.copyTo === null ? [] : [`after success: refresh the instance with its snapshots to ${options.copyTo}:`]),
       options.rollback ? 'on failure: collect evidence, stop, restore the snapshot, start, check again' : 'on failure: leave it as it is (--no-rollback)',
-      ...(this.item.packages?.simulated ? this.item.packages.changes.map((change) => `would change ${describeChange(change)}`) : []),
+      ...(this.scope.item.packages?.simulated ? this.scope.item.packages.changes.map((change) => `would change ${describeChange(change)}`) : []),
       ...(options.policy.refuse === null ? [] : [`before the snapshot: refuse a ${options.policy.refuse === 'major' ? 'major' : 'major or minor'} upgrade${options.policy.allow.length ? ` (except ${options.policy.allow.join(', ')})` : ''}`]),
-      ...this.item.uncoveredVolumes.map((v) => `not covered by rollback: ${v.path} (device ${v.device})`),
-      describeSpace(this.item.space),
+      ...this.scope.item.uncoveredVolumes.map((v) => `not covered by rollback: ${v.path} (device ${v.device})`),
+      describeSpace(this.scope.item.space),
     ];
   }
 
@@ -564,19 +550,19 @@ export class Stages {
     failure: Failure | null,
     details: { started: Timer; command: string[]; dryRun?: boolean; interruptedBy?: string | null; exitCode?: number },
   ): Promise<Report> {
-    const lost = this.changing ? await this.leaseLoss() : null;
+    const lost = this.scope.changing ? await this.leaseLoss() : null;
     if (lost) {
       this.awaitRecovery();
       [outcome, failure, details] = ['needs-attention', lost, { ...details, exitCode: exitCodeFor('needs-attention', null) }];
     }
-    this.item.outcome = outcome;
-    this.item.error = failure && { step: failure.step, message: failure.message };
-    this.item.finalStatus = await this.currentStatus();
-    const { interrupt } = this.context;
+    this.scope.item.outcome = outcome;
+    this.scope.item.error = failure && { step: failure.step, message: failure.message };
+    this.scope.item.finalStatus = await this.currentStatus();
+    const { interrupt } = this.scope.context;
     const interruptedBy = details.interruptedBy ?? (interrupt.aborted ? String(interrupt.reason) : null);
-    this.item.startedAt = new Date(details.started.at).toISOString();
-    this.item.durationMs = details.started.elapsed();
-    return frameReport(this.context, details.started.at, this.item.durationMs, outcome, details.exitCode ?? exitCodeFor(outcome, interruptedBy), [this.item], {
+    this.scope.item.startedAt = new Date(details.started.at).toISOString();
+    this.scope.item.durationMs = details.started.elapsed();
+    return frameReport(this.scope.context, details.started.at, this.scope.item.durationMs, outcome, details.exitCode ?? exitCodeFor(outcome, interruptedBy), [this.scope.item], {
       command: details.command,
       dryRun: details.dryRun ?? false,
       interruptedBy,
@@ -585,16 +571,16 @@ export class Stages {
 
   async currentStatus(): Promise<string | null> {
     try {
-      return (await this.context.lxd.getInstance(this.ref))?.status ?? 'missing';
+      return (await this.scope.context.lxd.getInstance(this.scope.ref))?.status ?? 'missing';
     } catch {
       return null;
     }
   }
 
   private manualFix(action: string, snapshot: string): string {
-    const instance = formatRef(this.ref);
-    const project = this.ref.project === null ? [] : ['--project', this.ref.project];
-    const { dialect } = this.context.lxd;
+    const instance = formatRef(this.scope.ref);
+    const project = this.scope.ref.project === null ? [] : ['--project', this.scope.ref.project];
+    const { dialect } = this.scope.context.lxd;
     const [stop, restore, start, log] = [
       ['stop', '--force', instance], dialect.restore(instance, snapshot), ['start', instance], ['info', '--show-log', instance],
     ].map((args) => commandLine(dialect, [...args, ...project]));
@@ -615,7 +601,7 @@ export class Stages {
     };
     let stream: WriteStream | null = null;
     try {
-      await mkdir(this.instanceDir, { recursive: true });
+      await mkdir(this.scope.instanceDir, { recursive: true });
       stream = createWriteStream(file);
       stream.on('error', fail);
     } catch (error) {
@@ -635,38 +621,13 @@ export class Stages {
     };
   }
 
-  async step<T extends { message: string }>(
-    action: string,
-    title: string,
-    run: () => Promise<T>,
-  ): Promise<{ ok: true; value: T; message: string } | { ok: false; message: string }> {
-    const { clock, emit } = this.context;
-    emit({ type: 'step-start', action, title });
-    const started = clock.monotonic();
-    let outcome: { ok: true; value: T; message: string } | { ok: false; message: string };
-    try {
-      const value = await run();
-      outcome = { ok: true, value, message: value.message };
-    } catch (error) {
-      outcome = { ok: false, message: describeError(error) };
-    }
-    const step = { action, ok: outcome.ok, durationMs: clock.monotonic() - started, message: outcome.message };
-    this.item.steps.push(step);
-    emit({ type: 'step-end', step });
-    return outcome;
+  step<T extends { message: string }>(action: string, title: string, run: () => Promise<T>) {
+    return step(this.scope, action, title, run);
   }
 }
 
 /** Bounds an inventory or a simulation: both read a database and should answer in seconds. */
 const PACKAGE_READ_TIMEOUT_MS = 120_000;
-
-/** A decision not to go on, as opposed to something that broke. */
-class Refusal extends Error {}
-
-function describeError(error: unknown): string {
-  if (error instanceof Refusal || error instanceof LxdError) return error.message;
-  return error instanceof Error ? error.message : String(error);
-}
 
 function refuseInstance(instance: Instance | null, name: string, ref: InstanceRef, dialect: Dialect): string | null {
   if (!instance) return `instance ${name} does not exist`;
