@@ -1,20 +1,18 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { defaultChecks } from '../checks/defaults.js';
 import type { CheckDefinition, CheckResult, Phase } from '../checks/check.js';
 import { probe, type Timer } from '../checks/probe.js';
 import { formatDuration } from '../config/duration.js';
-import { LxdError } from '../errors.js';
-import { commandLine, type Dialect, serverScope } from '../lxd/dialect.js';
+import { commandLine, type Dialect } from '../lxd/dialect.js';
 import { requireFeatures, serverLabel, type Feature } from '../lxd/extensions.js';
 import type { ExecResult, Instance, InstanceRef } from '../lxd/lxd.js';
 import { formatRef, formatRefWithProject, recoverCommand, SNAPSHOT_PREFIX } from '../lxd/names.js';
 import { exitCodeFor } from '../report/exit-codes.js';
 import { frameReport, type InstanceReport, type Outcome, type Report, type UncoveredVolume } from '../report/report.js';
-import { AwaitingRecovery, CorruptRecord, InstanceBusy, InstanceRecordFile, thisProcess, type InstanceRecord } from '../state/instance-record.js';
-import { hostId, LeaseAwaitingRecovery, LeaseBusy, leaseLengthMs, ServerLease, UnreadableLease, type LeaseHolder } from '../state/server-lease.js';
+import { InstanceRecordFile } from '../state/instance-record.js';
+import { ServerLease } from '../state/server-lease.js';
 import { executePrune } from '../snapshots/prune.js';
 import { decideRetention } from '../snapshots/retention.js';
 import { countBumps, diffInventories, INVENTORY_SCRIPT, parseInventory, type Inventory, type PackageChange } from '../packages/inventory.js';
@@ -23,8 +21,8 @@ import { parseSimulation, simulationOf } from '../packages/simulate.js';
 import type { PackageManager } from '../packages/versions.js';
 import { lastLine } from '../checks/exec-check.js';
 import { collectEvidence } from './evidence.js';
-import { describeLeaseLoss } from './lease-loss.js';
 import { soak } from './soak.js';
+import { adopt, awaitRecovery, holdsLease, leaseHolder, leaseLoss, lock, mark, newLease, unlock } from './steps/lock.js';
 import { beginChanging, beginGroup, describeError, endGroup, Refusal, runScope, step, warn, type RunScope } from './steps/scope.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
@@ -36,136 +34,40 @@ export class Stages {
     this.scope = runScope(context, item, ref);
   }
 
-  /**
-   * Takes the instance's lock, which is also the record a crashed run leaves for `recover`. The
-   * instance is first resolved to its remote and project, so that `web1` and `web1 --project prod`
-   * take the same lock when prod is the client's current project.
-   */
-  async lock(command: string[]): Promise<{ ok: true } | { ok: false; failure: Failure }> {
-    const { runId, runDir, clock, lxd } = this.scope.context;
-    try {
-      this.scope.ref = await lxd.resolveRef(this.scope.ref);
-      this.scope.item.project = this.scope.ref.project;
-      const record = new InstanceRecordFile(this.scope.context.stateDir, this.scope.ref, serverScope(lxd.dialect, this.scope.ref.remote));
-      const { clearedStale } = await record.acquire({
-        runId, host: hostname(), instance: this.scope.item.instance, ref: this.scope.ref, command, startedAt: new Date(clock.now()).toISOString(), runDir,
-      });
-      this.scope.record = record;
-      if (clearedStale) this.warn(`cleared the record of run ${clearedStale.runId}, which ended before it changed anything`);
-    } catch (error) {
-      if (error instanceof InstanceBusy || error instanceof AwaitingRecovery || error instanceof CorruptRecord || error instanceof LxdError) {
-        return { ok: false, failure: { step: 'lock', message: error.message } };
-      }
-      // The state folder is unusable (full, read-only, not a folder): no lock, so no run.
-      return { ok: false, failure: { step: 'lock', message: `cannot take the lock in ${this.scope.context.stateDir}: ${describeError(error)}; nothing changed` } };
-    }
-    const leased = await this.takeLease(command);
-    if (!leased.ok) await this.unlock();
-    return leased;
+  lock(command: string[]) {
+    return lock(this.scope, command);
   }
 
-  /** The server lease, after this host's record: other hosts driving the same instance wait for it. */
-  private async takeLease(command: string[]): Promise<{ ok: true } | { ok: false; failure: Failure }> {
-    const lease = this.newLease();
-    try {
-      const { tookOver } = await lease.acquire(await this.leaseHolder(command));
-      this.scope.lease = lease;
-      lease.startRenewing();
-      if (tookOver) {
-        this.warn(`took over the server lease of run ${tookOver.runId} on host ${tookOver.host} (pid ${tookOver.pid}), which stopped renewing it at ${tookOver.renewedAt} before it changed anything`);
-      }
-      return { ok: true };
-    } catch (error) {
-      if (error instanceof LeaseBusy || error instanceof LeaseAwaitingRecovery || error instanceof UnreadableLease) {
-        return { ok: false, failure: { step: 'lock', message: error.message } };
-      }
-      // A client restricted to a project without its own profiles may not create one in `default`.
-      return { ok: false, failure: { step: 'lock', message: `cannot take the server lease ${lease.profile.name} for ${this.scope.item.instance} (project ${this.scope.ref.project}): ${describeError(error)}; nothing changed` } };
-    }
+  newLease() {
+    return newLease(this.scope);
   }
 
-  newLease(): ServerLease {
-    return new ServerLease(this.scope.context.lxd, this.scope.ref, this.scope.context.clock, leaseLengthMs(), (reason) => this.warn(`${reason}; no further change is started`));
+  leaseHolder(command: string[]) {
+    return leaseHolder(this.scope, command);
   }
 
-  async leaseHolder(command: string[]): Promise<LeaseHolder> {
-    const { runId, clock, stateDir } = this.scope.context;
-    return {
-      runId, hostId: await hostId(stateDir), host: hostname(), ...thisProcess(), instance: this.scope.item.instance, command,
-      startedAt: new Date(clock.now()).toISOString(),
-    };
-  }
-
-  /** Holds an existing record and lease (for `recover`, which took them over). */
   adopt(record: InstanceRecordFile | null, lease: ServerLease | null): void {
-    this.scope.record = record;
-    this.scope.lease = lease;
-    lease?.startRenewing();
+    adopt(this.scope, record, lease);
   }
 
-  /**
-   * The instance is in a state no run should start from (the rollback failed, or it is unhealthy
-   * after it): the record stays for `recover`, and the next run refuses until then.
-   */
   awaitRecovery(): void {
-    this.scope.keepRecord = true;
+    awaitRecovery(this.scope);
   }
 
-  /** Ends the run's hold on the instance; the record is removed unless it awaits recovery. */
-  async unlock(): Promise<void> {
-    const record = this.scope.record;
-    const lease = this.scope.lease;
-    this.scope.record = null;
-    this.scope.lease = null;
-    try {
-      if (this.scope.keepRecord) await lease?.keepForRecovery();
-      else await lease?.release();
-    } catch (error) {
-      this.warn(`could not ${this.scope.keepRecord ? 'keep' : 'remove'} the server lease ${lease!.profile.name}: ${describeError(error)}; ` +
-        `${this.scope.keepRecord ? 'other hosts may start on this instance once it expires' : `it expires by itself; clear it sooner with ${recoverCommand(this.scope.ref)} --forget`}`);
-    }
-    if (!record || this.scope.keepRecord) return;
-    try {
-      await record.release();
-    } catch (error) {
-      this.warn(`could not remove the record ${record.path}: ${describeError(error)}; clear it with ${recoverCommand(this.scope.ref)} --forget`);
-    }
+  unlock() {
+    return unlock(this.scope);
   }
 
-  /**
-   * Records how far the run got, before the step that changes things, so a crash during it is
-   * covered. Returns why it could not, or null. Before anything changes the caller refuses to go
-   * on without it; during a rollback it is only a warning: the rollback never waits on the disk.
-   */
-  async mark(patch: Partial<Pick<InstanceRecord, 'phase' | 'snapshot' | 'baseline' | 'rehearsalCopy'>>): Promise<string | null> {
-    if (this.scope.record) {
-      try {
-        await this.scope.record.update(patch);
-      } catch (error) {
-        return `could not write the record ${this.scope.record.path}: ${describeError(error)}`;
-      }
-    }
-    // The copy is this host's to clean up: other hosts never need its name.
-    const { rehearsalCopy, ...shared } = patch;
-    return rehearsalCopy !== undefined && !Object.keys(shared).length ? null : ((await this.scope.lease?.mark(shared)) ?? null);
+  mark(patch: Parameters<typeof mark>[1]) {
+    return mark(this.scope, patch);
   }
 
-  /**
-   * Whether this run still holds its server lease, asked of the server now (a renewal), so that a
-   * loss is found before the next change rather than by the next timed renewal. An error reaching
-   * LXD is not a loss by itself: the lease's own expiry decides, as for every renewal.
-   */
-  async holdsLease(): Promise<boolean> {
-    if (!this.scope.lease) return true;
-    await this.scope.lease.renew().catch(() => {});
-    return this.scope.lease.lostReason === null;
+  holdsLease() {
+    return holdsLease(this.scope);
   }
 
-  /** Why this run stopped after losing its lease (who holds it now, what this run had done); null while it holds it. */
-  async leaseLoss(): Promise<Failure | null> {
-    const reason = this.scope.lease?.lostReason;
-    if (!reason) return null;
-    return { step: 'lease', message: describeLeaseLoss(reason, await this.scope.lease!.describeHolderNow(), this.scope.item, recoverCommand(this.scope.ref)) };
+  leaseLoss() {
+    return leaseLoss(this.scope);
   }
 
   get mayHaveChanged(): boolean {
