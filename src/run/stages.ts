@@ -1,9 +1,8 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { defaultChecks } from '../checks/defaults.js';
-import type { CheckDefinition, CheckResult, Phase } from '../checks/check.js';
-import { probe, type Timer } from '../checks/probe.js';
+import type { CheckDefinition, Phase } from '../checks/check.js';
+import { type Timer } from '../checks/probe.js';
 import { formatDuration } from '../config/duration.js';
 import { commandLine, type Dialect } from '../lxd/dialect.js';
 import { requireFeatures, serverLabel, type Feature } from '../lxd/extensions.js';
@@ -21,7 +20,7 @@ import { parseSimulation, simulationOf } from '../packages/simulate.js';
 import type { PackageManager } from '../packages/versions.js';
 import { lastLine } from '../checks/exec-check.js';
 import { collectEvidence } from './evidence.js';
-import { soak } from './soak.js';
+import { checksFor, runChecks, soak } from './steps/checks.js';
 import { adopt, awaitRecovery, holdsLease, leaseHolder, leaseLoss, lock, mark, newLease, unlock } from './steps/lock.js';
 import { beginChanging, beginGroup, describeError, endGroup, Refusal, runScope, step, warn, type RunScope } from './steps/scope.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
@@ -124,62 +123,16 @@ export class Stages {
     return { checks: outcome.value.checks };
   }
 
-  /** The configured checks, else the defaults for this instance. */
-  async checksFor(configured: CheckDefinition[] | null): Promise<CheckDefinition[]> {
-    if (configured) return configured;
-    const found = await defaultChecks(this.scope.context.lxd, this.scope.ref);
-    if (found.warning) this.warn(`${found.warning}: only the update command's exit code decides`);
-    return found.checks;
+  checksFor(configured: CheckDefinition[] | null) {
+    return checksFor(this.scope, configured);
   }
 
-  async runChecks(phase: Phase, checks: CheckDefinition[], baselineFailedUnits: string[]): Promise<CheckResult[]> {
-    const { lxd, clock, emit, interrupt } = this.scope.context;
-    if (checks.length === 0) return [];
-    const results: CheckResult[] = [];
-    // After a rollback the run must finish proving its state: a second interrupt does not cut it short.
-    const signal = phase === 'after-rollback' ? undefined : interrupt;
-    await this.step(phase, `Checks (${phase})`, async () => {
-      for (const check of checks) {
-        const result = await probe(check, { lxd, ref: this.scope.ref, phase, baselineFailedUnits, ...(signal ? { signal } : {}) }, clock);
-        results.push(result);
-        this.scope.item.checks.push(result);
-        emit({ type: 'check', result });
-        if (!result.ok && !result.required) this.warn(`check ${result.name} failed (${phase}, not required): ${result.message}`);
-      }
-      const failed = results.filter((r) => !r.ok && r.required).length;
-      if (failed > 0) throw new Refusal(`${failed} of ${results.length} required check(s) failed`);
-      return { message: `${results.length} check(s) passed` };
-    });
-    return results;
+  runChecks(phase: Phase, checks: CheckDefinition[], baselineFailedUnits: string[]) {
+    return runChecks(this.scope, phase, checks, baselineFailedUnits);
   }
 
-  /**
-   * The watch after a healthy update (soak.ts). Returns why it failed, or null; an interrupt ends it
-   * early, and the caller decides what that means.
-   */
-  async soak(checks: CheckDefinition[], durationMs: number, baselineFailedUnits: string[]): Promise<Failure | null> {
-    const { lxd, clock, emit, interrupt } = this.scope.context;
-    if (checks.length === 0) this.warn('--soak with no health checks: nothing to watch; only the time passes');
-    let failure: string | null = null;
-    const outcome = await this.step('soak', `Soak for ${formatDuration(durationMs)}`, async () => {
-      const watch = await soak(checks, durationMs, {
-        lxd, ref: this.scope.ref, clock, baselineFailedUnits, signal: interrupt,
-        progress: (message) => emit({ type: 'progress', message }),
-      });
-      this.scope.item.soak = { requestedMs: durationMs, elapsedMs: watch.elapsedMs, samples: watch.samples, ok: watch.failure === null && !interrupt.aborted };
-      for (const result of watch.results) {
-        this.scope.item.checks.push(result);
-        emit({ type: 'check', result });
-        if (!result.ok && !result.required) this.warn(`check ${result.name} failed (soak, not required): ${result.message}`);
-      }
-      failure = watch.failure;
-      if (failure !== null) throw new Refusal(`not healthy for ${formatDuration(durationMs)}: ${failure}`);
-      if (interrupt.aborted) throw new Refusal(`interrupted after ${formatDuration(watch.elapsedMs)}`);
-      return { message: `healthy for ${formatDuration(watch.elapsedMs)}, ${watch.samples} samples` };
-    });
-    // A soak that broke (not one that found a problem, nor an interrupt) proved nothing: not healthy either.
-    if (failure === null && !outcome.ok && !interrupt.aborted) return { step: 'soak', message: `the soak could not watch: ${outcome.message}` };
-    return failure === null ? null : { step: 'soak', message: failure };
+  soak(checks: CheckDefinition[], durationMs: number, baselineFailedUnits: string[]) {
+    return soak(this.scope, checks, durationMs, baselineFailedUnits);
   }
 
   async takeSnapshot(options: RunOptions): Promise<{ name: string } | { failure: Failure }> {
