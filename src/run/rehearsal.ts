@@ -5,7 +5,8 @@ import type { DeviceConfig, InstanceRef, Lxd } from '../lxd/lxd.js';
 import { formatRef, formatRefWithProject } from '../lxd/names.js';
 import { emptyInstanceReport, type InstanceReport, type RehearsalReport } from '../report/report.js';
 import { describeUpdateFailure, failedUnitsOf, requiredFailure } from './run-update.js';
-import { gib, Stages } from './stages.js';
+import { Stages } from './stages.js';
+import { gib } from './steps/preflight.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
 /** The config key that makes a copy safeupdate's own: only a copy carrying this run's id is ever deleted. */

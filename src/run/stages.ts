@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import type { CheckDefinition, Phase } from '../checks/check.js';
 import { type Timer } from '../checks/probe.js';
 import { formatDuration } from '../config/duration.js';
-import { commandLine, type Dialect } from '../lxd/dialect.js';
-import { requireFeatures, serverLabel, type Feature } from '../lxd/extensions.js';
-import type { ExecResult, Instance, InstanceRef } from '../lxd/lxd.js';
-import { formatRef, formatRefWithProject, recoverCommand, SNAPSHOT_PREFIX } from '../lxd/names.js';
+import { commandLine } from '../lxd/dialect.js';
+import { requireFeatures } from '../lxd/extensions.js';
+import type { ExecResult, InstanceRef } from '../lxd/lxd.js';
+import { formatRef, recoverCommand, SNAPSHOT_PREFIX } from '../lxd/names.js';
 import { exitCodeFor } from '../report/exit-codes.js';
-import { frameReport, type InstanceReport, type Outcome, type Report, type UncoveredVolume } from '../report/report.js';
+import { frameReport, type InstanceReport, type Outcome, type Report } from '../report/report.js';
 import { InstanceRecordFile } from '../state/instance-record.js';
 import { ServerLease } from '../state/server-lease.js';
 import { executePrune } from '../snapshots/prune.js';
@@ -21,6 +21,7 @@ import type { PackageManager } from '../packages/versions.js';
 import { lastLine } from '../checks/exec-check.js';
 import { collectEvidence } from './evidence.js';
 import { checksFor, runChecks, soak } from './steps/checks.js';
+import { gib, preflight } from './steps/preflight.js';
 import { adopt, awaitRecovery, holdsLease, leaseHolder, leaseLoss, lock, mark, newLease, unlock } from './steps/lock.js';
 import { beginChanging, beginGroup, describeError, endGroup, Refusal, runScope, step, warn, type RunScope } from './steps/scope.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
@@ -97,30 +98,8 @@ export class Stages {
     warn(this.scope, message);
   }
 
-  async preflight(options: RunOptions): Promise<{ checks: CheckDefinition[] } | { failure: Failure }> {
-    const { lxd } = this.scope.context;
-    const ref = this.scope.ref;
-    const outcome = await this.step('preflight', `Preflight ${this.scope.item.instance}`, async () => {
-      requireFeatures(await lxd.checkReachable(ref.remote), runFeatures(options), serverLabel(ref.remote));
-      const instance = await lxd.getInstance(ref);
-      const refusal = refuseInstance(instance, this.scope.item.instance, ref, lxd.dialect);
-      if (refusal) throw new Refusal(refusal);
-      this.scope.item.uncoveredVolumes = uncoveredVolumes(instance!);
-      const pool = instance!.devices.root?.pool ?? 'default';
-      const space = await lxd.getSpace(ref, pool, instance!.location);
-      // Only the dir driver copies the whole root filesystem; copy-on-write drivers share blocks.
-      const neededBytes = space.driver === 'dir' ? space.usedByInstanceBytes : 0;
-      this.scope.item.space = { pool, driver: space.driver, freeBytes: space.freeBytes, neededBytes };
-      if (space.freeBytes !== null && neededBytes !== null && neededBytes > space.freeBytes) {
-        throw new Refusal(`the snapshot would not fit: ${this.scope.item.instance} uses ${gib(neededBytes)}, which a snapshot on the dir pool ${pool} copies, and the pool has ${gib(space.freeBytes)} free`);
-      }
-      for (const volume of this.scope.item.uncoveredVolumes) {
-        this.warn(`${volume.path} (device ${volume.device}, ${volume.pool ? `volume ${volume.pool}/${volume.source}` : `host path ${volume.source}`}) is not in the snapshot: not covered by rollback`);
-      }
-      return { checks: await this.checksFor(options.checks), message: `${instance!.status} ${instance!.type}` };
-    });
-    if (!outcome.ok) return { failure: { step: 'preflight', message: outcome.message } };
-    return { checks: outcome.value.checks };
+  preflight(options: RunOptions) {
+    return preflight(this.scope, options);
   }
 
   checksFor(configured: CheckDefinition[] | null) {
@@ -483,34 +462,6 @@ export class Stages {
 
 /** Bounds an inventory or a simulation: both read a database and should answer in seconds. */
 const PACKAGE_READ_TIMEOUT_MS = 120_000;
-
-function refuseInstance(instance: Instance | null, name: string, ref: InstanceRef, dialect: Dialect): string | null {
-  if (!instance) return `instance ${name} does not exist`;
-  if (instance.ephemeral) return `instance ${name} is ephemeral: ${dialect.server} deletes it when it stops, so it cannot be rolled back`;
-  if (instance.status !== 'Running') return `instance ${name} is ${instance.status.toLowerCase()}, not running; start it first (${dialect.client} start ${formatRefWithProject(ref)})`;
-  return null;
-}
-
-/** What a run asks of the instance's server; the snapshot server's own part is asked at the copy. */
-function runFeatures(options: RunOptions): Feature[] {
-  return [
-    'instances',
-    // Every snapshot is taken with its own expires_at, also "never": without it, snapshots.expiry would apply.
-    'snapshotExpiry',
-    ...(options.copyTo === null ? [] : ['refreshCopy' as const]),
-    ...(options.keepFailed || options.rehearse !== 'off' ? ['instanceOnlyCopy' as const] : []),
-  ];
-}
-
-function uncoveredVolumes(instance: Instance): UncoveredVolume[] {
-  return Object.entries(instance.devices)
-    .filter(([, device]) => device.type === 'disk' && device.path !== '/' && device.source)
-    .map(([device, config]) => ({ device, path: config.path ?? '', source: config.source!, pool: config.pool ?? null }));
-}
-
-export function gib(bytes: number): string {
-  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
-}
 
 function describeSpace(space: InstanceReport['space']): string {
   if (!space || space.freeBytes === null) return 'space: LXD does not report the free space of the pool; cannot tell whether the snapshot fits';
