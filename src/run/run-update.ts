@@ -10,7 +10,6 @@ import { failedCopyName, Stages } from './stages.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
 export type { RunContext, RunOptions } from './types.js';
-export { chooseSnapshotName } from './stages.js';
 
 /**
  * One update of one instance, top-down: preflight → baseline → snapshot → update → verify →

@@ -1,12 +1,10 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckDefinition, Phase } from '../checks/check.js';
 import { type Timer } from '../checks/probe.js';
 import { formatDuration } from '../config/duration.js';
 import { commandLine } from '../lxd/dialect.js';
 import { requireFeatures } from '../lxd/extensions.js';
-import type { ExecResult, InstanceRef } from '../lxd/lxd.js';
+import type { InstanceRef } from '../lxd/lxd.js';
 import { formatRef, recoverCommand, SNAPSHOT_PREFIX } from '../lxd/names.js';
 import { exitCodeFor } from '../report/exit-codes.js';
 import { frameReport, type InstanceReport, type Outcome, type Report } from '../report/report.js';
@@ -22,6 +20,8 @@ import { lastLine } from '../checks/exec-check.js';
 import { collectEvidence } from './evidence.js';
 import { checksFor, runChecks, soak } from './steps/checks.js';
 import { gib, preflight } from './steps/preflight.js';
+import { takeSnapshot } from './steps/snapshot.js';
+import { runUpdateCommand } from './steps/update.js';
 import { adopt, awaitRecovery, holdsLease, leaseHolder, leaseLoss, lock, mark, newLease, unlock } from './steps/lock.js';
 import { beginChanging, beginGroup, describeError, endGroup, Refusal, runScope, step, warn, type RunScope } from './steps/scope.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
@@ -114,66 +114,12 @@ export class Stages {
     return soak(this.scope, checks, durationMs, baselineFailedUnits);
   }
 
-  async takeSnapshot(options: RunOptions): Promise<{ name: string } | { failure: Failure }> {
-    const { lxd, clock } = this.scope.context;
-    const outcome = await this.step('snapshot', 'Snapshot', async () => {
-      const existing = new Set((await lxd.listSnapshots(this.scope.ref)).map((s) => s.name));
-      const name = chooseSnapshotName(options.snapshotName, existing, new Date(clock.now()));
-      if (name === null) throw new Refusal(`snapshot ${options.snapshotName} already exists on ${this.scope.item.instance}; safeupdate never replaces a snapshot`);
-      // Whole seconds: the expiry is read by people and compared by scripts.
-      const expiresAt = options.expiryMs === null ? null : new Date(Math.floor((clock.now() + options.expiryMs) / 1000) * 1000);
-      const unrecorded = await this.mark({ phase: 'snapshotting', snapshot: name });
-      if (unrecorded) throw new Refusal(`${unrecorded}; not taking a snapshot that a crash could leave unaccounted for`);
-      await lxd.createSnapshot(this.scope.ref, name, expiresAt);
-      this.scope.item.snapshot = { name, expiresAt: expiresAt?.toISOString() ?? null };
-      return { name, message: `${name}, ${expiresAt ? `expires ${expiresAt.toISOString()}` : 'never expires'}` };
-    });
-    if (!outcome.ok) return { failure: { step: 'snapshot', message: `snapshot failed: ${outcome.message}` } };
-    return { name: outcome.value.name };
+  takeSnapshot(options: RunOptions) {
+    return takeSnapshot(this.scope, options);
   }
 
-  async runUpdateCommand(options: RunOptions): Promise<ExecResult | Failure> {
-    const { lxd, emit, interrupt } = this.scope.context;
-    const unrecorded = await this.mark({ phase: 'updating' });
-    if (unrecorded) return { step: 'update', message: `${unrecorded}; not starting the update, which a crash could then leave unrecoverable` };
-    // The last moment to stop cleanly: an update started with an aborted signal is cut at once and must then be rolled back.
-    if (interrupt.aborted) return { step: 'update', message: `interrupted by ${String(interrupt.reason)} before the update command started` };
-    this.beginChanging();
-    const logFile = join(this.scope.instanceDir, 'update.log');
-    this.scope.item.update.logFile = logFile;
-    const log = await this.openLog(logFile);
-    log.write(`$ ${options.command.join(' ')}\n`);
-    if (options.interactive) log.write(`(interactive: the terminal's transcript is in ${logFile}.tty)\n`);
-    // SAFEUPDATE_RUN marks safeupdate's own run for the apt hooks inside (hooks/apt): the guard lets it through.
-    const env = { ...(options.interactive ? options.env : { DEBIAN_FRONTEND: 'noninteractive', ...options.env }), SAFEUPDATE_RUN: this.scope.context.runId };
-    let result: ExecResult | undefined;
-    const outcome = await this.step('update', `Update: ${options.command.join(' ')}`, async () => {
-      if (options.interactive) emit({ type: 'update-owns-terminal', owns: true });
-      try {
-        result = await lxd.exec(this.scope.ref, options.command, {
-          env,
-          interactive: options.interactive,
-          // script(1) cannot start without its transcript file: none where the log's folder is unusable.
-          ...(options.interactive && log.usable ? { transcript: `${logFile}.tty` } : {}),
-          timeoutMs: options.timeoutMs,
-          signal: interrupt,
-          onOutput: (chunk) => {
-            log.write(chunk);
-            emit({ type: 'output', chunk });
-          },
-        });
-      } finally {
-        if (options.interactive) emit({ type: 'update-owns-terminal', owns: false });
-      }
-      Object.assign(this.scope.item.update, { exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut });
-      const message = result.timedOut ? 'timed out' : result.canceled ? 'interrupted' : `exit ${result.exitCode ?? result.signal}`;
-      if (result.exitCode !== 0) throw new Refusal(message);
-      return { message };
-    });
-    this.scope.item.update.durationMs = this.scope.item.steps.at(-1)?.durationMs ?? null;
-    await log.close();
-    if (!result) return { step: 'update', message: `could not run the update command: ${outcome.ok ? '' : outcome.message}` };
-    return result;
+  runUpdateCommand(options: RunOptions) {
+    return runUpdateCommand(this.scope, options);
   }
 
   async saveEvidence(checks: CheckDefinition[]): Promise<void> {
@@ -422,39 +368,6 @@ export class Stages {
     return `The snapshot ${snapshot} is kept. To finish by hand: ${commands.join(' && ')}`;
   }
 
-  /**
-   * The update's log: evidence, not a precondition. A folder that cannot be made or a write that
-   * fails (a full disk) is one warning, and the run goes on with the log marked incomplete.
-   */
-  private async openLog(file: string): Promise<{ usable: boolean; write: (text: string) => void; close: () => Promise<void> }> {
-    let failed = false;
-    const fail = (error: unknown) => {
-      if (failed) return;
-      failed = true;
-      this.warn(`the update's log ${file} is incomplete: ${describeError(error)}`);
-    };
-    let stream: WriteStream | null = null;
-    try {
-      await mkdir(this.scope.instanceDir, { recursive: true });
-      stream = createWriteStream(file);
-      stream.on('error', fail);
-    } catch (error) {
-      fail(error);
-    }
-    return {
-      usable: !failed,
-      write: (text) => {
-        if (!failed) stream?.write(text);
-      },
-      close: () =>
-        new Promise<void>((resolve) => {
-          if (!stream || failed || stream.destroyed) return resolve();
-          stream.once('error', () => resolve());
-          stream.end(resolve);
-        }),
-    };
-  }
-
   step<T extends { message: string }>(action: string, title: string, run: () => Promise<T>) {
     return step(this.scope, action, title, run);
   }
@@ -476,12 +389,4 @@ function describeSpace(space: InstanceReport['space']): string {
 export function failedCopyName(instance: string, now: Date): string {
   const suffix = `-failed-${now.toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
   return `${instance.slice(0, 63 - suffix.length).replace(/-+$/, '')}${suffix}`;
-}
-
-export function chooseSnapshotName(requested: string | null, existing: Set<string>, now: Date): string | null {
-  if (requested !== null) return existing.has(requested) ? null : requested;
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  const base = `${SNAPSHOT_PREFIX}${stamp}`;
-  if (!existing.has(base)) return base;
-  for (let suffix = 2; ; suffix += 1) if (!existing.has(`${base}-${suffix}`)) return `${base}-${suffix}`;
 }
