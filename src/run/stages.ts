@@ -12,14 +12,12 @@ import { InstanceRecordFile } from '../state/instance-record.js';
 import { ServerLease } from '../state/server-lease.js';
 import { executePrune } from '../snapshots/prune.js';
 import { decideRetention } from '../snapshots/retention.js';
-import { countBumps, diffInventories, INVENTORY_SCRIPT, parseInventory, type Inventory, type PackageChange } from '../packages/inventory.js';
-import { describeChange, refusedChanges, type UpgradePolicy } from '../packages/policy.js';
-import { parseSimulation, simulationOf } from '../packages/simulate.js';
-import type { PackageManager } from '../packages/versions.js';
-import { lastLine } from '../checks/exec-check.js';
+import { type Inventory } from '../packages/inventory.js';
+import { describeChange, type UpgradePolicy } from '../packages/policy.js';
 import { collectEvidence } from './evidence.js';
 import { checksFor, runChecks, soak } from './steps/checks.js';
 import { gib, preflight } from './steps/preflight.js';
+import { readInventory, recordChanges, refuseByPolicy, simulatePackages } from './steps/packages.js';
 import { takeSnapshot } from './steps/snapshot.js';
 import { runUpdateCommand } from './steps/update.js';
 import { adopt, awaitRecovery, holdsLease, leaseHolder, leaseLoss, lock, mark, newLease, unlock } from './steps/lock.js';
@@ -132,54 +130,20 @@ export class Stages {
     if (!outcome.ok) this.warn(`evidence: ${outcome.message}`);
   }
 
-  /**
-   * The installed packages, in one `exec`. Read-only, and evidence rather than a precondition: one
-   * that cannot be read is a warning, and the report then lists no changes instead of guessing.
-   */
-  async readInventory(when: 'before' | 'after'): Promise<Inventory | null> {
-    const outcome = await this.step(`packages-${when}`, `Packages (${when} the update)`, async () => {
-      const result = await this.scope.context.lxd.exec(this.scope.ref, ['sh', '-c', INVENTORY_SCRIPT], { timeoutMs: PACKAGE_READ_TIMEOUT_MS });
-      if (result.exitCode !== 0) throw new Refusal(`the inventory exited ${result.exitCode ?? result.signal}${lastLine(result.stderr) ? `: ${lastLine(result.stderr)}` : ''}`);
-      const inventory = parseInventory(result.stdout);
-      return { message: `${inventory.packages.size} installed (${inventory.manager})`, inventory };
-    });
-    if (outcome.ok) return outcome.value.inventory;
-    this.warn(`could not read the installed packages ${when} the update: ${outcome.message}; the report lists no package changes`);
-    return null;
+  readInventory(when: 'before' | 'after') {
+    return readInventory(this.scope, when);
   }
 
-  /** What the update changed, between the inventories before and after it. */
-  recordChanges(before: Inventory, after: Inventory): PackageChange[] {
-    return this.recordPackages(after.manager, diffInventories(before, after), false);
+  recordChanges(before: Inventory, after: Inventory) {
+    return recordChanges(this.scope, before, after);
   }
 
-  /**
-   * What apt says the command would change (`apt-get -s`, changing nothing), recorded in the
-   * report; or why it cannot say.
-   */
-  async simulatePackages(command: string[]): Promise<{ changes: PackageChange[] } | { reason: string }> {
-    const plan = simulationOf(command);
-    if ('reason' in plan) return plan;
-    const outcome = await this.step('simulate', `Simulate: ${plan.argv.join(' ')}`, async () => {
-      const result = await this.scope.context.lxd.exec(this.scope.ref, plan.argv, { timeoutMs: PACKAGE_READ_TIMEOUT_MS, env: { LC_ALL: 'C' } });
-      if (result.exitCode !== 0) throw new Refusal(`${plan.argv.join(' ')} exited ${result.exitCode ?? result.signal}${lastLine(result.stderr) ? `: ${lastLine(result.stderr)}` : ''}`);
-      const changes = parseSimulation(result.stdout);
-      return { message: changes.length ? `${changes.length} package(s) would change` : 'no package would change', changes };
-    });
-    if (!outcome.ok) return { reason: outcome.message };
-    return { changes: this.recordPackages('dpkg', outcome.value.changes, true) };
+  simulatePackages(command: string[]) {
+    return simulatePackages(this.scope, command);
   }
 
-  /** The policy's refusal, before anything changed: a failure naming each package, or null to go on. */
-  async refuseByPolicy(command: string[], policy: UpgradePolicy & { refuse: NonNullable<UpgradePolicy['refuse']> }): Promise<Failure | null> {
-    const simulated = await this.simulatePackages(command);
-    if ('reason' in simulated) {
-      return { step: 'simulate', message: `--refuse ${policy.refuse} needs apt's simulation, and there is none: ${simulated.reason}; nothing changed` };
-    }
-    const refused = refusedChanges(simulated.changes, policy);
-    if (!refused.length) return null;
-    const allow = [...new Set(refused.map((change) => change.name.replace(/:[^:]+$/, '')))].map((name) => `--allow ${name}`).join(' ');
-    return { step: 'simulate', message: `refused by --refuse ${policy.refuse}: ${refused.map(describeChange).join(', ')}; nothing changed (${allow} lets it through)` };
+  refuseByPolicy(command: string[], policy: UpgradePolicy & { refuse: NonNullable<UpgradePolicy['refuse']> }) {
+    return refuseByPolicy(this.scope, command, policy);
   }
 
   /** Deletes this run's own snapshot of an update that changed no package, through prune's snapshot-only path. */
@@ -194,11 +158,6 @@ export class Stages {
     if (outcome.ok && this.scope.item.packages) this.scope.item.packages.snapshotDeleted = true;
     if (!outcome.ok) this.warn(`no package changed, but the snapshot ${name} could not be deleted: ${outcome.message}`);
     return outcome.ok;
-  }
-
-  private recordPackages(manager: PackageManager, changes: PackageChange[], simulated: boolean): PackageChange[] {
-    this.scope.item.packages = { manager, simulated, changes, counts: countBumps(changes), snapshotDeleted: false };
-    return changes;
   }
 
   beginGroup(title: string, actions: string[]): void {
@@ -372,9 +331,6 @@ export class Stages {
     return step(this.scope, action, title, run);
   }
 }
-
-/** Bounds an inventory or a simulation: both read a database and should answer in seconds. */
-const PACKAGE_READ_TIMEOUT_MS = 120_000;
 
 function describeSpace(space: InstanceReport['space']): string {
   if (!space || space.freeBytes === null) return 'space: LXD does not report the free space of the pool; cannot tell whether the snapshot fits';
