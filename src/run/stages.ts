@@ -1,11 +1,9 @@
-import { join } from 'node:path';
 import type { CheckDefinition, Phase } from '../checks/check.js';
 import { type Timer } from '../checks/probe.js';
 import { formatDuration } from '../config/duration.js';
-import { commandLine } from '../lxd/dialect.js';
 import { requireFeatures } from '../lxd/extensions.js';
 import type { InstanceRef } from '../lxd/lxd.js';
-import { formatRef, recoverCommand, SNAPSHOT_PREFIX } from '../lxd/names.js';
+import { recoverCommand, SNAPSHOT_PREFIX } from '../lxd/names.js';
 import { exitCodeFor } from '../report/exit-codes.js';
 import { frameReport, type InstanceReport, type Outcome, type Report } from '../report/report.js';
 import { InstanceRecordFile } from '../state/instance-record.js';
@@ -14,15 +12,17 @@ import { executePrune } from '../snapshots/prune.js';
 import { decideRetention } from '../snapshots/retention.js';
 import { type Inventory } from '../packages/inventory.js';
 import { describeChange, type UpgradePolicy } from '../packages/policy.js';
-import { collectEvidence } from './evidence.js';
 import { checksFor, runChecks, soak } from './steps/checks.js';
 import { gib, preflight } from './steps/preflight.js';
 import { readInventory, recordChanges, refuseByPolicy, simulatePackages } from './steps/packages.js';
+import { rollBack, saveEvidence } from './steps/rollback.js';
 import { takeSnapshot } from './steps/snapshot.js';
 import { runUpdateCommand } from './steps/update.js';
 import { adopt, awaitRecovery, holdsLease, leaseHolder, leaseLoss, lock, mark, newLease, unlock } from './steps/lock.js';
-import { beginChanging, beginGroup, describeError, endGroup, Refusal, runScope, step, warn, type RunScope } from './steps/scope.js';
+import { beginGroup, describeError, endGroup, Refusal, runScope, step, warn, type RunScope } from './steps/scope.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
+
+export { failedCopyName } from './steps/rollback.js';
 
 /** The stages of a run: each records its step in the report and tells the views. */
 export class Stages {
@@ -72,10 +72,6 @@ export class Stages {
     return this.scope.changing;
   }
 
-  private beginChanging(): void {
-    beginChanging(this.scope);
-  }
-
   /**
    * An error nobody foresaw, as an outcome: not started (exit 3) when nothing changed; else needs
    * attention (exit 4) with the record kept for `recover`. Never "rolled back" (exit 1).
@@ -120,14 +116,8 @@ export class Stages {
     return runUpdateCommand(this.scope, options);
   }
 
-  async saveEvidence(checks: CheckDefinition[]): Promise<void> {
-    const dir = join(this.scope.instanceDir, 'evidence');
-    const units = checks.flatMap((check) => (check.spec.kind === 'unit' ? [check.spec.unit] : []));
-    const outcome = await this.step('evidence', 'Collect evidence', async () => {
-      this.scope.item.evidenceDir = dir;
-      return { message: await collectEvidence(this.scope.context.lxd, this.scope.ref, dir, units) };
-    });
-    if (!outcome.ok) this.warn(`evidence: ${outcome.message}`);
+  saveEvidence(checks: CheckDefinition[]) {
+    return saveEvidence(this.scope, checks);
   }
 
   readInventory(when: 'before' | 'after') {
@@ -168,54 +158,8 @@ export class Stages {
     endGroup(this.scope);
   }
 
-  /**
-   * Stop, restore, start: the state is being discarded, so a forced stop is the fastest correct way.
-   * With `keepFailedAs`, the stopped broken state is first copied (not snapshotted: on ZFS a restore
-   * fails on, or destroys, snapshots newer than the one restored).
-   */
-  async rollBack(
-    snapshot: string,
-    { keepFailedAs = null, start = true }: { keepFailedAs?: string | null; start?: boolean } = {},
-  ): Promise<{ ok: true } | { ok: false; failure: Failure }> {
-    const { lxd } = this.scope.context;
-    // The mark renews the lease: one lost by now belongs to another host, which may be recovering the instance itself.
-    // With the snapshot: a manual rollback's record names none yet, and `recover` needs it.
-    const unrecorded = await this.mark({ phase: 'rolling-back', snapshot });
-    const lostBefore = await this.leaseLoss();
-    if (lostBefore) return { ok: false, failure: lostBefore };
-    // Only the disk failed: the rollback never waits on it.
-    if (unrecorded) this.warn(`${unrecorded}; rolling back regardless`);
-    this.scope.item.rollback.performed = true;
-    this.beginChanging();
-    const steps: Array<[string, string, () => Promise<void>]> = [
-      ['stop', `Stop ${this.scope.item.instance}`, async () => {
-        const instance = await lxd.getInstance(this.scope.ref);
-        if (instance && instance.status !== 'Stopped') await lxd.stopInstance(this.scope.ref, { force: true });
-      }],
-      ...(keepFailedAs === null ? [] : [['keep-failed', `Keep the failed state as ${keepFailedAs}`, async () => {
-        await lxd.copyInstance(this.scope.ref, keepFailedAs);
-        this.scope.item.keptFailedCopy = keepFailedAs;
-      }] as [string, string, () => Promise<void>]]),
-      ['restore', `Restore ${snapshot}`, () => lxd.restoreSnapshot(this.scope.ref, snapshot)],
-      ...(start ? [['start', `Start ${this.scope.item.instance}`, () => lxd.startInstance(this.scope.ref)] as [string, string, () => Promise<void>]] : []),
-    ];
-    for (const [action, title, run] of steps) {
-      if (!(await this.holdsLease())) return { ok: false, failure: (await this.leaseLoss())! };
-      const outcome = await this.step(action, title, async () => {
-        await run();
-        return { message: 'done' };
-      });
-      this.scope.item.rollback.steps.push(this.scope.item.steps.at(-1)!);
-      // A post-mortem copy that fails must not hold up the rollback.
-      if (!outcome.ok && action === 'keep-failed') {
-        this.warn(`could not keep the failed state: ${outcome.message}`);
-        continue;
-      }
-      if (!outcome.ok) {
-        return { ok: false, failure: { step: action, message: `rollback failed at ${action}: ${outcome.message}. ${this.manualFix(action, snapshot)}` } };
-      }
-    }
-    return { ok: true };
+  rollBack(snapshot: string, options: { keepFailedAs?: string | null; start?: boolean } = {}) {
+    return rollBack(this.scope, snapshot, options);
   }
 
   /** `--keep N`: deletes the older safeupdate snapshots of this instance, never `current`; true when all went. */
@@ -316,17 +260,6 @@ export class Stages {
     }
   }
 
-  private manualFix(action: string, snapshot: string): string {
-    const instance = formatRef(this.scope.ref);
-    const project = this.scope.ref.project === null ? [] : ['--project', this.scope.ref.project];
-    const { dialect } = this.scope.context.lxd;
-    const [stop, restore, start, log] = [
-      ['stop', '--force', instance], dialect.restore(instance, snapshot), ['start', instance], ['info', '--show-log', instance],
-    ].map((args) => commandLine(dialect, [...args, ...project]));
-    const commands = { stop: [stop, restore, start], restore: [restore, start], start: [start, log] }[action] ?? [];
-    return `The snapshot ${snapshot} is kept. To finish by hand: ${commands.join(' && ')}`;
-  }
-
   step<T extends { message: string }>(action: string, title: string, run: () => Promise<T>) {
     return step(this.scope, action, title, run);
   }
@@ -339,10 +272,4 @@ function describeSpace(space: InstanceReport['space']): string {
   }
   if (space.driver !== 'dir') return `space: pool ${space.pool} (${space.driver}) has ${gib(space.freeBytes)} free; a snapshot there shares blocks and needs no space up front`;
   return `space: the snapshot copies ${gib(space.neededBytes)}; pool ${space.pool} has ${gib(space.freeBytes)} free`;
-}
-
-/** `<name>-failed-YYYYMMDDHHMMSS`, shortened to LXD's 63 characters. */
-export function failedCopyName(instance: string, now: Date): string {
-  const suffix = `-failed-${now.toISOString().replace(/[-:T]/g, '').slice(0, 14)}`;
-  return `${instance.slice(0, 63 - suffix.length).replace(/-+$/, '')}${suffix}`;
 }
