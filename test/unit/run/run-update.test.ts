@@ -8,7 +8,7 @@ import type { ExecResult, Instance } from '../../../src/lxd/lxd.js';
 import type { RunEvent } from '../../../src/run/events.js';
 import { runUpdate, type RunOptions } from '../../../src/run/run-update.js';
 import { chooseSnapshotName } from '../../../src/run/steps/snapshot.js';
-import { failedCopyName } from '../../../src/run/stages.js';
+import { failedCopyName } from '../../../src/run/steps/rollback.js';
 import { FakeClock } from '../../support/fake-clock.js';
 import { runOptions } from './run-harness.js';
 import {
