@@ -4,18 +4,18 @@ import { readFile } from 'node:fs/promises';
 import type { DeviceConfig, InstanceRef, Lxd } from '../lxd/lxd.js';
 import { formatRef, formatRefWithProject } from '../lxd/names.js';
 import { emptyInstanceReport, type InstanceReport, type RehearsalReport } from '../report/report.js';
-import { describeUpdateFailure, failedUnitsOf, requiredFailure } from './run-update.js';
-import { beginGroup, endGroup, runScope, step, warn, type RunScope } from './steps/scope.js';
-import { gib } from './steps/preflight.js';
+import { failedUnitsOf, requiredFailure, runChecks, soak } from './steps/checks.js';
 import { mark } from './steps/lock.js';
-import { runChecks, soak } from './steps/checks.js';
-import { runUpdateCommand } from './steps/update.js';
-import type { Failure, RunContext, RunOptions } from './types.js';
+import { gib } from './steps/preflight.js';
+import { beginGroup, endGroup, runScope, step, warn, type RunScope } from './steps/scope.js';
+import { describeUpdateFailure, runUpdateCommand } from './steps/update.js';
+import type { Failure, RehearseMode, RunContext, RunOptions } from './types.js';
 
 /** The config key that makes a copy safeupdate's own: only a copy carrying this run's id is ever deleted. */
 export const REHEARSAL_MARKER = 'user.safeupdate.rehearsal';
 
-export type RehearseMode = 'off' | 'on' | 'force';
+// The CLI names the mode by this path; the type itself lives with the run's options.
+export type { RehearseMode } from './types.js';
 
 const MAX_NAME = 63;
 /** The shortest run id kept in a name: its random tail, which tells two runs of one second apart. */

@@ -1,18 +1,15 @@
 import { startTimer } from '../checks/probe.js';
-import { describeFailedChecks, type CheckResult, type Phase } from '../checks/check.js';
-import { formatDuration } from '../config/duration.js';
-import type { ExecResult } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
 import { EXIT } from '../report/exit-codes.js';
 import { emptyInstanceReport, type InstanceReport, type Outcome, type Report } from '../report/report.js';
 import { describeRehearsal, refuseRehearsal, rehearse } from './rehearsal.js';
 import { awaitRecovery, holdsLease, leaseLoss, lock, mark, unlock } from './steps/lock.js';
 import { preflight } from './steps/preflight.js';
-import { runChecks, soak } from './steps/checks.js';
+import { failedUnitsOf, requiredFailure, runChecks, soak } from './steps/checks.js';
 import { readInventory, recordChanges, refuseByPolicy, simulatePackages } from './steps/packages.js';
 import { describePlan } from './steps/plan.js';
 import { takeSnapshot } from './steps/snapshot.js';
-import { runUpdateCommand } from './steps/update.js';
+import { describeUpdateFailure, interruptedFailure, runUpdateCommand } from './steps/update.js';
 import { copyToServer, forgetUnchangedSnapshot, keepNewest } from './steps/follow-ups.js';
 import { failedCopyName, rollBack, saveEvidence } from './steps/rollback.js';
 import { conclude, internalError } from './steps/conclude.js';
@@ -167,27 +164,4 @@ async function updateLocked(options: RunOptions, context: RunContext, scope: Run
     return finish('needs-attention', { step: 'after-rollback', message: `rolled back to ${snapshot.name} but still unhealthy: ${stillBroken.message}` });
   }
   return finish(interrupt.aborted || failure.signal ? 'interrupted' : 'rolled-back', failure);
-}
-
-export function requiredFailure(phase: Phase, results: CheckResult[]): Failure | null {
-  const message = describeFailedChecks(results);
-  return message === null ? null : { step: phase, message };
-}
-
-function interruptedFailure(step: string, interrupt: AbortSignal): Failure {
-  return { step, message: `interrupted by ${String(interrupt.reason)}` };
-}
-
-export function describeUpdateFailure(result: ExecResult | Failure, options: RunOptions, interrupt: AbortSignal): Failure | null {
-  if ('step' in result) return result;
-  if (result.canceled || interrupt.aborted) return interruptedFailure('update', interrupt);
-  // A command that owns the terminal gets Ctrl+C itself (the terminal is raw): it ends with 130.
-  if (options.interactive && result.exitCode === 130) return { step: 'update', message: 'interrupted by Ctrl+C (SIGINT) in the update command', signal: 'SIGINT' };
-  if (result.timedOut) return { step: 'update', message: `the update command did not finish within ${formatDuration(options.timeoutMs)} (--timeout)` };
-  if (result.exitCode !== 0) return { step: 'update', message: `the update command exited ${result.exitCode ?? `on ${result.signal}`}` };
-  return null;
-}
-
-export function failedUnitsOf(results: CheckResult[]): string[] {
-  return results.flatMap((result) => result.failedUnits ?? []);
 }

@@ -1,5 +1,5 @@
 import { defaultChecks } from '../../checks/defaults.js';
-import type { CheckDefinition, CheckResult, Phase } from '../../checks/check.js';
+import { describeFailedChecks, type CheckDefinition, type CheckResult, type Phase } from '../../checks/check.js';
 import { probe } from '../../checks/probe.js';
 import { formatDuration } from '../../config/duration.js';
 import { soak as watch } from '../soak.js';
@@ -62,4 +62,13 @@ export async function soak(scope: RunScope, checks: CheckDefinition[], durationM
   // A soak that broke (not one that found a problem, nor an interrupt) proved nothing: not healthy either.
   if (failure === null && !outcome.ok && !interrupt.aborted) return { step: 'soak', message: `the soak could not watch: ${outcome.message}` };
   return failure === null ? null : { step: 'soak', message: failure };
+}
+
+export function requiredFailure(phase: Phase, results: CheckResult[]): Failure | null {
+  const message = describeFailedChecks(results);
+  return message === null ? null : { step: phase, message };
+}
+
+export function failedUnitsOf(results: CheckResult[]): string[] {
+  return results.flatMap((result) => result.failedUnits ?? []);
 }

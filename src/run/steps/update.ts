@@ -1,6 +1,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { formatDuration } from '../../config/duration.js';
 import type { ExecResult } from '../../lxd/lxd.js';
 import type { Failure, RunOptions } from '../types.js';
 import { mark } from './lock.js';
@@ -81,4 +82,18 @@ async function openLog(scope: RunScope, file: string): Promise<{ usable: boolean
         stream.end(resolve);
       }),
   };
+}
+
+export function interruptedFailure(step: string, interrupt: AbortSignal): Failure {
+  return { step, message: `interrupted by ${String(interrupt.reason)}` };
+}
+
+export function describeUpdateFailure(result: ExecResult | Failure, options: RunOptions, interrupt: AbortSignal): Failure | null {
+  if ('step' in result) return result;
+  if (result.canceled || interrupt.aborted) return interruptedFailure('update', interrupt);
+  // A command that owns the terminal gets Ctrl+C itself (the terminal is raw): it ends with 130.
+  if (options.interactive && result.exitCode === 130) return { step: 'update', message: 'interrupted by Ctrl+C (SIGINT) in the update command', signal: 'SIGINT' };
+  if (result.timedOut) return { step: 'update', message: `the update command did not finish within ${formatDuration(options.timeoutMs)} (--timeout)` };
+  if (result.exitCode !== 0) return { step: 'update', message: `the update command exited ${result.exitCode ?? `on ${result.signal}`}` };
+  return null;
 }
