@@ -7,7 +7,7 @@ import { runUpdate, type RunContext, type RunOptions } from '../../../src/run/ru
 import { FakeClock } from '../../support/fake-clock.js';
 import { execResult, FakeLxd, isCommand, isEvidence, isSystemdCheck, isSystemdProbe, restoreOf, runningContainer, startOf, stopOf, systemdOutput } from '../../support/fake-lxd.js';
 
-// A scripted run for the tests of run-update.ts and stages.ts: the fake LXD, a clock, the events
+// A scripted run for the tests of run-update.ts and the steps (steps/): the fake LXD, a clock, the events
 // the run emits, and a state folder of its own. Each scripted stage adds the LXD calls the run
 // makes for it, in order; anything else fails the test (FakeLxd).
 

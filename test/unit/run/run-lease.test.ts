@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execResult, isSystemdCheck, runningContainer, stopOf, systemdOutput } from '../../support/fake-lxd.js';
 import { resolved, RunHarness } from './run-harness.js';
 
-// The server lease as a run sees it (runUpdate through Stages): the lock other hosts respect.
+// The server lease as a run sees it (runUpdate through its steps): the lock other hosts respect.
 
 let h: RunHarness;
 beforeEach(async () => {

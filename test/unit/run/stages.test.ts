@@ -5,12 +5,14 @@ import { defineCheck } from '../../../src/checks/spec.js';
 import { LxdError } from '../../../src/errors.js';
 import type { ExecOptions } from '../../../src/lxd/lxd.js';
 import { emptyInstanceReport } from '../../../src/report/report.js';
-import { failedCopyName, Stages } from '../../../src/run/stages.js';
+import { mark } from '../../../src/run/steps/lock.js';
+import { failedCopyName } from '../../../src/run/steps/rollback.js';
+import { runScope } from '../../../src/run/steps/scope.js';
 import { AwaitingRecovery, CorruptRecord, InstanceBusy, InstanceRecordFile, type InstanceRecord } from '../../../src/state/instance-record.js';
 import { execResult, isCommand, isEvidence, isUnitCheck, restoreOf, runningContainer, startOf, stopOf, systemdOutput, unitOutput } from '../../support/fake-lxd.js';
 import { COMMAND, GIB, resolved, RunHarness, snapshotOf } from './run-harness.js';
 
-// The stages of a run (stages.ts) as the report and the views see them: each step's action, title,
+// The steps of a run (steps/) as the report and the views see them: each step's action, title,
 // outcome, duration and message; the update's log; the plan of a dry run; the lock's refusals.
 
 let h: RunHarness;
@@ -549,8 +551,8 @@ describe('an internal error after the update began', () => {
 
 describe('Stages on their own', () => {
   it('records nothing before the lock is taken', async () => {
-    const stages = new Stages(h.context(), emptyInstanceReport('web1', null), { remote: null, name: 'web1', project: null });
-    expect(await stages.mark({ phase: 'updating' })).toBeNull();
+    const scope = runScope(h.context(), emptyInstanceReport('web1', null), { remote: null, name: 'web1', project: null });
+    expect(await mark(scope, { phase: 'updating' })).toBeNull();
     await expect(readFile(h.recordPath)).rejects.toThrow('ENOENT');
   });
 });
