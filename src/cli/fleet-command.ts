@@ -6,7 +6,7 @@ import { fleetTaskList } from './fleet-task-list.js';
 import { runFleet } from '../fleet/run-fleet.js';
 import type { ScheduleOptions } from '../fleet/scheduler.js';
 import { selectInstances } from '../fleet/selection.js';
-import type { RunOptions } from '../run/run-update.js';
+import type { RunOptions } from '../run/types.js';
 import { runOptionsFor, toRunOptions, type RunFlags } from './run-options.js';
 import { selectionRequest, usesSelection, withSelectionOptions, type SelectionFlags } from './selection-options.js';
 import { INTERRUPT_RUN, wholeNumber, withRun, type OutputFlags } from './shared.js';

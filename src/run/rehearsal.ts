@@ -15,7 +15,6 @@ import type { Failure, RehearseMode, RunContext, RunOptions } from './types.js';
 export const REHEARSAL_MARKER = 'user.safeupdate.rehearsal';
 
 // The CLI names the mode by this path; the type itself lives with the run's options.
-export type { RehearseMode } from './types.js';
 
 const MAX_NAME = 63;
 /** The shortest run id kept in a name: its random tail, which tells two runs of one second apart. */

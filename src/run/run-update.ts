@@ -16,7 +16,6 @@ import { conclude, internalError } from './steps/conclude.js';
 import { beginGroup, endGroup, runScope, warn, type RunScope } from './steps/scope.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
-export type { RunContext, RunOptions } from './types.js';
 
 /**
  * One update of one instance, top-down: preflight → baseline → snapshot → update → verify →

@@ -6,11 +6,6 @@ import { isAlive } from './instance-record.js';
 import { decode, describeHolder, describeLease, encode, KEY, leaseProfileName, type Lease, type LeaseHolder } from './lease-profile.js';
 import { LeaseAwaitingRecovery, LeaseBusy, seize, UnreadableLease } from './lease-takeover.js';
 
-// Where callers have always found them.
-export { hostId } from './host-id.js';
-export { leaseLengthMs, leaseProfileName, type Lease, type LeaseHolder } from './lease-profile.js';
-export { LeaseAwaitingRecovery, LeaseBusy, UnreadableLease } from './lease-takeover.js';
-
 /**
  * The lock between hosts: a profile on the instance's server, `safeupdate-lock_<project>_<instance>`,
  * attached to nothing. Every host that reaches the instance sees it; snapshots never capture it

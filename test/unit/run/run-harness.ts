@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecResult, Instance, InstanceRef } from '../../../src/lxd/lxd.js';
 import type { RunEvent } from '../../../src/run/events.js';
-import { runUpdate, type RunContext, type RunOptions } from '../../../src/run/run-update.js';
+import { runUpdate } from '../../../src/run/run-update.js';
+import type { RunContext, RunOptions } from '../../../src/run/types.js';
 import { FakeClock } from '../../support/fake-clock.js';
 import { execResult, FakeLxd, isCommand, isEvidence, isSystemdCheck, isSystemdProbe, restoreOf, runningContainer, startOf, stopOf, systemdOutput } from '../../support/fake-lxd.js';
 

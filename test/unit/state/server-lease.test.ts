@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { LxdError } from '../../../src/errors.js';
 import type { Profile } from '../../../src/lxd/lxd.js';
-import { LeaseAwaitingRecovery, LeaseBusy, leaseLengthMs, leaseProfileName, ServerLease, UnreadableLease, type LeaseHolder } from '../../../src/state/server-lease.js';
+import { LeaseAwaitingRecovery, LeaseBusy, UnreadableLease } from '../../../src/state/lease-takeover.js';
+import { leaseLengthMs, leaseProfileName, type LeaseHolder } from '../../../src/state/lease-profile.js';
+import { ServerLease } from '../../../src/state/server-lease.js';
 import { FakeClock } from '../../support/fake-clock.js';
 import { FakeLxd } from '../../support/fake-lxd.js';
 
