@@ -151,7 +151,7 @@ describe('a CI job updates an instance on a remote LXD server, with a client cer
   async function launchOnServer(story: string): Promise<string> {
     const name = uniqueName(story);
     onServer.add(name);
-    // LXD 5.0.2's dir pool quirk (README, The lab): the server's pool needs containers-snapshots/.
+    // LXD 5.0.2's dir pool quirk (docs/development.md, The lab): the server's pool needs containers-snapshots/.
     const pool = await lxc('storage', 'get', `${SERVER}:default`, 'source');
     await mkdir(join(pool, 'containers-snapshots'), { recursive: true, mode: 0o700 });
     await lxc('launch', `${SERVER}:${IMAGE}`, `${SERVER}:${name}`, '--project', project);
