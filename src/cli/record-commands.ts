@@ -11,6 +11,7 @@ import { findReport, listReports } from '../state/run-history.js';
 import { chooseClient } from '../lxd/dialect.js';
 import { commandTree, completionScript, SHELLS, type Shell } from './completion.js';
 import type { Io } from './shared.js';
+import { displayWidth, padEndTo } from '../report/text-width.js';
 
 /** history, show, completion: finding past runs again, and the shell's help with names. */
 export function addRecordCommands(program: Command, io: Io, setExitCode: (code: number) => void): void {
@@ -84,6 +85,6 @@ function renderHistory(reports: Report[]): string {
     report.command.join(' '),
   ]);
   const header = ['WHEN (UTC)', 'INSTANCE', 'OUTCOME', 'EXIT', 'SNAPSHOT', 'TOOK', 'RUN', 'COMMAND'];
-  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
-  return [header, ...rows].map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+  const widths = header.map((title, i) => Math.max(displayWidth(title), ...rows.map((row) => displayWidth(row[i]!))));
+  return [header, ...rows].map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : padEndTo(cell, widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
 }
