@@ -64,7 +64,7 @@ the host command to use. A one-time bypass inside (logged): apt-get -o SafeUpdat
 or /usr/local/lib/safeupdate/allow-once. Snapshot mode puts no credential inside: the proxy device
 ${DEVICE_NAME} connects a root-only socket inside to this instance's own broker on the host
 (safeupdate-hook@.socket), which can take a snapshot of this instance and record the checks'
-result, nothing else. Instances of the local daemon only. See "apt hooks" in the README.
+result, nothing else. Instances of the local daemon only. See docs/hooks.md.
 
 ${EXIT_CODES}`)
     .action(async (instances: string[], flags: InstallFlags, self: Command) => {
