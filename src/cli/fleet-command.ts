@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Config } from '../config/config-file.js';
 import { settingsFor } from '../config/config-file.js';
-import { fleetLines } from '../fleet/fleet-lines.js';
+import { fleetLines } from './fleet-lines.js';
 import { fleetTaskList } from './fleet-task-list.js';
 import { runFleet } from '../fleet/run-fleet.js';
 import type { ScheduleOptions } from '../fleet/scheduler.js';

@@ -6,7 +6,7 @@ import { LxdError } from '../../../src/errors.js';
 import { INCUS } from '../../../src/lxd/dialect.js';
 import { FEATURES, missingFeatures, requireFeatures, USED_EXTENSIONS } from '../../../src/lxd/extensions.js';
 import type { ServerApi } from '../../../src/lxd/lxd.js';
-import { syncInstances } from '../../../src/snapshots/sync.js';
+import { syncInstances } from '../../../src/run/sync.js';
 import { runCli } from '../../support/cli.js';
 import { FakeClock } from '../../support/fake-clock.js';
 import { execResult, FakeLxd, FULL_API, stopOf } from '../../support/fake-lxd.js';

@@ -5,9 +5,9 @@ import type { InstanceRef } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
 import { fleetExitCode } from '../report/exit-codes.js';
 import { emptyInstanceReport, frameReport, worstOutcome, type InstanceReport, type Outcome, type Report } from '../report/report.js';
-import { copyToServer } from '../run/steps/follow-ups.js';
-import { runScope } from '../run/steps/scope.js';
-import type { RunContext } from '../run/types.js';
+import { copyToServer } from './steps/follow-ups.js';
+import { runScope } from './steps/scope.js';
+import type { RunContext } from './types.js';
 
 // The order of the one exit rule (fleetExitCode): a failed copy outranks an instance that could not start.
 const WORST_FIRST: Outcome[] = ['interrupted', 'sync-failed', 'not-started', 'synced'];

@@ -3,12 +3,12 @@ import { describeFailedChecks, type CheckDefinition } from '../checks/check.js';
 import type { InstanceRef, Snapshot } from '../lxd/lxd.js';
 import { formatRef, formatRefWithProject, SNAPSHOT_PREFIX } from '../lxd/names.js';
 import { emptyInstanceReport, type Outcome, type Report } from '../report/report.js';
-import { checksFor, runChecks } from '../run/steps/checks.js';
-import { conclude, internalError } from '../run/steps/conclude.js';
-import { awaitRecovery, lock, unlock } from '../run/steps/lock.js';
-import { rollBack } from '../run/steps/rollback.js';
-import { runScope } from '../run/steps/scope.js';
-import type { Failure, RunContext } from '../run/types.js';
+import { checksFor, runChecks } from './steps/checks.js';
+import { conclude, internalError } from './steps/conclude.js';
+import { awaitRecovery, lock, unlock } from './steps/lock.js';
+import { rollBack } from './steps/rollback.js';
+import { runScope } from './steps/scope.js';
+import type { Failure, RunContext } from './types.js';
 import { findBaseline } from '../state/run-history.js';
 
 /** The snapshot a manual rollback goes back to by default: the newest one safeupdate took. */

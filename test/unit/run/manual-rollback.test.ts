@@ -6,7 +6,7 @@ import type { CheckDefinition } from '../../../src/checks/check.js';
 import { defineCheck } from '../../../src/checks/spec.js';
 import { LxdError } from '../../../src/errors.js';
 import { emptyInstanceReport, frameReport } from '../../../src/report/report.js';
-import { manualRollback, newestOwnSnapshot } from '../../../src/snapshots/rollback.js';
+import { manualRollback, newestOwnSnapshot } from '../../../src/run/manual-rollback.js';
 import { InstanceBusy, InstanceRecordFile } from '../../../src/state/instance-record.js';
 import { FakeClock } from '../../support/fake-clock.js';
 import { execResult, FakeLxd, isCommand, isSystemdCheck, restoreOf, runningContainer, startOf, stopOf, systemdOutput } from '../../support/fake-lxd.js';
