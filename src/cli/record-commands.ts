@@ -9,7 +9,8 @@ import { renderHuman } from '../report/human.js';
 import type { Report } from '../report/report.js';
 import { findReport, listReports } from '../state/run-history.js';
 import { chooseClient } from '../lxd/dialect.js';
-import { commandTree, completionScript, SHELLS, type Shell } from './completion.js';
+import { completionScript } from './completion.js';
+import { commandTree, SHELLS, type Shell } from './completion/tree.js';
 import type { Io } from './io.js';
 import { displayWidth, padEndTo } from '../report/text-width.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SHELLS, type Shell } from '../../../src/cli/completion.js';
+import { SHELLS, type Shell } from '../../../src/cli/completion/tree.js';
 import { runCli } from '../../support/cli.js';
 
 // The scripts come from commander's command tree; what they must cover is read here from the other
