@@ -7,8 +7,8 @@ import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import { formatRef, ownSnapshotName, parseInstanceRef } from '../lxd/names.js';
 import type { RefuseLevel } from '../packages/policy.js';
 import type { RestartMode } from '../report/report.js';
-import type { RehearseMode } from '../run/rehearsal.js';
-import type { RunOptions } from '../run/run-update.js';
+import type { RehearseMode } from '../run/types.js';
+import type { RunOptions } from '../run/types.js';
 import { missingSeparator } from './stray-words.js';
 
 /** The run's flags as commander hands them over; undefined where not given. */

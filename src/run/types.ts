@@ -4,7 +4,8 @@ import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import type { UpgradePolicy } from '../packages/policy.js';
 import type { RestartMode } from '../report/report.js';
 import type { Emit } from './events.js';
-import type { RehearseMode } from './rehearsal.js';
+
+export type RehearseMode = 'off' | 'on' | 'force';
 
 export interface RunOptions {
   ref: InstanceRef;

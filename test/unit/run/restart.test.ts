@@ -2,11 +2,11 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { defineCheck } from '../../../src/checks/spec.js';
 import type { InstanceRef } from '../../../src/lxd/lxd.js';
 import { REHEARSAL_MARKER } from '../../../src/run/rehearsal.js';
-import { decideRestart, RESTART_LIMIT_MS } from '../../../src/run/restart.js';
+import { decideRestart, RESTART_LIMIT_MS } from '../../../src/run/steps/restart.js';
 import { renderHuman } from '../../../src/report/human.js';
 import { renderMarkdown } from '../../../src/report/markdown.js';
-import { execResult, isAnswerProbe, isCommand, isRestartDue, isSystemdCheck, isUnitCheck, restartDueOutput, runningContainer, systemdOutput, unitOutput } from '../../support/fake-lxd.js';
-import { COMMAND, GIB, RunHarness } from './run-harness.js';
+import { execResult, isAnswerProbe, isCommand, isRestartDue, isSystemdCheck, isUnitCheck, restartDueOutput, runningContainer, startOf, stopOf, systemdOutput, unitOutput } from '../../support/fake-lxd.js';
+import { COMMAND, GIB, resolved, RunHarness } from './run-harness.js';
 
 // --restart: after a passing update, one exec reads whether a restart is due; auto restarts when it
 // is, always every time, never not (a due restart is then a warning). The restart comes before the
@@ -56,8 +56,8 @@ afterEach(async () => {
 const restartRead = (due: Parameters<typeof restartDueOutput>[0] = {}) => h.lxd.expect('exec', () => restartDueOutput(due), isRestartDue, 'restart-due read');
 /** A clean stop (not forced: shutdown units run), a start, and the instance answering. */
 function restarted({ onStart = () => {} } = {}) {
-  h.lxd.expect('stopInstance', () => undefined, (args) => (args[1] as { force: boolean }).force === false, 'clean stop');
-  h.lxd.expect('startInstance', onStart);
+  h.lxd.expect('stopInstance', () => undefined, stopOf(resolved, false), 'clean stop');
+  h.lxd.expect('startInstance', onStart, startOf(resolved));
   h.lxd.expect('exec', () => execResult(), isAnswerProbe, 'answers');
 }
 function rolledBack() {
@@ -168,9 +168,9 @@ describe('a run with --restart', () => {
   it('a restart that does not come back within its limit counts as a failed check: rolled back, exit 1', async () => {
     h.preflight().baselineHealthy().snapshot().update();
     restartRead({ packages: ['libc6'] });
-    h.lxd.expect('stopInstance', () => undefined, (args) => (args[1] as { force: boolean }).force === false, 'clean stop');
+    h.lxd.expect('stopInstance', () => undefined, stopOf(resolved, false), 'clean stop');
     // The start takes longer than the whole limit.
-    h.lxd.expect('startInstance', () => h.clock.advance(RESTART_LIMIT_MS + 1_000));
+    h.lxd.expect('startInstance', () => h.clock.advance(RESTART_LIMIT_MS + 1_000), startOf(resolved));
     rolledBack();
 
     const { report, item } = await h.run({ restart: 'auto' });
@@ -187,8 +187,8 @@ describe('a run with --restart', () => {
   it('an instance that starts but never answers: asked every 500 ms until the limit, then rolled back', async () => {
     h.preflight().baselineHealthy().snapshot().update();
     restartRead({ packages: ['libc6'] });
-    h.lxd.expect('stopInstance', () => undefined);
-    h.lxd.expect('startInstance', () => undefined);
+    h.lxd.expect('stopInstance', () => undefined, stopOf(resolved, false), 'clean stop');
+    h.lxd.expect('startInstance', () => undefined, startOf(resolved));
     // At 0, 0.5 s, … 120 s: 241 looks.
     for (let look = 0; look < 241; look += 1) h.lxd.expect('exec', () => execResult({ exitCode: 255, stderr: 'Error: Instance is not running' }), isAnswerProbe, `answers? (${look})`);
     rolledBack();
@@ -205,7 +205,7 @@ describe('a run with --restart', () => {
     restartRead({ packages: ['libc6'] });
     h.lxd.expect('stopInstance', () => {
       throw new Error('lxd did not answer within 30s (stop web1)');
-    });
+    }, stopOf(resolved, false), 'clean stop');
     h.evidence();
     h.lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
     h.restoreAndStart().systemdHealthy().finalStatus();
@@ -248,8 +248,8 @@ describe('a run with --restart', () => {
     const controller = new AbortController();
     h.preflight().baselineHealthy().snapshot().update();
     restartRead({ packages: ['libc6'] });
-    h.lxd.expect('stopInstance', () => controller.abort('SIGTERM'));
-    h.lxd.expect('startInstance', () => undefined);
+    h.lxd.expect('stopInstance', () => controller.abort('SIGTERM'), stopOf(resolved, false), 'clean stop');
+    h.lxd.expect('startInstance', () => undefined, startOf(resolved));
     rolledBack();
 
     const { report, item } = await h.run({ restart: 'auto' }, { interrupt: controller.signal });
@@ -262,23 +262,24 @@ describe('a run with --restart', () => {
 
 const COPY = 'web1-rehearsal-run-1';
 const onCopy = (args: unknown[]) => (args[0] as InstanceRef).name === COPY;
+const copyRef: InstanceRef = { ...resolved, name: COPY };
 
 describe('--restart with --rehearse', () => {
   it('the copy is restarted too: an update that breaks at the next start is refused there, the instance untouched', async () => {
     h.preflight(undefined, true, { driver: 'btrfs', freeBytes: 50 * GIB, usedByInstanceBytes: 2 * GIB }).baselineHealthy().snapshot();
     h.lxd.expect('getInstance', () => runningContainer(), (args) => (args[0] as InstanceRef).name === 'web1', 'read web1 for its devices');
     h.lxd.expect('copyFromSnapshot', () => undefined, (args) => args[2] === COPY);
-    h.lxd.expect('startInstance', () => undefined, onCopy, 'start the copy');
+    h.lxd.expect('startInstance', () => undefined, startOf(copyRef), 'start the copy');
     h.lxd.expect('exec', () => systemdOutput('running'), (args) => onCopy(args) && isSystemdCheck(args), 'baseline on the copy');
     h.lxd.expect('exec', () => execResult(), (args) => onCopy(args) && isCommand(COMMAND)(args), 'the update on the copy');
     h.lxd.expect('exec', () => restartDueOutput({ packages: ['demo'] }), (args) => onCopy(args) && isRestartDue(args), 'restart-due read on the copy');
-    h.lxd.expect('stopInstance', () => undefined, (args) => onCopy(args) && (args[1] as { force: boolean }).force === false, 'clean stop of the copy');
-    h.lxd.expect('startInstance', () => undefined, onCopy, 'start of the copy');
+    h.lxd.expect('stopInstance', () => undefined, stopOf(copyRef, false), 'clean stop of the copy');
+    h.lxd.expect('startInstance', () => undefined, startOf(copyRef), 'start of the copy');
     h.lxd.expect('exec', () => execResult(), (args) => onCopy(args) && isAnswerProbe(args), 'the copy answers');
     h.lxd.expect('exec', () => systemdOutput('degraded', ['demo.service']), (args) => onCopy(args) && isSystemdCheck(args), 'after-update on the copy');
     h.lxd.expect('getInstance', () => runningContainer({ name: COPY }), onCopy);
     h.lxd.expect('getConfig', () => ({ [REHEARSAL_MARKER]: 'run-1' }), onCopy);
-    h.lxd.expect('stopInstance', () => undefined, onCopy, 'stop the copy');
+    h.lxd.expect('stopInstance', () => undefined, stopOf(copyRef), 'stop the copy');
     h.lxd.expect('deleteMarkedInstance', () => ({ deleted: true }), onCopy);
     h.finalStatus();
 

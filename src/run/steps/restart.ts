@@ -1,10 +1,12 @@
-import type { Clock } from '../checks/probe.js';
-import { describeDue, isDue, parseRestartDue, RESTART_DUE_SCRIPT, type RestartDue } from '../checks/restart-due.js';
-import { lastLine } from '../checks/exec-check.js';
-import { formatDuration } from '../config/duration.js';
-import type { InstanceRef, Lxd } from '../lxd/lxd.js';
-import type { InstanceReport, RestartMode, RestartReport } from '../report/report.js';
-import type { Failure } from './types.js';
+import type { Clock } from '../../checks/probe.js';
+import { describeDue, isDue, parseRestartDue, RESTART_DUE_SCRIPT, type RestartDue } from '../../checks/restart-due.js';
+import { lastLine } from '../../checks/exec-check.js';
+import { formatDuration } from '../../config/duration.js';
+import type { InstanceRef, Lxd } from '../../lxd/lxd.js';
+import type { RestartMode, RestartReport } from '../../report/report.js';
+import type { Failure } from '../types.js';
+import { holdsLease } from './lock.js';
+import { step, warn, type RunScope } from './scope.js';
 
 /**
  * `--restart`: many upgrades break only at the next start (a library replaced under a running
@@ -20,22 +22,6 @@ const DETECT_TIMEOUT_MS = 30_000;
 /** Bound on one "does it answer" exec after the start, and the pause between two. */
 const ANSWER_TIMEOUT_MS = 5_000;
 const ANSWER_INTERVAL_MS = 500;
-
-type StepOutcome<T> = { ok: true; value: T; message: string } | { ok: false; message: string };
-
-/** What the restart needs of the run: the LXD boundary, the instance, and the run's step, warning and lease. */
-export interface RestartScope {
-  lxd: Lxd;
-  clock: Clock;
-  ref: InstanceRef;
-  interrupt: AbortSignal;
-  /** Where the restart is reported (`item.restart`). */
-  item: InstanceReport;
-  step<T extends { message: string }>(action: string, title: string, run: () => Promise<T>): Promise<StepOutcome<T>>;
-  warn(message: string): void;
-  /** false: another host holds the instance now; nothing more may change it. */
-  holdsLease(): Promise<boolean>;
-}
 
 export interface RestartDecision {
   restart: boolean;
@@ -86,8 +72,9 @@ export async function readRestartDue(lxd: Lxd, ref: InstanceRef, signal: AbortSi
  * (a clean stop, a start, and the instance answering again) within `limitMs`. Returns the failure
  * that must roll the update back (a restart that did not come back, an interrupt), or null.
  */
-export async function restartWhenDue(scope: RestartScope, mode: RestartMode, limitMs = RESTART_LIMIT_MS): Promise<Failure | null> {
-  const { lxd, clock, ref, interrupt } = scope;
+export async function restartWhenDue(scope: RunScope, mode: RestartMode, limitMs = RESTART_LIMIT_MS): Promise<Failure | null> {
+  const { lxd, clock, interrupt } = scope.context;
+  const { ref } = scope;
   const due = await readRestartDue(lxd, ref, interrupt);
   if (interrupt.aborted) return interrupted(interrupt);
   const decision = decideRestart(mode, due);
@@ -104,10 +91,10 @@ export async function restartWhenDue(scope: RestartScope, mode: RestartMode, lim
     message: decision.reason,
   };
   scope.item.restart = report;
-  if (decision.warning) scope.warn(decision.warning);
+  if (decision.warning) warn(scope, decision.warning);
   if (!decision.restart) return null;
   // The run's own lease check comes next and ends the run; a restart is a change, and is not made.
-  if (!(await scope.holdsLease())) {
+  if (!(await holdsLease(scope))) {
     report.message = `${decision.reason}; not restarted: the run no longer holds the instance`;
     return null;
   }
@@ -118,7 +105,7 @@ export async function restartWhenDue(scope: RestartScope, mode: RestartMode, lim
     if (clock.monotonic() > deadline) throw new Error(`${what} after ${formatDuration(clock.monotonic() - started)}, past the limit of ${formatDuration(limitMs)}`);
   };
   report.restarted = true;
-  const outcome = await scope.step('restart', `Restart ${ref.name} (${decision.reason})`, async () => {
+  const outcome = await step(scope, 'restart', `Restart ${ref.name} (${decision.reason})`, async () => {
     // A clean stop, as a reboot does: shutdown units run, and the next start is a real boot.
     await lxd.stopInstance(ref, { force: false });
     late('stopped');
