@@ -97,7 +97,8 @@ export async function main(argv: string[], given: Io): Promise<number> {
       .option('--rehearse [force]', 'first run the update and the checks on a throw-away copy of the snapshot; touch the instance only if the copy ends healthy (=force: also on a dir pool, where the copy is a full copy)')
       .option('--keep-unchanged', 'keep the snapshot even when the update changed no package')
       .option('--soak <duration>', 'after the checks pass, keep watching them and systemd\'s restart counters this long (e.g. 2m); a failure or a restart rolls back')
-      .option('--no-package-report', 'do not read the installed packages before and after the update'),
+      .option('--no-package-report', 'do not read the installed packages before and after the update')
+      .option('--lock-timeout <duration>', "with an apt command: how long to wait for dpkg's lock before the snapshot; still held then is exit 3, nothing changed (default 5m)"),
   ))
     .on('option:expiry', oneForm('--expiry'))
     .on('option:no-expiry', oneForm('--no-expiry'))

@@ -30,6 +30,7 @@ export interface RunFlags {
   allow?: string[];
   keepUnchanged?: boolean;
   soak?: string;
+  lockTimeout?: string;
   /** true with --rehearse, 'force' with --rehearse=force. */
   rehearse?: boolean | string;
   /** false with --no-package-report. */
@@ -38,7 +39,7 @@ export interface RunFlags {
   config?: string;
 }
 
-export const BUILT_IN = { expiry: '14d', timeout: '1h' } as const;
+export const BUILT_IN = { expiry: '14d', timeout: '1h', lockTimeout: '5m' } as const;
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -74,6 +75,7 @@ export function toRunOptions(instance: string, command: string[] | null, flags: 
     soakMs: parseSoak(flags.soak ?? settings.soak),
     rehearse: parseRehearse(flags.rehearse ?? settings.rehearse),
     interactive: terminal && !flags.json && !flags.dryRun,
+    apt: { lockTimeoutMs: parseDuration(flags.lockTimeout ?? settings['lock-timeout'] ?? BUILT_IN.lockTimeout, '--lock-timeout', TIMER_LIMIT) },
   };
   refuseShortExpiry(options, flags, settings);
   return options;

@@ -58,6 +58,7 @@ const settings = z.strictObject({
   allow: z.array(z.string().min(1), { error: 'expected a list of package names or globs' }).optional(),
   'keep-unchanged': z.boolean({ error: 'expected true or false' }).optional(),
   soak: duration.optional(),
+  'lock-timeout': duration.optional(),
   rehearse: z.union([z.boolean(), z.literal('force')], { error: 'expected true, false or force' }).optional(),
 });
 

@@ -1,3 +1,4 @@
+import { aptRunOf, prepareApt } from './dpkg-steps.js';
 import type { CheckDefinition } from '../checks/check.js';
 import { IP_PLACEHOLDER } from '../checks/address.js';
 import { readFile } from 'node:fs/promises';
@@ -166,7 +167,10 @@ export async function rehearse(
     const unhealthy = requiredFailure('baseline', before);
     if (unhealthy) return inconclusive(`the copy ${name} was unhealthy before the update (${unhealthy.message}), so it cannot judge the update`);
 
-    const updated = await copy.runUpdateCommand(options);
+    // The same apt options as the real run will have (dpkg-steps.ts), so that the copy judges the same update.
+    const aptRun = aptRunOf(options);
+    const apt = aptRun && (await prepareApt(copy, lxd, copyRef, options, { runId, lockTimeoutMs: aptRun.lockTimeoutMs, readConffiles: false, item: copyItem }));
+    const updated = await copy.runUpdateCommand(apt ? { ...options, env: { ...options.env, ...apt.env } } : options);
     report.logTail = await readTail(copyItem.update.logFile);
     // A command that never ran says nothing about the update.
     if ('step' in updated) return interrupt.aborted ? interrupted() : inconclusive(`on the copy ${name}: ${updated.message}`);

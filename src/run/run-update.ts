@@ -5,6 +5,7 @@ import type { ExecResult } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
 import { EXIT } from '../report/exit-codes.js';
 import { emptyInstanceReport, type InstanceReport, type Outcome, type Report } from '../report/report.js';
+import { aptRunOf, describeAptPlan, finishApt, prepareApt, waitForLock } from './dpkg-steps.js';
 import { describeRehearsal, refuseRehearsal, rehearse } from './rehearsal.js';
 import { failedCopyName, Stages } from './stages.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
@@ -80,7 +81,7 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
     // other commands are run blind.
     const simulated = options.packageReport && !item.packages?.simulated ? await stage.simulatePackages(options.command) : null;
     if (simulated && 'reason' in simulated) stage.warn(`no list of would-be package changes: ${simulated.reason}`);
-    item.plan = [...stage.describePlan(options, checks), ...describeRehearsal(options.rehearse, item.space, item.instance, checks)];
+    item.plan = [...stage.describePlan(options, checks), ...describeRehearsal(options.rehearse, item.space, item.instance, checks), ...describeAptPlan(options)];
     return finish('planned');
   }
   // What the baseline found is what `recover` judges against after a crash.
@@ -88,6 +89,11 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
   const unrecorded = await stage.mark({ baseline: { failedUnits: failedUnitsOf(baseline), passedChecks } });
   if (unrecorded) return finish('not-started', { step: 'baseline', message: `${unrecorded}; nothing changed` });
   if (interrupt.aborted) return nothingChanged('baseline');
+  // dpkg (dpkg-steps.ts): a snapshot taken while another apt runs is no baseline; a lock still held at the bound: nothing changed, exit 3.
+  const aptRun = aptRunOf(options);
+  const lockHeld = aptRun && (await waitForLock(stage, context, stage.resolvedRef, item, aptRun.lockTimeoutMs));
+  if (lockHeld) return finish('not-started', lockHeld);
+  if (interrupt.aborted) return nothingChanged('dpkg-lock');
   const packagesBefore = options.packageReport ? await stage.readInventory('before') : null;
 
   const snapshot = await stage.takeSnapshot(options);
@@ -107,13 +113,16 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
   }
 
   // From here on the instance may have changed: every failure ends in a rollback or a report that says so.
-  const updated = await stage.runUpdateCommand(options);
+  // dpkg (dpkg-steps.ts): an unattended apt keeps locally modified conffiles (APT_CONFIG); the conffiles are read around the update.
+  const apt = aptRun && (await prepareApt(stage, context.lxd, stage.resolvedRef, options, { runId: context.runId, lockTimeoutMs: aptRun.lockTimeoutMs, readConffiles: options.packageReport, item }));
+  const updated = await stage.runUpdateCommand(apt ? { ...options, env: { ...options.env, ...apt.env } } : options);
   // Not started: an interrupt caught at the last moment (runUpdateCommand refuses to start then), or a record that could not be written.
   if (!stage.mayHaveChanged) return interrupt.aborted ? snapshotKept('update') : finish('not-started', updated as Failure);
   let failure = describeUpdateFailure(updated, options, interrupt);
   // Read right after the command, so that a rolled-back update still reports what it had changed.
   const packagesAfter = packagesBefore && !interrupt.aborted ? await stage.readInventory('after') : null;
   const changes = packagesBefore && packagesAfter ? stage.recordChanges(packagesBefore, packagesAfter) : null;
+  if (apt && !interrupt.aborted) await finishApt(stage, context.lxd, stage.resolvedRef, apt, item);
   if (!failure) {
     const afterUpdate = await stage.runChecks('after-update', checks, failedUnitsOf(baseline));
     failure = interrupt.aborted ? interruptedFailure('after-update', interrupt) : requiredFailure('after-update', afterUpdate);

@@ -37,6 +37,8 @@ export function runOptions(overrides: Partial<RunOptions> = {}): RunOptions {
     soakMs: null,
     rehearse: 'off',
     interactive: false,
+    // The dpkg lock and conffiles have tests of their own (dpkg-run.test.ts).
+    apt: null,
     ...overrides,
   };
 }
