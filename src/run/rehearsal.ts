@@ -1,10 +1,10 @@
-import { aptRunOf, prepareApt } from './dpkg-steps.js';
 import type { CheckDefinition } from '../checks/check.js';
 import { IP_PLACEHOLDER } from '../checks/address.js';
 import { readFile } from 'node:fs/promises';
 import type { DeviceConfig, InstanceRef, Lxd } from '../lxd/lxd.js';
 import { formatRef, formatRefWithProject } from '../lxd/names.js';
 import { emptyInstanceReport, type InstanceReport, type RehearsalReport } from '../report/report.js';
+import { aptRunOf, prepareApt } from './dpkg-steps.js';
 import { describeUpdateFailure, failedUnitsOf, requiredFailure } from './run-update.js';
 import { gib, Stages } from './stages.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
