@@ -15,8 +15,8 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  // commander is needed by every start: bundled too. The others load on first use, from node_modules.
-  external: Object.keys(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).dependencies).filter((name) => !['commander', 'execa'].includes(name)),
+  // commander is needed by every start: bundled too, as is string-width (small, for the tables). The others load on first use, from node_modules.
+  external: Object.keys(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).dependencies).filter((name) => !['commander', 'execa', 'string-width'].includes(name)),
   // commander is CommonJS: its require() of Node's modules needs a require in an ES module.
   banner: { js: "import { createRequire as createBundleRequire } from 'node:module'; const require = createBundleRequire(import.meta.url);" },
   // Less to parse at every start; names are kept, so a stack trace still says which function.

@@ -10,11 +10,15 @@ import { runChecksOnly } from '../run/run-checks.js';
 import { runUpdate } from '../run/run-update.js';
 import { systemClock } from '../checks/probe.js';
 import { CorruptRecord, InstanceBusy, InstanceRecordFile } from '../state/instance-record.js';
-import { hostId, LeaseBusy, leaseLengthMs, ServerLease, UnreadableLease } from '../state/server-lease.js';
+import { hostId } from '../state/host-id.js';
+import { LeaseBusy, UnreadableLease } from '../state/lease-takeover.js';
+import { leaseLengthMs } from '../state/lease-profile.js';
+import { ServerLease } from '../state/server-lease.js';
 import { confirm } from './confirm.js';
 import { isFleet, runFleetCommand, withFleetOptions, type FleetFlags } from './fleet-command.js';
 import { resolveChecks, runOptionsFor, type RunFlags } from './run-options.js';
-import { bothFormsRefused, collect, INTERRUPT_RESTORE, INTERRUPT_RUN, lxdFor, version, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
+import { bothFormsRefused, collect, INTERRUPT_RESTORE, INTERRUPT_RUN, lxdFor, version, withOutputOptions, withRun, type OutputFlags } from './shared.js';
+import type { Io } from './io.js';
 import { addHooksCommands } from './hooks-commands.js';
 import { addRecordCommands } from './record-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
@@ -22,7 +26,7 @@ import { chooseInstances, usesSelection, withSelectionOptions, type SelectionFla
 import { cannotCheck } from '../fleet/selection.js';
 import { refuseStrayWords } from './stray-words.js';
 
-export type { Io } from './shared.js';
+export type { Io } from './io.js';
 
 const RUN_EXAMPLES = `
 Examples:

@@ -6,8 +6,8 @@ import { UsageError } from '../errors.js';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import { formatRef, ownSnapshotName, parseInstanceRef } from '../lxd/names.js';
 import type { RefuseLevel } from '../packages/policy.js';
-import type { RehearseMode } from '../run/rehearsal.js';
-import type { RunOptions } from '../run/run-update.js';
+import type { RehearseMode } from '../run/types.js';
+import type { RunOptions } from '../run/types.js';
 import { missingSeparator } from './stray-words.js';
 
 /** The run's flags as commander hands them over; undefined where not given. */

@@ -1,6 +1,6 @@
 /**
  * Which update commands safeupdate treats as apt runs: those get the dpkg lock wait and, when
- * unattended, the conffile options (run/dpkg-steps.ts). Recognised: a direct call of apt, apt-get,
+ * unattended, the conffile options (run/steps/dpkg.ts). Recognised: a direct call of apt, apt-get,
  * aptitude or unattended-upgrade(s) (with or without a path), and a shell line (`sh -c`, `bash -c`,
  * `dash -c`) in which one of those names stands as a word of its own. A shell line is not parsed:
  * `sh -c 'echo apt'` counts too, which is harmless, since only apt reads what safeupdate sets

@@ -1,5 +1,3 @@
-import type { Clock } from '../checks/probe.js';
-
 /**
  * dpkg's locks and who holds them. apt and dpkg lock with fcntl (POSIX) locks, which /proc/locks
  * lists with the holder's pid and the file's device and inode; inside a container the kernel shows
@@ -73,6 +71,12 @@ export interface LockWait {
 /** How often the lock is looked at while held: an apt run waiting on it looks as often. */
 export const LOCK_POLL_MS = 1_000;
 
+/** The part of the run's clock (Clock in checks/probe.ts) the wait needs; packages/ sits below checks/. */
+export interface LockClock {
+  monotonic(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
 /**
  * Looks until the locks are free or `boundMs` has passed (monotonic clock); `onHeld` hears of each
  * look that found them held. A look that fails ends the wait as `unknown`: apt's own timeout still
@@ -80,7 +84,7 @@ export const LOCK_POLL_MS = 1_000;
  */
 export async function waitForDpkgLock(
   look: () => Promise<LockProbe>,
-  clock: Clock,
+  clock: LockClock,
   boundMs: number,
   { signal, onHeld }: { signal?: AbortSignal; onHeld?: (holders: LockHolder[], waitedMs: number) => void } = {},
 ): Promise<LockWait> {

@@ -5,6 +5,7 @@ import { dpkgLines } from './dpkg.js';
 import { FLEET_COLUMNS, fleetRows, fleetTotals } from './fleet-table.js';
 import { listChanges, summarizePackages } from './packages.js';
 import type { InstanceReport, Outcome, RehearsalReport, Report } from './report.js';
+import { displayWidth, padEndTo } from './text-width.js';
 
 const HEADLINE: Record<Outcome, string> = {
   updated: 'updated and healthy',
@@ -73,8 +74,8 @@ function renderInstance(item: InstanceReport, report: Report): string[] {
 
 function fleetTable(report: Report): string[] {
   const rows = fleetRows(report);
-  const widths = FLEET_COLUMNS.map(([key, title]) => Math.max(title.length, ...rows.map((row) => row[key].length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  const widths = FLEET_COLUMNS.map(([key, title]) => Math.max(displayWidth(title), ...rows.map((row) => displayWidth(row[key]))));
+  const line = (cells: string[]) => cells.map((cell, i) => padEndTo(cell, widths[i]!)).join('  ').trimEnd();
   return [line(FLEET_COLUMNS.map(([, title]) => title)), ...rows.map((row) => line(FLEET_COLUMNS.map(([key]) => row[key])))];
 }
 

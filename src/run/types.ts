@@ -3,7 +3,8 @@ import type { Clock } from '../checks/probe.js';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import type { UpgradePolicy } from '../packages/policy.js';
 import type { Emit } from './events.js';
-import type { RehearseMode } from './rehearsal.js';
+
+export type RehearseMode = 'off' | 'on' | 'force';
 
 export interface RunOptions {
   ref: InstanceRef;
@@ -39,7 +40,7 @@ export interface RunOptions {
   /** The command owns the terminal. */
   interactive: boolean;
   /**
-   * For a recognised apt command (run/dpkg-steps.ts): wait this long for dpkg's lock, and unattended,
+   * For a recognised apt command (run/steps/dpkg.ts): wait this long for dpkg's lock, and unattended,
    * keep locally modified conffiles. null: leave apt as it is.
    */
   apt: { lockTimeoutMs: number } | null;

@@ -1,7 +1,7 @@
 import { DPKG_LOCK_SCRIPT } from '../../src/packages/dpkg-lock.js';
 import { execResult, type FakeLxd } from './fake-lxd.js';
 
-// The execs of run/dpkg-steps.ts, for scripted runs of an apt command (FakeLxd).
+// The execs of run/steps/dpkg.ts, for scripted runs of an apt command (FakeLxd).
 
 const argvOf = (args: unknown[]) => args[1] as string[];
 

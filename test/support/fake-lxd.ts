@@ -8,6 +8,20 @@ type Method = Exclude<keyof Lxd, 'dialect'>;
 /** A server with every extension safeupdate uses: what `checkReachable` answers unless scripted otherwise. */
 export const FULL_API: ServerApi = { server: 'lxd', version: '5.0.2', extensions: USED_EXTENSIONS };
 
+const INSTANCE_CHANGES: Method[] = ['stopInstance', 'restoreSnapshot', 'startInstance'];
+
+const sameRef = (given: unknown, ref: InstanceRef) => {
+  const actual = given as InstanceRef;
+  return actual.remote === ref.remote && actual.project === ref.project && actual.name === ref.name;
+};
+/** Matches `stopInstance(ref, { force })`: this instance, forced unless said otherwise. */
+export const stopOf = (ref: InstanceRef, force = true) => (args: unknown[]) => sameRef(args[0], ref) && (args[1] as { force: boolean }).force === force;
+/** Matches `restoreSnapshot(ref, snapshot)`; a function names a snapshot the run takes later. */
+export const restoreOf = (ref: InstanceRef, snapshot: string | (() => string | null)) => (args: unknown[]) =>
+  sameRef(args[0], ref) && args[1] === (typeof snapshot === 'function' ? snapshot() : snapshot);
+/** Matches `startInstance(ref)`. */
+export const startOf = (ref: InstanceRef) => (args: unknown[]) => sameRef(args[0], ref);
+
 interface Expectation {
   method: Method;
   describe: string;
@@ -55,8 +69,11 @@ export class FakeLxd implements Lxd {
     await hold!.call.open();
   }
 
-  expect(method: Method, respond: (args: unknown[]) => unknown, match: (args: unknown[]) => boolean = () => true, describe: string = method): this {
-    this.script.push({ method, respond, match, describe });
+  expect(method: Method, respond: (args: unknown[]) => unknown, match?: (args: unknown[]) => boolean, describe: string = method): this {
+    // A stop, restore or start of the wrong instance or snapshot is the worst mistake the tool can
+    // make, so no expectation of one may accept any arguments.
+    if (!match && INSTANCE_CHANGES.includes(method)) throw new Error(`an expectation of lxd.${method} must say which instance it accepts (see stopOf, restoreOf, startOf)`);
+    this.script.push({ method, respond, match: match ?? (() => true), describe });
     return this;
   }
 

@@ -9,9 +9,10 @@ import type { RunEvent } from '../../../src/run/events.js';
 import { runCli } from '../../support/cli.js';
 import { obeyedCommands, stopTokens } from '../../support/actions-runner.js';
 import { expectAptFinish, expectAptPrepare, expectLockFree } from '../../support/fake-dpkg.js';
-import { execResult, FakeLxd, isCommand, isEvidence, runningContainer } from '../../support/fake-lxd.js';
+import { execResult, FakeLxd, isCommand, isEvidence, restoreOf, runningContainer, startOf, stopOf } from '../../support/fake-lxd.js';
 
 const UPDATE = ['apt-get', 'upgrade', '-y'];
+const resolved = { remote: 'local', name: 'web1', project: 'default' };
 const isTrue = isCommand(['sh', '-c', 'true']);
 
 let dir: string;
@@ -40,15 +41,18 @@ function scriptFailedUpdate(output = 'Setting up demo (3.0) ...\nE: Sub-process 
   lxd.expect('exec', () => execResult(), isTrue, 'baseline check');
   expectLockFree(lxd);
   lxd.expect('listSnapshots', () => []);
-  lxd.expect('createSnapshot', () => undefined);
+  let taken: string | null = null;
+  lxd.expect('createSnapshot', (args) => {
+    taken = args[1] as string;
+  });
   expectAptPrepare(lxd);
   lxd.expect('exec', () => execResult({ exitCode: 100, stdout: output }), isCommand(UPDATE), 'update');
   expectAptFinish(lxd);
   lxd.expect('exec', () => execResult({ stdout: 'evidence' }), isEvidence, 'evidence');
   lxd.expect('getInstance', () => runningContainer());
-  lxd.expect('stopInstance', () => undefined);
-  lxd.expect('restoreSnapshot', () => undefined);
-  lxd.expect('startInstance', () => undefined);
+  lxd.expect('stopInstance', () => undefined, stopOf(resolved));
+  lxd.expect('restoreSnapshot', () => undefined, restoreOf(resolved, () => taken));
+  lxd.expect('startInstance', () => undefined, startOf(resolved));
   lxd.expect('exec', () => execResult(), isTrue, 'after-rollback check');
   lxd.expect('getInstance', () => runningContainer());
 }

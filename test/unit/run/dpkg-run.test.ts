@@ -9,7 +9,7 @@ import { execResult, isCommand } from '../../support/fake-lxd.js';
 import { expectAptFinish, expectAptPrepare, expectLockFree, isAptFinish, isAptPrepare, isDpkgLockLook } from '../../support/fake-dpkg.js';
 import { COMMAND, RunHarness } from './run-harness.js';
 
-// dpkg inside a run (run/dpkg-steps.ts): the lock before the snapshot, the apt options for an
+// dpkg inside a run (run/steps/dpkg.ts): the lock before the snapshot, the apt options for an
 // unattended apt, and the conffiles around the update; and that none of it touches other commands.
 
 let h: RunHarness;

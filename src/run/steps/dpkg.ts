@@ -1,11 +1,12 @@
-import { formatDuration } from '../config/duration.js';
-import type { ExecResult, InstanceRef, Lxd } from '../lxd/lxd.js';
-import { recogniseApt } from '../packages/apt-command.js';
-import { aptConfigPath, aptConfigText, CONFFILE_OPTIONS, REMOVE_APT_CONFIG, WRITE_APT_CONFIG } from '../packages/apt-options.js';
-import { CONFFILES_SCRIPT, decideConffiles, parseConffiles, type ConffileState } from '../packages/conffiles.js';
-import { describeHolder, DPKG_LOCK_SCRIPT, parseLockProbe, waitForDpkgLock } from '../packages/dpkg-lock.js';
-import type { DpkgReport, InstanceReport } from '../report/report.js';
-import type { Failure, RunContext, RunOptions } from './types.js';
+import { formatDuration } from '../../config/duration.js';
+import type { ExecResult } from '../../lxd/lxd.js';
+import { recogniseApt } from '../../packages/apt-command.js';
+import { aptConfigPath, aptConfigText, CONFFILE_OPTIONS, REMOVE_APT_CONFIG, WRITE_APT_CONFIG } from '../../packages/apt-options.js';
+import { CONFFILES_SCRIPT, decideConffiles, parseConffiles, type ConffileState } from '../../packages/conffiles.js';
+import { describeHolder, DPKG_LOCK_SCRIPT, parseLockProbe, waitForDpkgLock } from '../../packages/dpkg-lock.js';
+import type { DpkgReport, InstanceReport } from '../../report/report.js';
+import type { Failure, RunOptions } from '../types.js';
+import { step, warn, type RunScope } from './scope.js';
 
 /**
  * Unattended apt runs that do not trip on dpkg (issue 23): before the snapshot, wait for dpkg's lock
@@ -13,12 +14,6 @@ import type { Failure, RunContext, RunOptions } from './types.js';
  * report what became of locally modified conffiles (conffiles.ts). Only for a command that
  * recogniseApt knows; any other command gets none of it.
  */
-
-/** What a step of the run needs: record a step in the report, and warn. */
-export interface RunScope {
-  step<T extends { message: string }>(action: string, title: string, run: () => Promise<T>): Promise<{ ok: true; value: T; message: string } | { ok: false; message: string }>;
-  warn(message: string): void;
-}
 
 /** Reads of dpkg's database and a small file write: seconds, not minutes. */
 const DPKG_READ_TIMEOUT_MS = 60_000;
@@ -38,16 +33,17 @@ function dpkgOf(item: InstanceReport): DpkgReport {
  * dpkg half-way, and an update started then would fail on the lock. Returns the failure that ends
  * the run (the lock still held at the bound: nothing changed, exit 3), or null to go on.
  */
-export async function waitForLock(scope: RunScope, context: RunContext, ref: InstanceRef, item: InstanceReport, boundMs: number): Promise<Failure | null> {
-  const { lxd, clock, emit, interrupt } = context;
-  const report = dpkgOf(item);
-  const outcome = await scope.step('dpkg-lock', "Wait for dpkg's lock", async () => {
+export async function waitForLock(scope: RunScope, boundMs: number): Promise<Failure | null> {
+  const { lxd, clock, emit, interrupt } = scope.context;
+  const { ref } = scope;
+  const report = dpkgOf(scope.item);
+  const outcome = await step(scope, 'dpkg-lock', "Wait for dpkg's lock", async () => {
     const wait = await waitForDpkgLock(async () => parseLockProbe(lookResult(await lxd.exec(ref, ['sh', '-c', DPKG_LOCK_SCRIPT], { timeoutMs: DPKG_READ_TIMEOUT_MS }))), clock, boundMs, {
       signal: interrupt,
       onHeld: (holders, waitedMs) => emit({ type: 'progress', message: `dpkg's lock is held by ${holders.map(describeHolder).join(', ')}; waited ${formatDuration(waitedMs)} of ${formatDuration(boundMs)}` }),
     });
     report.lock = { boundMs, waitedMs: wait.waitedMs, state: wait.state, holders: wait.holders };
-    if (wait.state === 'unknown') scope.warn(`could not tell whether dpkg's lock is held (${wait.reason}); apt waits for it itself where it can`);
+    if (wait.state === 'unknown') warn(scope, `could not tell whether dpkg's lock is held (${wait.reason}); apt waits for it itself where it can`);
     const message = {
       free: wait.holders.length ? `free after ${formatDuration(wait.waitedMs)}` : 'free',
       held: `still held after ${formatDuration(wait.waitedMs)}`,
@@ -83,19 +79,18 @@ export interface PreparedApt {
  */
 export async function prepareApt(
   scope: RunScope,
-  lxd: Lxd,
-  ref: InstanceRef,
   options: Pick<RunOptions, 'interactive' | 'env'>,
-  { runId, lockTimeoutMs, readConffiles, item }: { runId: string; lockTimeoutMs: number; readConffiles: boolean; item: InstanceReport },
+  { lockTimeoutMs, readConffiles }: { lockTimeoutMs: number; readConffiles: boolean },
 ): Promise<PreparedApt> {
+  const { context: { lxd, runId }, ref, item } = scope;
   const own = options.env.APT_CONFIG !== undefined;
-  if (own && !options.interactive) scope.warn(`APT_CONFIG is set by --env: safeupdate gives apt no conffile options and no lock timeout of its own`);
+  if (own && !options.interactive) warn(scope, `APT_CONFIG is set by --env: safeupdate gives apt no conffile options and no lock timeout of its own`);
   const file = options.interactive || own ? null : aptConfigPath(runId);
   const none: PreparedApt = { env: {}, configFile: null, conffilesBefore: null };
   if (file === null && !readConffiles) return none;
   const script = [file === null ? '' : WRITE_APT_CONFIG, readConffiles ? CONFFILES_SCRIPT : ''].filter(Boolean).join('\n');
   const title = file === null ? 'Read the conffiles' : `Give apt ${CONFFILE_OPTIONS.join(' ')}`;
-  const outcome = await scope.step('apt-config', title, async () => {
+  const outcome = await step(scope, 'apt-config', title, async () => {
     const result = await lxd.exec(ref, ['sh', '-c', script, 'safeupdate-apt-prepare', file ?? '', aptConfigText(lockTimeoutMs)], { timeoutMs: DPKG_READ_TIMEOUT_MS });
     if (result.exitCode === 7) throw new Error(`could not write ${file}`);
     if (result.exitCode !== 0) throw new Error(`the conffiles could not be read (exit ${result.exitCode ?? result.signal})`);
@@ -103,7 +98,7 @@ export async function prepareApt(
     return { message: file === null ? 'read' : `APT_CONFIG=${file}`, conffiles };
   });
   if (!outcome.ok) {
-    scope.warn(`${outcome.message}: the update runs without safeupdate's apt options, and the report lists no conffiles`);
+    warn(scope, `${outcome.message}: the update runs without safeupdate's apt options, and the report lists no conffiles`);
     return none;
   }
   if (file !== null) {
@@ -113,11 +108,12 @@ export async function prepareApt(
 }
 
 /** After the update: removes the apt configuration and records what became of the modified conffiles (one exec). */
-export async function finishApt(scope: RunScope, lxd: Lxd, ref: InstanceRef, prepared: PreparedApt, item: InstanceReport): Promise<void> {
+export async function finishApt(scope: RunScope, prepared: PreparedApt): Promise<void> {
+  const { context: { lxd }, ref, item } = scope;
   const readConffiles = prepared.conffilesBefore !== null;
   if (prepared.configFile === null && !readConffiles) return;
   const script = [prepared.configFile === null ? '' : REMOVE_APT_CONFIG, readConffiles ? CONFFILES_SCRIPT : ''].filter(Boolean).join('\n');
-  const outcome = await scope.step('conffiles', 'Conffiles after the update', async () => {
+  const outcome = await step(scope, 'conffiles', 'Conffiles after the update', async () => {
     const result = await lxd.exec(ref, ['sh', '-c', script, 'safeupdate-apt-finish', prepared.configFile ?? ''], { timeoutMs: DPKG_READ_TIMEOUT_MS });
     if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode ?? result.signal}`);
     const after = readConffiles ? parseConffiles(result.stdout) : null;
@@ -125,15 +121,10 @@ export async function finishApt(scope: RunScope, lxd: Lxd, ref: InstanceRef, pre
     if (conffiles) dpkgOf(item).conffiles = conffiles;
     return { message: conffiles === null ? 'apt configuration removed' : conffiles.length ? conffiles.map((c) => `${c.outcome} ${c.path}`).join(', ') : 'no modified conffile changed' };
   });
-  if (!outcome.ok) scope.warn(`after the update: ${outcome.message}; ${prepared.configFile ? `${prepared.configFile} may remain (nothing reads it)` : ''}; the report lists no conffiles`);
+  if (!outcome.ok) warn(scope, `after the update: ${outcome.message}; ${prepared.configFile ? `${prepared.configFile} may remain (nothing reads it)` : ''}; the report lists no conffiles`);
 }
 
-/** A dry run's plan: what the run would do about dpkg (it does not wait for the lock). */
-export function describeAptPlan(options: Pick<RunOptions, 'command' | 'apt' | 'interactive' | 'env'>): string[] {
-  const apt = aptRunOf(options);
-  if (!apt) return [];
-  return [
-    `before the snapshot: wait up to ${formatDuration(apt.lockTimeoutMs)} for dpkg's lock (--lock-timeout); still held then: exit 3, nothing changed`,
-    ...(options.interactive || options.env.APT_CONFIG !== undefined ? [] : [`apt runs with ${CONFFILE_OPTIONS.join(' ')} (APT_CONFIG): a locally modified conffile is kept`]),
-  ];
+/** The options the update command runs with: APT_CONFIG added to the environment where prepareApt wrote a file. */
+export function withAptEnv(options: RunOptions, prepared: PreparedApt | null): RunOptions {
+  return prepared ? { ...options, env: { ...options.env, ...prepared.env } } : options;
 }
