@@ -103,7 +103,8 @@ export async function main(argv: string[], given: Io): Promise<number> {
       .option('--keep-unchanged', 'keep the snapshot even when the update changed no package')
       .option('--soak <duration>', 'after the checks pass, keep watching them and systemd\'s restart counters this long (e.g. 2m); a failure or a restart rolls back')
       .option('--restart <auto|always|never>', 'after the update and before the checks, restart the instance: auto (when the update left it due a restart: reboot-required, or processes running deleted files), always, or never (a due restart is then a warning) (default auto: costs a restart only when one is due)')
-      .option('--no-package-report', 'do not read the installed packages before and after the update'),
+      .option('--no-package-report', 'do not read the installed packages before and after the update')
+      .option('--lock-timeout <duration>', "with an apt command: how long to wait for dpkg's lock before the snapshot; still held then is exit 3, nothing changed (default 5m)"),
   ))
     .on('option:expiry', oneForm('--expiry'))
     .on('option:no-expiry', oneForm('--no-expiry'))

@@ -31,6 +31,7 @@ export interface RunFlags {
   allow?: string[];
   keepUnchanged?: boolean;
   soak?: string;
+  lockTimeout?: string;
   /** true with --rehearse, 'force' with --rehearse=force. */
   rehearse?: boolean | string;
   /** auto, always or never. */
@@ -45,7 +46,7 @@ export interface RunFlags {
  * restart auto: a restart costs seconds and only comes when the update left one due, while an
  * update that breaks at the next start would otherwise pass, and break long after its snapshot expired.
  */
-export const BUILT_IN = { expiry: '14d', timeout: '1h', restart: 'auto' } as const;
+export const BUILT_IN = { expiry: '14d', timeout: '1h', restart: 'auto', lockTimeout: '5m' } as const;
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -82,6 +83,7 @@ export function toRunOptions(instance: string, command: string[] | null, flags: 
     rehearse: parseRehearse(flags.rehearse ?? settings.rehearse),
     restart: parseRestart(flags.restart ?? settings.restart ?? BUILT_IN.restart),
     interactive: terminal && !flags.json && !flags.dryRun,
+    apt: { lockTimeoutMs: parseDuration(flags.lockTimeout ?? settings['lock-timeout'] ?? BUILT_IN.lockTimeout, '--lock-timeout', TIMER_LIMIT) },
   };
   refuseShortExpiry(options, flags, settings);
   return options;

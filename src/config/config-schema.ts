@@ -23,6 +23,7 @@ const settings = z.strictObject({
   'keep-unchanged': z.boolean({ error: 'expected true or false' }).optional(),
   soak: duration.optional(),
   restart: z.enum(['auto', 'always', 'never'], { error: 'expected auto, always or never' }).optional(),
+  'lock-timeout': duration.optional(),
   rehearse: z.union([z.boolean(), z.literal('force')], { error: 'expected true, false or force' }).optional(),
 });
 

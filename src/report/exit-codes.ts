@@ -64,7 +64,8 @@ export const EXIT_CODE_HELP = `Exit codes:
        the instance was not touched)
   2    bad usage or invalid input; nothing changed
   3    could not start (instance missing, stopped or ephemeral, LXD unreachable,
-       baseline unhealthy, snapshot failed; check: could not check); nothing changed
+       baseline unhealthy, dpkg's lock held past --lock-timeout, snapshot failed;
+       check: could not check); nothing changed
   4    needs a human: rollback failed, unhealthy after rollback, or a failure left
        in place by --no-rollback
   5    updated and healthy, but a follow-up step failed

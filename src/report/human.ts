@@ -1,6 +1,7 @@
 import type { CheckResult } from '../checks/check.js';
 import { formatDuration } from '../config/duration.js';
 import { commandLine, dialectOf } from '../lxd/dialect.js';
+import { dpkgLines } from './dpkg.js';
 import { FLEET_COLUMNS, fleetRows, fleetTotals } from './fleet-table.js';
 import { listChanges, summarizePackages } from './packages.js';
 import type { InstanceReport, Outcome, RehearsalReport, Report, RestartReport } from './report.js';
@@ -50,6 +51,7 @@ function renderInstance(item: InstanceReport, report: Report): string[] {
   }
   if (item.update.logFile) row('log', item.update.logFile);
   if (item.packages) [summarizePackages(item.packages), ...listChanges(item.packages)].forEach((line, i) => row(i === 0 ? 'packages' : '', line));
+  dpkgLines(item.dpkg).forEach((line, i, all) => row(i > 0 && all[i - 1]!.label === line.label ? '' : line.label, line.text));
   item.checks.forEach((check, i) => row(i === 0 ? 'checks' : '', renderCheck(check)));
   if (item.restart) restartLines(item.restart).forEach((line, i) => row(i === 0 ? 'restart' : '', line));
   if (item.soak) row('soak', `${item.soak.ok ? '✔ healthy' : '✖ not healthy'} for ${formatDuration(item.soak.elapsedMs)} of ${formatDuration(item.soak.requestedMs)}, ${item.soak.samples} samples`);

@@ -1,5 +1,6 @@
 import type { CheckResult } from '../checks/check.js';
 import { lazyRequire } from '../lazy.js';
+import { dpkgLines } from './dpkg.js';
 import { headline } from './human.js';
 import type { InstanceReport, Report, StepRecord } from './report.js';
 
@@ -134,6 +135,7 @@ function suiteOutput(item: InstanceReport, report: Report): string {
     ...(item.error ? [`error: ${item.error.step}: ${item.error.message}`] : []),
     ...(item.snapshot.name ? [`snapshot: ${item.snapshot.name}${item.snapshot.expiresAt ? ` (expires ${item.snapshot.expiresAt})` : ''}`] : []),
     ...(item.finalStatus ? [`status: ${item.finalStatus}`] : []),
+    ...dpkgLines(item.dpkg).map((line) => `${line.label}: ${line.text}`),
     ...item.warnings.map((warning) => `warning: ${warning}`),
     `report: ${report.runDir}/report.json`,
   ];

@@ -1,4 +1,6 @@
 import type { CheckResult } from '../checks/check.js';
+import type { ConffileOutcome } from '../packages/conffiles.js';
+import type { LockHolder } from '../packages/dpkg-lock.js';
 import type { PackageChange } from '../packages/inventory.js';
 import type { Bump, PackageManager } from '../packages/versions.js';
 import type { ClientName, Dialect } from '../lxd/dialect.js';
@@ -99,6 +101,27 @@ export interface RestartReport {
   message: string;
 }
 
+/**
+ * What safeupdate did about dpkg for an apt command it recognised (packages/apt-command.ts): the wait
+ * for dpkg's lock before the snapshot, the options an unattended run gave apt, and the locally
+ * modified conffiles the update changed.
+ */
+export interface DpkgReport {
+  /** null where the lock was not waited for (a dry run). */
+  lock: {
+    boundMs: number;
+    waitedMs: number;
+    /** free: it was (or became) free; held: still held at the bound (the run did not start); unknown: could not be read, apt's own wait applied. */
+    state: 'free' | 'held' | 'no-dpkg' | 'unknown' | 'interrupted';
+    /** Who held it at the last look that found it held; empty when it was free at once. */
+    holders: LockHolder[];
+  } | null;
+  /** The apt configuration file (APT_CONFIG) given to the command and the dpkg options in it; null: none (interactive, or APT_CONFIG from --env). */
+  aptConfig: { file: string; dpkgOptions: string[]; lockTimeoutSeconds: number } | null;
+  /** Locally modified conffiles the update changed, and what became of each; null where not read. */
+  conffiles: ConffileOutcome[] | null;
+}
+
 /** A disk device that an instance snapshot does not contain, so a rollback does not restore it. */
 export interface UncoveredVolume {
   device: string;
@@ -145,6 +168,8 @@ export interface InstanceReport {
   packages: PackageReport | null;
   /** After the update: whether a restart was due, and the restart (`--restart`); absent where the update never passed. */
   restart?: RestartReport;
+  /** dpkg's lock and conffiles, for an apt command safeupdate recognised; absent for any other command. */
+  dpkg?: DpkgReport;
   /** The watch after the update (`--soak`); null where none was asked for or it was never reached. */
   soak: SoakReport | null;
   /** LXD's status of the instance when the run ended, where known. */

@@ -5,6 +5,7 @@ import type { DeviceConfig, InstanceRef, Lxd } from '../lxd/lxd.js';
 import { formatRef, formatRefWithProject } from '../lxd/names.js';
 import { emptyInstanceReport, type InstanceReport, type RehearsalReport } from '../report/report.js';
 import { failedUnitsOf, requiredFailure, runChecks, soak } from './steps/checks.js';
+import { aptRunOf, prepareApt, withAptEnv } from './steps/dpkg.js';
 import { mark } from './steps/lock.js';
 import { gib } from './steps/preflight.js';
 import { restartWhenDue } from './steps/restart.js';
@@ -170,7 +171,10 @@ export async function rehearse(
     const unhealthy = requiredFailure('baseline', before);
     if (unhealthy) return inconclusive(`the copy ${name} was unhealthy before the update (${unhealthy.message}), so it cannot judge the update`);
 
-    const updated = await runUpdateCommand(copy, options);
+    // The same apt options as the real run will have (steps/dpkg.ts), so that the copy judges the same update.
+    const aptRun = aptRunOf(options);
+    const apt = aptRun && (await prepareApt(copy, options, { lockTimeoutMs: aptRun.lockTimeoutMs, readConffiles: false }));
+    const updated = await runUpdateCommand(copy, withAptEnv(options, apt));
     report.logTail = await readTail(copyItem.update.logFile);
     // A command that never ran says nothing about the update.
     if ('step' in updated) return interrupt.aborted ? interrupted() : inconclusive(`on the copy ${name}: ${updated.message}`);

@@ -7,6 +7,7 @@ import { awaitRecovery, holdsLease, leaseLoss, lock, mark, unlock } from './step
 import { preflight } from './steps/preflight.js';
 import { failedUnitsOf, requiredFailure, runChecks, soak } from './steps/checks.js';
 import { readInventory, recordChanges, refuseByPolicy, simulatePackages } from './steps/packages.js';
+import { aptRunOf, finishApt, prepareApt, waitForLock, withAptEnv } from './steps/dpkg.js';
 import { describePlan } from './steps/plan.js';
 import { restartWhenDue } from './steps/restart.js';
 import { takeSnapshot } from './steps/snapshot.js';
@@ -94,6 +95,11 @@ async function updateLocked(options: RunOptions, context: RunContext, scope: Run
   const unrecorded = await mark(scope, { baseline: { failedUnits: failedUnitsOf(baseline), passedChecks } });
   if (unrecorded) return finish('not-started', { step: 'baseline', message: `${unrecorded}; nothing changed` });
   if (interrupt.aborted) return nothingChanged('baseline');
+  // dpkg (steps/dpkg.ts): a snapshot taken while another apt runs is no baseline; a lock still held at the bound: nothing changed, exit 3.
+  const aptRun = aptRunOf(options);
+  const lockHeld = aptRun && (await waitForLock(scope, aptRun.lockTimeoutMs));
+  if (lockHeld) return finish('not-started', lockHeld);
+  if (interrupt.aborted) return nothingChanged('dpkg-lock');
   const packagesBefore = options.packageReport ? await readInventory(scope, 'before') : null;
 
   const snapshot = await takeSnapshot(scope, options);
@@ -113,13 +119,16 @@ async function updateLocked(options: RunOptions, context: RunContext, scope: Run
   }
 
   // From here on the instance may have changed: every failure ends in a rollback or a report that says so.
-  const updated = await runUpdateCommand(scope, options);
+  // dpkg (steps/dpkg.ts): an unattended apt keeps locally modified conffiles (APT_CONFIG); the conffiles are read around the update.
+  const apt = aptRun && (await prepareApt(scope, options, { lockTimeoutMs: aptRun.lockTimeoutMs, readConffiles: options.packageReport }));
+  const updated = await runUpdateCommand(scope, withAptEnv(options, apt));
   // Not started: an interrupt caught at the last moment (runUpdateCommand refuses to start then), or a record that could not be written.
   if (!scope.changing) return interrupt.aborted ? snapshotKept('update') : finish('not-started', updated as Failure);
   let failure = describeUpdateFailure(updated, options, interrupt);
   // Read right after the command, so that a rolled-back update still reports what it had changed.
   const packagesAfter = packagesBefore && !interrupt.aborted ? await readInventory(scope, 'after') : null;
   const changes = packagesBefore && packagesAfter ? recordChanges(scope, packagesBefore, packagesAfter) : null;
+  if (apt && !interrupt.aborted) await finishApt(scope, apt);
   // --restart: when the update left the instance due a restart, the checks judge the next boot, not the old processes.
   if (!failure) failure = await restartWhenDue(scope, options.restart);
   if (!failure) {

@@ -42,6 +42,11 @@ export interface RunOptions {
   rehearse: RehearseMode;
   /** The command owns the terminal. */
   interactive: boolean;
+  /**
+   * For a recognised apt command (run/steps/dpkg.ts): wait this long for dpkg's lock, and unattended,
+   * keep locally modified conffiles. null: leave apt as it is.
+   */
+  apt: { lockTimeoutMs: number } | null;
 }
 
 export interface RunContext {

@@ -1,9 +1,11 @@
 import type { CheckDefinition } from '../../checks/check.js';
 import { formatDuration } from '../../config/duration.js';
 import { SNAPSHOT_PREFIX } from '../../lxd/names.js';
+import { CONFFILE_OPTIONS } from '../../packages/apt-options.js';
 import { describeChange } from '../../packages/policy.js';
 import type { InstanceReport } from '../../report/report.js';
 import type { RunOptions } from '../types.js';
+import { aptRunOf } from './dpkg.js';
 import { gib } from './preflight.js';
 import { describeRestartPlan } from './restart.js';
 import type { RunScope } from './scope.js';
@@ -21,8 +23,19 @@ export function describePlan(scope: RunScope, options: RunOptions, checks: Check
     options.rollback ? 'on failure: collect evidence, stop, restore the snapshot, start, check again' : 'on failure: leave it as it is (--no-rollback)',
     ...(scope.item.packages?.simulated ? scope.item.packages.changes.map((change) => `would change ${describeChange(change)}`) : []),
     ...(options.policy.refuse === null ? [] : [`before the snapshot: refuse a ${options.policy.refuse === 'major' ? 'major' : 'major or minor'} upgrade${options.policy.allow.length ? ` (except ${options.policy.allow.join(', ')})` : ''}`]),
+    ...describeAptPlan(options),
     ...scope.item.uncoveredVolumes.map((v) => `not covered by rollback: ${v.path} (device ${v.device})`),
     describeSpace(scope.item.space),
+  ];
+}
+
+/** What the run would do about dpkg for an apt command (steps/dpkg.ts); a dry run does not wait for the lock. */
+function describeAptPlan(options: RunOptions): string[] {
+  const apt = aptRunOf(options);
+  if (!apt) return [];
+  return [
+    `before the snapshot: wait up to ${formatDuration(apt.lockTimeoutMs)} for dpkg's lock (--lock-timeout); still held then: exit 3, nothing changed`,
+    ...(options.interactive || options.env.APT_CONFIG !== undefined ? [] : [`apt runs with ${CONFFILE_OPTIONS.join(' ')} (APT_CONFIG): a locally modified conffile is kept`]),
   ];
 }
 

@@ -8,6 +8,7 @@ import { lineProgress } from '../../../src/cli/progress.js';
 import type { RunEvent } from '../../../src/run/events.js';
 import { runCli } from '../../support/cli.js';
 import { obeyedCommands, stopTokens } from '../../support/actions-runner.js';
+import { expectAptFinish, expectAptPrepare, expectLockFree } from '../../support/fake-dpkg.js';
 import { execResult, FakeLxd, isCommand, isEvidence, restoreOf, runningContainer, startOf, stopOf } from '../../support/fake-lxd.js';
 
 const UPDATE = ['apt-get', 'upgrade', '-y'];
@@ -38,12 +39,15 @@ function scriptFailedUpdate(output = 'Setting up demo (3.0) ...\nE: Sub-process 
   lxd.expect('getInstance', () => runningContainer());
   lxd.expect('getSpace', () => ({ driver: 'btrfs', freeBytes: null, usedByInstanceBytes: null }));
   lxd.expect('exec', () => execResult(), isTrue, 'baseline check');
+  expectLockFree(lxd);
   lxd.expect('listSnapshots', () => []);
   let taken: string | null = null;
   lxd.expect('createSnapshot', (args) => {
     taken = args[1] as string;
   });
+  expectAptPrepare(lxd);
   lxd.expect('exec', () => execResult({ exitCode: 100, stdout: output }), isCommand(UPDATE), 'update');
+  expectAptFinish(lxd);
   lxd.expect('exec', () => execResult({ stdout: 'evidence' }), isEvidence, 'evidence');
   lxd.expect('getInstance', () => runningContainer());
   lxd.expect('stopInstance', () => undefined, stopOf(resolved));

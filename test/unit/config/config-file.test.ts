@@ -88,6 +88,17 @@ describe('the config file', () => {
     expect(() => parseConfig('defaults:\n  restart: yes\n', 'f')).toThrow('f: defaults.restart: expected auto, always or never');
   });
 
+  it('lock-timeout: 5m by default; from the defaults, the instance, or --lock-timeout, which wins', () => {
+    const config = { ...parseConfig('defaults:\n  lock-timeout: 2m\ninstances:\n  db1:\n    lock-timeout: 20m\n', 'f'), file: 'f' };
+    const base = { check: [], env: [] };
+    expect(toRunOptions('web1', ['true'], base, settingsFor({ file: null }, 'web1'), false).apt).toEqual({ lockTimeoutMs: 300_000 });
+    expect(toRunOptions('web1', ['true'], base, settingsFor(config, 'web1'), false).apt).toEqual({ lockTimeoutMs: 120_000 });
+    expect(toRunOptions('db1', ['true'], base, settingsFor(config, 'db1'), false).apt).toEqual({ lockTimeoutMs: 1_200_000 });
+    expect(toRunOptions('db1', ['true'], { ...base, lockTimeout: '30s' }, settingsFor(config, 'db1'), false).apt).toEqual({ lockTimeoutMs: 30_000 });
+    expect(() => toRunOptions('web1', ['true'], { ...base, lockTimeout: '0s' }, {}, false)).toThrow('--lock-timeout: "0s" is zero');
+    expect(() => parseConfig('defaults:\n  lock-timeout: soon\n', 'f')).toThrow('lock-timeout');
+  });
+
   it('an empty checks list means no checks, not the built-in systemd check', () => {
     const config = { ...parseConfig('instances:\n  tiny:\n    checks: []\n', 'f'), file: 'f' };
     expect(resolveChecks([], settingsFor(config, 'tiny'))).toEqual([]);

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defineCheck } from '../../../src/checks/spec.js';
-import type { DeviceConfig, InstanceRef } from '../../../src/lxd/lxd.js';
+import type { DeviceConfig, ExecOptions, InstanceRef } from '../../../src/lxd/lxd.js';
 import { neutraliseDevices, REHEARSAL_MARKER, rehearsalName, splitChecks } from '../../../src/run/rehearsal.js';
+import { expectAptFinish, expectAptPrepare, expectLockFree, isAptPrepare } from '../../support/fake-dpkg.js';
 import { execResult, isCommand, isSystemdCheck, runningContainer, systemdOutput } from '../../support/fake-lxd.js';
 import { COMMAND, GIB, RunHarness } from './run-harness.js';
 
@@ -292,5 +293,30 @@ describe('splitChecks', () => {
     const { onCopy: runs, notOnCopy } = splitChecks(checks);
     expect(runs.map((c) => c.name)).toEqual(['systemd', 'unit:nginx', 'exec:true', 'http://{ip}:8080/health', 'tcp:{ip}:22']);
     expect(notOnCopy.map((c) => c.name)).toEqual(['http://127.0.0.1:8080/', 'tcp:10.0.0.5:5432']);
+  });
+});
+
+describe('a rehearsal of an apt command', () => {
+  it('the copy gets the same apt options as the real instance (its own APT_CONFIG file), so that it judges the same update', async () => {
+    h.preflight(runningContainer({ devices: DEVICES }), true, BTRFS).baselineHealthy();
+    expectLockFree(h.lxd);
+    h.snapshot();
+    copyStarted();
+    const copyEnv: Array<Record<string, string> | undefined> = [];
+    h.lxd.expect('exec', (args) => (copyEnv.push((args[1] as string[])[4] ? { file: (args[1] as string[])[4]! } : undefined), execResult()), (args) => onCopy(args) && isAptPrepare(args), 'apt configuration written on the copy');
+    h.lxd.expect('exec', (args) => (copyEnv.push((args[2] as ExecOptions).env), execResult()), (args) => onCopy(args) && isCommand(COMMAND)(args), 'the update command on the copy');
+    h.lxd.expect('exec', () => systemdOutput('running'), (args) => onCopy(args) && isSystemdCheck(args), 'systemd check on the copy');
+    h.lxd.expect('exec', () => systemdOutput('running'), (args) => onCopy(args) && isSystemdCheck(args), 'systemd check on the copy (confirmation)');
+    copyStopped();
+    copyDeleted();
+    expectAptPrepare(h.lxd);
+    h.update();
+    expectAptFinish(h.lxd);
+    h.systemdHealthy().finalStatus();
+
+    const { report } = await h.run({ rehearse: 'on', apt: { lockTimeoutMs: 60_000 } });
+
+    expect(report.exitCode).toBe(0);
+    expect(copyEnv).toEqual([{ file: '/run/safeupdate/apt-run-1.conf' }, expect.objectContaining({ APT_CONFIG: '/run/safeupdate/apt-run-1.conf' })]);
   });
 });

@@ -39,6 +39,8 @@ export function runOptions(overrides: Partial<RunOptions> = {}): RunOptions {
     rehearse: 'off',
     restart: 'auto',
     interactive: false,
+    // The dpkg lock and conffiles have tests of their own (dpkg-run.test.ts).
+    apt: null,
     ...overrides,
   };
 }
