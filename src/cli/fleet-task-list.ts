@@ -4,6 +4,7 @@ import { describeEnd } from './fleet-lines.js';
 import type { FleetEmit, FleetEvent } from '../fleet/run-fleet.js';
 import type { InstanceReport } from '../report/report.js';
 import { loadListr } from './task-list.js';
+import { terminalText } from '../report/terminal-text.js';
 
 type Wrapper = ListrTaskWrapper<unknown, any, any>;
 
@@ -35,18 +36,18 @@ export class FleetBoard {
     if (!row || row.ended) return null;
     switch (event.type) {
       case 'step-start':
-        row.title = `${label}: ${event.title}`;
+        row.title = terminalText(`${label}: ${event.title}`);
         break;
       case 'step-end': {
         const { step } = event;
-        row.lines.push(`${step.ok ? '✔' : '✖'} ${step.action} (${formatDuration(step.durationMs)}${step.message ? `, ${step.message}` : ''})`);
+        row.lines.push(terminalText(`${step.ok ? '✔' : '✖'} ${step.action} (${formatDuration(step.durationMs)}${step.message ? `, ${step.message}` : ''})`));
         break;
       }
       case 'group-start':
-        row.lines.push(`▸ ${event.title}`);
+        row.lines.push(terminalText(`▸ ${event.title}`));
         break;
       case 'warning':
-        row.lines.push(`! ${event.message}`);
+        row.lines.push(terminalText(`! ${event.message}`));
         break;
       case 'finished': {
         const { item } = event;

@@ -1,6 +1,7 @@
 import { formatDuration } from '../config/duration.js';
 import type { LxdCall } from '../lxd/lxd.js';
 import { renderCheck } from '../report/human.js';
+import { terminalText } from '../report/terminal-text.js';
 import type { RunEvent } from '../run/events.js';
 import type { OutputFold } from './outputs.js';
 
@@ -28,6 +29,8 @@ export function lineProgress(options: ProgressOptions): { onEvent: (event: RunEv
     atLineStart = text.endsWith('\n');
   };
   const mark = options.mark ?? options.write;
+  // safeupdate's own lines carry text from inside the instance; the command's output streams as it is.
+  const say = (text: string) => write(terminalText(text));
   return {
     onEvent(event) {
       switch (event.type) {
@@ -35,7 +38,7 @@ export function lineProgress(options: ProgressOptions): { onEvent: (event: RunEv
           if (fold && event.action === 'update') {
             write(fold.open(event.title), mark);
             folding = true;
-          } else if (!quiet) write(`▸ ${event.title}\n`);
+          } else if (!quiet) say(`▸ ${event.title}\n`);
           return;
         case 'step-end':
           if (folding && event.step.action === 'update') {
@@ -45,23 +48,23 @@ export function lineProgress(options: ProgressOptions): { onEvent: (event: RunEv
             folding = false;
           }
           if (!quiet || !event.step.ok) {
-            write(`${event.step.ok ? '✔' : '✖'} ${event.step.action} (${formatDuration(event.step.durationMs)}): ${event.step.message}\n`);
+            say(`${event.step.ok ? '✔' : '✖'} ${event.step.action} (${formatDuration(event.step.durationMs)}): ${event.step.message}\n`);
           }
           return;
         case 'check':
-          if (!quiet) write(`  ${renderCheck(event.result)}\n`);
+          if (!quiet) say(`  ${renderCheck(event.result)}\n`);
           return;
         case 'output':
           if (showOutput && !quiet) write(event.chunk);
           return;
         case 'warning':
-          write(`! ${event.message}\n`);
+          say(`! ${event.message}\n`);
           return;
         case 'progress':
-          if (!quiet) write(`  ${event.message}\n`);
+          if (!quiet) say(`  ${event.message}\n`);
           return;
         case 'group-start':
-          if (!quiet) write(`▸ ${event.title}\n`);
+          if (!quiet) say(`▸ ${event.title}\n`);
           return;
         case 'update-owns-terminal':
         case 'group-end':
@@ -69,7 +72,7 @@ export function lineProgress(options: ProgressOptions): { onEvent: (event: RunEv
       }
     },
     onCall(call) {
-      if (verbose) write(`  · ${call.command.join(' ')} (${formatDuration(call.durationMs)}${call.ok ? '' : ', failed'})\n`);
+      if (verbose) say(`  · ${call.command.join(' ')} (${formatDuration(call.durationMs)}${call.ok ? '' : ', failed'})\n`);
     },
   };
 }

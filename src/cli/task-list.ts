@@ -1,6 +1,7 @@
 import type { ListrTask, ListrTaskWrapper } from 'listr2';
 import { formatDuration } from '../config/duration.js';
 import { renderCheck } from '../report/human.js';
+import { terminalText } from '../report/terminal-text.js';
 import type { RunEvent } from '../run/events.js';
 
 type Wrapper = ListrTaskWrapper<unknown, any, any>;
@@ -107,7 +108,7 @@ export function taskList(options: { write: (text: string) => void }): { onEvent:
           await show(true, (steps) => {
             // Made now, not when listr starts the group: the step events must find them at once.
             const subtasks = event.actions.map((action) => stepTask(action, PLACEHOLDER[action] ?? action, steps));
-            return [{ title: event.title, task: (_, parent) => parent.newListr(subtasks, { exitOnError: false }) }];
+            return [{ title: terminalText(event.title), task: (_, parent) => parent.newListr(subtasks, { exitOnError: false }) }];
           });
         });
         return;
@@ -119,19 +120,19 @@ export function taskList(options: { write: (text: string) => void }): { onEvent:
           const grouped = shown?.steps.get(event.action);
           if (grouped) {
             running = grouped;
-            (await grouped.wrapper).title = event.title;
+            (await grouped.wrapper).title = terminalText(event.title);
             return;
           }
           await closeShown();
           // The update command takes the terminal: a plain line, no spinner over its output.
-          if (ownsTerminal || event.action === 'update') return options.write(`▸ ${event.title}\n`);
-          await show(false, (steps) => [stepTask(event.action, event.title, steps)]);
+          if (ownsTerminal || event.action === 'update') return options.write(terminalText(`▸ ${event.title}\n`));
+          await show(false, (steps) => [stepTask(event.action, terminalText(event.title), steps)]);
           running = shown!.steps.get(event.action)!;
         });
         return;
       case 'step-end':
         enqueue(async () => {
-          const summary = `${formatDuration(event.step.durationMs)}${event.step.message ? `, ${event.step.message}` : ''}`;
+          const summary = terminalText(`${formatDuration(event.step.durationMs)}${event.step.message ? `, ${event.step.message}` : ''}`);
           const step = shown?.steps.get(event.step.action);
           running = null;
           if (!step) return options.write(`${event.step.ok ? '✔' : '✖'} ${event.step.action} (${summary})\n`);
@@ -142,26 +143,27 @@ export function taskList(options: { write: (text: string) => void }): { onEvent:
         return;
       case 'check':
         enqueue(async () => {
-          if (!running) return options.write(`  ${renderCheck(event.result)}\n`);
+          if (!running) return options.write(terminalText(`  ${renderCheck(event.result)}\n`));
           const wrapper = await running.wrapper;
-          wrapper.output = [wrapper.output, renderCheck(event.result)].filter(Boolean).join('\n');
+          wrapper.output = [wrapper.output, terminalText(renderCheck(event.result))].filter(Boolean).join('\n');
         });
         return;
       case 'progress':
         enqueue(async () => {
-          if (running) (await running.wrapper).output = event.message;
+          if (running) (await running.wrapper).output = terminalText(event.message);
         });
         return;
       case 'output':
         enqueue(async () => {
-          if (running) (await running.wrapper).output = event.chunk.trimEnd().split('\n').at(-1) ?? '';
+          // The spinner's one-line preview of the command's output is safeupdate's own line.
+          if (running) (await running.wrapper).output = terminalText(event.chunk.trimEnd().split('\n').at(-1) ?? '');
           else if (!ownsTerminal) options.write(event.chunk);
         });
         return;
       case 'warning':
         enqueue(() => {
           // Nothing may write to the terminal while a list renders: warnings wait for it to end.
-          const line = `! ${event.message}\n`;
+          const line = terminalText(`! ${event.message}\n`);
           if (shown) heldLines.push(line);
           else options.write(line);
         });

@@ -6,6 +6,7 @@ import { FLEET_COLUMNS, fleetRows, fleetTotals } from './fleet-table.js';
 import { listChanges, summarizePackages } from './packages.js';
 import type { InstanceReport, Outcome, RehearsalReport, Report, RestartReport } from './report.js';
 import { displayWidth, padEndTo } from './text-width.js';
+import { terminalText } from './terminal-text.js';
 
 const HEADLINE: Record<Outcome, string> = {
   updated: 'updated and healthy',
@@ -31,7 +32,7 @@ export function renderHuman(report: Report): string {
   // Several instances: one row each under their details, so the whole run reads at a glance.
   if (report.instances.length > 1) lines.push('', ...fleetTable(report), fleetTotals(report));
   lines.push(`run ${report.runId}: ${formatDuration(report.durationMs)}, exit ${report.exitCode}; report in ${report.runDir}/report.json`);
-  return `${lines.join('\n')}\n`;
+  return terminalText(`${lines.join('\n')}\n`);
 }
 
 /** What happened to one instance, in a few words; an interrupt that came before any change says so. */
