@@ -10,7 +10,8 @@ import { bundledPackages, noticesText } from './notices.mjs';
 const outdir = new URL('../dist/bundle/', import.meta.url).pathname;
 rmSync(outdir, { recursive: true, force: true });
 const { metafile } = await build({
-  entryPoints: [new URL('../dist/cli/main.js', import.meta.url).pathname],
+  // main: the CLI as a function (tests and tools import it); process: bin/safeupdate.js's start.
+  entryPoints: ['main', 'process'].map((name) => new URL(`../dist/cli/${name}.js`, import.meta.url).pathname),
   outdir,
   bundle: true,
   splitting: true,
