@@ -30,7 +30,7 @@ describe('the single executable from the .deb, on the host', () => {
     if (root) await rm(root, { recursive: true, force: true });
   });
 
-  it('a healthy upgrade 1.0 → 1.1 is kept: exit 0, the new version runs', async () => {
+  it('a healthy upgrade 1.0 → 1.1 is kept: exit 0, the new version runs; then the apt guard it installs is the package\'s', async () => {
     const name = await launch('sea-healthy');
     await publish(name, '1.1');
     const run = await safeupdate([name, '--json', '--check', 'unit:safeupdate-demo', '--', ...UPGRADE]);
@@ -39,6 +39,18 @@ describe('the single executable from the .deb, on the host', () => {
     expect(run.report).toMatchObject({ outcome: 'updated', exitCode: 0 });
     expect(await demoVersion(name)).toBe('1.1');
     expect(await settledUnitState(name)).toBe('active');
+
+    // The hook templates come from the package's share/safeupdate, found from the executable's place.
+    const install = await safeupdate(['hooks', 'install', name]);
+    expect(install.exitCode, install.stderr).toBe(0);
+    const guard = await execa('lxc', ['exec', name, '--', 'cat', '/usr/local/lib/safeupdate/guard'], { stdin: 'ignore', stripFinalNewline: false });
+    const template = await readFile(join(root, 'usr/share/safeupdate/hooks/apt/guard'), 'utf8');
+    expect(guard.stdout).toBe(template.replaceAll('@VERSION@', version).replaceAll('@ROOT@', ''));
+    await publish(name, '1.2');
+    const typed = ['sh', '-c', 'apt-get update -q && apt-get install -y safeupdate-demo=1.2'];
+    const refused = await execa('lxc', ['exec', name, '--', ...typed], { reject: false, stdin: 'ignore', all: true });
+    expect(refused.exitCode).toBe(100);
+    expect(refused.all).toContain('safeupdate hook: refused.');
   });
 
   it('a service that a "successful" upgrade (2.0) leaves dead is rolled back: exit 1, 1.0 runs again', async () => {
@@ -51,17 +63,5 @@ describe('the single executable from the .deb, on the host', () => {
     expect(run.report!.instances[0]!.rollback.steps.map((s) => `${s.action}:${s.ok}`)).toEqual(['stop:true', 'restore:true', 'start:true']);
     expect(await demoVersion(name)).toBe('1.0');
     expect(await settledUnitState(name)).toBe('active');
-  });
-
-  it('installs the apt guard from its own share/safeupdate: the hook files are those of the package', async () => {
-    const name = await launch('sea-hooks');
-    const install = await safeupdate(['hooks', 'install', name]);
-    expect(install.exitCode, install.stderr).toBe(0);
-    const guard = await execa('lxc', ['exec', name, '--', 'cat', '/usr/local/lib/safeupdate/guard'], { stdin: 'ignore', stripFinalNewline: false });
-    const template = await readFile(join(root, 'usr/share/safeupdate/hooks/apt/guard'), 'utf8');
-    expect(guard.stdout).toBe(template.replaceAll('@VERSION@', version).replaceAll('@ROOT@', ''));
-    const refused = await execa('lxc', ['exec', name, '--', 'apt-get', 'install', '-y', 'safeupdate-demo'], { reject: false, stdin: 'ignore', all: true });
-    expect(refused.exitCode).toBe(100);
-    expect(refused.all).toContain('safeupdate hook: refused.');
   });
 });
