@@ -6,6 +6,7 @@
 //   safeupdate.1                           the man page, made from README.md
 // each with <file>.sha256 (sha256sum -c reads it), and BUILD-INFO.json naming what it was built from.
 // --fast: the tests' build: no start-up comparison at the end, and the .deb compressed with xz -1.
+// node scripts/release/startup.mjs: the start-up comparison alone, of what release/ holds.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -69,7 +70,7 @@ try {
     log(`  ${name.padEnd(40)} ${(statSync(join(OUT, name)).size / 1e6).toFixed(2).padStart(8)} MB`);
   }
   if (!clean) log(`built from ${commit} with uncommitted changes (key ${key})`);
-  if (!fast) await compareStartup({ tarball, executable, workDir: work, log });
+  if (!fast) await compareStartup({ tarball, executable, node24: node.binary, workDir: work, log });
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
