@@ -3,8 +3,9 @@
 // completions made by the executable itself, the man page, and Debian's copyright and changelog.
 // No maintainer scripts: installing or removing the package touches no instance and no service.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { debianCopyright } from './copyright.mjs';
 
@@ -55,9 +56,13 @@ export function buildDeb({ output, workDir, executable, manPage, manifest, debia
   const doc = join(root, 'usr/share/doc/safeupdate');
 
   put(join(root, 'usr/bin/safeupdate'), readFileSync(executable), 0o755);
-  // Templates, read by the executable and written into instances with their own modes. Scripts
-  // are executable here too (lintian's script-not-executable), whatever the checkout's modes.
-  cpSync(join(ROOT, 'hooks'), join(root, 'usr/share/safeupdate/hooks'), { recursive: true });
+  // Templates, read by the executable and written into instances or the host with their own modes:
+  // hooks/ without its READMEs (documentation for the repository) and without the units that are
+  // installed as units below. Scripts are executable here too (lintian's script-not-executable).
+  cpSync(join(ROOT, 'hooks'), join(root, 'usr/share/safeupdate/hooks'), {
+    recursive: true,
+    filter: (source) => !source.endsWith('/README.md') && !SYSTEMD_UNITS.some((unit) => source.endsWith(`/${unit}`)),
+  });
   for (const entry of readdirSync(join(root, 'usr/share/safeupdate'), { withFileTypes: true, recursive: true })) {
     const path = join(entry.parentPath, entry.name);
     chmodSync(path, entry.isDirectory() || readFileSync(path, 'utf8').startsWith('#!') ? 0o755 : 0o644);
@@ -87,6 +92,13 @@ export function buildDeb({ output, workDir, executable, manPage, manifest, debia
   ].join('\n');
   put(join(doc, 'changelog.Debian.gz'), gzip(changelog));
 
+  // dpkg --verify (and debsums) check the installed files against these.
+  const files = readdirSync(root, { withFileTypes: true, recursive: true }).filter((entry) => entry.isFile());
+  const md5sums = files
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort()
+    .map((path) => `${createHash('md5').update(readFileSync(path)).digest('hex')}  ${relative(root, path)}\n`);
+  put(join(root, 'DEBIAN/md5sums'), md5sums.join(''));
   const installedSize = sizeKiB(root);
   const shlibs = execFileSync('dpkg-shlibdeps', ['-O', join(root, 'usr/bin/safeupdate')], { cwd: shlibsSource(workDir), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   const depends = /shlibs:Depends=(.*)/.exec(shlibs)?.[1];

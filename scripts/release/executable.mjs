@@ -40,8 +40,9 @@ export async function buildExecutable({ output, node, version, workDir }) {
   execFileSync(node, ['--experimental-sea-config', config], { stdio: 'pipe' });
   copyFileSync(node, output);
   chmodSync(output, 0o755);
-  // Node's release build keeps its symbols and some debug information (18 MB of its 127): not needed here.
-  execFileSync('strip', ['--strip-all', output]);
+  // Node's release build keeps its symbols and some debug information (18 MB of its 127), and the
+  // compiler's .comment: not needed here.
+  execFileSync('strip', ['--strip-all', '--remove-section=.comment', output]);
   // postject warns of each of Node's many ELF notes it cannot name: its output is shown on failure only.
   execFileSync(join(ROOT, 'node_modules/.bin/postject'), [output, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SEA_FUSE], { stdio: 'pipe' });
   return bundledPackages(metafile);
