@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { parseDuration, TIMER_LIMIT } from '../config/duration.js';
-import type { CheckEntry } from '../config/config-file.js';
+import type { CheckEntry } from '../config/check-entry.js';
 import { UsageError } from '../errors.js';
 import { IP_PLACEHOLDER } from './address.js';
 import { DEFAULT_TIMING, type CheckDefinition, type CheckSpec, type HttpsTrust, type ProbeTiming } from './check.js';

@@ -1,15 +1,16 @@
 import type { Command } from 'commander';
 import type { Config } from '../config/config-file.js';
 import { settingsFor } from '../config/config-file.js';
-import { fleetLines } from '../fleet/fleet-lines.js';
+import { fleetLines } from './fleet-lines.js';
 import { fleetTaskList } from './fleet-task-list.js';
 import { runFleet } from '../fleet/run-fleet.js';
 import type { ScheduleOptions } from '../fleet/scheduler.js';
 import { selectInstances } from '../fleet/selection.js';
-import type { RunOptions } from '../run/run-update.js';
+import type { RunOptions } from '../run/types.js';
 import { runOptionsFor, toRunOptions, type RunFlags } from './run-options.js';
 import { selectionRequest, usesSelection, withSelectionOptions, type SelectionFlags } from './selection-options.js';
-import { INTERRUPT_RUN, wholeNumber, withRun, type Io, type OutputFlags } from './shared.js';
+import { INTERRUPT_RUN, wholeNumber, withRun, type OutputFlags } from './shared.js';
+import type { Io } from './io.js';
 
 export interface FleetFlags extends SelectionFlags {
   parallel?: number;

@@ -1,6 +1,6 @@
 import type { ListrTaskWrapper } from 'listr2';
 import { formatDuration } from '../config/duration.js';
-import { describeEnd } from '../fleet/fleet-lines.js';
+import { describeEnd } from './fleet-lines.js';
 import type { FleetEmit, FleetEvent } from '../fleet/run-fleet.js';
 import type { InstanceReport } from '../report/report.js';
 import { loadListr } from './task-list.js';

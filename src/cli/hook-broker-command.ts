@@ -6,7 +6,8 @@ import { isKey } from '../hooks/broker/registration.js';
 import { runBroker } from '../hooks/broker/run-broker.js';
 import { INCUS, LXC } from '../lxd/dialect.js';
 import { EXIT } from '../report/exit-codes.js';
-import { lxdFor, type Io } from './shared.js';
+import { lxdFor } from './shared.js';
+import type { Io } from './io.js';
 
 /** Under socket activation the broker leaves after this long without a request; systemd starts it again at the next. */
 const DEFAULT_IDLE = '5m';

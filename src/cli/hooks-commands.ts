@@ -12,7 +12,8 @@ import { describeUnits, readHookStatus, type HookStatus } from '../hooks/status.
 import { parseInstanceRef } from '../lxd/names.js';
 import { EXIT } from '../report/exit-codes.js';
 import { BUILT_IN, resolveChecks } from './run-options.js';
-import { collect, lxdFor, version, type Io } from './shared.js';
+import { collect, lxdFor, version } from './shared.js';
+import type { Io } from './io.js';
 
 const EXIT_CODES = 'Exit codes: 0 done (or nothing to do), 2 bad input (nothing changed), 3 could not start: an instance missing, stopped or without apt, LXD unreachable, a prerequisite missing (nothing changed), 4 stopped half-way (what was done is listed; run it again).';
 
@@ -63,7 +64,7 @@ the host command to use. A one-time bypass inside (logged): apt-get -o SafeUpdat
 or /usr/local/lib/safeupdate/allow-once. Snapshot mode puts no credential inside: the proxy device
 ${DEVICE_NAME} connects a root-only socket inside to this instance's own broker on the host
 (safeupdate-hook@.socket), which can take a snapshot of this instance and record the checks'
-result, nothing else. Instances of the local daemon only. See "apt hooks" in the README.
+result, nothing else. Instances of the local daemon only. See docs/hooks.md.
 
 ${EXIT_CODES}`)
     .action(async (instances: string[], flags: InstallFlags, self: Command) => {

@@ -10,11 +10,15 @@ import { runChecksOnly } from '../run/run-checks.js';
 import { runUpdate } from '../run/run-update.js';
 import { systemClock } from '../checks/probe.js';
 import { CorruptRecord, InstanceBusy, InstanceRecordFile } from '../state/instance-record.js';
-import { hostId, LeaseBusy, leaseLengthMs, ServerLease, UnreadableLease } from '../state/server-lease.js';
+import { hostId } from '../state/host-id.js';
+import { LeaseBusy, UnreadableLease } from '../state/lease-takeover.js';
+import { leaseLengthMs } from '../state/lease-profile.js';
+import { ServerLease } from '../state/server-lease.js';
 import { confirm } from './confirm.js';
 import { isFleet, runFleetCommand, withFleetOptions, type FleetFlags } from './fleet-command.js';
 import { resolveChecks, runOptionsFor, type RunFlags } from './run-options.js';
-import { bothFormsRefused, collect, INTERRUPT_RESTORE, INTERRUPT_RUN, lxdFor, version, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
+import { bothFormsRefused, collect, INTERRUPT_RESTORE, INTERRUPT_RUN, lxdFor, version, withOutputOptions, withRun, type OutputFlags } from './shared.js';
+import type { Io } from './io.js';
 import { addHooksCommands } from './hooks-commands.js';
 import { addRecordCommands } from './record-commands.js';
 import { addSnapshotCommands } from './snapshot-commands.js';
@@ -22,7 +26,7 @@ import { chooseInstances, usesSelection, withSelectionOptions, type SelectionFla
 import { cannotCheck } from '../fleet/selection.js';
 import { refuseStrayWords } from './stray-words.js';
 
-export type { Io } from './shared.js';
+export type { Io } from './io.js';
 
 const RUN_EXAMPLES = `
 Examples:
@@ -31,6 +35,7 @@ Examples:
   safeupdate backup:db1 --project prod --expiry 7d -- sh -c 'apt-get update && apt-get -y dist-upgrade'
   safeupdate web1 --dry-run -- apt-get upgrade -y
   safeupdate web1 --refuse major --allow 'php8*' -- apt-get dist-upgrade -y
+  safeupdate web1 --restart always --soak 2m -- apt-get upgrade -y   (judge the next boot, then watch it)
 
 Checks: systemd | unit:<name> | exec:<shell command> | http(s)://host:port/path | tcp:host:port
   ({ip} in a URL or host is the instance's IPv4 address as LXD reports it)
@@ -97,6 +102,7 @@ export async function main(argv: string[], given: Io): Promise<number> {
       .option('--rehearse [force]', 'first run the update and the checks on a throw-away copy of the snapshot; touch the instance only if the copy ends healthy (=force: also on a dir pool, where the copy is a full copy)')
       .option('--keep-unchanged', 'keep the snapshot even when the update changed no package')
       .option('--soak <duration>', 'after the checks pass, keep watching them and systemd\'s restart counters this long (e.g. 2m); a failure or a restart rolls back')
+      .option('--restart <auto|always|never>', 'after the update and before the checks, restart the instance: auto (when the update left it due a restart: reboot-required, or processes running deleted files), always, or never (a due restart is then a warning) (default auto: costs a restart only when one is due)')
       .option('--no-package-report', 'do not read the installed packages before and after the update'),
   ))
     .on('option:expiry', oneForm('--expiry'))

@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import { renderMarkdown } from '../report/markdown.js';
 import type { Report } from '../report/report.js';
 import { escapeData, renderWorkflowCommands } from '../report/workflow-commands.js';
-import type { Io } from './shared.js';
+import type { Io } from './io.js';
 
 /** The CI system the run is in, as its own environment variables say. */
 export type Ci = 'github' | 'gitlab' | null;

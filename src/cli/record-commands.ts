@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Command } from 'commander';
+import { Argument, Command } from 'commander';
 import { formatDuration } from '../config/duration.js';
 import { stateDir } from '../config/paths.js';
 import { UsageError } from '../errors.js';
@@ -10,7 +10,9 @@ import type { Report } from '../report/report.js';
 import { findReport, listReports } from '../state/run-history.js';
 import { chooseClient } from '../lxd/dialect.js';
 import { completionScript } from './completion.js';
-import type { Io } from './shared.js';
+import { commandTree, SHELLS, type Shell } from './completion/tree.js';
+import type { Io } from './io.js';
+import { displayWidth, padEndTo } from '../report/text-width.js';
 
 /** history, show, completion: finding past runs again, and the shell's help with names. */
 export function addRecordCommands(program: Command, io: Io, setExitCode: (code: number) => void): void {
@@ -49,12 +51,11 @@ export function addRecordCommands(program: Command, io: Io, setExitCode: (code: 
 
   program
     .command('completion')
-    .description('print a shell completion script: eval "$(safeupdate completion bash)"')
-    .argument('<shell>', 'bash or zsh')
-    .action((shell: string) => {
-      if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`completion "${shell}": expected bash or zsh`);
-      const subcommands = program.commands.map((command) => command.name()).filter((name) => name !== 'completion');
-      io.stdout(completionScript(shell, subcommands, chooseClient(io.client, io.env).client));
+    .description('print a shell completion script for bash, zsh or fish: eval "$(safeupdate completion bash)"')
+    .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(SHELLS))
+    .addHelpText('after', '\nExamples:\n  eval "$(safeupdate completion bash)"                       # in ~/.bashrc\n  safeupdate completion zsh > "${fpath[1]}/_safeupdate"      # a folder of $fpath\n  safeupdate completion fish > ~/.config/fish/completions/safeupdate.fish')
+    .action((shell: Shell) => {
+      io.stdout(completionScript(shell, commandTree(program), chooseClient(io.client, io.env).client));
       setExitCode(EXIT.ok);
     });
 }
@@ -85,6 +86,6 @@ function renderHistory(reports: Report[]): string {
     report.command.join(' '),
   ]);
   const header = ['WHEN (UTC)', 'INSTANCE', 'OUTCOME', 'EXIT', 'SNAPSHOT', 'TOOK', 'RUN', 'COMMAND'];
-  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
-  return [header, ...rows].map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+  const widths = header.map((title, i) => Math.max(displayWidth(title), ...rows.map((row) => displayWidth(row[i]!))));
+  return [header, ...rows].map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : padEndTo(cell, widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
 }

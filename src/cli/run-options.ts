@@ -6,8 +6,9 @@ import { UsageError } from '../errors.js';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import { formatRef, ownSnapshotName, parseInstanceRef } from '../lxd/names.js';
 import type { RefuseLevel } from '../packages/policy.js';
-import type { RehearseMode } from '../run/rehearsal.js';
-import type { RunOptions } from '../run/run-update.js';
+import type { RestartMode } from '../report/report.js';
+import type { RehearseMode } from '../run/types.js';
+import type { RunOptions } from '../run/types.js';
 import { missingSeparator } from './stray-words.js';
 
 /** The run's flags as commander hands them over; undefined where not given. */
@@ -32,13 +33,19 @@ export interface RunFlags {
   soak?: string;
   /** true with --rehearse, 'force' with --rehearse=force. */
   rehearse?: boolean | string;
+  /** auto, always or never. */
+  restart?: string;
   /** false with --no-package-report. */
   packageReport?: boolean;
   json?: boolean;
   config?: string;
 }
 
-export const BUILT_IN = { expiry: '14d', timeout: '1h' } as const;
+/**
+ * restart auto: a restart costs seconds and only comes when the update left one due, while an
+ * update that breaks at the next start would otherwise pass, and break long after its snapshot expired.
+ */
+export const BUILT_IN = { expiry: '14d', timeout: '1h', restart: 'auto' } as const;
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -73,6 +80,7 @@ export function toRunOptions(instance: string, command: string[] | null, flags: 
     keepUnchanged: flags.keepUnchanged ?? settings['keep-unchanged'] ?? false,
     soakMs: parseSoak(flags.soak ?? settings.soak),
     rehearse: parseRehearse(flags.rehearse ?? settings.rehearse),
+    restart: parseRestart(flags.restart ?? settings.restart ?? BUILT_IN.restart),
     interactive: terminal && !flags.json && !flags.dryRun,
   };
   refuseShortExpiry(options, flags, settings);
@@ -173,4 +181,10 @@ function parseRehearse(value: boolean | string | undefined): RehearseMode {
   if (value === true) return 'on';
   if (value === 'force') return 'force';
   throw new UsageError(`--rehearse=${value}: expected --rehearse or --rehearse=force`);
+}
+
+/** `--restart auto|always|never`, or the config's `restart:`. */
+function parseRestart(value: string): RestartMode {
+  if (value === 'auto' || value === 'always' || value === 'never') return value;
+  throw new UsageError(`--restart "${value}": expected auto, always or never`);
 }

@@ -17,20 +17,9 @@ import { taskList } from './task-list.js';
 import { newRunId, saveReport } from '../state/run-history.js';
 import { watchSignals } from './signals.js';
 import { version } from '../config/installation.js';
+import type { Io } from './io.js';
 
 export { version };
-
-export interface Io {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-  /** Both stdin and stdout are terminals. */
-  terminal: boolean;
-  env: NodeJS.ProcessEnv;
-  /** `--client` as given (lxc or incus); else SAFEUPDATE_CLIENT, else what is installed. */
-  client?: string;
-  /** The LXD access layer; tests hand in a scripted fake. */
-  createLxd?: (onCall: (call: LxdCall) => void) => Lxd;
-}
 
 export interface OutputFlags {
   json?: boolean;

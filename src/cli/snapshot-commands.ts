@@ -9,13 +9,15 @@ import { EXIT } from '../report/exit-codes.js';
 import { MissingInstance, planPrune, pruneLocked, type PruneOutcome, type PrunePlan } from '../snapshots/prune.js';
 import { stateDir } from '../config/paths.js';
 import type { RetentionRules } from '../snapshots/retention.js';
-import { manualRollback, newestOwnSnapshot } from '../snapshots/rollback.js';
+import { manualRollback, newestOwnSnapshot } from '../run/manual-rollback.js';
 import { SCHEDULE_KEYS, scheduleConfig, scheduleFeatures, scheduleOff } from '../snapshots/schedule.js';
 import { confirm } from './confirm.js';
 import { parseRemoteTarget, refuseCopyToSource, resolveChecks } from './run-options.js';
-import { syncInstances } from '../snapshots/sync.js';
+import { syncInstances } from '../run/sync.js';
 import { chooseInstances, groupsFor, usesSelection, withSelectionOptions, type SelectionFlags } from './selection-options.js';
-import { collect, INTERRUPT_RESTORE, lxdFor, wholeNumber, withOutputOptions, withRun, type Io, type OutputFlags } from './shared.js';
+import { collect, INTERRUPT_RESTORE, lxdFor, wholeNumber, withOutputOptions, withRun, type OutputFlags } from './shared.js';
+import type { Io } from './io.js';
+import { padEndTo } from '../report/text-width.js';
 
 
 /** snapshots, prune, rollback, sync, schedule: the snapshot lifecycle, so that nobody types a dangerous `lxc delete`. */
@@ -241,7 +243,7 @@ async function chooseSnapshot(io: Io, ref: InstanceRef, yes: boolean): Promise<s
 
 function renderSnapshots(instance: string, rows: Array<Snapshot & { madeBySafeupdate: boolean }>): string {
   if (rows.length === 0) return `${instance}: no snapshots\n`;
-  const lines = rows.map((s) => `  ${s.name.padEnd(32)} ${s.createdAt.slice(0, 19).replace('T', ' ')}  ${(s.expiresAt?.slice(0, 19).replace('T', ' ') ?? 'never').padEnd(19)}  ${(s.sizeBytes === null ? '-' : `${(s.sizeBytes / 2 ** 20).toFixed(0)} MiB`).padStart(9)}  ${s.madeBySafeupdate ? 'safeupdate' : ''}`);
+  const lines = rows.map((s) => `  ${padEndTo(s.name, 32)} ${s.createdAt.slice(0, 19).replace('T', ' ')}  ${(s.expiresAt?.slice(0, 19).replace('T', ' ') ?? 'never').padEnd(19)}  ${(s.sizeBytes === null ? '-' : `${(s.sizeBytes / 2 ** 20).toFixed(0)} MiB`).padStart(9)}  ${s.madeBySafeupdate ? 'safeupdate' : ''}`);
   return `${instance}:\n  ${'NAME'.padEnd(32)} ${'TAKEN (UTC)'.padEnd(19)}  ${'EXPIRES (UTC)'.padEnd(19)}  ${'SIZE'.padStart(9)}  BY\n${lines.join('\n')}\n`;
 }
 

@@ -34,6 +34,7 @@ const PLACEHOLDER: Record<string, string> = {
   'rehearsal-start': 'Start the copy',
   baseline: 'Checks (baseline)',
   update: 'Update',
+  restart: 'Restart',
   'after-update': 'Checks (after-update)',
   soak: 'Soak',
   'rehearsal-stop': 'Stop the copy',

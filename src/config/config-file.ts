@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Config, Settings } from './config-schema.js';
 
-export type { CheckEntry, Config, Settings } from './config-schema.js';
+export type { Config, Settings } from './config-schema.js';
 
 export const CONFIG_SEARCH = ['./safeupdate.yaml', '/etc/safeupdate/config.yaml'];
 

@@ -4,44 +4,8 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { checkFromEntry } from '../checks/spec.js';
 import { UsageError } from '../errors.js';
-import { EXPIRY_LIMIT, readDuration, tooLong, TIMER_LIMIT, type DurationLimit } from './duration.js';
-
-/** A duration key: a value past what its use can honour names the limit; `never` where allowed. */
-const durationUpTo = (max: DurationLimit, expected: string, never = false) =>
-  z.string({ error: expected }).superRefine((text, context) => {
-    if (never && text === 'never') return;
-    const ms = readDuration(text);
-    if (ms === null || ms === 0) context.addIssue({ code: 'custom', message: expected });
-    else if (ms > max.ms) context.addIssue({ code: 'custom', message: tooLong(text, max) });
-  });
-
-/** Check timings and the update's timeout all end up in a timer. */
-const duration = durationUpTo(TIMER_LIMIT, 'expected a duration like 5s');
-
-const CHECK_KINDS = ['exec', 'unit', 'systemd', 'http', 'tcp'] as const;
-
-const checkObject = z
-  .strictObject({
-    exec: z.string().optional(),
-    unit: z.string().optional(),
-    systemd: z.literal(true).optional(),
-    http: z.string().optional(),
-    tcp: z.string().optional(),
-    name: z.string().min(1).optional(),
-    expect: z.string().optional(),
-    ca: z.string({ error: 'expected the path of a PEM file' }).min(1, { error: 'expected the path of a PEM file' }).optional(),
-    insecure: z.boolean({ error: 'expected true or false' }).optional(),
-    required: z.boolean({ error: 'expected true or false' }).optional(),
-    timeout: duration.optional(),
-    interval: duration.optional(),
-    deadline: duration.optional(),
-    settle: duration.optional(),
-  })
-  .refine((check) => CHECK_KINDS.filter((kind) => check[kind] !== undefined).length === 1, {
-    error: `expected exactly one of ${CHECK_KINDS.join(', ')}`,
-  });
-
-const checkEntry = z.union([z.string(), checkObject], { error: 'expected a check: a string like "unit:nginx" or a mapping like {unit: nginx}' });
+import { checkEntry, duration, durationUpTo } from './check-entry.js';
+import { EXPIRY_LIMIT } from './duration.js';
 
 /** The run settings a config section may hold: each is named as its command-line option. */
 const settings = z.strictObject({
@@ -58,6 +22,7 @@ const settings = z.strictObject({
   allow: z.array(z.string().min(1), { error: 'expected a list of package names or globs' }).optional(),
   'keep-unchanged': z.boolean({ error: 'expected true or false' }).optional(),
   soak: duration.optional(),
+  restart: z.enum(['auto', 'always', 'never'], { error: 'expected auto, always or never' }).optional(),
   rehearse: z.union([z.boolean(), z.literal('force')], { error: 'expected true, false or force' }).optional(),
 });
 
@@ -68,7 +33,6 @@ const configSchema = z.strictObject({
   groups: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, { error: 'expected a group name (letters, digits, - and _)' }), z.array(z.string(), { error: 'expected a list of instances' }).min(1, { error: 'expected at least one instance' })).optional(),
 });
 
-export type CheckEntry = z.infer<typeof checkEntry>;
 export type Settings = z.infer<typeof settings>;
 export type Config = z.infer<typeof configSchema> & { file: string | null };
 

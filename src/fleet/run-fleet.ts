@@ -1,7 +1,8 @@
 import { startTimer } from '../checks/probe.js';
 import type { RunEvent } from '../run/events.js';
 import type { InstanceReport } from '../report/report.js';
-import { runUpdate, type RunContext, type RunOptions } from '../run/run-update.js';
+import { runUpdate } from '../run/run-update.js';
+import type { RunContext, RunOptions } from '../run/types.js';
 import { fleetExitCode } from '../report/exit-codes.js';
 import { frameReport, worstOutcome, type Outcome, type Report } from '../report/report.js';
 import { schedule, type FleetTarget, type ScheduleOptions } from './scheduler.js';

@@ -1,8 +1,8 @@
 import type { Dialect } from './dialect.js';
 
 /**
- * The one boundary to LXD and Incus. Everything else receives an `Lxd`; only `lxc-client.ts` runs
- * the client (`lxc` or `incus`). Unit tests replace it with a scripted fake.
+ * The one boundary to LXD and Incus. Everything else receives an `Lxd`; only `client-transport.ts`
+ * runs the client (`lxc` or `incus`). Unit tests replace it with a scripted fake.
  */
 
 export interface InstanceRef {

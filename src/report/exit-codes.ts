@@ -59,7 +59,7 @@ export function fleetExitCode(instances: readonly InstanceReport[], interruptedB
 
 export const EXIT_CODE_HELP = `Exit codes:
   0    updated and healthy (or a dry run that would proceed; check: all required checks pass)
-  1    the update or its checks failed; rolled back and healthy again on the snapshot
+  1    the update, its restart or its checks failed; rolled back and healthy again on the snapshot
        (check: a required check failed; --rehearse: it failed on the throw-away copy,
        the instance was not touched)
   2    bad usage or invalid input; nothing changed

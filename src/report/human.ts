@@ -3,7 +3,8 @@ import { formatDuration } from '../config/duration.js';
 import { commandLine, dialectOf } from '../lxd/dialect.js';
 import { FLEET_COLUMNS, fleetRows, fleetTotals } from './fleet-table.js';
 import { listChanges, summarizePackages } from './packages.js';
-import type { InstanceReport, Outcome, RehearsalReport, Report } from './report.js';
+import type { InstanceReport, Outcome, RehearsalReport, Report, RestartReport } from './report.js';
+import { displayWidth, padEndTo } from './text-width.js';
 
 const HEADLINE: Record<Outcome, string> = {
   updated: 'updated and healthy',
@@ -50,6 +51,7 @@ function renderInstance(item: InstanceReport, report: Report): string[] {
   if (item.update.logFile) row('log', item.update.logFile);
   if (item.packages) [summarizePackages(item.packages), ...listChanges(item.packages)].forEach((line, i) => row(i === 0 ? 'packages' : '', line));
   item.checks.forEach((check, i) => row(i === 0 ? 'checks' : '', renderCheck(check)));
+  if (item.restart) restartLines(item.restart).forEach((line, i) => row(i === 0 ? 'restart' : '', line));
   if (item.soak) row('soak', `${item.soak.ok ? '✔ healthy' : '✖ not healthy'} for ${formatDuration(item.soak.elapsedMs)} of ${formatDuration(item.soak.requestedMs)}, ${item.soak.samples} samples`);
   if (item.rehearsal) renderRehearsal(item.rehearsal, row);
   if (item.rollback.performed) {
@@ -71,8 +73,8 @@ function renderInstance(item: InstanceReport, report: Report): string[] {
 
 function fleetTable(report: Report): string[] {
   const rows = fleetRows(report);
-  const widths = FLEET_COLUMNS.map(([key, title]) => Math.max(title.length, ...rows.map((row) => row[key].length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  const widths = FLEET_COLUMNS.map(([key, title]) => Math.max(displayWidth(title), ...rows.map((row) => displayWidth(row[key]))));
+  const line = (cells: string[]) => cells.map((cell, i) => padEndTo(cell, widths[i]!)).join('  ').trimEnd();
   return [line(FLEET_COLUMNS.map(([, title]) => title)), ...rows.map((row) => line(FLEET_COLUMNS.map(([key]) => row[key])))];
 }
 
@@ -86,6 +88,7 @@ function renderRehearsal(rehearsal: RehearsalReport, row: (label: string, text: 
   const copy = rehearsal.copyDeleted ? 'deleted' : rehearsal.copyKept ? 'kept stopped' : 'NOT deleted (see warnings)';
   row('rehearsal', `${rehearsal.verdict} on ${rehearsal.copy} (${copy}): ${rehearsal.message}`);
   rehearsal.devices.forEach((device) => row('', `device ${device}`));
+  if (rehearsal.restart) restartLines(rehearsal.restart).forEach((line) => row('', `on the copy: ${line}`));
   rehearsal.checks.forEach((check) => row('', `on the copy: ${renderCheck(check)}`));
   rehearsal.checksNotOnCopy.forEach((check) => row('', `not on the copy: ${check.name} (${check.reason})`));
   if (rehearsal.verdict === 'failed') rehearsal.logTail.slice(-5).forEach((line) => row('', `| ${line}`));
@@ -102,4 +105,23 @@ function keptCopyRef(item: InstanceReport): string {
   const colon = item.instance.indexOf(':');
   const remote = colon >= 0 ? item.instance.slice(0, colon + 1) : '';
   return `${remote}${item.keptFailedCopy}${item.project === null ? '' : ` --project ${item.project}`}`;
+}
+
+/** The processes listed under the restart line; the JSON report has them all. */
+const LISTED_PROCESSES = 5;
+
+/**
+ * The restart after the update, for people: nothing when none was due nor made; else whether it
+ * came back and why it was made (or why not), then the processes that still ran deleted files.
+ */
+export function restartLines(restart: RestartReport): string[] {
+  if (!restart.restarted && restart.due === false) return [];
+  const head = !restart.restarted
+    ? `! ${restart.message}`
+    : restart.cameBack
+      ? `✔ restarted, back in ${formatDuration(restart.durationMs ?? 0)}: ${restart.message}`
+      : `✖ restarted, not back within ${formatDuration(restart.limitMs)}: ${restart.message}`;
+  const processes = restart.processes.slice(0, LISTED_PROCESSES).map((process) => `${process.command || '?'} (pid ${process.pid}) runs deleted ${process.files.join(', ')}`);
+  const more = restart.processes.length - processes.length;
+  return [head, ...processes, ...(more > 0 ? [`… ${more} more process(es) (see the JSON report)`] : [])];
 }

@@ -1,7 +1,7 @@
 import type { CheckResult } from '../checks/check.js';
 import { formatDuration } from '../config/duration.js';
 import { FLEET_COLUMNS, fleetRows, fleetTotals } from './fleet-table.js';
-import { headline, snapshotState } from './human.js';
+import { headline, restartLines, snapshotState } from './human.js';
 import { LISTED_CHANGES, summarizePackages } from './packages.js';
 import type { InstanceReport, Outcome, PackageReport, Report } from './report.js';
 
@@ -35,6 +35,7 @@ function renderInstance(item: InstanceReport, report: Report): string {
   ];
   const blocks = [`### ${mark} ${text(item.instance)}: ${headline(item)}`, facts.map((fact) => `- ${fact}`).join('\n')];
   if (item.packages) blocks.push(packagesBlock(item.packages));
+  if (item.restart && restartLines(item.restart).length) blocks.push(`**Restart:** ${restartLines(item.restart).map(text).join('<br>')}`);
   if (item.checks.length) blocks.push(checksTable(item.checks));
   if (item.rehearsal) {
     const { rehearsal } = item;

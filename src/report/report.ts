@@ -68,11 +68,35 @@ export interface RehearsalReport {
   /** The last lines of the copy's update log. */
   logTail: string[];
   checks: CheckResult[];
+  /** The copy's restart after its update, where one was due (`--restart`). */
+  restart?: RestartReport;
   steps: StepRecord[];
   warnings: string[];
   copyDeleted: boolean;
   /** Kept stopped for a post-mortem (--keep-failed). */
   copyKept: boolean;
+}
+
+/** `--restart`: after the update, restart when due (auto), every time (always), or not (never). */
+export type RestartMode = 'auto' | 'always' | 'never';
+
+/** Whether the update left the instance due a restart, and the restart if one was made (`--restart`). */
+export interface RestartReport {
+  mode: RestartMode;
+  /** null: it could not be told (see `message`). */
+  due: boolean | null;
+  /** `/run/reboot-required` was there, and the packages its `.pkgs` names. */
+  rebootRequired: boolean;
+  packages: string[];
+  /** Processes that map files the disk no longer has: the old code they still run. */
+  processes: Array<{ pid: number; command: string; files: string[] }>;
+  restarted: boolean;
+  /** Stopped, started and answering within `limitMs`; null when not restarted. */
+  cameBack: boolean | null;
+  durationMs: number | null;
+  limitMs: number;
+  /** Why it restarted or did not, and how it ended. */
+  message: string;
 }
 
 /** A disk device that an instance snapshot does not contain, so a rollback does not restore it. */
@@ -119,6 +143,8 @@ export interface InstanceReport {
   plan: string[];
   /** null where the packages were not read (--no-package-report, or the inventory failed: see warnings). */
   packages: PackageReport | null;
+  /** After the update: whether a restart was due, and the restart (`--restart`); absent where the update never passed. */
+  restart?: RestartReport;
   /** The watch after the update (`--soak`); null where none was asked for or it was never reached. */
   soak: SoakReport | null;
   /** LXD's status of the instance when the run ended, where known. */

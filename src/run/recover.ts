@@ -6,9 +6,14 @@ import type { InstanceRef } from '../lxd/lxd.js';
 import { emptyInstanceReport, type Outcome, type Report } from '../report/report.js';
 import { LxdError } from '../errors.js';
 import { CorruptRecord, InstanceBusy, InstanceRecordFile, type InstanceRecord } from '../state/instance-record.js';
-import { LeaseBusy, UnreadableLease, type Lease } from '../state/server-lease.js';
+import { LeaseBusy, UnreadableLease } from '../state/lease-takeover.js';
+import type { Lease } from '../state/lease-profile.js';
 import { describeDisposal, disposeCopy } from './rehearsal.js';
-import { Stages } from './stages.js';
+import { checksFor, runChecks } from './steps/checks.js';
+import { conclude, internalError } from './steps/conclude.js';
+import { adopt, awaitRecovery, leaseHolder, newLease, unlock } from './steps/lock.js';
+import { rollBack } from './steps/rollback.js';
+import { runScope, warn, type RunScope } from './steps/scope.js';
 import type { Failure, RunContext } from './types.js';
 
 /** Where a crashed run stopped decides what recovery means. */
@@ -69,10 +74,10 @@ export async function recoverInstance(ref: InstanceRef, checks: CheckDefinition[
   const { clock, interrupt } = context;
   const started = startTimer(clock);
   const item = emptyInstanceReport(formatRef(ref), ref.project);
-  const stage = new Stages(context, item, ref);
+  const scope = runScope(context, item, ref);
   const file = new InstanceRecordFile(context.stateDir, ref, serverScope(context.lxd.dialect, ref.remote));
   const finish = (outcome: Outcome, failure: Failure | null, command: string[] = []): Promise<Report> =>
-    stage.conclude(outcome, failure, { started, command });
+    conclude(scope, outcome, failure, { started, command });
 
   let record: InstanceRecord | null;
   try {
@@ -82,74 +87,74 @@ export async function recoverInstance(ref: InstanceRef, checks: CheckDefinition[
     throw error;
   }
   // The server lease: this host's run's, or that of a run on another host that is gone.
-  const lease = stage.newLease();
-  const holder = await stage.leaseHolder(record?.command ?? []);
+  const lease = newLease(scope);
+  const holder = await leaseHolder(scope, record?.command ?? []);
   let leased: Lease | null;
   try {
     leased = await lease.takeOverForRecovery(holder, record?.runId ?? null);
   } catch (error) {
     if (!(error instanceof LeaseBusy || error instanceof UnreadableLease || error instanceof LxdError)) throw error;
     // The record goes back as it was: it still describes the instance.
-    stage.adopt(record ? file : null, null);
-    stage.awaitRecovery();
-    await stage.unlock();
+    adopt(scope, record ? file : null, null);
+    awaitRecovery(scope);
+    await unlock(scope);
     return finish('not-started', { step: 'lock', message: error.message });
   }
   const local = record !== null;
   const chosen = chooseRun(record, leased, ref, holder.hostId);
   if (chosen.refusal) {
-    stage.adopt(file, null);
-    stage.awaitRecovery();
-    await stage.unlock();
+    adopt(scope, file, null);
+    awaitRecovery(scope);
+    await unlock(scope);
     return finish('not-started', { step: 'lock', message: chosen.refusal });
   }
   record = chosen.record;
   if (!record) return finish('recovered', null);
   // An out-of-date record is still held, so that it is cleared with the recovery.
-  stage.adopt(local ? file : null, leased ? lease : null);
-  if (chosen.outdated) stage.warn(chosen.outdated);
+  adopt(scope, local ? file : null, leased ? lease : null);
+  if (chosen.outdated) warn(scope, chosen.outdated);
   item.plan = [recoveryPlan(record)];
   item.snapshot = { name: record.snapshot, expiresAt: null };
   try {
     // A rehearsal's copy goes first, whatever the phase: it is only ever deleted with its run's marker.
-    if (record.rehearsalCopy) await removeLeftoverCopy(stage, context, { ...record.ref, name: record.rehearsalCopy }, record.runId);
+    if (record.rehearsalCopy) await removeLeftoverCopy(scope, context, { ...record.ref, name: record.rehearsalCopy }, record.runId);
     if (!changedInstance(record)) {
-      await stage.unlock();
+      await unlock(scope);
       return await finish('recovered', null, record.command);
     }
     if (interrupt.aborted) {
       // The record is left for the next recover: it has not changed, and neither has the instance.
-      stage.awaitRecovery();
+      awaitRecovery(scope);
       return await finish('interrupted', { step: 'recover', message: `interrupted by ${String(interrupt.reason)} before the rollback began; nothing changed` }, record.command);
     }
-    const restored = await stage.rollBack(record.snapshot!);
+    const restored = await rollBack(scope, record.snapshot!);
     if (!restored.ok) {
-      stage.awaitRecovery();
+      awaitRecovery(scope);
       return await finish('needs-attention', restored.failure, record.command);
     }
     // Judged as the run would have: what passed at baseline must pass again, and units that had
     // already failed then are not blamed on the update. Only now is the instance known to run, so
     // only now can the default checks be found.
     const baseline = record.baseline;
-    const all = await stage.checksFor(checks);
+    const all = await checksFor(scope, checks);
     const expected = baseline ? all.filter((check) => baseline.passedChecks.includes(check.name)) : all;
-    const afterRollback = await stage.runChecks('after-rollback', expected, baseline?.failedUnits ?? []);
+    const afterRollback = await runChecks(scope, 'after-rollback', expected, baseline?.failedUnits ?? []);
     const failed = describeFailedChecks(afterRollback);
     if (failed) {
-      stage.awaitRecovery();
+      awaitRecovery(scope);
       return await finish('needs-attention', { step: 'after-rollback', message: `restored ${record.snapshot} but still unhealthy: ${failed}` }, record.command);
     }
     return await finish(interrupt.aborted ? 'interrupted' : 'recovered', null, record.command);
   } catch (error) {
-    const { outcome, ...failure } = stage.internalError(error);
+    const { outcome, ...failure } = internalError(scope, error);
     return finish(outcome, failure, record.command);
   } finally {
-    await stage.unlock();
+    await unlock(scope);
   }
 }
 
-async function removeLeftoverCopy(stage: Stages, context: RunContext, copyRef: InstanceRef, runId: string): Promise<void> {
-  const end = await disposeCopy(stage, context.lxd, copyRef, runId, false);
+async function removeLeftoverCopy(scope: RunScope, context: RunContext, copyRef: InstanceRef, runId: string): Promise<void> {
+  const end = await disposeCopy(scope, context.lxd, copyRef, runId, false);
   const warning = describeDisposal(end, copyRef, context.lxd.dialect.client);
-  if (warning) stage.warn(warning);
+  if (warning) warn(scope, warning);
 }

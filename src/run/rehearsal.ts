@@ -4,14 +4,18 @@ import { readFile } from 'node:fs/promises';
 import type { DeviceConfig, InstanceRef, Lxd } from '../lxd/lxd.js';
 import { formatRef, formatRefWithProject } from '../lxd/names.js';
 import { emptyInstanceReport, type InstanceReport, type RehearsalReport } from '../report/report.js';
-import { describeUpdateFailure, failedUnitsOf, requiredFailure } from './run-update.js';
-import { gib, Stages } from './stages.js';
-import type { Failure, RunContext, RunOptions } from './types.js';
+import { failedUnitsOf, requiredFailure, runChecks, soak } from './steps/checks.js';
+import { mark } from './steps/lock.js';
+import { gib } from './steps/preflight.js';
+import { restartWhenDue } from './steps/restart.js';
+import { beginGroup, endGroup, runScope, step, warn, type RunScope } from './steps/scope.js';
+import { describeUpdateFailure, runUpdateCommand } from './steps/update.js';
+import type { Failure, RehearseMode, RunContext, RunOptions } from './types.js';
 
 /** The config key that makes a copy safeupdate's own: only a copy carrying this run's id is ever deleted. */
 export const REHEARSAL_MARKER = 'user.safeupdate.rehearsal';
 
-export type RehearseMode = 'off' | 'on' | 'force';
+// The CLI names the mode by this path; the type itself lives with the run's options.
 
 const MAX_NAME = 63;
 /** The shortest run id kept in a name: its random tail, which tells two runs of one second apart. */
@@ -114,7 +118,7 @@ export type RehearsalEnd = { ok: true } | { ok: false; outcome: 'refused-by-rehe
 export async function rehearse(
   options: RunOptions,
   context: RunContext,
-  stage: Stages,
+  scope: RunScope,
   item: InstanceReport,
   run: { ref: InstanceRef; snapshot: string; checks: CheckDefinition[]; passedAtBaseline: string[] },
 ): Promise<RehearsalEnd> {
@@ -122,7 +126,7 @@ export async function rehearse(
   const name = rehearsalName(run.ref.name, runId);
   const copyRef: InstanceRef = { ...run.ref, name };
   const copyItem = emptyInstanceReport(formatRef(copyRef), copyRef.project);
-  const copy = new Stages(context, copyItem, copyRef);
+  const copy = runScope(context, copyItem, copyRef);
   // What passed at baseline is all the real instance proved; the copy is held to the same.
   const { onCopy, notOnCopy } = splitChecks(run.checks.filter((check) => run.passedAtBaseline.includes(check.name)));
   const report: RehearsalReport = {
@@ -133,12 +137,12 @@ export async function rehearse(
   const conclude = (verdict: RehearsalReport['verdict'], message: string) => Object.assign(report, { verdict, message });
 
   // A crash from here on may leave the copy: the record names it, so that `recover` can remove it.
-  const unrecorded = await stage.mark({ rehearsalCopy: name });
+  const unrecorded = await mark(scope, { rehearsalCopy: name });
   if (unrecorded) return { ok: false, outcome: 'not-started', failure: { step: 'rehearsal', message: `${unrecorded}; not making a copy that a crash could leave unaccounted for; nothing was updated` } };
-  stage.beginGroup(`Rehearse on ${name}`, ['rehearsal-copy', 'rehearsal-start', 'baseline', 'update', 'after-update', ...(options.soakMs === null ? [] : ['soak']), 'rehearsal-stop', 'rehearsal-delete']);
+  beginGroup(scope, `Rehearse on ${name}`, ['rehearsal-copy', 'rehearsal-start', 'baseline', 'update', ...(options.restart === 'never' ? [] : ['restart']), 'after-update', ...(options.soakMs === null ? [] : ['soak']), 'rehearsal-stop', 'rehearsal-delete']);
   let created = false;
   try {
-    const made = await copy.step('rehearsal-copy', `Copy ${run.snapshot} to ${name}`, async () => {
+    const made = await step(copy, 'rehearsal-copy', `Copy ${run.snapshot} to ${name}`, async () => {
       const instance = await lxd.getInstance(run.ref);
       const neutral = neutraliseDevices(instance?.devices ?? {});
       report.devices = neutral.changes;
@@ -154,32 +158,36 @@ export async function rehearse(
       return { ok: false, outcome: 'not-started', failure: { step: 'rehearsal', message: `could not copy ${run.snapshot} to ${name}: ${made.message}; nothing was updated` } };
     }
     if (interrupt.aborted) return interrupted();
-    const started = await copy.step('rehearsal-start', `Start ${name}`, async () => {
+    const started = await step(copy, 'rehearsal-start', `Start ${name}`, async () => {
       await lxd.startInstance(copyRef);
       return { message: 'running' };
     });
     if (!started.ok) return inconclusive(`the copy ${name} did not start: ${started.message}`);
     if (interrupt.aborted) return interrupted();
     // The copy has just booted: its services must come up before the update, as the real ones are.
-    const before = await copy.runChecks('baseline', onCopy, []);
+    const before = await runChecks(copy, 'baseline', onCopy, []);
     if (interrupt.aborted) return interrupted();
     const unhealthy = requiredFailure('baseline', before);
     if (unhealthy) return inconclusive(`the copy ${name} was unhealthy before the update (${unhealthy.message}), so it cannot judge the update`);
 
-    const updated = await copy.runUpdateCommand(options);
+    const updated = await runUpdateCommand(copy, options);
     report.logTail = await readTail(copyItem.update.logFile);
     // A command that never ran says nothing about the update.
     if ('step' in updated) return interrupt.aborted ? interrupted() : inconclusive(`on the copy ${name}: ${updated.message}`);
     let failure = describeUpdateFailure(updated, options, interrupt);
     if (interrupt.aborted) return interrupted();
+    // The copy restarts as the real instance will: an update that breaks only at the next start fails here first.
+    if (!failure) failure = await restartWhenDue(copy, options.restart);
+    if (copyItem.restart) report.restart = copyItem.restart;
+    if (interrupt.aborted) return interrupted();
     if (!failure) {
-      const after = await copy.runChecks('after-update', onCopy, failedUnitsOf(before));
+      const after = await runChecks(copy, 'after-update', onCopy, failedUnitsOf(before));
       if (interrupt.aborted) return interrupted();
       failure = requiredFailure('after-update', after);
     }
     // With --soak the copy soaks first: a service that dies late, or loops, costs the real instance nothing either.
     if (!failure && options.soakMs !== null) {
-      failure = await copy.soak(onCopy, options.soakMs, failedUnitsOf(before));
+      failure = await soak(copy, onCopy, options.soakMs, failedUnitsOf(before));
       if (interrupt.aborted) return interrupted();
     }
     if (failure) {
@@ -194,7 +202,7 @@ export async function rehearse(
     return { ok: true };
   } finally {
     if (created) await removeCopy();
-    stage.endGroup();
+    endGroup(scope);
   }
 
   function inconclusive(message: string): RehearsalEnd {
@@ -215,10 +223,10 @@ export async function rehearse(
     report.copyKept = end === 'kept';
     if (end === 'kept') item.keptFailedCopy = name;
     const warning = describeDisposal(end, copyRef, lxd.dialect.client);
-    if (warning) stage.warn(warning);
+    if (warning) warn(scope, warning);
     if (report.copyDeleted) {
-      const unrecorded = await stage.mark({ rehearsalCopy: null });
-      if (unrecorded) stage.warn(`${unrecorded}: the record still names the deleted copy ${name}`);
+      const unrecorded = await mark(scope, { rehearsalCopy: null });
+      if (unrecorded) warn(scope, `${unrecorded}: the record still names the deleted copy ${name}`);
     }
   }
 }
@@ -229,9 +237,9 @@ export type Disposal = 'deleted' | 'gone' | 'kept' | 'kept-running' | 'foreign' 
  * Stops a rehearsal copy and deletes it, only while it carries this run's marker: one whose marker
  * was changed is someone else's now and is not even stopped. `keep`: stopped, not deleted.
  */
-export async function disposeCopy(stage: Stages, lxd: Lxd, copyRef: InstanceRef, runId: string, keep: boolean): Promise<Disposal> {
+export async function disposeCopy(scope: RunScope, lxd: Lxd, copyRef: InstanceRef, runId: string, keep: boolean): Promise<Disposal> {
   const marker = { key: REHEARSAL_MARKER, value: runId };
-  const stopped = await stage.step('rehearsal-stop', `Stop ${copyRef.name}`, async () => {
+  const stopped = await step(scope, 'rehearsal-stop', `Stop ${copyRef.name}`, async () => {
     const instance = await lxd.getInstance(copyRef);
     if (!instance) return { message: 'not there', end: 'gone' as const };
     if ((await lxd.getConfig(copyRef))[REHEARSAL_MARKER] !== runId) return { message: `left alone: ${REHEARSAL_MARKER} is not ${runId}`, end: 'foreign' as const };
@@ -241,7 +249,7 @@ export async function disposeCopy(stage: Stages, lxd: Lxd, copyRef: InstanceRef,
   if (!stopped.ok) return keep ? 'kept-running' : 'failed';
   if (stopped.value.end) return stopped.value.end;
   if (keep) return 'kept';
-  const deleted = await stage.step('rehearsal-delete', `Delete ${copyRef.name}`, async () => {
+  const deleted = await step(scope, 'rehearsal-delete', `Delete ${copyRef.name}`, async () => {
     const result = await lxd.deleteMarkedInstance(copyRef, marker);
     if (result.deleted) return { message: 'deleted', end: 'deleted' as const };
     if (result.gone) return { message: 'not there', end: 'gone' as const };

@@ -1,29 +1,35 @@
 import { startTimer } from '../checks/probe.js';
-import { describeFailedChecks, type CheckResult, type Phase } from '../checks/check.js';
-import { formatDuration } from '../config/duration.js';
-import type { ExecResult } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
 import { EXIT } from '../report/exit-codes.js';
 import { emptyInstanceReport, type InstanceReport, type Outcome, type Report } from '../report/report.js';
 import { describeRehearsal, refuseRehearsal, rehearse } from './rehearsal.js';
-import { failedCopyName, Stages } from './stages.js';
+import { awaitRecovery, holdsLease, leaseLoss, lock, mark, unlock } from './steps/lock.js';
+import { preflight } from './steps/preflight.js';
+import { failedUnitsOf, requiredFailure, runChecks, soak } from './steps/checks.js';
+import { readInventory, recordChanges, refuseByPolicy, simulatePackages } from './steps/packages.js';
+import { describePlan } from './steps/plan.js';
+import { restartWhenDue } from './steps/restart.js';
+import { takeSnapshot } from './steps/snapshot.js';
+import { describeUpdateFailure, interruptedFailure, runUpdateCommand } from './steps/update.js';
+import { copyToServer, forgetUnchangedSnapshot, keepNewest } from './steps/follow-ups.js';
+import { failedCopyName, rollBack, saveEvidence } from './steps/rollback.js';
+import { conclude, internalError } from './steps/conclude.js';
+import { beginGroup, endGroup, runScope, warn, type RunScope } from './steps/scope.js';
 import type { Failure, RunContext, RunOptions } from './types.js';
 
-export type { RunContext, RunOptions } from './types.js';
-export { chooseSnapshotName } from './stages.js';
 
 /**
  * One update of one instance, top-down: preflight → baseline → snapshot → update → verify →
- * (evidence → rollback → verify) → report. Each decision is explicit here; the stages (stages.ts)
+ * (evidence → rollback → verify) → report. Each decision is explicit here; the steps (steps/)
  * are small and do one thing. Returns the report; it never throws for an outcome.
  */
 export async function runUpdate(options: RunOptions, context: RunContext): Promise<Report> {
   const { clock, interrupt } = context;
   const started = startTimer(clock);
   const item = emptyInstanceReport(formatRef(options.ref), options.ref.project);
-  const stage = new Stages(context, item, options.ref);
+  const scope = runScope(context, item, options.ref);
   const finish = (outcome: Outcome, failure: Failure | null = null): Promise<Report> =>
-    stage.conclude(outcome, failure, {
+    conclude(scope, outcome, failure, {
       started,
       command: options.command,
       dryRun: options.dryRun,
@@ -33,26 +39,26 @@ export async function runUpdate(options: RunOptions, context: RunContext): Promi
     });
 
   // One run per instance at a time; the lock is also the record that `recover` reads after a crash.
-  const locked = await stage.lock(options.command);
+  const locked = await lock(scope, options.command);
   if (!locked.ok) return finish('not-started', locked.failure);
   try {
-    return await updateLocked(options, context, stage, item, finish);
+    return await updateLocked(options, context, scope, item, finish);
   } catch (error) {
-    const { outcome, ...failure } = stage.internalError(error);
+    const { outcome, ...failure } = internalError(scope, error);
     return finish(outcome, failure);
   } finally {
-    await stage.unlock();
+    await unlock(scope);
   }
 }
 
 type Finish = (outcome: Outcome, failure?: Failure | null) => Promise<Report>;
 
-async function updateLocked(options: RunOptions, context: RunContext, stage: Stages, item: InstanceReport, finish: Finish): Promise<Report> {
+async function updateLocked(options: RunOptions, context: RunContext, scope: RunScope, item: InstanceReport, finish: Finish): Promise<Report> {
   const { clock, interrupt } = context;
   const nothingChanged = (step: string) => finish('interrupted', { step, message: `interrupted by ${String(interrupt.reason)} before the update began; nothing was updated` });
 
   // Preflight: read-only; anything wrong here means nothing was changed.
-  const ready = await stage.preflight(options);
+  const ready = await preflight(scope, options);
   if ('failure' in ready) return finish('not-started', ready.failure);
   const checks = ready.checks;
   if (interrupt.aborted) return nothingChanged('preflight');
@@ -60,37 +66,37 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
   const poolRefusal = refuseRehearsal(options.rehearse, item.space, item.instance);
   if (poolRefusal) return finish('not-started', { step: 'preflight', message: poolRefusal });
 
-  const baseline = await stage.runChecks('baseline', checks, []);
+  const baseline = await runChecks(scope, 'baseline', checks, []);
   if (interrupt.aborted) return nothingChanged('baseline');
   const baselineFailure = requiredFailure('baseline', baseline);
   if (baselineFailure && !options.force) {
     return finish('not-started', { ...baselineFailure, message: `${baselineFailure.message}; not updating an unhealthy instance (--force to update anyway)` });
   }
-  if (baselineFailure) stage.warn(`${baselineFailure.message}; updating anyway (--force)`);
+  if (baselineFailure) warn(scope, `${baselineFailure.message}; updating anyway (--force)`);
   // A policy is enforced before anything changes: a command it cannot judge is refused, not let
   // through. A dry run judges it too: it exits with the code the real run would have.
   const { policy } = options;
   if (policy.refuse !== null) {
-    const refusal = await stage.refuseByPolicy(options.command, { ...policy, refuse: policy.refuse });
+    const refusal = await refuseByPolicy(scope, options.command, { ...policy, refuse: policy.refuse });
     if (refusal) return finish('not-started', refusal);
     if (interrupt.aborted) return nothingChanged('simulate');
   }
   if (options.dryRun) {
     // apt can tell what it would change without changing it (the policy may have asked already);
     // other commands are run blind.
-    const simulated = options.packageReport && !item.packages?.simulated ? await stage.simulatePackages(options.command) : null;
-    if (simulated && 'reason' in simulated) stage.warn(`no list of would-be package changes: ${simulated.reason}`);
-    item.plan = [...stage.describePlan(options, checks), ...describeRehearsal(options.rehearse, item.space, item.instance, checks)];
+    const simulated = options.packageReport && !item.packages?.simulated ? await simulatePackages(scope, options.command) : null;
+    if (simulated && 'reason' in simulated) warn(scope, `no list of would-be package changes: ${simulated.reason}`);
+    item.plan = [...describePlan(scope, options, checks), ...describeRehearsal(options.rehearse, item.space, item.instance, checks)];
     return finish('planned');
   }
   // What the baseline found is what `recover` judges against after a crash.
   const passedChecks = baseline.filter((result) => result.ok).map((result) => result.name);
-  const unrecorded = await stage.mark({ baseline: { failedUnits: failedUnitsOf(baseline), passedChecks } });
+  const unrecorded = await mark(scope, { baseline: { failedUnits: failedUnitsOf(baseline), passedChecks } });
   if (unrecorded) return finish('not-started', { step: 'baseline', message: `${unrecorded}; nothing changed` });
   if (interrupt.aborted) return nothingChanged('baseline');
-  const packagesBefore = options.packageReport ? await stage.readInventory('before') : null;
+  const packagesBefore = options.packageReport ? await readInventory(scope, 'before') : null;
 
-  const snapshot = await stage.takeSnapshot(options);
+  const snapshot = await takeSnapshot(scope, options);
   if ('failure' in snapshot) return finish('not-started', snapshot.failure);
   const snapshotKept = (step: string) => {
     const expiry = item.snapshot.expiresAt ? `it expires ${item.snapshot.expiresAt}` : 'it never expires';
@@ -99,7 +105,7 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
   if (interrupt.aborted) return snapshotKept('snapshot');
 
   if (options.rehearse !== 'off') {
-    const rehearsal = await rehearse(options, context, stage, item, { ref: stage.resolvedRef, snapshot: snapshot.name, checks, passedAtBaseline: passedChecks });
+    const rehearsal = await rehearse(options, context, scope, item, { ref: scope.ref, snapshot: snapshot.name, checks, passedAtBaseline: passedChecks });
     // Refused or not, the snapshot stays (with its expiry): it is the state the copy was made from.
     if (!rehearsal.ok) return finish(rehearsal.outcome, rehearsal.failure);
     // The copy passed, but an interrupt can still come while it is stopped and deleted.
@@ -107,31 +113,33 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
   }
 
   // From here on the instance may have changed: every failure ends in a rollback or a report that says so.
-  const updated = await stage.runUpdateCommand(options);
+  const updated = await runUpdateCommand(scope, options);
   // Not started: an interrupt caught at the last moment (runUpdateCommand refuses to start then), or a record that could not be written.
-  if (!stage.mayHaveChanged) return interrupt.aborted ? snapshotKept('update') : finish('not-started', updated as Failure);
+  if (!scope.changing) return interrupt.aborted ? snapshotKept('update') : finish('not-started', updated as Failure);
   let failure = describeUpdateFailure(updated, options, interrupt);
   // Read right after the command, so that a rolled-back update still reports what it had changed.
-  const packagesAfter = packagesBefore && !interrupt.aborted ? await stage.readInventory('after') : null;
-  const changes = packagesBefore && packagesAfter ? stage.recordChanges(packagesBefore, packagesAfter) : null;
+  const packagesAfter = packagesBefore && !interrupt.aborted ? await readInventory(scope, 'after') : null;
+  const changes = packagesBefore && packagesAfter ? recordChanges(scope, packagesBefore, packagesAfter) : null;
+  // --restart: when the update left the instance due a restart, the checks judge the next boot, not the old processes.
+  if (!failure) failure = await restartWhenDue(scope, options.restart);
   if (!failure) {
-    const afterUpdate = await stage.runChecks('after-update', checks, failedUnitsOf(baseline));
+    const afterUpdate = await runChecks(scope, 'after-update', checks, failedUnitsOf(baseline));
     failure = interrupt.aborted ? interruptedFailure('after-update', interrupt) : requiredFailure('after-update', afterUpdate);
   }
   // Healthy once is not healthy for good: a service that dies or restarts later fails the soak, and is rolled back like a failed check.
   if (!failure && options.soakMs !== null) {
-    const soaked = await stage.soak(checks, options.soakMs, failedUnitsOf(baseline));
+    const soaked = await soak(scope, checks, options.soakMs, failedUnitsOf(baseline));
     failure = interrupt.aborted ? interruptedFailure('soak', interrupt) : soaked;
   }
   // Another host may hold the instance by now (its `recover`): a run that lost its lease changes nothing more.
-  if (!(await stage.holdsLease())) return finish('needs-attention', await stage.leaseLoss());
+  if (!(await holdsLease(scope))) return finish('needs-attention', await leaseLoss(scope));
   if (!failure) {
     // Follow-ups that fail do not undo a good update: exit 5 says so.
     const followUps: string[] = [];
     // Only a change proven absent (both inventories read) lets the run drop its own snapshot.
-    if (changes?.length === 0 && !options.keepUnchanged && !(await stage.forgetUnchangedSnapshot(snapshot.name))) followUps.push(`deleting the unneeded snapshot ${snapshot.name}`);
-    if (options.keep !== null && !(await stage.keepNewest(options.keep, snapshot.name))) followUps.push('pruning old snapshots');
-    if (options.copyTo !== null && !(await stage.copyToServer(options.copyTo))) followUps.push(`the copy to ${options.copyTo}:`);
+    if (changes?.length === 0 && !options.keepUnchanged && !(await forgetUnchangedSnapshot(scope, snapshot.name))) followUps.push(`deleting the unneeded snapshot ${snapshot.name}`);
+    if (options.keep !== null && !(await keepNewest(scope, options.keep, snapshot.name))) followUps.push('pruning old snapshots');
+    if (options.copyTo !== null && !(await copyToServer(scope, options.copyTo))) followUps.push(`the copy to ${options.copyTo}:`);
     return finish('updated', followUps.length ? { step: 'follow-up', message: `updated and healthy, but ${followUps.join(' and ')} failed (see warnings)` } : null);
   }
 
@@ -141,44 +149,21 @@ async function updateLocked(options: RunOptions, context: RunContext, stage: Sta
   // What passed at baseline must pass again; with --force that is all the proof there can be.
   const expected = checks.filter((check) => passedChecks.includes(check.name));
   const keepFailedAs = options.keepFailed ? failedCopyName(options.ref.name, new Date(clock.now())) : null;
-  stage.beginGroup(`Roll back to ${snapshot.name}`, [
+  beginGroup(scope, `Roll back to ${snapshot.name}`, [
     'evidence', 'stop', ...(keepFailedAs ? ['keep-failed'] : []), 'restore', 'start', ...(expected.length ? ['after-rollback'] : []),
   ]);
-  await stage.saveEvidence(checks);
-  const restored = await stage.rollBack(snapshot.name, { keepFailedAs });
-  const afterRollback = restored.ok ? await stage.runChecks('after-rollback', expected, failedUnitsOf(baseline)) : [];
-  stage.endGroup();
+  await saveEvidence(scope, checks);
+  const restored = await rollBack(scope, snapshot.name, { keepFailedAs });
+  const afterRollback = restored.ok ? await runChecks(scope, 'after-rollback', expected, failedUnitsOf(baseline)) : [];
+  endGroup(scope);
   if (!restored.ok) {
-    stage.awaitRecovery();
+    awaitRecovery(scope);
     return finish('needs-attention', restored.failure);
   }
   const stillBroken = requiredFailure('after-rollback', afterRollback);
   if (stillBroken) {
-    stage.awaitRecovery();
+    awaitRecovery(scope);
     return finish('needs-attention', { step: 'after-rollback', message: `rolled back to ${snapshot.name} but still unhealthy: ${stillBroken.message}` });
   }
   return finish(interrupt.aborted || failure.signal ? 'interrupted' : 'rolled-back', failure);
-}
-
-export function requiredFailure(phase: Phase, results: CheckResult[]): Failure | null {
-  const message = describeFailedChecks(results);
-  return message === null ? null : { step: phase, message };
-}
-
-function interruptedFailure(step: string, interrupt: AbortSignal): Failure {
-  return { step, message: `interrupted by ${String(interrupt.reason)}` };
-}
-
-export function describeUpdateFailure(result: ExecResult | Failure, options: RunOptions, interrupt: AbortSignal): Failure | null {
-  if ('step' in result) return result;
-  if (result.canceled || interrupt.aborted) return interruptedFailure('update', interrupt);
-  // A command that owns the terminal gets Ctrl+C itself (the terminal is raw): it ends with 130.
-  if (options.interactive && result.exitCode === 130) return { step: 'update', message: 'interrupted by Ctrl+C (SIGINT) in the update command', signal: 'SIGINT' };
-  if (result.timedOut) return { step: 'update', message: `the update command did not finish within ${formatDuration(options.timeoutMs)} (--timeout)` };
-  if (result.exitCode !== 0) return { step: 'update', message: `the update command exited ${result.exitCode ?? `on ${result.signal}`}` };
-  return null;
-}
-
-export function failedUnitsOf(results: CheckResult[]): string[] {
-  return results.flatMap((result) => result.failedUnits ?? []);
 }

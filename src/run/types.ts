@@ -2,8 +2,10 @@ import type { CheckDefinition } from '../checks/check.js';
 import type { Clock } from '../checks/probe.js';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import type { UpgradePolicy } from '../packages/policy.js';
+import type { RestartMode } from '../report/report.js';
 import type { Emit } from './events.js';
-import type { RehearseMode } from './rehearsal.js';
+
+export type RehearseMode = 'off' | 'on' | 'force';
 
 export interface RunOptions {
   ref: InstanceRef;
@@ -34,6 +36,8 @@ export interface RunOptions {
   keepUnchanged: boolean;
   /** After the after-update checks pass, keep watching this long before calling it healthy (null: not at all). */
   soakMs: number | null;
+  /** After the update, before the checks: restart when due (auto), every time, or never (a due restart is then a warning). */
+  restart: RestartMode;
   /** Try the update on a throw-away copy of the snapshot first (`force`: also on a dir pool, where that is a full copy). */
   rehearse: RehearseMode;
   /** The command owns the terminal. */

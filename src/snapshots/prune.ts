@@ -3,7 +3,10 @@ import { hostname } from 'node:os';
 import type { InstanceRef, Lxd } from '../lxd/lxd.js';
 import { systemClock } from '../checks/probe.js';
 import { AwaitingRecovery, CorruptRecord, InstanceBusy, InstanceRecordFile, thisProcess } from '../state/instance-record.js';
-import { hostId, LeaseAwaitingRecovery, LeaseBusy, leaseLengthMs, ServerLease, UnreadableLease } from '../state/server-lease.js';
+import { hostId } from '../state/host-id.js';
+import { LeaseAwaitingRecovery, LeaseBusy, UnreadableLease } from '../state/lease-takeover.js';
+import { leaseLengthMs } from '../state/lease-profile.js';
+import { ServerLease } from '../state/server-lease.js';
 import { formatRef } from '../lxd/names.js';
 import { decideRetention, type RetentionDecision, type RetentionRules } from './retention.js';
 

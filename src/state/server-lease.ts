@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Clock } from '../checks/probe.js';
 import { LxdError } from '../errors.js';
 import type { InstanceRef, Lxd, ProfileRef } from '../lxd/lxd.js';
 import { recoverCommand } from '../lxd/names.js';
-import { isAlive, type BaselineRecord, type InstanceRecord, type RunPhase } from './instance-record.js';
+import { isAlive } from './instance-record.js';
+import { decode, describeHolder, describeLease, encode, KEY, leaseProfileName, type Lease, type LeaseHolder } from './lease-profile.js';
+import { LeaseAwaitingRecovery, LeaseBusy, seize, UnreadableLease } from './lease-takeover.js';
 
 /**
  * The lock between hosts: a profile on the instance's server, `safeupdate-lock_<project>_<instance>`,
@@ -18,71 +17,12 @@ import { isAlive, type BaselineRecord, type InstanceRecord, type RunPhase } from
  * a quarter of the lease length; takeover waits that long past the holder's expiry.
  */
 
-const KEY = 'user.safeupdate.';
-const DEFAULT_LEASE_MS = 60_000;
 /** A write refused for the ETag of its read: what changed is not known, only that this run no longer knows the lease. */
 const CHANGED_SINCE_READ = 'it changed on the server after it was read (another host took it over, or the profile was edited)';
 
 /** Losing it in one round-trip is not enough to lose the lease: renewed four times per length. */
 const RENEWALS_PER_LENGTH = 4;
 const ACQUIRE_ATTEMPTS = 5;
-
-/** The lease length: `SAFEUPDATE_LEASE_SECONDS` (tests shorten it), else 60 s. */
-export function leaseLengthMs(env: NodeJS.ProcessEnv = process.env): number {
-  const seconds = Number(env.SAFEUPDATE_LEASE_SECONDS);
-  return env.SAFEUPDATE_LEASE_SECONDS && Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : DEFAULT_LEASE_MS;
-}
-
-/** What the lease says about its run: what another host's `recover` needs. */
-export interface Lease {
-  runId: string;
-  /** Random per state folder, so that two hosts with the same name are told apart. */
-  hostId: string;
-  host: string;
-  pid: number;
-  pidStartedAt: string | null;
-  instance: string;
-  command: string[];
-  startedAt: string;
-  phase: RunPhase;
-  snapshot: string | null;
-  baseline?: BaselineRecord;
-  renewedAt: string;
-  /** null: kept for a human (the run ended needing attention); it never expires. */
-  expiresAt: string | null;
-}
-
-export type LeaseHolder = Pick<InstanceRecord, 'runId' | 'pid' | 'pidStartedAt' | 'host' | 'instance' | 'command' | 'startedAt'> & { hostId: string };
-
-function describeHolder(lease: Lease): string {
-  return `run ${lease.runId} on host ${lease.host} (pid ${lease.pid}, started ${lease.startedAt})`;
-}
-
-export class LeaseBusy extends Error {
-  constructor(readonly holder: Lease, profile: string) {
-    super(
-      `${holder.instance} is busy: ${describeHolder(holder)} holds the server lease ${profile}, ${holder.phase}` +
-        `${holder.expiresAt ? `; it expires ${holder.expiresAt} unless renewed` : ''}`,
-    );
-  }
-}
-
-export class LeaseAwaitingRecovery extends Error {
-  constructor(readonly holder: Lease, profile: string, ref: InstanceRef) {
-    const why = holder.expiresAt === null ? 'ended needing attention' : `stopped renewing its server lease ${profile} while ${holder.phase}`;
-    super(
-      `${holder.instance} awaits recovery: ${describeHolder(holder)} ${why}` +
-        `${holder.snapshot ? ` with snapshot ${holder.snapshot}` : ''}; nothing changed now. Run: ${recoverCommand(ref)}`,
-    );
-  }
-}
-
-/** A lease profile whose keys are not safeupdate's: edited by hand, or not ours at all. */
-export class UnreadableLease extends Error {
-  constructor(profile: string, ref: InstanceRef, detail: string) {
-    super(`the server lease ${profile} is unreadable (${detail}); check it (lxc profile show ${profile}), then clear it: ${recoverCommand(ref)} --forget`);
-  }
-}
 
 export class ServerLease {
   readonly profile: ProfileRef;
@@ -125,7 +65,7 @@ export class ServerLease {
       if (current.expiresAt === null) throw new LeaseAwaitingRecovery(current, this.profile.name, this.ref);
       if (!this.isStale(current, holder.hostId)) throw new LeaseBusy(current, this.profile.name);
       if (current.phase !== 'preparing') throw new LeaseAwaitingRecovery(current, this.profile.name, this.ref);
-      if (await this.seize(current)) tookOver = current;
+      if (await seize(this.lxd, this.profile, current)) tookOver = current;
     }
     // Each lap lost a race to another taker: whoever won holds it now.
     const winner = await this.read();
@@ -313,27 +253,6 @@ export class ServerLease {
     this.onLost(this.lost);
   }
 
-  /**
-   * Takes a stale lease off the server: renamed to a name only this process uses (of two takers,
-   * one rename wins), checked to be the lease that was judged, then deleted. false: someone else
-   * got there first.
-   */
-  private async seize(stale: Lease): Promise<boolean> {
-    const aside = `${this.profile.name}_takeover-${randomBytes(4).toString('hex')}`;
-    if (!(await this.lxd.renameProfile(this.profile, aside))) return false;
-    const asideRef = { ...this.profile, name: aside };
-    const taken = await this.lxd.getProfile(asideRef);
-    const sameRun = taken !== null && taken.config[`${KEY}runId`] === stale.runId && taken.config[`${KEY}hostId`] === stale.hostId;
-    if (!sameRun) {
-      // Another taker replaced the stale lease between the look and the rename: this was its live
-      // lease. Put it back; if the name was taken meanwhile, that taker's next renewal finds it lost.
-      if (!(await this.lxd.renameProfile(asideRef, this.profile.name).catch(() => false))) await this.lxd.deleteProfile(asideRef);
-      return false;
-    }
-    await this.lxd.deleteProfile(asideRef);
-    return true;
-  }
-
   private isStale(lease: Lease, myHostId: string): boolean {
     // On its own host a holder is known dead at once; elsewhere only its expiry tells, plus a
     // margin for clocks that disagree.
@@ -349,78 +268,4 @@ export class ServerLease {
     const now = this.clock.now();
     return { renewedAt: new Date(now).toISOString(), expiresAt: new Date(now + this.lengthMs).toISOString() };
   }
-}
-
-/** The profile's name: `_` cannot occur in an instance name, so project and instance stay apart. */
-export function leaseProfileName(ref: InstanceRef): string {
-  return `safeupdate-lock_${ref.project ?? 'default'}_${ref.name}`;
-}
-
-function describeLease(lease: Lease, profile: string): string {
-  return `safeupdate lock of ${lease.instance}: ${describeHolder(lease)}; see ${KEY}* (lxc profile show ${profile})`;
-}
-
-/** The keys to write: all of them, or the times plus the patched ones. */
-function encode(lease: Lease, only?: string[]): Record<string, string> {
-  const all: Record<string, string> = {
-    runId: lease.runId,
-    hostId: lease.hostId,
-    host: lease.host,
-    pid: String(lease.pid),
-    pidStartedAt: lease.pidStartedAt ?? '',
-    instance: lease.instance,
-    command: JSON.stringify(lease.command),
-    startedAt: lease.startedAt,
-    phase: lease.phase,
-    snapshot: lease.snapshot ?? '',
-    baseline: lease.baseline ? JSON.stringify(lease.baseline) : '',
-    renewedAt: lease.renewedAt,
-    expiresAt: lease.expiresAt ?? '',
-  };
-  const keys = only ? ['renewedAt', 'expiresAt', ...only] : Object.keys(all);
-  return Object.fromEntries(keys.map((key) => [`${KEY}${key}`, all[key]!]));
-}
-
-function decode(config: Record<string, string>): Lease {
-  const get = (key: string) => config[`${KEY}${key}`] ?? '';
-  const pid = Number(get('pid'));
-  if (!get('runId') || !get('hostId') || !Number.isInteger(pid) || !get('phase')) throw new Error(`${KEY}runId, hostId, pid or phase missing`);
-  return {
-    runId: get('runId'),
-    hostId: get('hostId'),
-    host: get('host'),
-    pid,
-    pidStartedAt: get('pidStartedAt') || null,
-    instance: get('instance'),
-    command: JSON.parse(get('command') || '[]') as string[],
-    startedAt: get('startedAt'),
-    phase: get('phase') as RunPhase,
-    snapshot: get('snapshot') || null,
-    ...(get('baseline') ? { baseline: JSON.parse(get('baseline')) as BaselineRecord } : {}),
-    renewedAt: get('renewedAt'),
-    expiresAt: get('expiresAt') || null,
-  };
-}
-
-/** This state folder's host id, made once: the hostname alone does not tell two hosts apart. */
-export async function hostId(stateDir: string): Promise<string> {
-  const path = join(stateDir, 'host-id');
-  try {
-    return (await readFile(path, 'utf8')).trim();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  await mkdir(stateDir, { recursive: true });
-  // Written whole elsewhere, then linked: a run starting at the same time never reads it half-written.
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(temp, `${randomBytes(8).toString('hex')}\n`);
-  try {
-    await link(temp, path);
-  } catch (error) {
-    // Another run made it first: use that one.
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  } finally {
-    await rm(temp, { force: true });
-  }
-  return (await readFile(path, 'utf8')).trim();
 }

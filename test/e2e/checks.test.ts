@@ -2,16 +2,9 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { demoVersion, launch, lxc, publish, removeAll, safeupdate, snapshots, uniqueName, UPGRADE } from './lab.js';
+import { demoVersion, exposeDemo, launch, lxc, publish, removeAll, safeupdate, snapshots, uniqueName, UPGRADE } from './lab.js';
 
 afterEach(removeAll);
-
-/** Exposes the demo service (127.0.0.1:8080 inside) on a host loopback port, the allowed way in. */
-async function exposeDemo(name: string): Promise<number> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  await lxc('config', 'device', 'add', name, 'web', 'proxy', `listen=tcp:127.0.0.1:${port}`, 'connect=tcp:127.0.0.1:8080');
-  return port;
-}
 
 async function configFile(text: string): Promise<string> {
   const file = join(await mkdtemp(join(tmpdir(), 'safeupdate-config-')), 'safeupdate.yaml');

@@ -24,7 +24,7 @@ const IMAGE = 'safeupdate-lab';
 /** The runner's own client configuration, which the job must leave alone. */
 const RUNNER_CONF = process.env.LXD_CONF ?? join(homedir(), '.config/lxc');
 
-/** The job's setup step, line for line as in docs/ci.md (there in a `run: |` block / `before_script`). */
+/** The job's setup step, line for line as in docs/ci.md (there in a `run: |` block), the secrets given as text. */
 const CI_SETUP = `
 mkdir -p -m 700 "$LXD_CONF" "$LXD_CONF/servercerts"
 printf '%s\\n' "$LXD_CLIENT_CRT" > "$LXD_CONF/client.crt"
@@ -33,6 +33,23 @@ printf '%s\\n' "$LXD_SERVER_CRT" > "$LXD_CONF/servercerts/ci.crt"
 chmod 600 "$LXD_CONF/client.key"
 lxc remote add ci "$LXD_SERVER_URL" --project "$LXD_PROJECT" </dev/null
 `;
+
+/** The same in GitLab's `before_script`, where the secrets are File variables: each holds a file's path. */
+const CI_SETUP_FILES = `
+mkdir -p -m 700 "$LXD_CONF" "$LXD_CONF/servercerts"
+cp "$LXD_CLIENT_CRT" "$LXD_CONF/client.crt"
+cp "$LXD_CLIENT_KEY" "$LXD_CONF/client.key"
+cp "$LXD_SERVER_CRT" "$LXD_CONF/servercerts/ci.crt"
+chmod 600 "$LXD_CONF/client.key"
+lxc remote add ci "$LXD_SERVER_URL" --project "$LXD_PROJECT" </dev/null
+`;
+
+/**
+ * The CI's project on the server, as docs/ci.md makes it: restricted=true (with the restricted.*
+ * keys at their defaults, which forbid privileged containers and host disks) and snapshots allowed;
+ * its own default profile, which a restricted project needs, with the root disk.
+ */
+const PROJECT_CONFIG = ['-c', 'features.images=false', '-c', 'restricted=true', '-c', 'restricted.snapshots=allow'];
 
 const temps: string[] = [];
 async function tempDir(label: string): Promise<string> {
@@ -116,9 +133,10 @@ describe('a CI job updates an instance on a remote LXD server, with a client cer
     if (here !== there) throw new Error(`the lab image ${IMAGE} on ${SERVER}: is missing or stale; run: scripts/lab up`);
     serverUrl = (await lxc('remote', 'list', '--format', 'csv')).split('\n').find((line) => line.startsWith(`${SERVER},`))!.split(',')[1]!;
 
-    // On the LXD server, once (docs/ci.md): a project for the CI's instances (sharing the default
-    // project's images and profiles), a key pair, and its certificate trusted for that project only.
-    await lxc('project', 'create', `${SERVER}:${project}`, '-c', 'features.images=false', '-c', 'features.profiles=false');
+    // On the LXD server, once (docs/ci.md): a restricted project for the CI's instances (sharing the
+    // default project's images), a key pair, and its certificate trusted for that project only.
+    await lxc('project', 'create', `${SERVER}:${project}`, ...PROJECT_CONFIG);
+    await lxc('profile', 'device', 'add', `${SERVER}:default`, 'root', 'disk', 'path=/', 'pool=default', '--project', project);
     const keys = await tempDir('ci-keys');
     await execa('openssl', [
       'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:secp384r1', '-sha384', '-nodes',
@@ -151,7 +169,7 @@ describe('a CI job updates an instance on a remote LXD server, with a client cer
   async function launchOnServer(story: string): Promise<string> {
     const name = uniqueName(story);
     onServer.add(name);
-    // LXD 5.0.2's dir pool quirk (README, The lab): the server's pool needs containers-snapshots/.
+    // LXD 5.0.2's dir pool quirk (docs/development.md, The lab): the server's pool needs containers-snapshots/.
     const pool = await lxc('storage', 'get', `${SERVER}:default`, 'source');
     await mkdir(join(pool, 'containers-snapshots'), { recursive: true, mode: 0o700 });
     await lxc('launch', `${SERVER}:${IMAGE}`, `${SERVER}:${name}`, '--project', project);
@@ -168,19 +186,28 @@ describe('a CI job updates an instance on a remote LXD server, with a client cer
     execa(join(ROOT, 'scripts/lab'), ['publish', `${SERVER}:${name}`, ...versions], { stdin: 'ignore', env: { LAB_PROJECT: project } });
   const versionOnServer = (name: string) => lxc('exec', `${SERVER}:${name}`, '--project', project, '--', 'dpkg-query', '-W', '-f=${Version}', 'safeupdate-demo');
 
-  /** The CI job's setup step: a fresh LXD_CONF from the secrets, with the remote ci. */
-  async function ciSetup(serverCrt = secrets.LXD_SERVER_CRT) {
+  /**
+   * The CI job's setup step: a fresh LXD_CONF from the secrets, with the remote ci. The secrets as
+   * text (GitHub Actions), or as GitLab's File variables: files the runner wrote, named by the variables.
+   */
+  async function ciSetup(serverCrt = secrets.LXD_SERVER_CRT, variables: 'text' | 'files' = 'text') {
     const job = await tempDir('ci-job');
     const env = { LXD_CONF: join(job, 'lxd'), CI: 'true' };
-    const setup = await execa('sh', ['-ec', CI_SETUP], {
-      env: { ...env, ...secrets, LXD_SERVER_CRT: serverCrt, LXD_SERVER_URL: serverUrl, LXD_PROJECT: project }, stdin: 'ignore', reject: false,
+    let given: Record<string, string> = { ...secrets, LXD_SERVER_CRT: serverCrt };
+    if (variables === 'files') {
+      const dir = await tempDir('ci-file-variables');
+      for (const [key, value] of Object.entries(given)) await writeFile(join(dir, key), `${value}\n`, { mode: 0o600 });
+      given = Object.fromEntries(Object.keys(given).map((key) => [key, join(dir, key)]));
+    }
+    const setup = await execa('sh', ['-ec', variables === 'files' ? CI_SETUP_FILES : CI_SETUP], {
+      env: { ...env, ...given, LXD_SERVER_URL: serverUrl, LXD_PROJECT: project }, stdin: 'ignore', reject: false,
     });
     return { job, env, setup };
   }
 
   /** The CI job: its setup, then safeupdate without a terminal, as docs/ci.md runs it. */
-  async function ciJob(name: string) {
-    const { job, env, setup } = await ciSetup();
+  async function ciJob(name: string, variables: 'text' | 'files' = 'text') {
+    const { job, env, setup } = await ciSetup(undefined, variables);
     expect(setup.exitCode, setup.stderr).toBe(0);
     const files = { junit: join(job, 'junit.xml'), report: join(job, 'report.json') };
     const run = await safeupdate([`ci:${name}`, '--junit', files.junit, '--report', files.report, '--', ...UPGRADE], {
@@ -226,11 +253,11 @@ describe('a CI job updates an instance on a remote LXD server, with a client cer
     expect((await lxc('remote', 'list', '--format', 'csv')).split('\n').map((line) => line.split(',')[0])).not.toContain('ci');
   });
 
-  it('a broken upgrade (2.0: apt exits 0, the service dies) is rolled back: exit 1, a JUnit failure, 1.0 runs again', async () => {
+  it('a broken upgrade (2.0: apt exits 0, the service dies) is rolled back: exit 1, a JUnit failure, 1.0 runs again (secrets as GitLab File variables)', async () => {
     const name = await launchOnServer('cibroken');
     await publishOnServer(name, '2.0');
 
-    const { run, report, junit } = await ciJob(name);
+    const { run, report, junit } = await ciJob(name, 'files');
     expect(run.exitCode, run.stderr).toBe(1);
     expect(await versionOnServer(name)).toBe('1.0');
 
@@ -263,6 +290,22 @@ describe('a CI job updates an instance on a remote LXD server, with a client cer
     expect(create.exitCode).not.toBe(0);
     expect(create.stderr).toContain('not authorized');
     expect(await projectNames()).not.toContain(`${project}-other`);
+    // In its own project it cannot reach the host either (restricted=true): no privileged container,
+    // no disk from the host, no lifting of the restriction. (A project that is not restricted lets
+    // such a certificate do all three, and so act as root on the host.)
+    onServer.add(`${name}-priv`);
+    const privileged = await asJob('init', `ci:${IMAGE}`, `ci:${name}-priv`, '-c', 'security.privileged=true');
+    expect(privileged.exitCode).not.toBe(0);
+    expect(privileged.stderr).toContain('Privileged containers are forbidden');
+    const plain = `${name}-plain`;
+    onServer.add(plain);
+    expect((await asJob('init', `ci:${IMAGE}`, `ci:${plain}`)).exitCode).toBe(0);
+    const hostDisk = await asJob('config', 'device', 'add', `ci:${plain}`, 'host', 'disk', 'source=/', 'path=/host');
+    expect(hostDisk.exitCode).not.toBe(0);
+    expect(hostDisk.stderr).toContain('not backed by a pool is forbidden');
+    const unrestrict = await asJob('project', 'set', `ci:${project}`, 'restricted=false');
+    expect(unrestrict.exitCode).not.toBe(0);
+    expect(JSON.parse(await lxc('query', `${SERVER}:/1.0/projects/${project}`)).config).toMatchObject({ restricted: 'true' });
     const check = await safeupdate(['check', `ci:${name}`, '--project', 'default'], env);
     expect(check.exitCode, check.stderr).toBe(3);
     expect((await trustEntries()).find((e) => e.name === project)).toMatchObject({ restricted: true, projects: [project] });
@@ -276,10 +319,10 @@ describe('a CI job updates an instance on a remote LXD server, with a client cer
       github: blocks.find((b) => b.lang === 'yaml' && b.body.includes('runs-on:')),
       gitlab: blocks.find((b) => b.lang === 'yaml' && b.body.includes('before_script:')),
     };
-    const setup = CI_SETUP.trim().split('\n');
     const run = `safeupdate ci:web1 --junit junit.xml --report report.json -- sh -c '${UPGRADE[2]}'`;
     for (const [which, block] of Object.entries(examples)) {
       expect(block, which).toBeDefined();
+      const setup = (which === 'gitlab' ? CI_SETUP_FILES : CI_SETUP).trim().split('\n');
       // Each line as the shell sees it: without the YAML's indentation, list dash, `run:` and comment.
       const lines = block!.body.split('\n').map((line) => line.replace(/^\s*(- )?(run: )?/, '').replace(/\s+#.*$/, ''));
       const at = lines.indexOf(setup[0]!);
@@ -289,6 +332,9 @@ describe('a CI job updates an instance on a remote LXD server, with a client cer
     }
     expect(docs).toContain(`    ${run}\n`);
     expect(docs).toContain('lxc config trust add client.crt --name ci-safeupdate --restricted --projects web');
+    // The project as this file makes it, and its root disk.
+    expect(docs).toContain(`lxc project create web ${PROJECT_CONFIG.join(' ')}\n`);
+    expect(docs).toContain('lxc profile device add default root disk path=/ pool=default --project web\n');
   });
 
   it('the setup step pins the server certificate: a server that shows another one fails it, with nothing asked', async () => {

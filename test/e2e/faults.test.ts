@@ -219,12 +219,21 @@ describe('Ctrl+C at the terminal reaches the whole process group', () => {
   it('during the restore: the restore is not killed with it; the rollback completes, exit 130, 1.0 runs', async () => {
     const name = await launch('pgrp');
     await publish(name, '3.0');
+    // On the dir pool a restore checksums every file: 300 MB make it last a second or two, time for
+    // the signal to land inside it.
+    await lxc('exec', name, '--', 'dd', 'if=/dev/urandom', 'of=/var/big', 'bs=1M', 'count=300', 'status=none');
     // Its own process group, as a shell's foreground job: the terminal's SIGINT goes to every process in it.
     const run = await startSafeupdate(['-v', '--json', name, '--check', 'unit:safeupdate-demo', '--', ...UPGRADE], { ownGroup: true });
     await run.waitFor('▸ Restore');
     process.kill(-run.pid, 'SIGINT');
     const { exitCode, stdout, stderr } = await run.result;
     expect(exitCode, stderr).toBe(130);
+    // The proof that the signal landed during the restore: -v logs each LXD request as it ends, and
+    // the restore's (a PUT of the instance itself, not of its /state) ends after the signal's notice.
+    const signalled = stderr.indexOf('SIGINT received');
+    const restoreEnded = stderr.search(new RegExp(`PUT /1\\.0/instances/${name}\\?`));
+    expect(signalled, stderr).toBeGreaterThan(stderr.indexOf('▸ Restore'));
+    expect(restoreEnded, stderr).toBeGreaterThan(signalled);
     const item = JSON.parse(stdout).instances[0];
     expect(item.rollback.steps.map((s: { action: string; ok: boolean }) => `${s.action}:${s.ok}`)).toEqual(['stop:true', 'restore:true', 'start:true']);
     expect(await demoVersion(name)).toBe('1.0');

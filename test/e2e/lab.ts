@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
@@ -131,6 +132,35 @@ export function labOn(client: ClientName) {
 const onLxd = labOn('lxc');
 export const { launch, publish, unattended, demoVersion, unitState, settledUnitState, status, snapshots, allSnapshots } = onLxd;
 export const lxc = onLxd.run;
+
+/** A loopback port that was free a moment ago: the kernel's choice for a listen on port 0. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Exposes the demo service (127.0.0.1:8080 inside) on a free host loopback port through the proxy
+ * device `device`, and returns the port. Another program may take a free port before LXD binds
+ * it; LXD then refuses the device ("Failed to start device"), and another port is tried.
+ */
+export async function exposeDemo(name: string, device = 'web'): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      await lxc('config', 'device', 'add', name, device, 'proxy', `listen=tcp:127.0.0.1:${port}`, 'connect=tcp:127.0.0.1:8080');
+      return port;
+    } catch (error) {
+      if (attempt === 5 || !String(error).includes('Failed to start device')) throw error;
+    }
+  }
+}
 
 /** Marks an instance that safeupdate made (a --keep-failed copy) for deletion after the test. */
 export function track(name: string, client: ClientName = 'lxc'): void {

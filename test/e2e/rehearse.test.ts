@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { demoVersion, launch, lxc, publish, removeAll, safeupdate, startSafeupdate, status, track, unitState, UPGRADE } from './lab.js';
+import { demoVersion, exposeDemo, launch, lxc, publish, removeAll, safeupdate, startSafeupdate, status, track, unitState, UPGRADE } from './lab.js';
 
 afterAll(removeAll);
 
@@ -29,20 +29,14 @@ async function copyUpdating(name: string): Promise<string | null> {
   return null;
 }
 
-/** A host port nobody listens on (the proxy device of the real instance takes it). */
-function hostPort(): number {
-  return 20_000 + (process.pid % 20_000);
-}
-
 describe('--rehearse on a copy-on-write pool', () => {
   // One instance for both stories: the broken update must leave it exactly as the good one finds it.
   let name = '';
 
   it('a broken 2.0 fails on the copy: the real instance is never stopped, stays on 1.0, the copy is deleted, exit 1', async () => {
     name = await launch('rehearse', POOL);
-    const port = hostPort();
     // A proxy on a host port: a copy that kept it could not start beside the real instance.
-    await lxc('config', 'device', 'add', name, 'web', 'proxy', `listen=tcp:127.0.0.1:${port}`, 'connect=tcp:127.0.0.1:8080');
+    const port = await exposeDemo(name);
     await publish(name, '2.0');
     const before = await startTimes(name);
 
@@ -158,7 +152,7 @@ describe('--rehearse on a copy-on-write pool', () => {
 describe('--rehearse --keep-failed', () => {
   it('keeps the failed copy stopped, marked, with the proxy masked and no snapshot schedule', async () => {
     const name = await launch('rehearse-kept', POOL);
-    await lxc('config', 'device', 'add', name, 'web', 'proxy', `listen=tcp:127.0.0.1:${hostPort() + 1}`, 'connect=tcp:127.0.0.1:8080');
+    await exposeDemo(name);
     await lxc('config', 'set', name, 'snapshots.schedule=@daily');
     await publish(name, '2.0');
 

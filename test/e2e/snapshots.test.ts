@@ -107,7 +107,7 @@ describe("LXD's own scheduled snapshots", () => {
     expect(await lxc('config', 'get', name, 'snapshots.schedule')).toBe('');
     expect(await lxc('config', 'get', name, 'snapshots.expiry')).toBe('');
 
-    // The README's own example sets no pattern; the client refuses to unset a key that is not set,
+    // docs/snapshots.md's own example sets no pattern; the client refuses to unset a key that is not set,
     // so only what is there is unset, and --off twice is fine.
     const noPattern = await safeupdate(['schedule', name, '--every', '0 3 * * 1-5', '--expiry', '36h']);
     expect(noPattern.exitCode, noPattern.stderr).toBe(0);

@@ -1,5 +1,6 @@
 import { LxdError } from '../../src/errors.js';
 import { LXC, type Dialect } from '../../src/lxd/dialect.js';
+import { RESTART_DUE_SCRIPT } from '../../src/checks/restart-due.js';
 import { USED_EXTENSIONS } from '../../src/lxd/extensions.js';
 import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, ListedInstance, Lxd, Profile, ProfileRef, ServerApi, ServerInfo, Snapshot, TrustedCertificate } from '../../src/lxd/lxd.js';
 
@@ -7,6 +8,20 @@ type Method = Exclude<keyof Lxd, 'dialect'>;
 
 /** A server with every extension safeupdate uses: what `checkReachable` answers unless scripted otherwise. */
 export const FULL_API: ServerApi = { server: 'lxd', version: '5.0.2', extensions: USED_EXTENSIONS };
+
+const INSTANCE_CHANGES: Method[] = ['stopInstance', 'restoreSnapshot', 'startInstance'];
+
+const sameRef = (given: unknown, ref: InstanceRef) => {
+  const actual = given as InstanceRef;
+  return actual.remote === ref.remote && actual.project === ref.project && actual.name === ref.name;
+};
+/** Matches `stopInstance(ref, { force })`: this instance, forced unless said otherwise. */
+export const stopOf = (ref: InstanceRef, force = true) => (args: unknown[]) => sameRef(args[0], ref) && (args[1] as { force: boolean }).force === force;
+/** Matches `restoreSnapshot(ref, snapshot)`; a function names a snapshot the run takes later. */
+export const restoreOf = (ref: InstanceRef, snapshot: string | (() => string | null)) => (args: unknown[]) =>
+  sameRef(args[0], ref) && args[1] === (typeof snapshot === 'function' ? snapshot() : snapshot);
+/** Matches `startInstance(ref)`. */
+export const startOf = (ref: InstanceRef) => (args: unknown[]) => sameRef(args[0], ref);
 
 interface Expectation {
   method: Method;
@@ -34,6 +49,12 @@ export class FakeLxd implements Lxd {
    */
   readonly profiles = new Map<string, Profile>();
   scriptProfiles = false;
+  /**
+   * The read after every passing update of whether a restart is due (checks/restart-due.ts).
+   * Unscripted, it answers "nothing due" (and is recorded in `calls`), so that runs that are not
+   * about restarts need not script it; true makes it a scripted call like any other.
+   */
+  scriptRestartDue = false;
   readonly calls: Array<{ method: Method; args: unknown[] }> = [];
 
   private readonly holds: Array<{ method: Method; call: HeldCall }> = [];
@@ -55,8 +76,11 @@ export class FakeLxd implements Lxd {
     await hold!.call.open();
   }
 
-  expect(method: Method, respond: (args: unknown[]) => unknown, match: (args: unknown[]) => boolean = () => true, describe: string = method): this {
-    this.script.push({ method, respond, match, describe });
+  expect(method: Method, respond: (args: unknown[]) => unknown, match?: (args: unknown[]) => boolean, describe: string = method): this {
+    // A stop, restore or start of the wrong instance or snapshot is the worst mistake the tool can
+    // make, so no expectation of one may accept any arguments.
+    if (!match && INSTANCE_CHANGES.includes(method)) throw new Error(`an expectation of lxd.${method} must say which instance it accepts (see stopOf, restoreOf, startOf)`);
+    this.script.push({ method, respond, match: match ?? (() => true), describe });
     return this;
   }
 
@@ -140,6 +164,10 @@ export class FakeLxd implements Lxd {
     return this.take('startInstance', [ref]);
   }
   async exec(ref: InstanceRef, argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    if (!this.scriptRestartDue && isRestartDue([ref, argv])) {
+      this.calls.push({ method: 'exec', args: [ref, argv, options] });
+      return restartDueOutput();
+    }
     const result: ExecResult = await this.take('exec', [ref, argv, options]);
     // As the real client does, non-interactive output also streams to the listener.
     if (options.onOutput && !options.interactive) {
@@ -273,4 +301,19 @@ export function systemdOutput(state: string, failed: string[] = [], jobs = 0): E
 
 export function unitOutput(active: string, sub: string, invocation = 'inv-1', result = 'success'): ExecResult {
   return execResult({ stdout: `LoadState=loaded\nActiveState=${active}\nSubState=${sub}\nResult=${result}\nInvocationID=${invocation}\nNRestarts=0\nJob=\n` });
+}
+
+export const isRestartDue = (args: unknown[]) => (args[1] as string[])[2] === RESTART_DUE_SCRIPT;
+/** After a restart: does the instance run commands again (`true`)? */
+export const isAnswerProbe = (args: unknown[]) => JSON.stringify(args[1]) === '["true"]';
+
+/**
+ * What the restart check prints: `reboot-required` and its packages, then the deleted mappings
+ * (`pid path` pairs become grep -H lines), then the names of those processes.
+ */
+export function restartDueOutput(due: { packages?: string[] | null; maps?: Array<[number, string, string]> } = {}): ExecResult {
+  const head = due.packages ? ['reboot-required', ...due.packages] : [];
+  const maps = (due.maps ?? []).map(([pid, , path], i) => `/proc/${pid}/maps:7f00000${i}000-7f00000${i}fff r-xp 00000000 fd:01 ${1000 + i}                    ${path} (deleted)`);
+  const names = [...new Map((due.maps ?? []).map(([pid, command]) => [pid, `${pid} ${command}`])).values()];
+  return execResult({ stdout: [...head, '--- deleted', ...maps, '--- comm', ...names, ''].join('\n') });
 }

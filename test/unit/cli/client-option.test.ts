@@ -37,6 +37,7 @@ describe('the client safeupdate drives', () => {
   it('the completion script lists instances through the chosen client', async () => {
     const run = await cli(['completion', 'bash'], { SAFEUPDATE_CLIENT: 'incus' });
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('instances=$(incus list -c n --format csv 2>/dev/null)');
+    expect(run.stdout).toContain('incus list --format csv -c n 2>/dev/null');
+    expect(run.stdout).not.toContain('lxc list');
   });
 });

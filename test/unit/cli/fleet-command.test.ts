@@ -54,6 +54,32 @@ describe('a fleet reads each instance\'s config section as a single run does', (
   });
 });
 
+describe('--restart in a fleet', () => {
+  it('is each instance\'s own: from its config section, else the flag, else auto', async () => {
+    const lxd = new FakeLxd().expect('listInstances', () => [listed('web1'), listed('db1'), listed('db2')], (args) => args[0] === 'local');
+    for (const name of ['web1', 'db1', 'db2']) dryRun(lxd, 'local', name);
+    const config = 'defaults:\n  checks: []\ninstances:\n  db1:\n    restart: never\n  db2:\n    restart: always\n';
+    const { code, stdout, stderr } = await cli(['web1', 'db1', 'db2', '--dry-run', '--no-package-report', '--json', '--', 'true'], lxd, config);
+    lxd.assertDone();
+    expect(code, stderr).toBe(0);
+    const restartLine = (plan: string[] | undefined) => plan!.find((line) => line.includes('--restart'));
+    const plan = plans(stdout);
+    expect(restartLine(plan.web1)).toContain('(--restart auto)');
+    expect(restartLine(plan.db1)).toContain('(--restart never)');
+    expect(restartLine(plan.db2)).toContain('(--restart always)');
+  });
+
+  it('the flag wins over every section', async () => {
+    const lxd = new FakeLxd().expect('listInstances', () => [listed('db1'), listed('db2')], (args) => args[0] === 'local');
+    for (const name of ['db1', 'db2']) dryRun(lxd, 'local', name);
+    const config = 'defaults:\n  checks: []\ninstances:\n  db1:\n    restart: never\n';
+    const { code, stdout, stderr } = await cli(['db1', 'db2', '--restart', 'always', '--dry-run', '--no-package-report', '--json', '--', 'true'], lxd, config);
+    lxd.assertDone();
+    expect(code, stderr).toBe(0);
+    for (const plan of Object.values(plans(stdout))) expect(plan.join('\n')).toContain('(--restart always)');
+  });
+});
+
 describe('a fleet dry run exits with the code the real run would have', () => {
   it.each([['--canary', '1'], ['--max-failures', '1']])('healthy with %s %s: every instance planned, exit 0', async (flag, value) => {
     const lxd = new FakeLxd().expect('listInstances', () => [listed('web1'), listed('web2')], (args) => args[0] === 'local');

@@ -8,9 +8,10 @@ import { lineProgress } from '../../../src/cli/progress.js';
 import type { RunEvent } from '../../../src/run/events.js';
 import { runCli } from '../../support/cli.js';
 import { obeyedCommands, stopTokens } from '../../support/actions-runner.js';
-import { execResult, FakeLxd, isCommand, isEvidence, runningContainer } from '../../support/fake-lxd.js';
+import { execResult, FakeLxd, isCommand, isEvidence, restoreOf, runningContainer, startOf, stopOf } from '../../support/fake-lxd.js';
 
 const UPDATE = ['apt-get', 'upgrade', '-y'];
+const resolved = { remote: 'local', name: 'web1', project: 'default' };
 const isTrue = isCommand(['sh', '-c', 'true']);
 
 let dir: string;
@@ -38,13 +39,16 @@ function scriptFailedUpdate(output = 'Setting up demo (3.0) ...\nE: Sub-process 
   lxd.expect('getSpace', () => ({ driver: 'btrfs', freeBytes: null, usedByInstanceBytes: null }));
   lxd.expect('exec', () => execResult(), isTrue, 'baseline check');
   lxd.expect('listSnapshots', () => []);
-  lxd.expect('createSnapshot', () => undefined);
+  let taken: string | null = null;
+  lxd.expect('createSnapshot', (args) => {
+    taken = args[1] as string;
+  });
   lxd.expect('exec', () => execResult({ exitCode: 100, stdout: output }), isCommand(UPDATE), 'update');
   lxd.expect('exec', () => execResult({ stdout: 'evidence' }), isEvidence, 'evidence');
   lxd.expect('getInstance', () => runningContainer());
-  lxd.expect('stopInstance', () => undefined);
-  lxd.expect('restoreSnapshot', () => undefined);
-  lxd.expect('startInstance', () => undefined);
+  lxd.expect('stopInstance', () => undefined, stopOf(resolved));
+  lxd.expect('restoreSnapshot', () => undefined, restoreOf(resolved, () => taken));
+  lxd.expect('startInstance', () => undefined, startOf(resolved));
   lxd.expect('exec', () => execResult(), isTrue, 'after-rollback check');
   lxd.expect('getInstance', () => runningContainer());
 }

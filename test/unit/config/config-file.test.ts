@@ -77,6 +77,17 @@ describe('the config file', () => {
     expect(() => parseConfig('defaults:\n  soak: soon\n', 'f')).toThrow('soak');
   });
 
+  it('restart: auto by default; from the defaults, the instance, or --restart, which wins; anything else is bad input', () => {
+    const config = { ...parseConfig('defaults:\n  restart: always\ninstances:\n  db1:\n    restart: never\n', 'f'), file: 'f' };
+    const base = { check: [], env: [] };
+    expect(toRunOptions('web1', ['true'], base, settingsFor({ file: null }, 'web1'), false).restart).toBe('auto');
+    expect(toRunOptions('web1', ['true'], base, settingsFor(config, 'web1'), false).restart).toBe('always');
+    expect(toRunOptions('db1', ['true'], base, settingsFor(config, 'db1'), false).restart).toBe('never');
+    expect(toRunOptions('db1', ['true'], { ...base, restart: 'auto' }, settingsFor(config, 'db1'), false).restart).toBe('auto');
+    expect(() => toRunOptions('web1', ['true'], { ...base, restart: 'sometimes' }, {}, false)).toThrow('--restart "sometimes": expected auto, always or never');
+    expect(() => parseConfig('defaults:\n  restart: yes\n', 'f')).toThrow('f: defaults.restart: expected auto, always or never');
+  });
+
   it('an empty checks list means no checks, not the built-in systemd check', () => {
     const config = { ...parseConfig('instances:\n  tiny:\n    checks: []\n', 'f'), file: 'f' };
     expect(resolveChecks([], settingsFor(config, 'tiny'))).toEqual([]);

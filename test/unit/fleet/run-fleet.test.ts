@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fleetOutcome, runFleet } from '../../../src/fleet/run-fleet.js';
 import { emptyInstanceReport, type Outcome } from '../../../src/report/report.js';
-import type { RunContext, RunOptions } from '../../../src/run/run-update.js';
+import type { RunContext, RunOptions } from '../../../src/run/types.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

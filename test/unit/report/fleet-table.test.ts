@@ -43,6 +43,21 @@ describe('the fleet table in the human summary and the Markdown summary', () => 
     expect(renderHuman(updatedReport())).not.toMatch(/^instance /m);
   });
 
+  it('human: wide characters (CJK, emoji) keep the columns aligned, by display width and not by .length', () => {
+    const report = fleetReport();
+    // A check named by the user (name: in the config file) and a snapshot named with --snapshot-name.
+    report.instances[0]!.member = '東京1';
+    report.instances[1]!.snapshot.name = 'safeupdate-🚀-release';
+    const lines = renderHuman(report).split('\n');
+    const header = lines.findIndex((line) => line.startsWith('instance '));
+    expect(lines.slice(header, header + 4)).toEqual([
+      'instance     outcome      snapshot                    duration  checks              member',
+      'web1         updated      safeupdate-20261126-042057  2.8s      1/1 after-update    東京1',
+      'backup:web2  rolled-back  safeupdate-🚀-release       12.4s     1/1 after-rollback  m2',
+      'web3         skipped      -                           -         -                   -',
+    ]);
+  });
+
   it('Markdown: the totals and the table come first, cells escaped; none for a single instance', () => {
     const report = fleetReport();
     report.instances[2]!.instance = 'web|3';

@@ -6,11 +6,11 @@ import { LxdError } from '../../../src/errors.js';
 import { INCUS } from '../../../src/lxd/dialect.js';
 import { FEATURES, missingFeatures, requireFeatures, USED_EXTENSIONS } from '../../../src/lxd/extensions.js';
 import type { ServerApi } from '../../../src/lxd/lxd.js';
-import { syncInstances } from '../../../src/snapshots/sync.js';
+import { syncInstances } from '../../../src/run/sync.js';
 import { runCli } from '../../support/cli.js';
 import { FakeClock } from '../../support/fake-clock.js';
-import { execResult, FakeLxd, FULL_API } from '../../support/fake-lxd.js';
-import { RunHarness } from './run-harness.js';
+import { execResult, FakeLxd, FULL_API, stopOf } from '../../support/fake-lxd.js';
+import { resolved, RunHarness } from './run-harness.js';
 
 // The server's API extensions, read at preflight (one GET /1.0): a feature whose extension the
 // server lacks is refused before anything changes (exit 3), naming the extension and the feature.
@@ -155,7 +155,7 @@ describe('on Incus, the commands to finish by hand are incus commands', () => {
     h.lxd.expect('getInstance', () => ({ name: 'web1', type: 'container', status: 'Running', ephemeral: false, devices: {} }));
     h.lxd.expect('stopInstance', () => {
       throw new LxdError('The instance is busy', 'failed', []);
-    });
+    }, stopOf(resolved));
     h.finalStatus();
     const { report, item } = await h.run();
     const s = 'safeupdate-20261126-100000';

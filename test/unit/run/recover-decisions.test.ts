@@ -10,7 +10,7 @@ import type { RunContext } from '../../../src/run/types.js';
 import type { InstanceRef } from '../../../src/lxd/lxd.js';
 import type { InstanceRecord, RunPhase } from '../../../src/state/instance-record.js';
 import { FakeClock } from '../../support/fake-clock.js';
-import { FakeLxd, isSystemdCheck, runningContainer, systemdOutput } from '../../support/fake-lxd.js';
+import { FakeLxd, isSystemdCheck, restoreOf, runningContainer, startOf, stopOf, systemdOutput } from '../../support/fake-lxd.js';
 import { leaveLease } from '../../support/leases.js';
 
 // `safeupdate recover` after a crash: what it plans from the record, and what it reports.
@@ -111,9 +111,9 @@ describe('recoverInstance', () => {
   it('a rollback that works but leaves it unhealthy: exit 4 at after-rollback, naming the snapshot, the record kept', async () => {
     await leave(record('updating', { baseline: { failedUnits: [], passedChecks: ['systemd'] } }));
     lxd.expect('getInstance', () => runningContainer());
-    lxd.expect('stopInstance', () => undefined);
-    lxd.expect('restoreSnapshot', () => undefined, (args) => args[1] === SNAP);
-    lxd.expect('startInstance', () => undefined);
+    lxd.expect('stopInstance', () => undefined, stopOf(ref));
+    lxd.expect('restoreSnapshot', () => undefined, restoreOf(ref, SNAP));
+    lxd.expect('startInstance', () => undefined, startOf(ref));
     lxd.expect('exec', () => systemdOutput('degraded', ['db.service']), isSystemdCheck);
     lxd.expect('getInstance', () => runningContainer());
     const { report, item } = await recover({ checks: [defineCheck('systemd')] });
@@ -126,8 +126,8 @@ describe('recoverInstance', () => {
   it('a successful recovery reports the recorded snapshot and what the crashed run ran', async () => {
     await leave(record('rolling-back', { baseline: { failedUnits: [], passedChecks: ['systemd'] } }));
     lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
-    lxd.expect('restoreSnapshot', () => undefined, (args) => args[1] === SNAP);
-    lxd.expect('startInstance', () => undefined);
+    lxd.expect('restoreSnapshot', () => undefined, restoreOf(ref, SNAP));
+    lxd.expect('startInstance', () => undefined, startOf(ref));
     lxd.expect('exec', () => systemdOutput('running'), isSystemdCheck);
     lxd.expect('exec', () => systemdOutput('running'), isSystemdCheck);
     lxd.expect('getInstance', () => runningContainer());
@@ -144,7 +144,7 @@ describe('recoverInstance', () => {
     lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
     lxd.expect('restoreSnapshot', () => {
       throw new LxdError('Instance snapshot not found', 'not-found', []);
-    });
+    }, restoreOf(bare, SNAP));
     lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
     const { report, item } = await recover({ at: bare });
     expect(report.exitCode).toBe(4);

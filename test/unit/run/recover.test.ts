@@ -6,7 +6,7 @@ import { defineCheck } from '../../../src/checks/spec.js';
 import { LxdError } from '../../../src/errors.js';
 import { recoverInstance } from '../../../src/run/recover.js';
 import { FakeClock } from '../../support/fake-clock.js';
-import { execResult, FakeLxd, isSystemdCheck, isSystemdProbe, runningContainer, systemdOutput } from '../../support/fake-lxd.js';
+import { execResult, FakeLxd, isSystemdCheck, isSystemdProbe, restoreOf, runningContainer, startOf, stopOf, systemdOutput } from '../../support/fake-lxd.js';
 import { leaseKey, leaveLease } from '../../support/leases.js';
 
 let dir: string;
@@ -55,9 +55,9 @@ describe('recover', () => {
   it('after a crash during the update: stops, restores the recorded snapshot, starts, checks, clears', async () => {
     await leaveRecord('updating');
     lxd.expect('getInstance', () => runningContainer());
-    lxd.expect('stopInstance', () => undefined);
-    lxd.expect('restoreSnapshot', () => undefined, (args) => args[1] === 'safeupdate-20261126-100000', 'restore of the recorded snapshot');
-    lxd.expect('startInstance', () => undefined);
+    lxd.expect('stopInstance', () => undefined, stopOf(ref));
+    lxd.expect('restoreSnapshot', () => undefined, restoreOf(ref, 'safeupdate-20261126-100000'), 'restore of the recorded snapshot');
+    lxd.expect('startInstance', () => undefined, startOf(ref));
     lxd.expect('exec', () => execResult(), isSystemdProbe);
     lxd.expect('exec', () => systemdOutput('running'), isSystemdCheck);
     lxd.expect('exec', () => systemdOutput('running'), isSystemdCheck);
@@ -73,7 +73,7 @@ describe('recover', () => {
     lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
     lxd.expect('restoreSnapshot', () => {
       throw new LxdError('Instance snapshot not found', 'not-found', []);
-    });
+    }, restoreOf(ref, 'safeupdate-20261126-100000'));
     lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
     const report = await recover();
     expect(report.exitCode).toBe(4);
@@ -92,9 +92,9 @@ describe('recover', () => {
   it('judges health by the baseline the run recorded: units that had already failed are not blamed, checks that had failed are not expected', async () => {
     await leaveRecord('updating', 999_999_999, { baseline: { failedUnits: ['old.service'], passedChecks: ['systemd'] } });
     lxd.expect('getInstance', () => runningContainer());
-    lxd.expect('stopInstance', () => undefined);
-    lxd.expect('restoreSnapshot', () => undefined);
-    lxd.expect('startInstance', () => undefined);
+    lxd.expect('stopInstance', () => undefined, stopOf(ref));
+    lxd.expect('restoreSnapshot', () => undefined, restoreOf(ref, 'safeupdate-20261126-100000'));
+    lxd.expect('startInstance', () => undefined, startOf(ref));
     lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
     lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
     lxd.expect('getInstance', () => runningContainer());
@@ -108,9 +108,9 @@ describe('recover', () => {
   it('without a recorded baseline, an already failed unit still counts (older records)', async () => {
     await leaveRecord('updating');
     lxd.expect('getInstance', () => runningContainer());
-    lxd.expect('stopInstance', () => undefined);
-    lxd.expect('restoreSnapshot', () => undefined);
-    lxd.expect('startInstance', () => undefined);
+    lxd.expect('stopInstance', () => undefined, stopOf(ref));
+    lxd.expect('restoreSnapshot', () => undefined, restoreOf(ref, 'safeupdate-20261126-100000'));
+    lxd.expect('startInstance', () => undefined, startOf(ref));
     lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
     lxd.expect('getInstance', () => runningContainer());
     const report = await recover(undefined, [defineCheck('systemd')]);
@@ -133,11 +133,11 @@ describe('recover', () => {
     await leaveRecord('updating');
     const controller = new AbortController();
     lxd.expect('getInstance', () => runningContainer());
-    lxd.expect('stopInstance', () => undefined);
+    lxd.expect('stopInstance', () => undefined, stopOf(ref));
     lxd.expect('restoreSnapshot', () => {
       controller.abort('SIGTERM');
-    });
-    lxd.expect('startInstance', () => undefined);
+    }, restoreOf(ref, 'safeupdate-20261126-100000'));
+    lxd.expect('startInstance', () => undefined, startOf(ref));
     lxd.expect('exec', () => systemdOutput('running'), isSystemdCheck);
     lxd.expect('exec', () => systemdOutput('running'), isSystemdCheck);
     lxd.expect('getInstance', () => runningContainer());
@@ -204,9 +204,9 @@ describe('recover', () => {
       await leaveRecord('updating', 999_999_999, {}, false);
       leaveLease(lxd, { runId: 'run-b', host: 'ci-b', hostId: 'host-b-id', phase: 'rolling-back', snapshot: NEWER, expiresAt: '' }, null);
       lxd.expect('getInstance', () => runningContainer());
-      lxd.expect('stopInstance', () => undefined, (args) => (args[1] as { force: boolean }).force, 'forced stop');
-      lxd.expect('restoreSnapshot', () => undefined, (args) => args[1] === NEWER, `restore of ${NEWER}`);
-      lxd.expect('startInstance', () => undefined);
+      lxd.expect('stopInstance', () => undefined, stopOf(ref), 'forced stop');
+      lxd.expect('restoreSnapshot', () => undefined, restoreOf(ref, NEWER), `restore of ${NEWER}`);
+      lxd.expect('startInstance', () => undefined, startOf(ref));
       lxd.expect('exec', () => systemdOutput('running'), isSystemdCheck);
       lxd.expect('exec', () => systemdOutput('running'), isSystemdCheck);
       lxd.expect('getInstance', () => runningContainer());
@@ -220,15 +220,15 @@ describe('recover', () => {
     it('a recover on this host that failed before, and is run again: its own lease and record agree, and the snapshot is restored', async () => {
       await leaveRecord('updating');
       lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
-      lxd.expect('restoreSnapshot', () => Promise.reject(new LxdError('disk full', 'failed', [])));
+      lxd.expect('restoreSnapshot', () => Promise.reject(new LxdError('disk full', 'failed', [])), restoreOf(ref, 'safeupdate-20261126-100000'));
       lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
       expect((await recover()).exitCode).toBe(4);
       // That recover's process is gone by now.
       const kept = JSON.parse(await readFile(recordPath(), 'utf8'));
       await writeFile(recordPath(), JSON.stringify({ ...kept, pid: 999_999_999, pidStartedAt: '1' }));
       lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
-      lxd.expect('restoreSnapshot', () => undefined, (args) => args[1] === OLD, `restore of ${OLD}`);
-      lxd.expect('startInstance', () => undefined);
+      lxd.expect('restoreSnapshot', () => undefined, restoreOf(ref, OLD), `restore of ${OLD}`);
+      lxd.expect('startInstance', () => undefined, startOf(ref));
       lxd.expect('exec', () => systemdOutput('running'), isSystemdCheck);
       lxd.expect('exec', () => systemdOutput('running'), isSystemdCheck);
       lxd.expect('getInstance', () => runningContainer());

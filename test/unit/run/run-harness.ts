@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecResult, Instance, InstanceRef } from '../../../src/lxd/lxd.js';
 import type { RunEvent } from '../../../src/run/events.js';
-import { runUpdate, type RunContext, type RunOptions } from '../../../src/run/run-update.js';
+import { runUpdate } from '../../../src/run/run-update.js';
+import type { RunContext, RunOptions } from '../../../src/run/types.js';
 import { FakeClock } from '../../support/fake-clock.js';
-import { execResult, FakeLxd, isCommand, isEvidence, isSystemdCheck, isSystemdProbe, runningContainer, systemdOutput } from '../../support/fake-lxd.js';
+import { execResult, FakeLxd, isCommand, isEvidence, isSystemdCheck, isSystemdProbe, restoreOf, runningContainer, startOf, stopOf, systemdOutput } from '../../support/fake-lxd.js';
 
-// A scripted run for the tests of run-update.ts and stages.ts: the fake LXD, a clock, the events
+// A scripted run for the tests of run-update.ts and the steps (steps/): the fake LXD, a clock, the events
 // the run emits, and a state folder of its own. Each scripted stage adds the LXD calls the run
 // makes for it, in order; anything else fails the test (FakeLxd).
 
@@ -36,6 +37,7 @@ export function runOptions(overrides: Partial<RunOptions> = {}): RunOptions {
     keepUnchanged: false,
     soakMs: null,
     rehearse: 'off',
+    restart: 'auto',
     interactive: false,
     ...overrides,
   };
@@ -129,13 +131,13 @@ export class RunHarness {
 
   stop(status = 'Running'): this {
     this.lxd.expect('getInstance', () => runningContainer({ status }));
-    if (status !== 'Stopped') this.lxd.expect('stopInstance', () => undefined, (args) => (args[1] as { force: boolean }).force === true, 'forced stop');
+    if (status !== 'Stopped') this.lxd.expect('stopInstance', () => undefined, stopOf(resolved), 'forced stop');
     return this;
   }
 
   restoreAndStart(): this {
-    this.lxd.expect('restoreSnapshot', () => undefined, (args) => args[1] === this.taken, 'restore of the snapshot the run took');
-    this.lxd.expect('startInstance', () => undefined);
+    this.lxd.expect('restoreSnapshot', () => undefined, restoreOf(resolved, () => this.taken), 'restore of the snapshot the run took');
+    this.lxd.expect('startInstance', () => undefined, startOf(resolved));
     return this;
   }
 

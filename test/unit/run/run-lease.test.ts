@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { execResult, isSystemdCheck, runningContainer, systemdOutput } from '../../support/fake-lxd.js';
-import { RunHarness } from './run-harness.js';
+import { execResult, isSystemdCheck, runningContainer, stopOf, systemdOutput } from '../../support/fake-lxd.js';
+import { resolved, RunHarness } from './run-harness.js';
 
-// The server lease as a run sees it (runUpdate through Stages): the lock other hosts respect.
+// The server lease as a run sees it (runUpdate through its steps): the lock other hosts respect.
 
 let h: RunHarness;
 beforeEach(async () => {
@@ -112,7 +112,7 @@ describe('a run and the server lease', () => {
     it('lost between the rollback\'s stop and its restore: the restore and the start never begin', async () => {
       h.preflight().baselineHealthy().snapshot().update(execResult({ exitCode: 100 })).evidence();
       h.lxd.expect('getInstance', () => runningContainer());
-      h.lxd.expect('stopInstance', () => otherHost('rolling-back', h.clock.now()), (args) => (args[1] as { force: boolean }).force, 'forced stop');
+      h.lxd.expect('stopInstance', () => otherHost('rolling-back', h.clock.now()), stopOf(resolved), 'forced stop');
       h.finalStatus('Stopped');
       const { report, item } = await h.run();
       expect(report).toMatchObject({ outcome: 'needs-attention', exitCode: 4 });

@@ -6,13 +6,13 @@ import { defineCheck } from '../../../src/checks/spec.js';
 import { LxdError } from '../../../src/errors.js';
 import type { ExecResult, Instance } from '../../../src/lxd/lxd.js';
 import type { RunEvent } from '../../../src/run/events.js';
-import { chooseSnapshotName, runUpdate, type RunOptions } from '../../../src/run/run-update.js';
-import { failedCopyName } from '../../../src/run/stages.js';
+import { runUpdate } from '../../../src/run/run-update.js';
+import type { RunOptions } from '../../../src/run/types.js';
+import { chooseSnapshotName } from '../../../src/run/steps/snapshot.js';
+import { failedCopyName } from '../../../src/run/steps/rollback.js';
 import { FakeClock } from '../../support/fake-clock.js';
 import { runOptions } from './run-harness.js';
-import {
-  execResult, FakeLxd, isCommand, isEvidence, isSystemdCheck, isSystemdProbe, isUnitCheck, runningContainer, systemdOutput, unitOutput,
-} from '../../support/fake-lxd.js';
+import { execResult, FakeLxd, isCommand, isEvidence, isSystemdCheck, isSystemdProbe, isUnitCheck, restoreOf, runningContainer, startOf, stopOf, systemdOutput, unitOutput } from '../../support/fake-lxd.js';
 
 const COMMAND = ['apt-get', 'upgrade', '-y'];
 const DAY = 86_400_000;
@@ -73,16 +73,17 @@ function snapshot(existing: string[] = []) {
     taken = args[1] as string;
   }, (args) => (args[0] as { name: string }).name === 'web1' && String(args[1]).startsWith('safeupdate-') && !existing.includes(String(args[1])), 'a new safeupdate- snapshot of web1');
 }
-const restoresTaken = (args: unknown[]) => (args[0] as { name: string }).name === 'web1' && args[1] === taken;
+/** web1 as the run resolves it: every stop, restore and start must name it so. */
+const resolved = { remote: 'local', name: 'web1', project: 'default' };
 function update(result: ExecResult = execResult()) {
   lxd.expect('exec', () => result, isCommand(COMMAND), 'the update command');
 }
 function rollback(status = 'Running') {
   lxd.expect('exec', () => execResult({ stdout: 'evidence' }), isEvidence, 'evidence');
   lxd.expect('getInstance', () => runningContainer({ status }));
-  if (status !== 'Stopped') lxd.expect('stopInstance', () => undefined, (args) => (args[1] as { force: boolean }).force === true, 'forced stop');
-  lxd.expect('restoreSnapshot', () => undefined, restoresTaken, 'restore of the snapshot the run took');
-  lxd.expect('startInstance', () => undefined);
+  if (status !== 'Stopped') lxd.expect('stopInstance', () => undefined, stopOf(resolved), 'forced stop');
+  lxd.expect('restoreSnapshot', () => undefined, restoreOf(resolved, () => taken), 'restore of the snapshot the run took');
+  lxd.expect('startInstance', () => undefined, startOf(resolved));
 }
 /** A failed update, its evidence, and the forced stop: the start of every rollback. */
 function failedUpdateUntilStopped() {
@@ -92,7 +93,7 @@ function failedUpdateUntilStopped() {
   update(execResult({ exitCode: 100 }));
   lxd.expect('exec', () => execResult(), isEvidence);
   lxd.expect('getInstance', () => runningContainer());
-  lxd.expect('stopInstance', () => undefined, (args) => (args[1] as { force: boolean }).force === true, 'forced stop');
+  lxd.expect('stopInstance', () => undefined, stopOf(resolved), 'forced stop');
 }
 function finalStatus(status = 'Running') {
   lxd.expect('getInstance', () => runningContainer({ status }));
@@ -334,7 +335,7 @@ describe('when a human is needed (exit 4)', () => {
     failedUpdateUntilStopped();
     lxd.expect('restoreSnapshot', () => {
       throw new LxdError('Snapshot not found', 'not-found', []);
-    });
+    }, restoreOf(resolved, () => taken));
     finalStatus('Stopped');
     const { item } = await run();
     const record = JSON.parse(await readFile(join(runDir, 'instances', 'local_default_web1.json'), 'utf8'));
@@ -345,7 +346,7 @@ describe('when a human is needed (exit 4)', () => {
     failedUpdateUntilStopped();
     lxd.expect('restoreSnapshot', () => {
       throw new LxdError('Snapshot not found', 'not-found', []);
-    });
+    }, restoreOf(resolved, () => taken));
     finalStatus('Stopped');
     const { report, item } = await run();
     expect(report.exitCode).toBe(4);
@@ -582,8 +583,8 @@ describe('--keep-failed', () => {
   it('copies the stopped broken state before the restore', async () => {
     failedUpdateUntilStopped();
     lxd.expect('copyInstance', () => undefined, (args) => args[1] === 'web1-failed-20261126100000', 'the post-mortem copy');
-    lxd.expect('restoreSnapshot', () => undefined, restoresTaken, 'restore of the snapshot the run took');
-    lxd.expect('startInstance', () => undefined);
+    lxd.expect('restoreSnapshot', () => undefined, restoreOf(resolved, () => taken), 'restore of the snapshot the run took');
+    lxd.expect('startInstance', () => undefined, startOf(resolved));
     systemdHealthy();
     finalStatus();
     const { report, item } = await run({ keepFailed: true });
@@ -597,8 +598,8 @@ describe('--keep-failed', () => {
     lxd.expect('copyInstance', () => {
       throw new LxdError('No space left on device', 'failed', []);
     });
-    lxd.expect('restoreSnapshot', () => undefined, restoresTaken, 'restore of the snapshot the run took');
-    lxd.expect('startInstance', () => undefined);
+    lxd.expect('restoreSnapshot', () => undefined, restoreOf(resolved, () => taken), 'restore of the snapshot the run took');
+    lxd.expect('startInstance', () => undefined, startOf(resolved));
     systemdHealthy();
     finalStatus();
     const { report, item } = await run({ keepFailed: true });
@@ -926,9 +927,9 @@ describe('the baseline is recorded for recover', () => {
     lxd.expect('exec', () => unitOutput('failed', 'failed'), isUnitCheck('nginx'));
     lxd.expect('exec', () => execResult(), isEvidence);
     lxd.expect('getInstance', () => runningContainer());
-    lxd.expect('stopInstance', () => undefined);
-    lxd.expect('restoreSnapshot', () => undefined, (args) => args[1] === taken, 'restore of the snapshot the run took');
-    lxd.expect('startInstance', () => undefined);
+    lxd.expect('stopInstance', () => undefined, stopOf(resolved));
+    lxd.expect('restoreSnapshot', () => undefined, restoreOf(resolved, () => taken), 'restore of the snapshot the run took');
+    lxd.expect('startInstance', () => undefined, startOf(resolved));
     lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
     lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
     finalStatus();

@@ -5,12 +5,14 @@ import { defineCheck } from '../../../src/checks/spec.js';
 import { LxdError } from '../../../src/errors.js';
 import type { ExecOptions } from '../../../src/lxd/lxd.js';
 import { emptyInstanceReport } from '../../../src/report/report.js';
-import { failedCopyName, Stages } from '../../../src/run/stages.js';
+import { mark } from '../../../src/run/steps/lock.js';
+import { failedCopyName } from '../../../src/run/steps/rollback.js';
+import { runScope } from '../../../src/run/steps/scope.js';
 import { AwaitingRecovery, CorruptRecord, InstanceBusy, InstanceRecordFile, type InstanceRecord } from '../../../src/state/instance-record.js';
-import { execResult, isCommand, isEvidence, isUnitCheck, runningContainer, systemdOutput, unitOutput } from '../../support/fake-lxd.js';
+import { execResult, isCommand, isEvidence, isUnitCheck, restoreOf, runningContainer, startOf, stopOf, systemdOutput, unitOutput } from '../../support/fake-lxd.js';
 import { COMMAND, GIB, resolved, RunHarness, snapshotOf } from './run-harness.js';
 
-// The stages of a run (stages.ts) as the report and the views see them: each step's action, title,
+// The steps of a run (steps/) as the report and the views see them: each step's action, title,
 // outcome, duration and message; the update's log; the plan of a dry run; the lock's refusals.
 
 let h: RunHarness;
@@ -33,7 +35,7 @@ describe('a run that is rolled back, step by step', () => {
     h.lxd.expect('getInstance', () => runningContainer());
     h.lxd.expect('stopInstance', () => {
       h.clock.advance(700);
-    });
+    }, stopOf(resolved));
     h.restoreAndStart().systemdHealthy().finalStatus();
     const { report, item } = await h.run();
 
@@ -267,13 +269,14 @@ describe('the plan of a dry run', () => {
     h.finalStatus();
     const { report, item } = await h.run({
       dryRun: true, checks: [defineCheck('exec:true'), defineCheck('unit:nginx')], snapshotName: 'safeupdate-before', expiryMs: 90 * 60_000,
-      timeoutMs: 30 * 60_000, interactive: true, keep: 3, copyTo: 'backup', rollback: false,
+      timeoutMs: 30 * 60_000, interactive: true, keep: 3, copyTo: 'backup', rollback: false, restart: 'always',
     });
     expect(report).toMatchObject({ outcome: 'planned', exitCode: 0, dryRun: true });
     expect(item.plan).toEqual([
       'snapshot web1 as safeupdate-before (expires in 1h30m)',
       'run ["apt-get","upgrade","-y"] inside it (timeout 30m, interactive)',
       'check exec:true, unit:nginx',
+      'after the update: restart before the checks, back within 2m (--restart always)',
       'after success: keep the 3 newest safeupdate snapshots, delete older ones',
       'after success: refresh the instance with its snapshots to backup:',
       'on failure: leave it as it is (--no-rollback)',
@@ -289,6 +292,7 @@ describe('the plan of a dry run', () => {
       'snapshot web1 as safeupdate-<UTC timestamp> (never expires)',
       'run ["apt-get","upgrade","-y"] inside it (timeout 1h)',
       'no health checks: only the exit code decides',
+      'after the update: restart when due (reboot-required, or processes running deleted files) before the checks, back within 2m (--restart auto)',
       'on failure: collect evidence, stop, restore the snapshot, start, check again',
       'not covered by rollback: /data (device data)',
       'space: pool default has 50.0 GiB free; LXD reports no disk usage for this instance (a dir pool without quota), and a snapshot there copies the whole root filesystem, so whether it fits cannot be told',
@@ -340,7 +344,7 @@ describe('the rollback steps', () => {
       atStop = JSON.parse(await readFile(h.recordPath, 'utf8'));
       return runningContainer();
     });
-    h.lxd.expect('stopInstance', () => undefined);
+    h.lxd.expect('stopInstance', () => undefined, stopOf(resolved));
     h.restoreAndStart().finalStatus();
     await h.run();
     expect(atStop).toMatchObject({ phase: 'rolling-back', snapshot: 'safeupdate-20261126-100000' });
@@ -351,7 +355,7 @@ describe('the rollback steps', () => {
     h.lxd.expect('getInstance', () => runningContainer());
     h.lxd.expect('stopInstance', () => {
       throw new LxdError('The instance is busy', 'failed', []);
-    });
+    }, stopOf(resolved));
     h.finalStatus();
     const { report, item } = await h.run();
     const s = 'safeupdate-20261126-100000';
@@ -366,10 +370,10 @@ describe('the rollback steps', () => {
 
   it('a failed start: exit 4, start it and read its log', async () => {
     h.preflight(undefined, false).snapshot().update(execResult({ exitCode: 1 })).evidence().stop('Stopped');
-    h.lxd.expect('restoreSnapshot', () => undefined);
+    h.lxd.expect('restoreSnapshot', () => undefined, restoreOf(resolved, () => h.taken));
     h.lxd.expect('startInstance', () => {
       throw new LxdError('Failed to run: forkstart', 'failed', []);
-    });
+    }, startOf(resolved));
     h.finalStatus('Stopped');
     const { item } = await h.run();
     expect(item.error).toEqual({
@@ -549,8 +553,8 @@ describe('an internal error after the update began', () => {
 
 describe('Stages on their own', () => {
   it('records nothing before the lock is taken', async () => {
-    const stages = new Stages(h.context(), emptyInstanceReport('web1', null), { remote: null, name: 'web1', project: null });
-    expect(await stages.mark({ phase: 'updating' })).toBeNull();
+    const scope = runScope(h.context(), emptyInstanceReport('web1', null), { remote: null, name: 'web1', project: null });
+    expect(await mark(scope, { phase: 'updating' })).toBeNull();
     await expect(readFile(h.recordPath)).rejects.toThrow('ENOENT');
   });
 });

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { leaseLengthMs, leaseProfileName } from '../../../src/state/server-lease.js';
+import { leaseLengthMs, leaseProfileName } from '../../../src/state/lease-profile.js';
 
 // docs/ci.md tells a CI admin what keeps two jobs on two runners apart: it must describe the lock
 // the code takes (the server lease), not a per-host lock that would leave two runners racing.

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { LxdError } from '../../../src/errors.js';
 import type { Profile } from '../../../src/lxd/lxd.js';
-import { LeaseAwaitingRecovery, LeaseBusy, leaseLengthMs, leaseProfileName, ServerLease, UnreadableLease, type LeaseHolder } from '../../../src/state/server-lease.js';
+import { LeaseAwaitingRecovery, LeaseBusy, UnreadableLease } from '../../../src/state/lease-takeover.js';
+import { leaseLengthMs, leaseProfileName, type LeaseHolder } from '../../../src/state/lease-profile.js';
+import { ServerLease } from '../../../src/state/server-lease.js';
 import { FakeClock } from '../../support/fake-clock.js';
 import { FakeLxd } from '../../support/fake-lxd.js';
 
@@ -302,5 +304,36 @@ describe('server lease', () => {
     expect(leaseLengthMs({})).toBe(60_000);
     expect(leaseLengthMs({ SAFEUPDATE_LEASE_SECONDS: '4' })).toBe(4_000);
     expect(leaseLengthMs({ SAFEUPDATE_LEASE_SECONDS: 'soon' })).toBe(60_000);
+  });
+});
+
+describe('server lease: what a taker may not take', () => {
+  // A second line of tests for the two rules that keep a host off an instance another host may
+  // have changed: the phase and the clock margin.
+  it.each(['snapshotting', 'updating', 'rolling-back'])('a lease left %s is refused however long ago it expired, and stays as it was', async (phase) => {
+    const { lxd, lease, clock } = setUp();
+    const left = otherHostsLease(clock.now() - 100 * LENGTH, phase);
+    lxd.profiles.set(`local:prod/${PROFILE}`, left);
+    await expect(lease().acquire(holder())).rejects.toBeInstanceOf(LeaseAwaitingRecovery);
+    expect(lxd.profiles.get(`local:prod/${PROFILE}`)).toEqual(left);
+    expect([...lxd.profiles.keys()]).toEqual([`local:prod/${PROFILE}`]);
+  });
+
+  it('a dead holder on this very host that had begun the update is refused too: knowing it dead at once does not make its changes undone', async () => {
+    const { lxd, lease, clock } = setUp();
+    lxd.profiles.set(`local:prod/${PROFILE}`, otherHostsLease(clock.now(), 'updating', { 'user.safeupdate.hostId': 'host-a-id' }));
+    await expect(lease().acquire(holder())).rejects.toBeInstanceOf(LeaseAwaitingRecovery);
+    expect(lxd.profiles.get(`local:prod/${PROFILE}`)!.config['user.safeupdate.runId']).toBe('run-b');
+  });
+
+  it('the clock margin is a quarter of the lease length, and a lease exactly at its end is still busy', async () => {
+    const { lxd, clock } = setUp();
+    const length = 4_000;
+    const shortLease = () => new ServerLease(lxd, ref, clock, length, () => {});
+    const left = otherHostsLease(0, 'preparing', { 'user.safeupdate.expiresAt': new Date(clock.now() - length / 4).toISOString() });
+    lxd.profiles.set(`local:prod/${PROFILE}`, left);
+    await expect(shortLease().acquire(holder())).rejects.toBeInstanceOf(LeaseBusy);
+    clock.advance(1);
+    expect((await shortLease().acquire(holder())).tookOver).toMatchObject({ runId: 'run-b' });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fleetLines } from '../../../src/fleet/fleet-lines.js';
+import { fleetLines } from '../../../src/cli/fleet-lines.js';
 import { emptyInstanceReport } from '../../../src/report/report.js';
 
 describe('the line view of a fleet', () => {

@@ -5,8 +5,9 @@ import type { InstanceRef } from '../lxd/lxd.js';
 import { formatRef } from '../lxd/names.js';
 import { fleetExitCode } from '../report/exit-codes.js';
 import { emptyInstanceReport, frameReport, worstOutcome, type InstanceReport, type Outcome, type Report } from '../report/report.js';
-import { Stages } from '../run/stages.js';
-import type { RunContext } from '../run/types.js';
+import { copyToServer } from './steps/follow-ups.js';
+import { runScope } from './steps/scope.js';
+import type { RunContext } from './types.js';
 
 // The order of the one exit rule (fleetExitCode): a failed copy outranks an instance that could not start.
 const WORST_FIRST: Outcome[] = ['interrupted', 'sync-failed', 'not-started', 'synced'];
@@ -30,7 +31,7 @@ export async function syncInstances(refs: InstanceRef[], remote: string, context
   for (const ref of refs) {
     const item = emptyInstanceReport(formatRef(ref), ref.project);
     instances.push(item);
-    const stage = new Stages(context, item, ref);
+    const scope = runScope(context, item, ref);
     // A copy under way is finished (LXD would go on with it anyway); the next one is not begun.
     if (context.interrupt.aborted) {
       item.outcome = 'interrupted';
@@ -42,7 +43,7 @@ export async function syncInstances(refs: InstanceRef[], remote: string, context
       item.error = { step: 'preflight', message: missing };
       continue;
     }
-    item.outcome = (await stage.copyToServer(remote)) ? 'synced' : 'sync-failed';
+    item.outcome = (await copyToServer(scope, remote)) ? 'synced' : 'sync-failed';
     if (item.outcome === 'sync-failed') item.error = { step: 'copy', message: item.copy!.message };
   }
   // Chosen but not found by the selection: reported, never copied.

@@ -3,8 +3,12 @@ import { describeFailedChecks, type CheckDefinition } from '../checks/check.js';
 import type { InstanceRef, Snapshot } from '../lxd/lxd.js';
 import { formatRef, formatRefWithProject, SNAPSHOT_PREFIX } from '../lxd/names.js';
 import { emptyInstanceReport, type Outcome, type Report } from '../report/report.js';
-import { Stages } from '../run/stages.js';
-import type { Failure, RunContext } from '../run/types.js';
+import { checksFor, runChecks } from './steps/checks.js';
+import { conclude, internalError } from './steps/conclude.js';
+import { awaitRecovery, lock, unlock } from './steps/lock.js';
+import { rollBack } from './steps/rollback.js';
+import { runScope } from './steps/scope.js';
+import type { Failure, RunContext } from './types.js';
 import { findBaseline } from '../state/run-history.js';
 
 /** The snapshot a manual rollback goes back to by default: the newest one safeupdate took. */
@@ -27,14 +31,14 @@ export async function manualRollback(
   const { lxd, clock } = context;
   const started = startTimer(clock);
   const item = emptyInstanceReport(formatRef(ref), ref.project);
-  const stage = new Stages(context, item, ref);
+  const scope = runScope(context, item, ref);
   const finish = (outcome: Outcome, failure: Failure | null): Promise<Report> =>
-    stage.conclude(outcome, failure, { started, command: ['rollback', snapshotName] });
+    conclude(scope, outcome, failure, { started, command: ['rollback', snapshotName] });
 
-  const locked = await stage.lock(['rollback', snapshotName]);
+  const locked = await lock(scope, ['rollback', snapshotName]);
   if (!locked.ok) return finish('not-started', locked.failure);
   try {
-    const resolved = stage.resolvedRef;
+    const resolved = scope.ref;
     const instance = await lxd.getInstance(resolved);
     if (!instance) return await finish('not-started', { step: 'preflight', message: `instance ${item.instance} does not exist` });
     // Only a snapshot of this very instance, looked up by its bare name.
@@ -47,30 +51,30 @@ export async function manualRollback(
     }
     item.snapshot = { name: snapshotName, expiresAt: snapshot.expiresAt };
     const endsRunning = instance.status === 'Running' || options.start;
-    const restored = await stage.rollBack(snapshotName, { start: endsRunning });
+    const restored = await rollBack(scope, snapshotName, { start: endsRunning });
     // As after a failed run: the record and the lease stay, naming the snapshot, so no run starts
     // on the unknown state and `recover` (any host) can finish the job.
     if (!restored.ok) {
-      stage.awaitRecovery();
+      awaitRecovery(scope);
       return await finish('needs-attention', restored.failure);
     }
     const done: Outcome = context.interrupt.aborted ? 'interrupted' : 'restored';
     if (!endsRunning) return await finish(done, null);
     // The run that took this snapshot recorded what was healthy then: judge against that, as it would have.
     const baseline = await findBaseline(context.stateDir, item.instance, snapshotName);
-    const all = await stage.checksFor(options.checks);
+    const all = await checksFor(scope, options.checks);
     const expected = baseline ? all.filter((check) => baseline.passedChecks.includes(check.name) || !baseline.judged.includes(check.name)) : all;
-    const results = await stage.runChecks('after-rollback', expected, baseline?.failedUnits ?? []);
+    const results = await runChecks(scope, 'after-rollback', expected, baseline?.failedUnits ?? []);
     const failed = describeFailedChecks(results);
     if (failed) {
-      stage.awaitRecovery();
+      awaitRecovery(scope);
       return await finish('needs-attention', { step: 'after-rollback', message: `restored ${snapshotName} but unhealthy: ${failed}` });
     }
     return await finish(done, null);
   } catch (error) {
-    const { outcome, ...failure } = stage.internalError(error);
+    const { outcome, ...failure } = internalError(scope, error);
     return finish(outcome, failure);
   } finally {
-    await stage.unlock();
+    await unlock(scope);
   }
 }

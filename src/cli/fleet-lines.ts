@@ -1,8 +1,8 @@
-import { lineProgress, type ProgressOptions } from '../cli/progress.js';
+import { lineProgress, type ProgressOptions } from './progress.js';
 import { formatDuration } from '../config/duration.js';
 import { headline } from '../report/human.js';
 import type { InstanceReport } from '../report/report.js';
-import type { FleetEmit } from './run-fleet.js';
+import type { FleetEmit } from '../fleet/run-fleet.js';
 
 /** How one instance of a fleet ended, in a line: `updated and healthy in 8.9s`, with why where it failed. */
 export function describeEnd(item: InstanceReport): string {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LxdError } from '../../../src/errors.js';
-import { syncInstances } from '../../../src/snapshots/sync.js';
+import { syncInstances } from '../../../src/run/sync.js';
 import { FakeClock } from '../../support/fake-clock.js';
 import { FakeLxd, runningContainer } from '../../support/fake-lxd.js';
 

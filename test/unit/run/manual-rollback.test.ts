@@ -6,10 +6,10 @@ import type { CheckDefinition } from '../../../src/checks/check.js';
 import { defineCheck } from '../../../src/checks/spec.js';
 import { LxdError } from '../../../src/errors.js';
 import { emptyInstanceReport, frameReport } from '../../../src/report/report.js';
-import { manualRollback, newestOwnSnapshot } from '../../../src/snapshots/rollback.js';
+import { manualRollback, newestOwnSnapshot } from '../../../src/run/manual-rollback.js';
 import { InstanceBusy, InstanceRecordFile } from '../../../src/state/instance-record.js';
 import { FakeClock } from '../../support/fake-clock.js';
-import { execResult, FakeLxd, isCommand, isSystemdCheck, runningContainer, systemdOutput } from '../../support/fake-lxd.js';
+import { execResult, FakeLxd, isCommand, isSystemdCheck, restoreOf, runningContainer, startOf, stopOf, systemdOutput } from '../../support/fake-lxd.js';
 
 const snap = (name: string, createdAt: string) => ({ name, createdAt, expiresAt: null, stateful: false, sizeBytes: null });
 const ref = { remote: null, name: 'web1', project: null };
@@ -95,7 +95,7 @@ describe('safeupdate rollback', () => {
       refusal = await new InstanceRecordFile(dir, resolved)
         .acquire({ runId: 'other', host: 'h', instance: 'web1', ref: resolved, command: ['apt-get', 'upgrade'], startedAt: 't', runDir: '' })
         .catch((error: unknown) => error);
-    });
+    }, restoreOf(resolved, TARGET));
     lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
     await rollback();
     expect(refusal).toBeInstanceOf(InstanceBusy);
@@ -105,7 +105,7 @@ describe('safeupdate rollback', () => {
   it('a stopped instance stays stopped: restored, not started, not checked', async () => {
     preflight('Stopped');
     lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }), isResolved, 'status before the stop');
-    lxd.expect('restoreSnapshot', () => undefined, (a) => a[1] === TARGET);
+    lxd.expect('restoreSnapshot', () => undefined, restoreOf(resolved, TARGET));
     lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }), isResolved, 'status at the end');
     const report = await rollback();
     expect(report).toMatchObject({ outcome: 'restored', exitCode: 0 });
@@ -117,8 +117,8 @@ describe('safeupdate rollback', () => {
   it('a stopped instance with --start is started and checked', async () => {
     preflight('Stopped');
     lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
-    lxd.expect('restoreSnapshot', () => undefined);
-    lxd.expect('startInstance', () => undefined);
+    lxd.expect('restoreSnapshot', () => undefined, restoreOf(resolved, TARGET));
+    lxd.expect('startInstance', () => undefined, startOf(resolved));
     lxd.expect('exec', () => execResult(), isCommand(['sh', '-c', 'true']));
     lxd.expect('getInstance', () => runningContainer());
     const report = await rollback({ start: true });
@@ -165,11 +165,11 @@ describe('safeupdate rollback', () => {
     const controller = new AbortController();
     preflight('Running');
     lxd.expect('getInstance', () => runningContainer());
-    lxd.expect('stopInstance', () => undefined);
+    lxd.expect('stopInstance', () => undefined, stopOf(resolved));
     lxd.expect('restoreSnapshot', () => {
       controller.abort('SIGTERM');
-    });
-    lxd.expect('startInstance', () => undefined);
+    }, restoreOf(resolved, TARGET));
+    lxd.expect('startInstance', () => undefined, startOf(resolved));
     lxd.expect('exec', () => execResult(), isCommand(['sh', '-c', 'true']), 'the check still runs');
     lxd.expect('getInstance', () => runningContainer());
     const report = await rollback({ interrupt: controller.signal });
@@ -183,7 +183,7 @@ describe('safeupdate rollback', () => {
     lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
     lxd.expect('restoreSnapshot', () => {
       controller.abort('SIGTERM');
-    });
+    }, restoreOf(resolved, TARGET));
     lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
     const report = await rollback({ interrupt: controller.signal });
     expect(report).toMatchObject({ outcome: 'interrupted', exitCode: 143 });
@@ -192,10 +192,10 @@ describe('safeupdate rollback', () => {
   it('a restore that fails needs a human: exit 4, with the step and the commands to finish by hand', async () => {
     preflight('Running');
     lxd.expect('getInstance', () => runningContainer());
-    lxd.expect('stopInstance', () => undefined);
+    lxd.expect('stopInstance', () => undefined, stopOf(resolved));
     lxd.expect('restoreSnapshot', () => {
       throw new LxdError('Instance snapshot not found', 'not-found', []);
-    });
+    }, restoreOf(resolved, TARGET));
     lxd.expect('getInstance', () => runningContainer({ status: 'Stopped' }));
     const report = await rollback();
     expect(report).toMatchObject({ outcome: 'needs-attention', exitCode: 4 });
@@ -210,9 +210,9 @@ describe('safeupdate rollback', () => {
   it('unhealthy after the restore: exit 4, naming the failed check', async () => {
     preflight('Running');
     lxd.expect('getInstance', () => runningContainer());
-    lxd.expect('stopInstance', () => undefined);
-    lxd.expect('restoreSnapshot', () => undefined);
-    lxd.expect('startInstance', () => undefined);
+    lxd.expect('stopInstance', () => undefined, stopOf(resolved));
+    lxd.expect('restoreSnapshot', () => undefined, restoreOf(resolved, TARGET));
+    lxd.expect('startInstance', () => undefined, startOf(resolved));
     lxd.expect('exec', () => execResult({ exitCode: 1, stderr: 'zone broken\n' }), isCommand(['sh', '-c', 'pdnsutil check']));
     lxd.expect('getInstance', () => runningContainer());
     const report = await rollback({ checks: [once('exec:pdnsutil check')] });
@@ -276,9 +276,9 @@ describe('safeupdate rollback', () => {
     ]);
     preflight('Running');
     lxd.expect('getInstance', () => runningContainer());
-    lxd.expect('stopInstance', () => undefined);
-    lxd.expect('restoreSnapshot', () => undefined);
-    lxd.expect('startInstance', () => undefined);
+    lxd.expect('stopInstance', () => undefined, stopOf(resolved));
+    lxd.expect('restoreSnapshot', () => undefined, restoreOf(resolved, TARGET));
+    lxd.expect('startInstance', () => undefined, startOf(resolved));
     lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck, 'systemd: only the unit that had failed before');
     lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck, 'systemd: confirmed');
     lxd.expect('getInstance', () => runningContainer());
@@ -292,9 +292,9 @@ describe('safeupdate rollback', () => {
   it('without a recorded baseline (a snapshot made by hand), every check must pass and every failed unit counts', async () => {
     preflight('Running');
     lxd.expect('getInstance', () => runningContainer());
-    lxd.expect('stopInstance', () => undefined);
-    lxd.expect('restoreSnapshot', () => undefined);
-    lxd.expect('startInstance', () => undefined);
+    lxd.expect('stopInstance', () => undefined, stopOf(resolved));
+    lxd.expect('restoreSnapshot', () => undefined, restoreOf(resolved, TARGET));
+    lxd.expect('startInstance', () => undefined, startOf(resolved));
     lxd.expect('exec', () => systemdOutput('degraded', ['old.service']), isSystemdCheck);
     lxd.expect('getInstance', () => runningContainer());
     const report = await rollback({ checks: [defineCheck('systemd')] });
