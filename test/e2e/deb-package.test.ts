@@ -53,6 +53,8 @@ describe('the .deb on a Debian 12 machine without Node', () => {
         '/lib/systemd/system/safeupdate-upgrade@.service',
         '/lib/systemd/system/safeupdate-upgrade@.timer',
         '/usr/share/bash-completion/completions/safeupdate',
+        '/usr/share/zsh/vendor-completions/_safeupdate',
+        '/usr/share/fish/vendor_completions.d/safeupdate.fish',
         '/usr/share/man/man1/safeupdate.1.gz',
         '/usr/share/doc/safeupdate/copyright',
         '/usr/share/doc/safeupdate/changelog.Debian.gz',
