@@ -1,26 +1,34 @@
-// The published CLI as one module graph of a few files (dist/bundle): Node resolves and reads
-// some 90 files of the tool's own at every start otherwise, which is most of `--help`'s cost over
-// bare Node. The libraries stay outside (node_modules), and what the tool imports lazily stays lazy
-// (split into chunks loaded on first use). Run after tsc, from `npm run build`.
-import { readFileSync, rmSync } from 'node:fs';
+// The published CLI as one module graph of a few files (dist/bundle), its libraries included: the
+// npm package has no runtime dependencies, and Node resolves and reads a few files at each start
+// instead of some 90 of the tool's own and hundreds of its libraries'. What the tool imports lazily
+// stays lazy (split into chunks loaded on first use). Run after tsc, from `npm run build`.
+import { rmSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { build } from 'esbuild';
+import { bundledPackages, noticesText } from './notices.mjs';
 
 const outdir = new URL('../dist/bundle/', import.meta.url).pathname;
 rmSync(outdir, { recursive: true, force: true });
-await build({
-  entryPoints: [new URL('../dist/cli/main.js', import.meta.url).pathname],
+const { metafile } = await build({
+  // main: the CLI as a function (tests and tools import it); process: bin/safeupdate.js's start.
+  entryPoints: ['main', 'process'].map((name) => new URL(`../dist/cli/${name}.js`, import.meta.url).pathname),
   outdir,
   bundle: true,
   splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  // commander is needed by every start: bundled too, as is string-width (small, for the tables). The others load on first use, from node_modules.
-  external: Object.keys(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).dependencies).filter((name) => !['commander', 'execa', 'string-width'].includes(name)),
-  // commander is CommonJS: its require() of Node's modules needs a require in an ES module.
+  // commander, enquirer, semver, xmlbuilder2 and yaml are CommonJS: their require() of Node's modules needs a require in an ES module.
   banner: { js: "import { createRequire as createBundleRequire } from 'node:module'; const require = createBundleRequire(import.meta.url);" },
   // Less to parse at every start; names are kept, so a stack trace still says which function.
   minifyWhitespace: true,
   minifySyntax: true,
+  // The libraries' licence texts go to THIRD-PARTY-NOTICES.txt whole, not only their /*! comments.
+  legalComments: 'none',
+  metafile: true,
   logLevel: 'warning',
 });
+// Zero runtime dependencies: whatever the bundle still imports from outside must be Node's own.
+const outside = Object.values(metafile.outputs).flatMap((output) => output.imports.filter((i) => i.external && !isBuiltin(i.path)).map((i) => i.path));
+if (outside.length > 0) throw new Error(`the bundle imports from outside itself: ${[...new Set(outside)].join(', ')}`);
+writeFileSync(`${outdir}THIRD-PARTY-NOTICES.txt`, noticesText(bundledPackages(metafile)));

@@ -1,6 +1,3 @@
-import { lazyRequire } from '../lazy.js';
-
-const enquirer = lazyRequire<typeof import('enquirer')>('enquirer');
 import { UsageError } from '../errors.js';
 
 export type Confirmation = 'yes' | 'no' | 'cancelled';
@@ -13,7 +10,9 @@ export async function confirm(question: string, options: { yes: boolean; termina
   if (options.yes) return 'yes';
   if (!options.terminal) throw new UsageError(`${question} needs a confirmation: pass --yes (no terminal to ask on)`);
   try {
-    const answer = await enquirer().prompt<{ ok: boolean }>({ type: 'confirm', name: 'ok', message: question, initial: false, stdout: process.stderr });
+    // Loaded on first use: `--help` or a run with --yes never pays for the prompts.
+    const { default: enquirer } = await import('enquirer');
+    const answer = await enquirer.prompt<{ ok: boolean }>({ type: 'confirm', name: 'ok', message: question, initial: false, stdout: process.stderr });
     return answer.ok ? 'yes' : 'no';
   } catch {
     // enquirer rejects on Ctrl+C.

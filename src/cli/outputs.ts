@@ -3,7 +3,6 @@ import { constants } from 'node:fs';
 import { access, appendFile, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { UsageError } from '../errors.js';
-import { renderJunit } from '../report/junit.js';
 import { renderMarkdown } from '../report/markdown.js';
 import type { Report } from '../report/report.js';
 import { escapeData, renderWorkflowCommands } from '../report/workflow-commands.js';
@@ -141,7 +140,8 @@ export async function writeOutputs(io: Io, files: OutputFiles, report: Report, g
     }
   };
   if (files.report) await attempt(`the report to ${files.report}`, () => writeFile(files.report!, `${JSON.stringify(report, null, 2)}\n`));
-  if (files.junit) await attempt(`the JUnit report to ${files.junit}`, () => writeFile(files.junit!, renderJunit(report)));
+  // The JUnit renderer (and its XML library) loads only for a run that asks for it.
+  if (files.junit) await attempt(`the JUnit report to ${files.junit}`, async () => writeFile(files.junit!, (await import('../report/junit.js')).renderJunit(report)));
   const summary = io.env.GITHUB_STEP_SUMMARY;
   if (summary) await attempt(`the step summary to ${summary}`, () => appendFile(summary, renderMarkdown(report)));
   if (detectCi(io.env) === 'github') (guard?.command ?? io.stderr)(renderWorkflowCommands(report));

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { systemClock } from '../checks/probe.js';
@@ -17,9 +16,10 @@ import { lineProgress } from './progress.js';
 import { taskList } from './task-list.js';
 import { newRunId, saveReport } from '../state/run-history.js';
 import { watchSignals } from './signals.js';
+import { version } from '../config/installation.js';
 import type { Io } from './io.js';
 
-export const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+export { version };
 
 export interface OutputFlags {
   json?: boolean;

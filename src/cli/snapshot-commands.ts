@@ -4,7 +4,6 @@ import { loadConfig, settingsFor } from '../config/config-file.js';
 import { LxdError, UsageError } from '../errors.js';
 import { requireFeatures, serverLabel } from '../lxd/extensions.js';
 import type { InstanceRef, Snapshot } from '../lxd/lxd.js';
-import { lazyRequire } from '../lazy.js';
 import { formatRef, parseInstanceRef, SNAPSHOT_PREFIX, validateSnapshotName } from '../lxd/names.js';
 import { EXIT } from '../report/exit-codes.js';
 import { MissingInstance, planPrune, pruneLocked, type PruneOutcome, type PrunePlan } from '../snapshots/prune.js';
@@ -20,7 +19,6 @@ import { collect, INTERRUPT_RESTORE, lxdFor, wholeNumber, withOutputOptions, wit
 import type { Io } from './io.js';
 import { padEndTo } from '../report/text-width.js';
 
-const enquirer = lazyRequire<typeof import('enquirer')>('enquirer');
 
 /** snapshots, prune, rollback, sync, schedule: the snapshot lifecycle, so that nobody types a dangerous `lxc delete`. */
 export function addSnapshotCommands(program: Command, io: Io, trailing: string[] | null, setExitCode: (code: number) => void): void {
@@ -227,14 +225,16 @@ async function chooseSnapshot(io: Io, ref: InstanceRef, yes: boolean): Promise<s
   }
   try {
     const sorted = [...snapshots].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
-    const answer = await enquirer().prompt<{ snapshot: string }>({
+    // Loaded on first use: only an interactive rollback asks.
+    const { default: enquirer } = await import('enquirer');
+    const answer = await enquirer.prompt<{ snapshot: string }>({
       type: 'select',
       name: 'snapshot',
       message: `Restore ${formatRef(ref)} to which snapshot?`,
       choices: sorted.map((s) => ({ name: s.name, message: `${s.name}  (taken ${s.createdAt})` })),
       initial: newest ? sorted.indexOf(newest) : 0,
       stdout: process.stderr,
-    } as Parameters<ReturnType<typeof enquirer>['prompt']>[0]);
+    } as Parameters<typeof enquirer.prompt>[0]);
     return answer.snapshot;
   } catch {
     return undefined;

@@ -1,15 +1,14 @@
 // The broker's systemd units on the host: a socket per hooked instance (safeupdate-hook@KEY.socket)
 // and the service it activates. Installed by `hooks install --mode snapshot` where systemd runs;
 // elsewhere the operator starts the broker (`safeupdate hooks broker KEY --listen`), as the lab does.
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { LxdError } from '../errors.js';
-import { shellQuote } from '../shell.js';
+import { selfCommand, shippedFile } from '../config/installation.js';
 import { renderTemplate } from './render.js';
 
-/** hooks/systemd in this package: beside dist/ when installed, beside src/ in the repository. */
-const UNIT_TEMPLATE_DIR = fileURLToPath(new URL('../../hooks/systemd/', import.meta.url));
+/** hooks/systemd of this safeupdate (see config/installation.ts for where that is). */
+const UNIT_TEMPLATE_DIR = shippedFile('hooks/systemd/');
 export const UNIT_DIR = '/etc/systemd/system';
 export const BROKER_UNITS = ['safeupdate-hook@.socket', 'safeupdate-hook@.service'] as const;
 
@@ -28,12 +27,6 @@ export interface HostServices {
   enableSocket(key: string): Promise<void>;
   disableSocket(key: string): Promise<void>;
   socketEnabled(key: string): Promise<boolean>;
-}
-
-/** How systemd starts this very safeupdate: node and the script it runs, both absolute. */
-export function selfCommand(): string {
-  const script = process.argv[1] ? realpathSync(process.argv[1]) : '';
-  return [process.execPath, script].filter(Boolean).map(shellQuote).join(' ');
 }
 
 export function renderUnit(template: string, version: string, command: string): string {

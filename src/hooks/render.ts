@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { CheckDefinition } from '../checks/check.js';
+import { shippedFile } from '../config/installation.js';
 import type { HookMode } from './layout.js';
 
-/** hooks/apt in this package: beside dist/ when installed, beside src/ in the repository. */
-export const TEMPLATE_DIR = fileURLToPath(new URL('../../hooks/apt/', import.meta.url));
+/** hooks/apt of this safeupdate (see config/installation.ts for where that is). */
+export const TEMPLATE_DIR = shippedFile('hooks/apt/');
 
 const cache = new Map<string, string>();
 

@@ -1,6 +1,5 @@
-import { lazyRequire } from '../lazy.js';
-
-const semver = lazyRequire<typeof import('semver')>('semver');
+// Only coerce, not all of semver: it is imported at every start (the bundle carries it).
+import coerce from 'semver/functions/coerce.js';
 
 /** The package managers whose versions safeupdate reads: Debian's, RPM's and Alpine's. */
 export type PackageManager = 'dpkg' | 'rpm' | 'apk';
@@ -199,8 +198,8 @@ export function classifyBump(manager: PackageManager, from: string, to: string):
   if (after.epoch > before.epoch) return 'major';
   if (/\+really/i.test(before.upstream) || /\+really/i.test(after.upstream)) return 'other';
   if (before.upstream === after.upstream) return 'patch';
-  const old = semver().coerce(before.upstream);
-  const fresh = semver().coerce(after.upstream);
+  const old = coerce(before.upstream);
+  const fresh = coerce(after.upstream);
   if (old === null || fresh === null) return 'other';
   if (fresh.major !== old.major) return fresh.major > old.major ? 'major' : 'other';
   if (fresh.minor !== old.minor) return fresh.minor > old.minor ? 'minor' : 'other';

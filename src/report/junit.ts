@@ -1,12 +1,10 @@
 import type { CheckResult } from '../checks/check.js';
-import { lazyRequire } from '../lazy.js';
+import { create } from 'xmlbuilder2';
 import { dpkgLines } from './dpkg.js';
 import { headline } from './human.js';
 import type { InstanceReport, Report, StepRecord } from './report.js';
 
-const xml = lazyRequire<typeof import('xmlbuilder2')>('xmlbuilder2');
-
-type Element = ReturnType<ReturnType<typeof xml>['create']>;
+type Element = ReturnType<typeof create>;
 
 interface TestCase {
   name: string;
@@ -46,7 +44,7 @@ export function renderJunit(report: Report): string {
   });
   const { skipped: _, ...all } = count(suites.flatMap((suite) => suite.cases));
   // Characters XML 1.0 cannot carry (the escape of a colour code, a lone surrogate) become U+FFFD.
-  const root = xml().create({ version: '1.0', encoding: 'UTF-8', invalidCharReplacement: '\uFFFD' }).ele('testsuites', {
+  const root = create({ version: '1.0', encoding: 'UTF-8', invalidCharReplacement: '\uFFFD' }).ele('testsuites', {
     name: `safeupdate ${report.runId}`,
     ...numbers(all),
     time: seconds(report.durationMs),

@@ -11,6 +11,19 @@ import type { Report } from '../../src/report/report.js';
 export const ROOT = resolve(import.meta.dirname, '../..');
 const LAB = join(ROOT, 'scripts/lab');
 export const BIN = join(ROOT, 'bin/safeupdate.js');
+
+/**
+ * The CLI the stories run: the npm package's bin on this Node, or the executable that
+ * SAFEUPDATE_E2E_BIN names (the release's single executable, test/e2e/executable.test.ts), read at
+ * each call so that a file can set it in its beforeAll.
+ */
+function cli(args: string[]): [string, string[]] {
+  const executable = process.env.SAFEUPDATE_E2E_BIN;
+  if (executable) return [executable, args];
+  if (!existsSync(join(ROOT, 'dist/bundle/main.js'))) throw new Error('dist/ is missing: run "npm run build" (npm test does)');
+  return ['node', [BIN, ...args]];
+}
+
 /** Every instance an end-to-end test makes starts with this, so leftovers can be found and removed. */
 export const E2E_PREFIX = 'sue2e-';
 export const UPGRADE = ['sh', '-c', 'apt-get update -q && apt-get upgrade -y'];
@@ -175,10 +188,10 @@ export interface SafeupdateResult {
 
 /** Runs the real CLI, as an operator or a CI job would, with its own state folder. */
 export async function safeupdate(args: string[], env: Record<string, string> = {}): Promise<SafeupdateResult> {
-  if (!existsSync(join(ROOT, 'dist/bundle/main.js'))) throw new Error('dist/ is missing: run "npm run build" (npm test does)');
+  const [command, argv] = cli(args);
   const stateDir = env.SAFEUPDATE_STATE_DIR ?? (await mkdtemp(join(tmpdir(), 'safeupdate-e2e-')));
   const started = Date.now();
-  const result = await execa('node', [BIN, ...args], { reject: false, env: { SAFEUPDATE_STATE_DIR: stateDir, ...env }, stdin: 'ignore' });
+  const result = await execa(command, argv, { reject: false, env: { SAFEUPDATE_STATE_DIR: stateDir, ...env }, stdin: 'ignore' });
   const report = args.includes('--json') && result.stdout.trim().startsWith('{') ? (JSON.parse(result.stdout) as Report) : null;
   return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr, stateDir, durationMs: Date.now() - started, report };
 }
@@ -200,7 +213,8 @@ export interface RunningSafeupdate {
 export async function startSafeupdate(args: string[], options: { ownGroup?: boolean; stateDir?: string } = {}): Promise<RunningSafeupdate> {
   const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'safeupdate-e2e-')));
   const started = Date.now();
-  const child = execa('node', [BIN, ...args], { reject: false, env: { SAFEUPDATE_STATE_DIR: stateDir }, stdin: 'ignore', detached: options.ownGroup ?? false });
+  const [command, argv] = cli(args);
+  const child = execa(command, argv, { reject: false, env: { SAFEUPDATE_STATE_DIR: stateDir }, stdin: 'ignore', detached: options.ownGroup ?? false });
   let stderr = '';
   const waiters: Array<{ text: string; resolve: () => void }> = [];
   child.stderr!.on('data', (chunk: Buffer) => {

@@ -6,7 +6,7 @@ const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 /**
  * Who may import whom, folder by folder: docs/architecture.md draws it. Files at the top of src
- * (errors, lazy, shell) are for everyone. A folder missing from a list here is a layer above it.
+ * (errors, shell) are for everyone. A folder missing from a list here is a layer above it.
  */
 const MAY_IMPORT: Record<string, string[]> = {
   cli: ['fleet', 'run', 'hooks', 'snapshots', 'state', 'report', 'packages', 'checks', 'config', 'lxd'],
