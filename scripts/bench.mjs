@@ -85,6 +85,11 @@ function rollbackDowntime(report) {
   return after.reduce((sum, step) => sum + step.durationMs, 0);
 }
 
+/** The restart step and the after-update checks that judge the restarted instance. */
+function restartAndChecks(report) {
+  return report.instances[0].steps.filter((step) => step.action === 'restart' || step.action === 'after-update').reduce((sum, step) => sum + step.durationMs, 0);
+}
+
 const rows = [];
 const row = (figure, pool, ours, hand, target, extra = '') => {
   const ratio = ours / hand;
@@ -94,8 +99,8 @@ const row = (figure, pool, ours, hand, target, extra = '') => {
 function benchPool(pool, state) {
   const name = `${PREFIX}-${pool}`;
   launch(name, pool);
-  const ours = { success: [], rollback: [], calls: [], processes: [], rollbackCalls: [], rollbackProcesses: [] };
-  const hand = { success: [], rollback: [] };
+  const ours = { success: [], rollback: [], calls: [], processes: [], rollbackCalls: [], rollbackProcesses: [], restart: [], restartRun: [] };
+  const hand = { success: [], rollback: [], restart: [] };
   for (let i = 0; i < RUNS; i += 1) {
     // (1) The success path: look, check, snapshot, update, check; the same work both ways.
     const run = safeupdate([name, '--no-package-report', '--check', 'exec:true', '--', 'true'], state);
@@ -117,9 +122,18 @@ function benchPool(pool, state) {
     lxc('snapshot', name, 'bench-hand');
     hand.rollback.push(bash(`lxc stop -f ${name}; lxc restore ${name} bench-hand; lxc start ${name}; lxc exec ${name} -- true`).ms);
     dropSnapshots(name);
+
+    // (3) --restart always: the restart and the checks after it, against `lxc restart` and the check typed by hand.
+    const restarted = safeupdate([name, '--no-package-report', '--restart', 'always', '--check', 'exec:true', '--', 'true'], state);
+    if (restarted.report.exitCode !== 0) throw new Error(`restart: exit ${restarted.report.exitCode}: ${restarted.stderr}`);
+    ours.restart.push(restartAndChecks(restarted.report));
+    ours.restartRun.push(restarted.ms);
+    dropSnapshots(name);
+    hand.restart.push(bash(`lxc restart ${name}; until lxc exec ${name} -- true 2>/dev/null; do sleep 0.5; done`).ms);
   }
   row('success path (`--check exec:true -- true`)', pool, median(ours.success), median(hand.success), pool === 'default' ? 1.02 : 1.0, `${median(ours.calls)} LXD calls, ${median(ours.processes)} client processes, vs 5 processes`);
   row('rollback downtime (failed update → running and passing)', pool, median(ours.rollback), median(hand.rollback), 1.0, `${median(ours.rollbackCalls)} LXD calls, ${median(ours.rollbackProcesses)} client processes per run, vs 4 processes`);
+  row('`--restart always`: the restart and the checks after it', pool, median(ours.restart), median(hand.restart), 1.0, `the whole run ${fmt(median(ours.restartRun))}, against ${fmt(median(ours.success))} without the restart; by hand: lxc restart, then lxc exec true until it answers`);
   return name;
 }
 
