@@ -1,6 +1,7 @@
 import { accessSync, constants, existsSync, readFileSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { parse } from 'yaml';
 import type { Dialect } from './dialect.js';
 
 /** One remote of the client's `config.yml`, as the client reads it. */
@@ -102,7 +103,6 @@ export async function loadClientConfig(dialect: Dialect, env: NodeJS.ProcessEnv)
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return null;
   }
   try {
-    const { parse } = await import('yaml');
     return parseClientConfig(dialect, dir, text === '' ? {} : parse(text), env);
   } catch {
     return null;
