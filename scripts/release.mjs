@@ -4,7 +4,8 @@
 //   safeupdate-<version>-linux-x64         the single executable (Node 24 inside)
 //   safeupdate_<version>-1_amd64.deb       the executable, hooks, units, completions, man page
 //   safeupdate.1                           the man page, made from README.md
-// each with <file>.sha256 (sha256sum -c reads it), and BUILD-INFO.json naming what it was built from.
+// each with <file>.sha256 (sha256sum -c reads it), all of them in SHA256SUMS, and BUILD-INFO.json
+// naming what it was built from.
 // --fast: the tests' build: no start-up comparison at the end, and the .deb compressed with xz -1.
 // node scripts/release/startup.mjs: the start-up comparison alone, of what release/ holds.
 import { execFileSync } from 'node:child_process';
@@ -60,13 +61,13 @@ try {
   for (const item of left) log(`left out of the .deb: ${item}`);
 
   const artefacts = [tarball, executable, deb, man];
-  for (const file of artefacts) {
-    const sum = createHash('sha256').update(readFileSync(file)).digest('hex');
-    writeFileSync(`${file}.sha256`, `${sum}  ${basename(file)}\n`);
-  }
+  const sums = artefacts.map((file) => `${createHash('sha256').update(readFileSync(file)).digest('hex')}  ${basename(file)}\n`);
+  artefacts.forEach((file, i) => writeFileSync(`${file}.sha256`, sums[i]));
+  // All in one, as the install instructions check it: sha256sum --check --ignore-missing SHA256SUMS.
+  writeFileSync(join(OUT, 'SHA256SUMS'), sums.join(''));
   const info = { version, commit, key, clean, fast, date: date.toISOString(), node: NODE.version, artefacts: artefacts.map((file) => basename(file)), leftOut: left };
   writeFileSync(join(OUT, 'BUILD-INFO.json'), `${JSON.stringify(info, null, 2)}\n`);
-  for (const name of readdirSync(OUT).filter((name) => !name.endsWith('.sha256'))) {
+  for (const name of readdirSync(OUT).filter((name) => !name.endsWith('.sha256') && name !== 'SHA256SUMS')) {
     log(`  ${name.padEnd(40)} ${(statSync(join(OUT, name)).size / 1e6).toFixed(2).padStart(8)} MB`);
   }
   if (!clean) log(`built from ${commit} with uncommitted changes (key ${key})`);

@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launch, lxc, removeAll } from './lab.js';
-import { releaseBuild, type ReleaseBuild } from './release.js';
+import { RELEASE, releaseBuild, type ReleaseBuild } from './release.js';
 
 /** A command run inside the container as root; its exit code and output, never a throw. */
 async function inside(name: string, script: string) {
@@ -33,6 +33,12 @@ describe('the .deb on a Debian 12 machine without Node', () => {
   });
 
   afterAll(removeAll);
+
+  it('SHA256SUMS checks every artefact, as the install instructions use it', async () => {
+    const check = await execa('sha256sum', ['--check', 'SHA256SUMS'], { cwd: RELEASE, reject: false });
+    expect(check.exitCode, check.stderr).toBe(0);
+    expect(check.stdout.split('\n').sort()).toEqual([release.deb, release.executable, release.man, release.tarball].map((file) => `${basename(file)}: OK`).sort());
+  });
 
   it('the machine has no Node', async () => {
     expect((await inside(name, 'command -v node')).exitCode).not.toBe(0);
