@@ -230,8 +230,10 @@ describe('Ctrl+C at the terminal reaches the whole process group', () => {
     expect(exitCode, stderr).toBe(130);
     // The proof that the signal landed during the restore: -v logs each LXD request as it ends, and
     // the restore's (a PUT of the instance itself, not of its /state) ends after the signal's notice.
+    // Through the REST API it reads `local: PUT /1.0/instances/NAME?…`, through the client
+    // `lxc query --wait -X PUT --data {…} local:/1.0/instances/NAME?…`.
     const signalled = stderr.indexOf('SIGINT received');
-    const restoreEnded = stderr.search(new RegExp(`PUT /1\\.0/instances/${name}\\?`));
+    const restoreEnded = stderr.search(new RegExp(`PUT (--data \\S+ )?(\\S+:)?/1\\.0/instances/${name}\\?`));
     expect(signalled, stderr).toBeGreaterThan(stderr.indexOf('▸ Restore'));
     expect(restoreEnded, stderr).toBeGreaterThan(signalled);
     const item = JSON.parse(stdout).instances[0];
