@@ -3,7 +3,6 @@ import { stateDir } from '../config/paths.js';
 import { parseDuration, TIMER_LIMIT } from '../config/duration.js';
 import { UsageError } from '../errors.js';
 import { isKey } from '../hooks/broker/registration.js';
-import { runBroker } from '../hooks/broker/run-broker.js';
 import { INCUS, LXC } from '../lxd/dialect.js';
 import { EXIT } from '../report/exit-codes.js';
 import { lxdFor } from './shared.js';
@@ -24,6 +23,8 @@ export function addBrokerCommand(hooks: Command, io: Io, setExitCode: (code: num
     .action(async (key: string, flags: { listen?: boolean; idle?: string }) => {
       if (!isKey(key)) throw new UsageError(`broker "${key}": expected client.project.instance, as "safeupdate hooks status" shows it`);
       const idleMs = flags.listen ? null : parseDuration(flags.idle ?? DEFAULT_IDLE, '--idle', TIMER_LIMIT);
+      // Loaded here: the broker's protocol parser (zod) is no part of any other command's start.
+      const { runBroker } = await import('../hooks/broker/run-broker.js');
       try {
         await runBroker({
           key,
