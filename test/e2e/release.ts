@@ -2,6 +2,7 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ROOT } from './lab.js';
+import { processExists } from '../support/process.js';
 
 export const RELEASE = join(ROOT, 'release');
 
@@ -43,7 +44,7 @@ async function withLock<T>(work: () => Promise<T>): Promise<T> {
     } catch {
       const owner = Number(await readFile(join(lock, 'pid'), 'utf8').catch(() => '0'));
       const age = Date.now() - (await stat(lock).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-      if (owner > 0 ? !isAlive(owner) : age > 30_000) await rm(lock, { recursive: true, force: true });
+      if (owner > 0 ? !processExists(owner) : age > 30_000) await rm(lock, { recursive: true, force: true });
       else if (Date.now() > deadline) throw new Error(`${lock}: another build held it for ten minutes`);
       else await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
@@ -53,15 +54,6 @@ async function withLock<T>(work: () => Promise<T>): Promise<T> {
     return await work();
   } finally {
     await rm(lock, { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { LxdError } from '../../../src/errors.js';
 import { LxcClient } from '../../../src/lxd/lxc-client.js';
 import type { InstanceRef, LxdCall } from '../../../src/lxd/lxd.js';
+import { processExists } from '../../support/process.js';
 
 // LxcClient against a stand-in `lxc` (test/fixtures/lxc-stand-in.cjs): it records every call's argv,
 // process group and SHELL, and answers from a script, so these tests assert the exact command lines
@@ -107,15 +108,6 @@ async function lxdError(promise: Promise<unknown>): Promise<LxdError> {
   );
   expect(error).toBeInstanceOf(LxdError);
   return error as LxdError;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const json = (value: unknown): Answer => ({ stdout: `${JSON.stringify(value)}\n` });
@@ -508,7 +500,7 @@ describe('LxcClient: time limits', () => {
     expect(error.message).toBe(`LXD did not answer within 2s (${binary} query /1.0)`);
     expect(error.command).toEqual([binary, 'query', '/1.0']);
     expect(calls()).toHaveLength(1);
-    expect(isAlive(calls()[0]!.pid)).toBe(false);
+    expect(processExists(calls()[0]!.pid)).toBe(false);
     expect(finished(0)).toBe(false);
   }, 15_000);
 
@@ -582,7 +574,7 @@ describe('LxcClient: exec', () => {
     expect(Date.now() - started).toBeLessThan(4500);
     expect(result).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: true, canceled: false });
     expect(calls()).toHaveLength(1);
-    expect(isAlive(calls()[0]!.pid)).toBe(false);
+    expect(processExists(calls()[0]!.pid)).toBe(false);
     expect(finished(0)).toBe(false);
   }, 15_000);
 
@@ -597,7 +589,7 @@ describe('LxcClient: exec', () => {
     const result = await running;
     expect(Date.now() - started).toBeLessThan(4500);
     expect(result).toMatchObject({ exitCode: null, signal: 'SIGKILL', timedOut: false, canceled: true });
-    expect(isAlive(calls()[0]!.pid)).toBe(false);
+    expect(processExists(calls()[0]!.pid)).toBe(false);
   }, 25_000);
 
   it('interactive without a transcript: -t, and the client stays in the terminal\'s process group', async () => {
