@@ -75,10 +75,11 @@ function renderInstance(item: InstanceReport, report: Report): string[] {
 }
 
 function fleetTable(report: Report): string[] {
-  const rows = fleetRows(report);
-  const widths = FLEET_COLUMNS.map(([key, title]) => Math.max(displayWidth(title), ...rows.map((row) => displayWidth(row[key]))));
-  const line = (cells: string[]) => cells.map((cell, i) => padEndTo(cell, widths[i]!)).join('  ').trimEnd();
-  return [line(FLEET_COLUMNS.map(([, title]) => title)), ...rows.map((row) => line(FLEET_COLUMNS.map(([key]) => row[key])))];
+  // Cells are escaped before they are measured: a control character in a name shows as two or more
+  // columns in caret notation, and padding measured on the raw text would fall short.
+  const table = [FLEET_COLUMNS.map(([, title]) => title), ...fleetRows(report).map((row) => FLEET_COLUMNS.map(([key]) => terminalText(row[key])))];
+  const widths = FLEET_COLUMNS.map((_, i) => Math.max(...table.map((cells) => displayWidth(cells[i]!))));
+  return table.map((cells) => cells.map((cell, i) => padEndTo(cell, widths[i]!)).join('  ').trimEnd());
 }
 
 /** Whether the run's snapshot is still there, and until when. */

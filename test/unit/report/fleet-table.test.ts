@@ -58,6 +58,21 @@ describe('the fleet table in the human summary and the Markdown summary', () => 
     ]);
   });
 
+  it('human: a control character in a cell is measured as the caret notation it is shown in, so the columns stay aligned', () => {
+    const report = fleetReport();
+    // A cluster member's name comes from the server; an escape there must neither act nor shift the table.
+    report.instances[0]!.member = 'm\x1b[2J1';
+    report.instances[1]!.snapshot.name = 'snap\rshot';
+    const lines = renderHuman(report).split('\n');
+    const header = lines.findIndex((line) => line.startsWith('instance '));
+    expect(lines.slice(header, header + 4)).toEqual([
+      'instance     outcome      snapshot                    duration  checks              member',
+      'web1         updated      safeupdate-20261126-042057  2.8s      1/1 after-update    m^[[2J1',
+      'backup:web2  rolled-back  snap^Mshot                  12.4s     1/1 after-rollback  m2',
+      'web3         skipped      -                           -         -                   -',
+    ]);
+  });
+
   it('Markdown: the totals and the table come first, cells escaped; none for a single instance', () => {
     const report = fleetReport();
     report.instances[2]!.instance = 'web|3';
