@@ -180,8 +180,10 @@ export class ClientTransport {
     await this.run(['config', 'device', 'remove', target(ref), name, ...projectFlag(ref)], this.callTimeoutMs);
   }
 
-  async stopInstance(ref: InstanceRef, options: { force: boolean }): Promise<void> {
-    await this.run(['stop', target(ref), ...projectFlag(ref), ...(options.force ? ['--force'] : [])], this.callTimeoutMs);
+  /** `waitSeconds`: how long a clean stop may take (`--timeout`); `callTimeoutMs` bounds the client then. */
+  async stopInstance(ref: InstanceRef, options: { force: boolean; waitSeconds?: number; callTimeoutMs?: number }): Promise<void> {
+    const wait = options.waitSeconds === undefined ? [] : ['--timeout', String(options.waitSeconds)];
+    await this.run(['stop', target(ref), ...projectFlag(ref), ...(options.force ? ['--force'] : []), ...wait], options.callTimeoutMs ?? this.callTimeoutMs);
   }
 
   async startInstance(ref: InstanceRef): Promise<void> {

@@ -7,6 +7,9 @@ import { updateInstanceConfig } from './rest-instance-config.js';
 import { Transports } from './transports.js';
 import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, ListedInstance, Lxd, LxdCall, Profile, ProfileRef, ServerApi, ServerInfo, Snapshot, TrustedCertificate } from './lxd.js';
 
+/** A clean stop's call waits this much longer than LXD's own timeout, for LXD's answer to arrive. */
+const STOP_ANSWER_MARGIN_MS = 10_000;
+
 export interface LxcClientOptions {
   /** The client spoken: `lxc` (the default) or `incus`. */
   dialect?: Dialect;
@@ -185,9 +188,18 @@ export class LxcClient implements Lxd {
     return raw.config ?? {};
   }
 
-  async stopInstance(ref: InstanceRef, options: { force: boolean }): Promise<void> {
-    // timeout -1: a graceful stop waits for the instance as long as `lxc stop` does (the call's bound applies).
-    await this.transports.write(ref.remote, 'PUT', instancePath(ref, '/state'), { action: 'stop', force: options.force, timeout: -1 }, (client) => client.stopInstance(ref, options));
+  async stopInstance(ref: InstanceRef, options: { force: boolean; waitMs?: number }): Promise<void> {
+    if (options.waitMs === undefined) {
+      // timeout -1: a clean stop waits for the instance as long as `lxc stop` does (the call's bound applies).
+      await this.transports.write(ref.remote, 'PUT', instancePath(ref, '/state'), { action: 'stop', force: options.force, timeout: -1 }, (client) => client.stopInstance(ref, options));
+      return;
+    }
+    // LXD gives up the clean stop after `timeout` seconds; the call itself is bounded a little later,
+    // so that LXD's own answer (the instance still running) is what the caller sees.
+    const seconds = Math.max(1, Math.ceil(options.waitMs / 1000));
+    const callTimeoutMs = seconds * 1000 + STOP_ANSWER_MARGIN_MS;
+    await this.transports.write(ref.remote, 'PUT', instancePath(ref, '/state'), { action: 'stop', force: options.force, timeout: seconds },
+      (client) => client.stopInstance(ref, { force: options.force, waitSeconds: seconds, callTimeoutMs }), callTimeoutMs);
   }
 
   async startInstance(ref: InstanceRef): Promise<void> {

@@ -168,7 +168,11 @@ export interface Lxd {
   /** Sets instance config keys; null unsets a key. */
   setConfig(ref: InstanceRef, entries: Record<string, string | null>): Promise<void>;
   getConfig(ref: InstanceRef): Promise<Record<string, string>>;
-  stopInstance(ref: InstanceRef, options: { force: boolean }): Promise<void>;
+  /**
+   * `waitMs`: a clean stop (force false) waits this long for the instance to shut down, then fails
+   * with the instance still running; without it, as long as the call's own bound allows.
+   */
+  stopInstance(ref: InstanceRef, options: { force: boolean; waitMs?: number }): Promise<void>;
   startInstance(ref: InstanceRef): Promise<void>;
   exec(ref: InstanceRef, argv: readonly string[], options?: ExecOptions): Promise<ExecResult>;
   /** Writes a file into the instance, owned by root with this mode, replacing it; its folder must exist. */

@@ -51,10 +51,10 @@ export class Transports {
   }
 
   /** A change through the API where the remote is reached directly, else through the client's own command for it. */
-  async write(remote: string | null, method: string, path: string, body: unknown, viaClient: (client: ClientTransport) => Promise<void>): Promise<void> {
+  async write(remote: string | null, method: string, path: string, body: unknown, viaClient: (client: ClientTransport) => Promise<void>, timeoutMs = this.callTimeoutMs): Promise<void> {
     await this.pick(remote, {
       rest: async (direct) => {
-        await direct.api.request(direct.remote, method, path, { body, timeoutMs: this.callTimeoutMs });
+        await direct.api.request(direct.remote, method, path, { body, timeoutMs });
       },
       client: viaClient,
     });

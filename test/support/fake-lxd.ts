@@ -157,7 +157,7 @@ export class FakeLxd implements Lxd {
   getConfig(ref: InstanceRef): Promise<Record<string, string>> {
     return this.take('getConfig', [ref]);
   }
-  stopInstance(ref: InstanceRef, options: { force: boolean }): Promise<void> {
+  stopInstance(ref: InstanceRef, options: { force: boolean; waitMs?: number }): Promise<void> {
     return this.take('stopInstance', [ref, options]);
   }
   startInstance(ref: InstanceRef): Promise<void> {

@@ -106,8 +106,9 @@ export async function restartWhenDue(scope: RunScope, mode: RestartMode, limitMs
   };
   report.restarted = true;
   const outcome = await step(scope, 'restart', `Restart ${ref.name} (${decision.reason})`, async () => {
-    // A clean stop, as a reboot does: shutdown units run, and the next start is a real boot.
-    await lxd.stopInstance(ref, { force: false });
+    // A clean stop, as a reboot does: shutdown units run, and the next start is a real boot. It may
+    // take the whole limit; a shutdown that hangs past it fails the restart (the rollback forces it).
+    await lxd.stopInstance(ref, { force: false, waitMs: Math.max(1_000, deadline - clock.monotonic()) });
     late('stopped');
     await lxd.startInstance(ref);
     late('started');

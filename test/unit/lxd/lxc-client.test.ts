@@ -408,13 +408,15 @@ describe('LxcClient: writes', () => {
     expect(argvs()).toEqual([['query', '/1.0/instances/web1']]);
   });
 
-  it('stopInstance stops, with --force when asked', async () => {
-    answer({}, {});
+  it('stopInstance stops, with --force when asked, and --timeout for a clean stop with a time limit', async () => {
+    answer({}, {}, {});
     await client().stopInstance(local, { force: true });
     await client().stopInstance(remote, { force: false });
+    await client().stopInstance(local, { force: false, waitMs: 90_200 });
     expect(argvs()).toEqual([
       ['stop', 'web1', '--force'],
       ['stop', 'backup:web1', '--project', 'qa&x=1 y'],
+      ['stop', 'web1', '--timeout', '91'],
     ]);
   });
 

@@ -130,9 +130,12 @@ describe('over the local unix socket', () => {
     unix.script(on('PUT', '/1.0/instances/web1/state?project=qa', async_(OP)), on('GET', `${OP}/wait?*`, operation('Success')));
     await localApi().stopInstance(web1, { force: true });
     await localApi().stopInstance(web1, { force: false });
+    await localApi().stopInstance(web1, { force: false, waitMs: 90_200 });
     expect(unix.received.filter((request) => request.method === 'PUT').map((request) => request.body)).toEqual([
       { action: 'stop', force: true, timeout: -1 },
       { action: 'stop', force: false, timeout: -1 },
+      // A clean stop with a time limit: LXD gives up after whole seconds, rounded up.
+      { action: 'stop', force: false, timeout: 91 },
     ]);
   });
 

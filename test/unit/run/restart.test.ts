@@ -84,6 +84,19 @@ describe('a run with --restart', () => {
     expect(renderMarkdown(report)).toContain('**Restart:** ✔ restarted, back in 1.5s: reboot-required by safeupdate-demo, libc6');
   });
 
+  it('the clean stop may take the whole restart limit (LXD gives up after it), not only the call\'s own bound', async () => {
+    h.preflight().baselineHealthy().snapshot().update();
+    restartRead({ packages: ['libc6'] });
+    const stops: unknown[] = [];
+    h.lxd.expect('stopInstance', (args) => stops.push(args[1]), stopOf(resolved, false), 'clean stop');
+    h.lxd.expect('startInstance', () => undefined, startOf(resolved));
+    h.lxd.expect('exec', () => execResult(), isAnswerProbe, 'answers');
+    h.systemdHealthy().finalStatus();
+
+    expect((await h.run({ restart: 'auto' })).report.exitCode).toBe(0);
+    expect(stops).toEqual([{ force: false, waitMs: RESTART_LIMIT_MS }]);
+  });
+
   it('auto, processes running deleted files: restarts, and names them', async () => {
     h.preflight().baselineHealthy().snapshot().update();
     restartRead({ maps: [[49, 'busybox', '/usr/bin/busybox']] });
