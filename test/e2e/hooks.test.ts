@@ -1,3 +1,6 @@
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { demoVersion, launch, publish, removeAll, safeupdate } from './lab.js';
@@ -15,6 +18,21 @@ async function hooked(story: string): Promise<string> {
 async function inside(name: string, script: string) {
   const result = await execa('lxc', ['exec', name, '--', 'sh', '-c', script], { reject: false, stdin: 'ignore', all: true });
   return { exitCode: result.exitCode ?? -1, output: String(result.all) };
+}
+
+const QUESTION = 'Which colour should the safeupdate test question have?';
+
+/** A package whose config script asks one debconf question, as a package's upgrade may. */
+async function askingPackage(dir: string): Promise<string> {
+  const root = join(dir, 'asker');
+  await mkdir(join(root, 'DEBIAN'), { recursive: true });
+  await writeFile(join(root, 'DEBIAN/control'), 'Package: safeupdate-asker\nVersion: 1.0\nArchitecture: all\nMaintainer: safeupdate tests <tests@invalid>\nDepends: debconf\nDescription: asks one debconf question\n');
+  await writeFile(join(root, 'DEBIAN/templates'), `Template: safeupdate-asker/colour\nType: string\nDescription: ${QUESTION}\n`);
+  await writeFile(join(root, 'DEBIAN/config'), '#!/bin/sh\nset -e\n. /usr/share/debconf/confmodule\ndb_input high safeupdate-asker/colour || true\ndb_go || true\n');
+  await chmod(join(root, 'DEBIAN/config'), 0o755);
+  const deb = join(dir, 'safeupdate-asker_1.0_all.deb');
+  await execa('dpkg-deb', ['--root-owner-group', '--build', root, deb]);
+  return deb;
 }
 
 /** safeupdate's files in the container that are there. */
@@ -89,6 +107,42 @@ describe('guard mode: apt typed inside a container is sent to the host', () => {
     expect(uninstall.exitCode, uninstall.stderr).toBe(0);
     expect(await hookFiles(name)).toEqual([]);
     expect((await inside(name, 'apt-get install -y safeupdate-demo=1.2')).exitCode).toBe(0);
+  });
+
+  it('refuses before apt asks a debconf question: dpkg-preconfigure (apt-utils) never runs a refused package\'s questions', async () => {
+    const name = await hooked('debconf');
+    const dir = await mkdtemp(join(tmpdir(), 'safeupdate-debconf-'));
+    try {
+      // The lab image is minbase, without apt-utils; Debian's standard systems have it, and with it
+      // apt asks a package's questions (dpkg-preconfigure, a Pre-Install-Pkgs hook) before dpkg runs.
+      // The host's archive has the image's version of it (apt-utils depends on that exact apt).
+      const apt = (await inside(name, "dpkg-query -W -f='${Version}' apt")).output.trim();
+      await execa('apt-get', ['download', `apt-utils=${apt}`], { cwd: dir });
+      const [aptUtils] = (await readdir(dir)).filter((file) => file.startsWith('apt-utils_'));
+      await execa('lxc', ['file', 'push', join(dir, aptUtils!), `${name}/root/apt-utils.deb`]);
+      await execa('lxc', ['file', 'push', await askingPackage(dir), `${name}/root/asker.deb`]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    const utils = await inside(name, 'dpkg -i /root/apt-utils.deb && command -v dpkg-preconfigure');
+    expect(utils.exitCode, utils.output).toBe(0);
+    const install = await safeupdate(['hooks', 'install', name]);
+    expect(install.exitCode, install.stderr).toBe(0);
+
+    // dpkg-preconfigure asks on the terminal (script(1) gives it one); the teletype frontend prints
+    // each question and reads the answer typed.
+    const typed = 'echo blue | script -qec "DEBIAN_FRONTEND=teletype apt-get install -y /root/asker.deb" /dev/null';
+    const refused = await inside(name, typed);
+    expect(refused.exitCode, refused.output).toBe(100);
+    expect(refused.output).toContain('safeupdate hook: refused.');
+    expect(refused.output).not.toContain(QUESTION);
+
+    // The same install let through once asks the question before dpkg runs: the check above can fail.
+    expect((await inside(name, '/usr/local/lib/safeupdate/allow-once')).exitCode).toBe(0);
+    const allowed = await inside(name, typed);
+    expect(allowed.exitCode, allowed.output).toBe(0);
+    expect(allowed.output).toContain(QUESTION);
+    expect(allowed.output.indexOf(QUESTION), allowed.output).toBeLessThan(allowed.output.indexOf('Unpacking safeupdate-asker'));
   });
 
   it('an instance without apt is refused: exit 3, nothing written', async () => {

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import type { ClientName } from '../../src/lxd/dialect.js';
 import type { Report } from '../../src/report/report.js';
+import { processExists } from '../support/process.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 const LAB = join(ROOT, 'scripts/lab');
@@ -46,13 +47,7 @@ export function ownerPid(name: string): number | null {
 
 /** Whether the process that owns an end-to-end name (see `ownerPid`) still runs. */
 export function alive(pid: number | null): boolean {
-  if (pid === null) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return pid !== null && processExists(pid);
 }
 
 export interface LxdSnapshot {
