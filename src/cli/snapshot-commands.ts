@@ -17,7 +17,6 @@ import { syncInstances } from '../run/sync.js';
 import { chooseInstances, groupsFor, usesSelection, withSelectionOptions, type SelectionFlags } from './selection-options.js';
 import { collect, INTERRUPT_RESTORE, lxdFor, wholeNumber, withOutputOptions, withRun, type OutputFlags } from './shared.js';
 import type { Io } from './io.js';
-import { padEndTo } from '../report/text-width.js';
 
 
 /** snapshots, prune, rollback, sync, schedule: the snapshot lifecycle, so that nobody types a dangerous `lxc delete`. */
@@ -44,7 +43,7 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
       });
       if (!found) return setExitCode(EXIT.couldNotStart);
       const rows = found.map((s) => ({ ...s, madeBySafeupdate: s.name.startsWith(SNAPSHOT_PREFIX) }));
-      io.stdout(flags.json ? `${JSON.stringify({ instance, snapshots: rows }, null, 2)}\n` : renderSnapshots(instance, rows));
+      io.stdout(flags.json ? `${JSON.stringify({ instance, snapshots: rows }, null, 2)}\n` : renderSnapshots(instance, rows, (await import('../report/text-width.js')).padEndTo));
       setExitCode(EXIT.ok);
     });
 
@@ -241,7 +240,8 @@ async function chooseSnapshot(io: Io, ref: InstanceRef, yes: boolean): Promise<s
   }
 }
 
-function renderSnapshots(instance: string, rows: Array<Snapshot & { madeBySafeupdate: boolean }>): string {
+/** `padEndTo` is loaded by the caller on use: string-width is costly to load (see withRun). */
+function renderSnapshots(instance: string, rows: Array<Snapshot & { madeBySafeupdate: boolean }>, padEndTo: (text: string, width: number) => string): string {
   if (rows.length === 0) return `${instance}: no snapshots\n`;
   const lines = rows.map((s) => `  ${padEndTo(s.name, 32)} ${s.createdAt.slice(0, 19).replace('T', ' ')}  ${(s.expiresAt?.slice(0, 19).replace('T', ' ') ?? 'never').padEnd(19)}  ${(s.sizeBytes === null ? '-' : `${(s.sizeBytes / 2 ** 20).toFixed(0)} MiB`).padStart(9)}  ${s.madeBySafeupdate ? 'safeupdate' : ''}`);
   return `${instance}:\n  ${'NAME'.padEnd(32)} ${'TAKEN (UTC)'.padEnd(19)}  ${'EXPIRES (UTC)'.padEnd(19)}  ${'SIZE'.padStart(9)}  BY\n${lines.join('\n')}\n`;
