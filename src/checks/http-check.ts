@@ -1,5 +1,4 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import { resolveAddress } from './address.js';
 import type { Attempt, HttpsTrust } from './check.js';
 
@@ -33,10 +32,12 @@ class AttemptTimeout extends Error {
 }
 
 /** One GET, bounded as a whole (connect, headers and body) by `timeoutMs`. */
-function get(url: string, timeoutMs: number, tls: HttpsTrust | undefined): Promise<{ status: number; body: string }> {
+async function get(url: string, timeoutMs: number, tls: HttpsTrust | undefined): Promise<{ status: number; body: string }> {
+  const target = new URL(url);
+  // Loaded at the first attempt, not at every start (--help too): Node compiles its HTTP and TLS
+  // modules when they load, some 10 ms.
+  const send = target.protocol === 'https:' ? (await import('node:https')).request : (await import('node:http')).request;
   return new Promise((resolve, reject) => {
-    const target = new URL(url);
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     const trust = tls === undefined ? {} : 'insecure' in tls ? { rejectUnauthorized: false } : { ca: tls.ca };
     // No agent: one connection per attempt, closed after it, so nothing lingers between attempts.
     const req = send(target, { method: 'GET', agent: false, ...trust }, (res: IncomingMessage) => {

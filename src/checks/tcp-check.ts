@@ -1,4 +1,3 @@
-import { connect } from 'node:net';
 import { resolveAddress } from './address.js';
 import type { Attempt, Observation } from './check.js';
 
@@ -12,6 +11,8 @@ export const TCP_HOLD_MS = 300;
 export function tcpAttempt(hostTemplate: string, port: number): Attempt {
   return async (context, timeoutMs) => {
     const host = await resolveAddress(hostTemplate, context);
+    // node:net loads at the first attempt, not at every start (--help too): Node compiles it on load.
+    const { connect } = await import('node:net');
     return new Promise<Observation>((resolve) => {
       const socket = connect({ host, port });
       let hold: NodeJS.Timeout | undefined;

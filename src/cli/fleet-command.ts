@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
 import type { Config } from '../config/config-file.js';
 import { settingsFor } from '../config/config-file.js';
-import { fleetLines } from './fleet-lines.js';
-import { fleetTaskList } from './fleet-task-list.js';
-import { runFleet } from '../fleet/run-fleet.js';
 import type { ScheduleOptions } from '../fleet/scheduler.js';
 import { selectInstances } from '../fleet/selection.js';
 import type { RunOptions } from '../run/types.js';
@@ -40,6 +37,8 @@ export async function runFleetCommand(io: Io, instances: string[], command: stri
   const bounds: ScheduleOptions = { parallel: flags.parallel ?? 1, canary: flags.canary ?? 0, maxFailures: flags.maxFailures ?? null, perMember: flags.perMember ?? null };
   const request = selectionRequest(instances, flags);
   return withRun(io, flags, { label: 'fleet', lines: true, onInterrupt: INTERRUPT_RUN }, async (context, log) => {
+    // The fleet's runs and views load when it starts, not at every start (--help too), as withRun's own.
+    const [{ runFleet }, { fleetLines }, { fleetTaskList }] = await Promise.all([import('../fleet/run-fleet.js'), import('./fleet-lines.js'), import('./fleet-task-list.js')]);
     const selection = await selectInstances(context.lxd, request, config.groups ?? {});
     // Each instance's settings decided, and refused as a single run's would be, before the first
     // starts: a bad config section must not stop a fleet half-way. Named by its label, as typed, it

@@ -1,23 +1,13 @@
-import { serverScope } from '../lxd/dialect.js';
 import { Command, CommanderError } from 'commander';
 import { loadConfig, settingsFor } from '../config/config-file.js';
-import { stateDir } from '../config/paths.js';
 import { instanceMayHaveChanged, LxdError, UsageError } from '../errors.js';
 import { parseInstanceRef } from '../lxd/names.js';
 import { EXIT, EXIT_CODE_HELP } from '../report/exit-codes.js';
-import { chooseRun, recoverInstance, recoveryPlan } from '../run/recover.js';
-import { runChecksOnly } from '../run/run-checks.js';
-import { runUpdate } from '../run/run-update.js';
-import { systemClock } from '../checks/probe.js';
-import { CorruptRecord, InstanceBusy, InstanceRecordFile } from '../state/instance-record.js';
-import { hostId } from '../state/host-id.js';
+import { CorruptRecord, InstanceBusy } from '../state/instance-record.js';
 import { LeaseBusy, UnreadableLease } from '../state/lease-takeover.js';
-import { leaseLengthMs } from '../state/lease-profile.js';
-import { ServerLease } from '../state/server-lease.js';
-import { confirm } from './confirm.js';
 import { isFleet, runFleetCommand, withFleetOptions, type FleetFlags } from './fleet-command.js';
 import { resolveChecks, runOptionsFor, type RunFlags } from './run-options.js';
-import { bothFormsRefused, collect, INTERRUPT_RESTORE, INTERRUPT_RUN, lxdFor, version, withOutputOptions, withRun, type OutputFlags } from './shared.js';
+import { bothFormsRefused, collect, INTERRUPT_RUN, lxdFor, version, withOutputOptions, withRun, type OutputFlags } from './shared.js';
 import type { Io } from './io.js';
 import { addHooksCommands } from './hooks-commands.js';
 import { addRecordCommands } from './record-commands.js';
@@ -126,6 +116,8 @@ export async function main(argv: string[], given: Io): Promise<number> {
         return;
       }
       const options = await runOptionsFor(lxdFor(io), instances[0]!, null, command, chosen, config, io.terminal);
+      // The run itself loads when it starts, not at every start (--help too).
+      const { runUpdate } = await import('../run/run-update.js');
       exitCode = await withRun(io, flags, { label: options.ref.name, showOutput: !options.interactive, onInterrupt: INTERRUPT_RUN }, (context) => runUpdate(options, context));
     });
 
@@ -145,6 +137,7 @@ export async function main(argv: string[], given: Io): Promise<number> {
       const checksFor = (label: string) => resolveChecks(flags.check, settingsFor(config, label));
       checksFor('');
       const single = instances.length === 1 && !usesSelection(instances, flags) ? parseInstanceRef(instances[0]!).name : null;
+      const { runChecksOnly } = await import('../run/run-checks.js');
       exitCode = await withRun(io, flags, { label: single ?? 'check', onInterrupt: 'stopping the checks; nothing is changed' }, async (context) => {
         const selection = await chooseInstances(context.lxd, instances, flags, config.groups ?? {}, cannotCheck);
         const targets = selection.targets.map((target) => ({ ref: target.ref, checks: checksFor(target.label) }));
@@ -166,30 +159,8 @@ export async function main(argv: string[], given: Io): Promise<number> {
     .action(async (instance: string, flags: { project?: string; check: string[]; forget?: boolean; yes?: boolean } & OutputFlags) => {
       if (command !== null) throw new UsageError('recover takes no command after "--"');
       if (flags.forget && flags.check.length) throw new UsageError('--forget takes no --check: it does not touch the instance');
-      const checks = resolveChecks(flags.check, settingsFor(await loadConfig(flags.config), instance));
-      // The record is keyed by the remote and project the client uses: resolve them as a run does.
-      const lxd = lxdFor(io);
-      const ref = await lxd.resolveRef(parseInstanceRef(instance, flags.project ?? null));
-      const file = new InstanceRecordFile(stateDir(io.env), ref, serverScope(lxd.dialect, ref.remote, io.env));
-      // A run on another host leaves no record here, only its lease on the server.
-      const lease = new ServerLease(lxd, ref, systemClock, leaseLengthMs(io.env));
-      if (flags.forget) {
-        exitCode = await forgetRecord(io, file, lease, instance, flags.yes ?? false);
-        return;
-      }
-      // The plan shown is the one recover will follow: this host's record as checked against the lease (a refusal is recover's to report).
-      const { record, outdated } = chooseRun(await file.read(), await lease.read(), ref, await hostId(stateDir(io.env)));
-      if (outdated) io.stderr(`${instance}: ${outdated}\n`);
-      if (record) {
-        io.stderr(`${instance}: ${recoveryPlan(record)}\n`);
-        const answer = await confirm(`Recover ${instance}?`, { yes: flags.yes ?? false, terminal: io.terminal });
-        if (answer !== 'yes') {
-          io.stderr(`${answer === 'no' ? 'Not recovered' : 'Cancelled'}; nothing changed.\n`);
-          exitCode = answer === 'no' ? EXIT.ok : EXIT.interruptedByUser;
-          return;
-        }
-      }
-      exitCode = await withRun(io, flags, { label: `recover-${ref.name}`, onInterrupt: INTERRUPT_RESTORE }, (context) => recoverInstance(ref, checks, context));
+      // What recover does loads when it runs, not at every start (--help too).
+      exitCode = await (await import('./recover-command.js')).recoverCommand(io, instance, flags);
     });
 
   addSnapshotCommands(program, io, command, (code) => (exitCode = code));
@@ -233,23 +204,3 @@ export function reportInternalError(error: unknown, io: Pick<Io, 'stderr'>, verb
   );
   return changed ? EXIT.needsHuman : EXIT.couldNotStart;
 }
-
-async function forgetRecord(io: Io, file: InstanceRecordFile, lease: ServerLease, instance: string, yes: boolean): Promise<number> {
-  io.stderr(
-    `${instance}: the record ${file.path} and the server lease (profile ${lease.profile.name}) (if its run is gone) will be removed; the instance is not touched. ` +
-      `Check the instance first (safeupdate snapshots ${instance}, ${lxdFor(io).dialect.client} info ${instance}).\n`,
-  );
-  const answer = await confirm(`Forget the record of ${instance}?`, { yes, terminal: io.terminal });
-  if (answer !== 'yes') {
-    io.stderr(`${answer === 'no' ? 'Not forgotten' : 'Cancelled'}; nothing changed.\n`);
-    return answer === 'no' ? EXIT.ok : EXIT.interruptedByUser;
-  }
-  const result = await file.forget();
-  io.stderr(result === 'forgotten' ? `${instance}: record removed.\n` : `${instance}: there was no record.\n`);
-  const forgotten = await lease.forget(await hostId(stateDir(io.env)));
-  if (forgotten === 'unreadable') io.stderr(`${instance}: unreadable server lease ${lease.profile.name} removed.\n`);
-  else if (forgotten) io.stderr(`${instance}: server lease ${lease.profile.name} of run ${forgotten.runId} (host ${forgotten.host}) removed.\n`);
-  return EXIT.ok;
-}
-
-

@@ -5,14 +5,12 @@ import { stateDir } from '../config/paths.js';
 import { UsageError } from '../errors.js';
 import { parseInstanceRef } from '../lxd/names.js';
 import { EXIT } from '../report/exit-codes.js';
-import { renderHuman } from '../report/human.js';
 import type { Report } from '../report/report.js';
 import { findReport, listReports } from '../state/run-history.js';
 import { chooseClient } from '../lxd/dialect.js';
 import { completionScript } from './completion.js';
 import { commandTree, SHELLS, type Shell } from './completion/tree.js';
 import type { Io } from './io.js';
-import { displayWidth, padEndTo } from '../report/text-width.js';
 
 /** history, show, completion: finding past runs again, and the shell's help with names. */
 export function addRecordCommands(program: Command, io: Io, setExitCode: (code: number) => void): void {
@@ -31,7 +29,7 @@ export function addRecordCommands(program: Command, io: Io, setExitCode: (code: 
       const filter = { ...(instance === undefined ? {} : { instance }), ...(flags.project === undefined ? {} : { project: flags.project }) };
       const reports = (await listReports(stateDir(io.env), filter)).slice(-Number(flags.limit));
       if (flags.json) io.stdout(`${JSON.stringify(reports.map(summarize), null, 2)}\n`);
-      else io.stdout(renderHistory(reports));
+      else io.stdout(renderHistory(reports, await import('../report/text-width.js')));
       setExitCode(EXIT.ok);
     });
 
@@ -45,7 +43,7 @@ export function addRecordCommands(program: Command, io: Io, setExitCode: (code: 
       const found = await findReport(stateDir(io.env), id);
       if (found === 'ambiguous') throw new UsageError(`run "${id}" matches more than one run; give more of its id (safeupdate history)`);
       if (found === null) throw new UsageError(`no run "${id}" in ${join(stateDir(io.env), 'runs')} (safeupdate history lists them)`);
-      io.stdout(flags.json ? `${JSON.stringify(found, null, 2)}\n` : renderHuman(found));
+      io.stdout(flags.json ? `${JSON.stringify(found, null, 2)}\n` : (await import('../report/human.js')).renderHuman(found));
       setExitCode(EXIT.ok);
     });
 
@@ -73,7 +71,8 @@ function summarize(report: Report) {
   };
 }
 
-function renderHistory(reports: Report[]): string {
+/** With the display-width helpers the caller loaded on use: string-width is costly to load (see withRun). */
+function renderHistory(reports: Report[], { displayWidth, padEndTo }: typeof import('../report/text-width.js')): string {
   if (reports.length === 0) return 'no runs yet\n';
   const rows = reports.map((report) => [
     report.startedAt.slice(0, 19).replace('T', ' '),

@@ -8,12 +8,8 @@ import { chooseClient, type Dialect } from '../lxd/dialect.js';
 import type { RestApi } from '../lxd/rest.js';
 import { LxcClient } from '../lxd/lxc-client.js';
 import type { Lxd, LxdCall } from '../lxd/lxd.js';
-import { renderHuman } from '../report/human.js';
 import type { Report } from '../report/report.js';
 import type { RunContext } from '../run/types.js';
-import { commandGuard, detectCi, guarded, outputFold, refuseUnwritableOutputs, writeOutputs } from './outputs.js';
-import { lineProgress } from './progress.js';
-import { taskList } from './task-list.js';
 import { newRunId, saveReport } from '../state/run-history.js';
 import { watchSignals } from './signals.js';
 import { version } from '../config/installation.js';
@@ -82,6 +78,11 @@ export interface RunView {
  * runner from obeying commands in what the run prints (outputs.ts, CommandGuard).
  */
 export async function withRun(io: Io, flags: OutputFlags, view: RunView, work: (context: RunContext, log: Io) => Promise<Report>): Promise<number> {
+  // A run's views and outputs load when it starts, not at every start (--help too): the renderers
+  // measure text with string-width, which builds an Intl.Segmenter and an emoji regex on load (~30 ms).
+  const [{ commandGuard, detectCi, guarded, outputFold, refuseUnwritableOutputs, writeOutputs }, { renderHuman }, { lineProgress }, { taskList }] = await Promise.all([
+    import('./outputs.js'), import('../report/human.js'), import('./progress.js'), import('./task-list.js'),
+  ]);
   await refuseUnwritableOutputs(flags);
   const { label, showOutput = false } = view;
   const ci = detectCi(io.env);

@@ -9,15 +9,12 @@ import { EXIT } from '../report/exit-codes.js';
 import { MissingInstance, planPrune, pruneLocked, type PruneOutcome, type PrunePlan } from '../snapshots/prune.js';
 import { stateDir } from '../config/paths.js';
 import type { RetentionRules } from '../snapshots/retention.js';
-import { manualRollback, newestOwnSnapshot } from '../run/manual-rollback.js';
 import { SCHEDULE_KEYS, scheduleConfig, scheduleFeatures, scheduleOff } from '../snapshots/schedule.js';
 import { confirm } from './confirm.js';
 import { parseRemoteTarget, refuseCopyToSource, resolveChecks } from './run-options.js';
-import { syncInstances } from '../run/sync.js';
 import { chooseInstances, groupsFor, usesSelection, withSelectionOptions, type SelectionFlags } from './selection-options.js';
 import { collect, INTERRUPT_RESTORE, lxdFor, wholeNumber, withOutputOptions, withRun, type OutputFlags } from './shared.js';
 import type { Io } from './io.js';
-import { padEndTo } from '../report/text-width.js';
 
 
 /** snapshots, prune, rollback, sync, schedule: the snapshot lifecycle, so that nobody types a dangerous `lxc delete`. */
@@ -44,7 +41,7 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
       });
       if (!found) return setExitCode(EXIT.couldNotStart);
       const rows = found.map((s) => ({ ...s, madeBySafeupdate: s.name.startsWith(SNAPSHOT_PREFIX) }));
-      io.stdout(flags.json ? `${JSON.stringify({ instance, snapshots: rows }, null, 2)}\n` : renderSnapshots(instance, rows));
+      io.stdout(flags.json ? `${JSON.stringify({ instance, snapshots: rows }, null, 2)}\n` : renderSnapshots(instance, rows, (await import('../report/text-width.js')).padEndTo));
       setExitCode(EXIT.ok);
     });
 
@@ -127,6 +124,8 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
         io.stderr(`${answer === 'no' ? 'Not restored' : 'Cancelled'}; nothing changed.\n`);
         return setExitCode(answer === 'no' ? EXIT.ok : EXIT.interruptedByUser);
       }
+      // The restore and the checks load when they run, not at every start (--help too).
+      const { manualRollback } = await import('../run/manual-rollback.js');
       setExitCode(await withRun(io, flags, { label: `rollback-${ref.name}`, onInterrupt: INTERRUPT_RESTORE }, (context) => manualRollback(ref, chosen, { start: flags.start ?? false, checks }, context)));
     });
 
@@ -147,6 +146,7 @@ export function addSnapshotCommands(program: Command, io: Io, trailing: string[]
       }
       const remote = parseRemoteTarget(args.at(-1), 'snapshot server')!;
       const groups = await groupsFor(names, flags.config);
+      const { syncInstances } = await import('../run/sync.js');
       setExitCode(await withRun(io, flags, { label: `sync-${remote}`, onInterrupt: 'finishing the copy in progress (LXD would go on with it anyway), then stopping' }, async (context) => {
         // Stopped instances are copied too.
         const selection = await chooseInstances(context.lxd, names, flags, groups, () => null);
@@ -218,7 +218,7 @@ async function chooseSnapshot(io: Io, ref: InstanceRef, yes: boolean): Promise<s
     return lxd.listSnapshots(ref);
   });
   if (!snapshots) return null;
-  const newest = newestOwnSnapshot(snapshots);
+  const newest = (await import('../run/manual-rollback.js')).newestOwnSnapshot(snapshots);
   if (!io.terminal || yes || snapshots.length === 0) {
     if (!newest) io.stderr(`safeupdate: ${formatRef(ref)} has no snapshot taken by safeupdate; name one: safeupdate rollback ${formatRef(ref)} <snapshot>\n`);
     return newest?.name ?? null;
@@ -241,7 +241,8 @@ async function chooseSnapshot(io: Io, ref: InstanceRef, yes: boolean): Promise<s
   }
 }
 
-function renderSnapshots(instance: string, rows: Array<Snapshot & { madeBySafeupdate: boolean }>): string {
+/** `padEndTo` is loaded by the caller on use: string-width is costly to load (see withRun). */
+function renderSnapshots(instance: string, rows: Array<Snapshot & { madeBySafeupdate: boolean }>, padEndTo: (text: string, width: number) => string): string {
   if (rows.length === 0) return `${instance}: no snapshots\n`;
   const lines = rows.map((s) => `  ${padEndTo(s.name, 32)} ${s.createdAt.slice(0, 19).replace('T', ' ')}  ${(s.expiresAt?.slice(0, 19).replace('T', ' ') ?? 'never').padEnd(19)}  ${(s.sizeBytes === null ? '-' : `${(s.sizeBytes / 2 ** 20).toFixed(0)} MiB`).padStart(9)}  ${s.madeBySafeupdate ? 'safeupdate' : ''}`);
   return `${instance}:\n  ${'NAME'.padEnd(32)} ${'TAKEN (UTC)'.padEnd(19)}  ${'EXPIRES (UTC)'.padEnd(19)}  ${'SIZE'.padStart(9)}  BY\n${lines.join('\n')}\n`;
