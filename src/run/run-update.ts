@@ -4,7 +4,7 @@ import { EXIT } from '../report/exit-codes.js';
 import { emptyInstanceReport, type InstanceReport, type Outcome, type Report } from '../report/report.js';
 import { describeRehearsal, refuseRehearsal, rehearse } from './rehearsal.js';
 import { awaitRecovery, holdsLease, leaseLoss, mark, takeLease, takeRecord, unlock } from './steps/lock.js';
-import { ahead } from './steps/concurrent.js';
+import { ahead, beside } from './steps/concurrent.js';
 import { preflight } from './steps/preflight.js';
 import { failedUnitsOf, requiredFailure, runChecks, soak } from './steps/checks.js';
 import { readInventory, recordChanges, refuseByPolicy, simulatePackages } from './steps/packages.js';
@@ -74,7 +74,7 @@ async function updateLocked(options: RunOptions, context: RunContext, scope: Run
   if (poolRefusal) return finish('not-started', { step: 'preflight', message: poolRefusal });
 
   // The inventory before only reads: it is read beside the baseline checks, and counts at its turn.
-  const inventoryRead = options.packageReport && !options.dryRun ? ahead(scope, (early) => readInventory(early, 'before')) : null;
+  const inventoryAhead = options.packageReport && !options.dryRun ? ahead(scope, (early) => readInventory(early, 'before')) : null;
   const baseline = await runChecks(scope, 'baseline', checks, []);
   if (interrupt.aborted) return nothingChanged('baseline');
   const baselineFailure = requiredFailure('baseline', baseline);
@@ -109,7 +109,7 @@ async function updateLocked(options: RunOptions, context: RunContext, scope: Run
   if (lockHeld) return finish('not-started', lockHeld);
   if (interrupt.aborted) return nothingChanged('dpkg-lock');
   // Another apt that held dpkg's lock meanwhile may have changed packages since: read again, since its changes are not the update's.
-  const packagesBefore = inventoryRead && (lockWasHeld(item) ? await readInventory(scope, 'before') : await inventoryRead.turn());
+  const packagesBefore = inventoryAhead && (lockWasHeld(item) ? await readInventory(scope, 'before') : await inventoryAhead.turn());
 
   const snapshot = await takeSnapshot(scope, options);
   if ('failure' in snapshot) return finish('not-started', snapshot.failure);
@@ -135,8 +135,9 @@ async function updateLocked(options: RunOptions, context: RunContext, scope: Run
   if (!scope.changing) return interrupt.aborted ? snapshotKept('update') : finish('not-started', updated as Failure);
   let failure = describeUpdateFailure(updated, options, interrupt);
   // Read right after the command, so that a rolled-back update still reports what it had changed.
-  const packagesAfter = packagesBefore && !interrupt.aborted ? await readInventory(scope, 'after') : null;
-  const changes = packagesBefore && packagesAfter ? recordChanges(scope, packagesBefore, packagesAfter) : null;
+  // It only reads: the conffiles, the look for a due restart and the after-update checks go on
+  // beside it; a restart waits for it, and it has ended before the soak or a rollback.
+  const inventoryAfter = packagesBefore && !interrupt.aborted ? beside(scope, (now) => readInventory(now, 'after')) : null;
   if (apt && !interrupt.aborted) await finishApt(scope, apt);
   // --restart: when the update left the instance due a restart, the checks judge the next boot, not the old processes.
   if (!failure) failure = await restartWhenDue(scope, options.restart);
@@ -144,6 +145,8 @@ async function updateLocked(options: RunOptions, context: RunContext, scope: Run
     const afterUpdate = await runChecks(scope, 'after-update', checks, failedUnitsOf(baseline));
     failure = interrupt.aborted ? interruptedFailure('after-update', interrupt) : requiredFailure('after-update', afterUpdate);
   }
+  const packagesAfter = inventoryAfter && (await inventoryAfter.done());
+  const changes = packagesBefore && packagesAfter ? recordChanges(scope, packagesBefore, packagesAfter) : null;
   // Healthy once is not healthy for good: a service that dies or restarts later fails the soak, and is rolled back like a failed check.
   if (!failure && options.soakMs !== null) {
     const soaked = await soak(scope, checks, options.soakMs, failedUnitsOf(baseline));

@@ -83,6 +83,38 @@ export function ahead<T>(scope: RunScope, work: (scope: RunScope) => Promise<T>)
   };
 }
 
+export interface Beside<T> {
+  /** Its value, once it has ended. */
+  done(): Promise<T>;
+}
+
+/**
+ * Starts a read at its turn and lets the run go on beside it. Its report entries keep their place
+ * (before everything the run records meanwhile), and the views are told of what the run does
+ * meanwhile only once it has ended. A step that changes the instance first waits for it (`settleAll`).
+ */
+export function beside<T>(scope: RunScope, work: (scope: RunScope) => Promise<T>): Beside<T> {
+  if (scope.held) throw new Error('one read beside the run at a time');
+  const places = placesNow(scope.item);
+  scope.held = [];
+  const now = draft(scope, scope.tell);
+  const result = start(() => work(now.scope)).then((outcome) => {
+    now.merge(places);
+    const held = scope.held ?? [];
+    scope.held = null;
+    for (const event of held) scope.tell(event);
+    return outcome;
+  });
+  scope.running.push(result);
+  return {
+    async done() {
+      const outcome = await result;
+      if (!outcome.ok) throw outcome.error;
+      return outcome.value;
+    },
+  };
+}
+
 /**
  * Waits until nothing runs beside the run: before a step changes the instance, and before the run
  * ends and lets go of the instance. Never throws; a failure is its turn's to report.
