@@ -3,11 +3,12 @@ import { formatRef } from '../lxd/names.js';
 import { EXIT } from '../report/exit-codes.js';
 import { emptyInstanceReport, type InstanceReport, type Outcome, type Report } from '../report/report.js';
 import { describeRehearsal, refuseRehearsal, rehearse } from './rehearsal.js';
-import { awaitRecovery, holdsLease, leaseLoss, lock, mark, unlock } from './steps/lock.js';
+import { awaitRecovery, holdsLease, leaseLoss, mark, takeLease, takeRecord, unlock } from './steps/lock.js';
+import { ahead, beside } from './steps/concurrent.js';
 import { preflight } from './steps/preflight.js';
 import { failedUnitsOf, requiredFailure, runChecks, soak } from './steps/checks.js';
 import { readInventory, recordChanges, refuseByPolicy, simulatePackages } from './steps/packages.js';
-import { aptRunOf, finishApt, prepareApt, waitForLock, withAptEnv } from './steps/dpkg.js';
+import { aptRunOf, finishApt, lockWasHeld, prepareApt, waitForLock, withAptEnv } from './steps/dpkg.js';
 import { describePlan } from './steps/plan.js';
 import { restartWhenDue } from './steps/restart.js';
 import { takeSnapshot } from './steps/snapshot.js';
@@ -39,9 +40,9 @@ export async function runUpdate(options: RunOptions, context: RunContext): Promi
       ...(outcome === 'updated' && failure ? { exitCode: EXIT.followUpFailed } : {}),
     });
 
-  // One run per instance at a time; the lock is also the record that `recover` reads after a crash.
-  const locked = await lock(scope, options.command);
-  if (!locked.ok) return finish('not-started', locked.failure);
+  // One run per instance at a time on this host; the record is also what `recover` reads after a crash.
+  const recorded = await takeRecord(scope, options.command);
+  if (!recorded.ok) return finish('not-started', recorded.failure);
   try {
     return await updateLocked(options, context, scope, item, finish);
   } catch (error) {
@@ -58,8 +59,13 @@ async function updateLocked(options: RunOptions, context: RunContext, scope: Run
   const { clock, interrupt } = context;
   const nothingChanged = (step: string) => finish('interrupted', { step, message: `interrupted by ${String(interrupt.reason)} before the update began; nothing was updated` });
 
+  // The server lease keeps other hosts off the instance. The preflight only reads, so it starts
+  // beside the lease, and counts (in the report too) once the lease is held.
+  const preflightRead = ahead(scope, (early) => preflight(early, options));
+  const leased = await takeLease(scope, options.command);
+  if (!leased.ok) return finish('not-started', leased.failure);
   // Preflight: read-only; anything wrong here means nothing was changed.
-  const ready = await preflight(scope, options);
+  const ready = await preflightRead.turn();
   if ('failure' in ready) return finish('not-started', ready.failure);
   const checks = ready.checks;
   if (interrupt.aborted) return nothingChanged('preflight');
@@ -67,6 +73,8 @@ async function updateLocked(options: RunOptions, context: RunContext, scope: Run
   const poolRefusal = refuseRehearsal(options.rehearse, item.space, item.instance);
   if (poolRefusal) return finish('not-started', { step: 'preflight', message: poolRefusal });
 
+  // The inventory before only reads: it is read beside the baseline checks, and counts at its turn.
+  const inventoryAhead = options.packageReport && !options.dryRun ? ahead(scope, (early) => readInventory(early, 'before')) : null;
   const baseline = await runChecks(scope, 'baseline', checks, []);
   if (interrupt.aborted) return nothingChanged('baseline');
   const baselineFailure = requiredFailure('baseline', baseline);
@@ -100,7 +108,8 @@ async function updateLocked(options: RunOptions, context: RunContext, scope: Run
   const lockHeld = aptRun && (await waitForLock(scope, aptRun.lockTimeoutMs));
   if (lockHeld) return finish('not-started', lockHeld);
   if (interrupt.aborted) return nothingChanged('dpkg-lock');
-  const packagesBefore = options.packageReport ? await readInventory(scope, 'before') : null;
+  // Another apt that held dpkg's lock meanwhile may have changed packages since: read again, since its changes are not the update's.
+  const packagesBefore = inventoryAhead && (lockWasHeld(item) ? await readInventory(scope, 'before') : await inventoryAhead.turn());
 
   const snapshot = await takeSnapshot(scope, options);
   if ('failure' in snapshot) return finish('not-started', snapshot.failure);
@@ -126,8 +135,9 @@ async function updateLocked(options: RunOptions, context: RunContext, scope: Run
   if (!scope.changing) return interrupt.aborted ? snapshotKept('update') : finish('not-started', updated as Failure);
   let failure = describeUpdateFailure(updated, options, interrupt);
   // Read right after the command, so that a rolled-back update still reports what it had changed.
-  const packagesAfter = packagesBefore && !interrupt.aborted ? await readInventory(scope, 'after') : null;
-  const changes = packagesBefore && packagesAfter ? recordChanges(scope, packagesBefore, packagesAfter) : null;
+  // It only reads: the conffiles, the look for a due restart and the after-update checks go on
+  // beside it; a restart waits for it, and it has ended before the soak or a rollback.
+  const inventoryAfter = packagesBefore && !interrupt.aborted ? beside(scope, (now) => readInventory(now, 'after')) : null;
   if (apt && !interrupt.aborted) await finishApt(scope, apt);
   // --restart: when the update left the instance due a restart, the checks judge the next boot, not the old processes.
   if (!failure) failure = await restartWhenDue(scope, options.restart);
@@ -135,6 +145,8 @@ async function updateLocked(options: RunOptions, context: RunContext, scope: Run
     const afterUpdate = await runChecks(scope, 'after-update', checks, failedUnitsOf(baseline));
     failure = interrupt.aborted ? interruptedFailure('after-update', interrupt) : requiredFailure('after-update', afterUpdate);
   }
+  const packagesAfter = inventoryAfter && (await inventoryAfter.done());
+  const changes = packagesBefore && packagesAfter ? recordChanges(scope, packagesBefore, packagesAfter) : null;
   // Healthy once is not healthy for good: a service that dies or restarts later fails the soak, and is rolled back like a failed check.
   if (!failure && options.soakMs !== null) {
     const soaked = await soak(scope, checks, options.soakMs, failedUnitsOf(baseline));

@@ -28,6 +28,8 @@ interface Expectation {
   describe: string;
   match: (args: unknown[]) => boolean;
   respond: (args: unknown[]) => unknown;
+  /** Set by `together`: the calls of one group may come in any order among themselves. */
+  group?: number;
 }
 
 /**
@@ -57,20 +59,34 @@ export class FakeLxd implements Lxd {
   scriptRestartDue = false;
   readonly calls: Array<{ method: Method; args: unknown[] }> = [];
 
-  private readonly holds: Array<{ method: Method; call: HeldCall }> = [];
+  private readonly holds: Array<{ method: Method; match: (args: unknown[]) => boolean; call: HeldCall }> = [];
+  private groups = 0;
 
   /**
-   * Holds the next call of `method` open (scripted or not) until the test releases it: every other
-   * call finishes at once, so only a held one shows whether the caller awaits it before going on.
+   * Holds the next call of `method` (that `match` accepts) open, scripted or not, until the test
+   * releases it: every other call finishes at once, so only a held one shows whether the caller
+   * awaits it before going on, or what else it does meanwhile.
    */
-  holdNext(method: Method): HeldCall {
+  holdNext(method: Method, match: (args: unknown[]) => boolean = () => true): HeldCall {
     const call = new HeldCall();
-    this.holds.push({ method, call });
+    this.holds.push({ method, match, call });
     return call;
   }
 
-  private async heldOpen(method: Method): Promise<void> {
-    const index = this.holds.findIndex((hold) => hold.method === method);
+  /**
+   * The calls `script` expects may come in any order among themselves: work the run does at the
+   * same time. The group as a whole keeps its place in the script.
+   */
+  together(script: () => void): this {
+    const from = this.script.length;
+    script();
+    const group = ++this.groups;
+    for (const expectation of this.script.slice(from)) expectation.group = group;
+    return this;
+  }
+
+  private async heldOpen(method: Method, args: unknown[]): Promise<void> {
+    const index = this.holds.findIndex((hold) => hold.method === method && hold.match(args));
     if (index === -1) return;
     const [hold] = this.holds.splice(index, 1);
     await hold!.call.open();
@@ -91,15 +107,26 @@ export class FakeLxd implements Lxd {
 
   private async take(method: Method, args: unknown[]): Promise<any> {
     this.calls.push({ method, args });
-    const next = this.script[0];
-    if (!next || next.method !== method || !next.match(args)) {
+    const index = this.nextMatching(method, args);
+    if (index === -1) {
+      const next = this.script[0];
       const message = `unexpected lxd.${method}(${JSON.stringify(args.slice(0, 3))}); expected ${next ? next.describe : 'no more calls'}`;
       this.unexpected.push(message);
       throw new Error(message);
     }
-    this.script.shift();
-    await this.heldOpen(method);
-    return next.respond(args);
+    const [next] = this.script.splice(index, 1);
+    await this.heldOpen(method, args);
+    return next!.respond(args);
+  }
+
+  /** The first expectation, or any of the first group (`together`), that accepts the call; -1 if none does. */
+  private nextMatching(method: Method, args: unknown[]): number {
+    const group = this.script[0]?.group;
+    for (const [index, expectation] of this.script.entries()) {
+      if (index > 0 && (group === undefined || expectation.group !== group)) break;
+      if (expectation.method === method && expectation.match(args)) return index;
+    }
+    return -1;
   }
 
   /** A scripted answer of nothing is a server with every extension (FULL_API). */
@@ -245,7 +272,7 @@ export class FakeLxd implements Lxd {
   private async profileCall<T>(method: Method, args: unknown[], act: () => T): Promise<T> {
     if (this.scriptProfiles) return this.take(method, args);
     this.calls.push({ method, args });
-    await this.heldOpen(method);
+    await this.heldOpen(method, args);
     return act();
   }
 }

@@ -3,6 +3,7 @@ import { recoverCommand } from '../../lxd/names.js';
 import { exitCodeFor } from '../../report/exit-codes.js';
 import { frameReport, type Outcome, type Report } from '../../report/report.js';
 import type { Failure } from '../types.js';
+import { settleAll } from './concurrent.js';
 import { awaitRecovery, leaseLoss } from './lock.js';
 import { describeError, type RunScope } from './scope.js';
 
@@ -29,6 +30,8 @@ export async function conclude(
   failure: Failure | null,
   details: { started: Timer; command: string[]; dryRun?: boolean; interruptedBy?: string | null; exitCode?: number },
 ): Promise<Report> {
+  // Reads started ahead of a turn the run never reached end first: nothing of the run outlives its report.
+  await settleAll(scope);
   const lost = scope.changing ? await leaseLoss(scope) : null;
   if (lost) {
     awaitRecovery(scope);

@@ -59,6 +59,11 @@ export async function waitForLock(scope: RunScope, boundMs: number): Promise<Fai
   return { step: 'dpkg-lock', message: `dpkg's lock is still held after ${formatDuration(boundMs)} (--lock-timeout) by ${holders}; nothing changed` };
 }
 
+/** Whether the wait before the snapshot found another apt holding dpkg's lock at some look. */
+export function lockWasHeld(item: InstanceReport): boolean {
+  return (item.dpkg?.lock?.holders.length ?? 0) > 0;
+}
+
 /** A look that did not answer is a probe whose state is unknown, not an error of the run. */
 function lookResult(result: ExecResult): string {
   if (result.exitCode === 0) return result.stdout;

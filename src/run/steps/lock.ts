@@ -11,12 +11,21 @@ import { describeLeaseLoss } from '../lease-loss.js';
 import type { Failure } from '../types.js';
 import { describeError, warn, type RunScope } from './scope.js';
 
+/** Takes the instance's lock: this host's record (`takeRecord`), then the server lease (`takeLease`). */
+export async function lock(scope: RunScope, command: string[]): Promise<{ ok: true } | { ok: false; failure: Failure }> {
+  const recorded = await takeRecord(scope, command);
+  if (!recorded.ok) return recorded;
+  const leased = await takeLease(scope, command);
+  if (!leased.ok) await unlock(scope);
+  return leased;
+}
+
 /**
- * Takes the instance's lock, which is also the record a crashed run leaves for `recover`. The
+ * Takes this host's record of the run, the lock a crashed run leaves for `recover`. The
  * instance is first resolved to its remote and project, so that `web1` and `web1 --project prod`
  * take the same lock when prod is the client's current project.
  */
-export async function lock(scope: RunScope, command: string[]): Promise<{ ok: true } | { ok: false; failure: Failure }> {
+export async function takeRecord(scope: RunScope, command: string[]): Promise<{ ok: true } | { ok: false; failure: Failure }> {
   const { runId, runDir, clock, lxd } = scope.context;
   try {
     scope.ref = await lxd.resolveRef(scope.ref);
@@ -34,13 +43,11 @@ export async function lock(scope: RunScope, command: string[]): Promise<{ ok: tr
     // The state folder is unusable (full, read-only, not a folder): no lock, so no run.
     return { ok: false, failure: { step: 'lock', message: `cannot take the lock in ${scope.context.stateDir}: ${describeError(error)}; nothing changed` } };
   }
-  const leased = await takeLease(scope, command);
-  if (!leased.ok) await unlock(scope);
-  return leased;
+  return { ok: true };
 }
 
 /** The server lease, after this host's record: other hosts driving the same instance wait for it. */
-async function takeLease(scope: RunScope, command: string[]): Promise<{ ok: true } | { ok: false; failure: Failure }> {
+export async function takeLease(scope: RunScope, command: string[]): Promise<{ ok: true } | { ok: false; failure: Failure }> {
   const lease = newLease(scope);
   try {
     const { tookOver } = await lease.acquire(await leaseHolder(scope, command));

@@ -5,6 +5,7 @@ import { formatDuration } from '../../config/duration.js';
 import type { InstanceRef, Lxd } from '../../lxd/lxd.js';
 import type { RestartMode, RestartReport } from '../../report/report.js';
 import type { Failure } from '../types.js';
+import { settleAll } from './concurrent.js';
 import { holdsLease } from './lock.js';
 import { step, warn, type RunScope } from './scope.js';
 
@@ -99,6 +100,8 @@ export async function restartWhenDue(scope: RunScope, mode: RestartMode, limitMs
     return null;
   }
 
+  // A restart changes the instance: the reads beside the run (the inventory after the update) end first.
+  await settleAll(scope);
   const started = clock.monotonic();
   const deadline = started + limitMs;
   const late = (what: string) => {

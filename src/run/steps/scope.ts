@@ -4,6 +4,7 @@ import type { InstanceRef } from '../../lxd/lxd.js';
 import type { InstanceReport } from '../../report/report.js';
 import type { InstanceRecordFile } from '../../state/instance-record.js';
 import type { ServerLease } from '../../state/server-lease.js';
+import type { Emit, RunEvent } from '../events.js';
 import type { RunContext } from '../types.js';
 
 /** What the steps of one run on one instance share: each records its step in the report and tells the views. */
@@ -19,11 +20,18 @@ export interface RunScope {
   /** From the first step that may change the instance on: an unexpected error then needs a human. */
   changing: boolean;
   keepRecord: boolean;
+  /** Reads started ahead of their turn or beside the run's steps, until they are settled (concurrent.ts). */
+  running: Array<Promise<unknown>>;
+  /** While a read runs beside the run (concurrent.ts), the events of the run's own steps wait here; null otherwise. */
+  held: RunEvent[] | null;
+  /** The views, told at once: `context.emit` holds the run's events while a read runs beside it. */
+  readonly tell: Emit;
 }
 
 export function runScope(context: RunContext, item: InstanceReport, ref: InstanceRef): RunScope {
-  return {
-    context,
+  const scope: RunScope = {
+    context: { ...context, emit: (event) => (scope.held ? scope.held.push(event) : context.emit(event)) },
+    tell: context.emit,
     item,
     ref,
     // One folder per instance, so that a fleet run keeps each instance's log and evidence apart.
@@ -32,7 +40,10 @@ export function runScope(context: RunContext, item: InstanceReport, ref: Instanc
     lease: null,
     changing: false,
     keepRecord: false,
+    running: [],
+    held: null,
   };
+  return scope;
 }
 
 export function beginChanging(scope: RunScope): void {

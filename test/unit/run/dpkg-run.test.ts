@@ -103,13 +103,17 @@ describe('dpkg in a run of an apt command', () => {
 
   it('reports a modified conffile the update kept, from the hashes before and after; the views name it', async () => {
     h.preflight(undefined, null);
-    expectLockFree(h.lxd);
+    // The inventory is read beside the baseline (no checks here), so before the lock's look.
     inventory('8.0');
+    expectLockFree(h.lxd);
     h.snapshot();
     expectAptPrepare(h.lxd, conffiles(V80, `${MINE}  /etc/demo.conf\n`));
     h.update();
-    inventory('8.1');
-    expectAptFinish(h.lxd, conffiles(V81, `${MINE}  /etc/demo.conf\n${V81}  /etc/demo.conf.dpkg-dist\n`));
+    // The conffiles are read beside the inventory after the update.
+    h.lxd.together(() => {
+      inventory('8.1');
+      expectAptFinish(h.lxd, conffiles(V81, `${MINE}  /etc/demo.conf\n${V81}  /etc/demo.conf.dpkg-dist\n`));
+    });
     h.finalStatus();
     const { report, item } = await h.run({ apt: APT, checks: [], packageReport: true });
 
@@ -123,8 +127,9 @@ describe('dpkg in a run of an apt command', () => {
 
   it('interactive (the command owns the terminal): dpkg asks as usual, no APT_CONFIG; the conffiles are still read, to report what was answered', async () => {
     h.preflight(undefined, null);
-    expectLockFree(h.lxd);
+    // The inventory is read beside the baseline (no checks here), so before the lock's look.
     inventory('8.0');
+    expectLockFree(h.lxd);
     h.snapshot();
     let prepared: string[] = [];
     h.lxd.expect('exec', (args) => {
@@ -133,8 +138,10 @@ describe('dpkg in a run of an apt command', () => {
     }, isAptPrepare, 'conffiles read');
     const seen: { env?: Record<string, string> } = {};
     updateSeeing(seen);
-    inventory('8.1');
-    expectAptFinish(h.lxd, conffiles(V81, `${V81}  /etc/demo.conf\n${MINE}  /etc/demo.conf.dpkg-old\n`));
+    h.lxd.together(() => {
+      inventory('8.1');
+      expectAptFinish(h.lxd, conffiles(V81, `${V81}  /etc/demo.conf\n${MINE}  /etc/demo.conf.dpkg-old\n`));
+    });
     h.finalStatus();
     const { item } = await h.run({ apt: APT, checks: [], packageReport: true, interactive: true });
 

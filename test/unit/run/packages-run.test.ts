@@ -21,15 +21,19 @@ const dpkg = (entries: Record<string, string>) => execResult({ stdout: `dpkg\n${
 const inventory = (result: ExecResult) => h.lxd.expect('exec', () => result, isInventory, 'the package inventory');
 const simulation = (stdout: string, exitCode = 0) =>
   h.lxd.expect('exec', () => execResult({ stdout, exitCode, stderr: exitCode ? 'E: Unable to locate package nope\n' : '' }), isCommand(['apt-get', '-s', 'upgrade', '-y']), 'apt-get -s');
+/** The baseline checks and the inventory before: read at the same time. */
+const baselineAnd = (result: ExecResult) => h.lxd.together(() => (h.baselineHealthy(), inventory(result)));
+/** The inventory after and the after-update checks: read at the same time. */
+const checkedAnd = (result: ExecResult) => h.lxd.together(() => (inventory(result), h.systemdHealthy()));
 const MAJOR = 'Inst safeupdate-demo [1.0] (2.0 localhost [all])\nConf safeupdate-demo (2.0 localhost [all])\n';
 
 describe('the package report', () => {
   it('reads the inventory before the snapshot and right after the command, and lists what moved', async () => {
-    h.preflight().baselineHealthy();
-    inventory(dpkg({ 'safeupdate-demo': '1.0', adduser: '3.134' }));
+    h.preflight();
+    baselineAnd(dpkg({ 'safeupdate-demo': '1.0', adduser: '3.134' }));
     h.snapshot().update();
-    inventory(dpkg({ 'safeupdate-demo': '1.1', adduser: '3.134' }));
-    h.systemdHealthy().finalStatus();
+    checkedAnd(dpkg({ 'safeupdate-demo': '1.1', adduser: '3.134' }));
+    h.finalStatus();
     const { report, item } = await h.run({ packageReport: true });
     expect(report).toMatchObject({ outcome: 'updated', exitCode: 0 });
     expect(item.packages).toEqual({
@@ -43,8 +47,8 @@ describe('the package report', () => {
   });
 
   it('a rolled-back update still reports what it had changed', async () => {
-    h.preflight().baselineHealthy();
-    inventory(dpkg({ 'safeupdate-demo': '1.0' }));
+    h.preflight();
+    baselineAnd(dpkg({ 'safeupdate-demo': '1.0' }));
     h.snapshot().update(execResult({ exitCode: 100 }));
     inventory(dpkg({ 'safeupdate-demo': '2.0' }));
     h.evidence().stop().restoreAndStart().systemdHealthy().finalStatus();
@@ -54,11 +58,10 @@ describe('the package report', () => {
   });
 
   it('no package changed: says so and deletes its own snapshot through the snapshot-only path', async () => {
-    h.preflight().baselineHealthy();
-    inventory(dpkg({ 'safeupdate-demo': '1.0' }));
+    h.preflight();
+    baselineAnd(dpkg({ 'safeupdate-demo': '1.0' }));
     h.snapshot().update();
-    inventory(dpkg({ 'safeupdate-demo': '1.0' }));
-    h.systemdHealthy();
+    checkedAnd(dpkg({ 'safeupdate-demo': '1.0' }));
     h.lxd.expect('listSnapshots', () => [{ name: h.taken!, createdAt: '', expiresAt: null, stateful: false, sizeBytes: null }]);
     h.lxd.expect('deleteSnapshot', () => undefined, (args) => (args[0] as { name: string }).name === 'web1' && args[1] === h.taken, 'deletes the snapshot the run took');
     h.finalStatus();
@@ -70,21 +73,20 @@ describe('the package report', () => {
   });
 
   it('--keep-unchanged keeps it', async () => {
-    h.preflight().baselineHealthy();
-    inventory(dpkg({ a: '1.0' }));
+    h.preflight();
+    baselineAnd(dpkg({ a: '1.0' }));
     h.snapshot().update();
-    inventory(dpkg({ a: '1.0' }));
-    h.systemdHealthy().finalStatus();
+    checkedAnd(dpkg({ a: '1.0' }));
+    h.finalStatus();
     const { item } = await h.run({ packageReport: true, keepUnchanged: true });
     expect(item.packages).toMatchObject({ changes: [], snapshotDeleted: false });
   });
 
   it('a snapshot that cannot be deleted is a failed follow-up: exit 5, the update stays', async () => {
-    h.preflight().baselineHealthy();
-    inventory(dpkg({ a: '1.0' }));
+    h.preflight();
+    baselineAnd(dpkg({ a: '1.0' }));
     h.snapshot().update();
-    inventory(dpkg({ a: '1.0' }));
-    h.systemdHealthy();
+    checkedAnd(dpkg({ a: '1.0' }));
     h.lxd.expect('listSnapshots', () => []);
     h.finalStatus();
     const { report, item } = await h.run({ packageReport: true });
@@ -94,8 +96,8 @@ describe('the package report', () => {
   });
 
   it('an inventory that cannot be read is a warning, and without both inventories the snapshot is never deleted', async () => {
-    h.preflight().baselineHealthy();
-    inventory(execResult({ stdout: 'unknown\n' }));
+    h.preflight();
+    baselineAnd(execResult({ stdout: 'unknown\n' }));
     h.snapshot().update();
     h.systemdHealthy().finalStatus();
     const { report, item } = await h.run({ packageReport: true });
@@ -105,11 +107,11 @@ describe('the package report', () => {
   });
 
   it('an inventory that fails after the update: no report, no deletion', async () => {
-    h.preflight().baselineHealthy();
-    inventory(dpkg({ a: '1.0' }));
+    h.preflight();
+    baselineAnd(dpkg({ a: '1.0' }));
     h.snapshot().update();
-    inventory(execResult({ exitCode: 127, stderr: 'sh: dpkg-query: not found\n' }));
-    h.systemdHealthy().finalStatus();
+    checkedAnd(execResult({ exitCode: 127, stderr: 'sh: dpkg-query: not found\n' }));
+    h.finalStatus();
     const { item } = await h.run({ packageReport: true });
     expect(item.packages).toBeNull();
     expect(item.warnings).toEqual(['could not read the installed packages after the update: the inventory exited 127: sh: dpkg-query: not found; the report lists no package changes']);

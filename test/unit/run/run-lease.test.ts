@@ -40,10 +40,16 @@ describe('a run and the server lease', () => {
     expect(h.lxd.profiles.size).toBe(0);
   });
 
-  it('held by a run on another host: exit 3 naming it, nothing else asked of LXD, this host\'s record released', async () => {
+  it('held by a run on another host: exit 3 naming it, only read from LXD, nothing of the preflight read beside it reported, this host\'s record released', async () => {
     otherHost('updating', h.clock.now());
+    h.preflight(runningContainer({ devices: { root: { type: 'disk', path: '/', pool: 'default' }, data: { type: 'disk', path: '/srv', source: '/data' } } }));
     h.finalStatus();
     const { report, item } = await h.run();
+    expect(new Set(h.lxd.calls.map((call) => call.method))).toEqual(new Set(['resolveRef', 'checkReachable', 'getInstance', 'getSpace', 'exec', 'createProfile', 'getProfile']));
+    // As the sequential run, which never reached its preflight: no step, no space, no warning about the uncovered /srv.
+    expect(item).toMatchObject({ steps: [], checks: [], warnings: [], space: null, uncoveredVolumes: [] });
+    expect(h.stepStarts()).toEqual([]);
+    expect(h.warnings()).toEqual([]);
     expect(report).toMatchObject({ outcome: 'not-started', exitCode: 3 });
     expect(item.error).toEqual({
       step: 'lock',
