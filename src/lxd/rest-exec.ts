@@ -34,8 +34,11 @@ interface OperationAnswer {
   metadata?: { fds?: Record<string, string>; return?: number } | null;
 }
 
-/** How an exec ended: the command's own exit, our timeout or cancel, or LXD's failure to run it. */
-type Ending = { kind: 'exit'; code: number } | { kind: 'timeout' } | { kind: 'canceled' } | { kind: 'failed'; message: string };
+/**
+ * How an exec ended: the command's exit (with LXD's error where it also failed the operation, as
+ * for a command that is not there: 127), our timeout or cancel, or LXD's failure to run it.
+ */
+type Ending = { kind: 'exit'; code: number; error?: string } | { kind: 'timeout' } | { kind: 'canceled' } | { kind: 'failed'; message: string };
 
 /**
  * A non-interactive command run through the REST API, as `lxc exec -T -n` runs it, without a
@@ -48,16 +51,18 @@ export async function runExec(channel: ExecChannel, path: string, argv: readonly
   const output = new Output(options.onOutput);
   const ending = await execute(channel, path, argv, options, callTimeoutMs, output, started);
   const { stdout, stderr } = output.end();
+  // As the client says LXD's error (the instance stopped, the daemon gone, no such command): "Error: …".
+  const error = ending.kind === 'failed' ? ending.message : ending.kind === 'exit' ? ending.error : undefined;
   channel.record({ command: [`${channel.remote}:`, 'POST', path], durationMs: Math.round(performance.now() - started), ok: ending.kind === 'exit' && ending.code === 0, process: false });
   return {
+    // LXD's failure to run the command at all is the client's exit 1.
     exitCode: ending.kind === 'exit' ? ending.code : ending.kind === 'failed' ? 1 : null,
     // LXD reports a command ended by a signal as 128 + the signal, as a shell does; the client too.
     signal: null,
     timedOut: ending.kind === 'timeout',
     canceled: ending.kind === 'canceled',
     stdout,
-    // As the client says LXD's refusal (the instance stopped, the daemon gone): exit 1, "Error: …".
-    stderr: ending.kind === 'failed' ? `${stderr}Error: ${ending.message}\n` : stderr,
+    stderr: error ? `${stderr}Error: ${error}\n` : stderr,
   };
 }
 
@@ -76,7 +81,9 @@ async function execute(channel: ExecChannel, path: string, argv: readonly string
   try {
     const { WebSocket } = await loadWs();
     const bound = Math.min(callTimeoutMs, options.timeoutMs ?? callTimeoutMs);
-    const body = { command: argv, environment: options.env ?? {}, 'wait-for-websocket': true, interactive: false, 'record-output': false };
+    // TERM as the client sends it (even without a terminal), so that a command sees what it saw through `lxc exec`.
+    const environment = { ...(process.env.TERM ? { TERM: process.env.TERM } : {}), ...options.env };
+    const body = { command: argv, environment, 'wait-for-websocket': true, interactive: false, 'record-output': false };
     const created = await race(channel.send('POST', path, body, bound, finished.signal), stopped);
     if ('kind' in created) return created;
     const operation = created.operation;
@@ -132,7 +139,9 @@ async function waitOperation(channel: ExecChannel, path: string, signal: AbortSi
     const code = answer.metadata?.return;
     if (answer.status === 'Success' && typeof code === 'number') return { kind: 'exit', code };
     if (answer.status === 'Success' || answer.status === 'Failure' || answer.status === 'Cancelled') {
-      return { kind: 'failed', message: answer.err || `exec: operation ${String(answer.status).toLowerCase()}` };
+      const message = answer.err || `exec: operation ${String(answer.status).toLowerCase()}`;
+      // -1: LXD's own "no exit code", the command never ran or was not waited on.
+      return typeof code === 'number' && code >= 0 ? { kind: 'exit', code, error: message } : { kind: 'failed', message };
     }
   }
 }

@@ -9,8 +9,8 @@ export interface ExecScript {
   output?: Array<{ fd: 1 | 2; data: string | Buffer }>;
   /** Its exit code; absent: it runs until a signal comes on the control socket (exit 128 + signal). */
   exit?: number;
-  /** The operation fails with this error instead (LXD could not run the command). */
-  fail?: string;
+  /** The operation fails with this error and return instead (LXD: -1 when it could not run the command, 127 when there is no such command). */
+  fail?: { err: string; code: number };
   /** After the output, the daemon goes away: every websocket and the wait's connection drop. */
   drop?: boolean;
   /** The POST is refused with this status and error (the instance is not running). */
@@ -108,16 +108,13 @@ export class ExecStandIn {
       current.end('drop');
       return;
     }
-    if (script.fail !== undefined) {
-      current.end(sync({ status: 'Failure', err: script.fail, metadata: { return: -1 } }));
-      return;
-    }
-    if (script.exit !== undefined) this.finish(current, script.exit);
+    if (script.fail !== undefined) this.finish(current, script.fail.code, script.fail.err);
+    else if (script.exit !== undefined) this.finish(current, script.exit);
   }
 
   /** The command's end, as LXD's: each output stream's end-of-stream, then the operation's return. */
-  private finish(current: NonNullable<ExecStandIn['current']>, code: number): void {
+  private finish(current: NonNullable<ExecStandIn['current']>, code: number, err = ''): void {
     for (const fd of ['1', '2']) current.sockets.get(fd)?.send('');
-    current.end(sync({ status: 'Success', err: '', metadata: { return: code } }));
+    current.end(sync({ status: err ? 'Failure' : 'Success', err, metadata: { return: code } }));
   }
 }

@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { LxdError } from '../../../src/errors.js';
 import { parseClientConfig } from '../../../src/lxd/client-config.js';
 import { LXC } from '../../../src/lxd/dialect.js';
 import { LxcClient } from '../../../src/lxd/lxc-client.js';
@@ -31,10 +32,12 @@ afterAll(async () => {
 afterEach(() => {
   calls.length = 0;
   lxd.seen.length = 0;
+  vi.unstubAllEnvs();
 });
 
 const web1 = { remote: null, name: 'web1', project: 'qa' };
 const EXEC = '/1.0/instances/web1/exec?project=qa';
+const KILL = { command: 'signal', signal: 9 };
 
 function client(script: ExecScript) {
   rest.script(...lxd.routes(EXEC, 'qa', script));
@@ -43,13 +46,75 @@ function client(script: ExecScript) {
   return new LxcClient({ binary: join(dir, 'no-such-client'), api: async () => api, onCall: (call) => calls.push(call) });
 }
 
+const ran = () => ({ exitCode: 0, signal: null, timedOut: false, canceled: false, stdout: '', stderr: '' });
+
 describe('exec over the REST API', () => {
-  it('runs the command with its environment and reports its exit code as one call without a process', async () => {
+  it("runs the command with its environment (and the host's TERM, as the client sends it) and reports its exit code as one call without a process", async () => {
+    vi.stubEnv('TERM', 'xterm-test');
     const result = await client({ exit: 3 }).exec(web1, ['sh', '-c', 'exit 3'], { env: { LC_ALL: 'C' } });
-    expect(result).toEqual({ exitCode: 3, signal: null, timedOut: false, canceled: false, stdout: '', stderr: '' });
-    expect(lxd.seen[0]!.body).toEqual({ command: ['sh', '-c', 'exit 3'], environment: { LC_ALL: 'C' }, 'wait-for-websocket': true, interactive: false, 'record-output': false });
+    expect(result).toEqual({ ...ran(), exitCode: 3 });
+    expect(lxd.seen[0]!.body).toEqual({ command: ['sh', '-c', 'exit 3'], environment: { TERM: 'xterm-test', LC_ALL: 'C' }, 'wait-for-websocket': true, interactive: false, 'record-output': false });
     expect([...lxd.seen[0]!.connected].sort()).toEqual(['0', '1', '2', 'control']);
-    expect(lxd.seen[0]!.socketQueries.every((query) => query.endsWith('&project=qa'))).toBe(true);
+    expect(lxd.seen[0]!.socketQueries).toEqual(expect.arrayContaining([expect.stringMatching(/^\?secret=s-[a-z]+&project=qa$/)]));
     expect(calls).toEqual([{ command: ['local:', 'POST', EXEC], durationMs: expect.any(Number), ok: false, process: false }]);
+  });
+
+  it('streams stdout and stderr as they come, and collects each whole, a character split across messages included', async () => {
+    const chunks: string[] = [];
+    const e = Buffer.from('é');
+    const output: ExecScript['output'] = [{ fd: 1, data: 'one\n' }, { fd: 2, data: 'warn\n' }, { fd: 1, data: e.subarray(0, 1) }, { fd: 1, data: Buffer.concat([e.subarray(1), Buffer.from('\n')]) }];
+    const result = await client({ output, exit: 0 }).exec(web1, ['apt-get', 'upgrade'], { onOutput: (chunk) => chunks.push(chunk) });
+    expect(result).toEqual({ ...ran(), stdout: 'one\né\n', stderr: 'warn\n' });
+    // Each stream in order; the two streams are two sockets, and which comes first is not said.
+    expect([...chunks].sort()).toEqual(['one\n', 'warn\n', 'é\n']);
+    expect(calls).toMatchObject([{ ok: true, process: false }]);
+  });
+
+  it("gives the command an empty stdin: LXD's end of stream at once, then the socket closed", async () => {
+    await client({ exit: 0 }).exec(web1, ['cat'], {});
+    await vi.waitFor(() => expect(lxd.seen[0]!.stdinClosed).toBe(true));
+    expect(lxd.seen[0]!.stdin).toEqual(['']);
+  });
+
+  it('a timeout kills the command inside (signal 9 on the control socket) and is timedOut, without an exit code', async () => {
+    const started = performance.now();
+    const result = await client({ output: [{ fd: 1, data: 'working\n' }] }).exec(web1, ['sleep', '1000'], { timeoutMs: 300 });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(290);
+    expect(result).toEqual({ ...ran(), exitCode: null, timedOut: true, stdout: 'working\n' });
+    expect(lxd.seen[0]!.control).toEqual([KILL]);
+  });
+
+  it('an abort kills the command inside and is canceled; an abort before the start runs nothing', async () => {
+    const interrupt = new AbortController();
+    setTimeout(() => interrupt.abort('SIGINT'), 200);
+    const result = await client({}).exec(web1, ['sleep', '1000'], { signal: interrupt.signal });
+    expect(result).toEqual({ ...ran(), exitCode: null, canceled: true });
+    expect(lxd.seen[0]!.control).toEqual([KILL]);
+    expect(await client({ exit: 0 }).exec(web1, ['true'], { signal: interrupt.signal })).toEqual({ ...ran(), exitCode: null, canceled: true });
+    expect(lxd.seen).toHaveLength(1);
+  });
+
+  it("a failed operation: its exit code where LXD gives one (no such command: 127), else the client's exit 1, with LXD's error", async () => {
+    expect(await client({ fail: { err: 'Command not found', code: 127 } }).exec(web1, ['nosuch'], {})).toEqual({ ...ran(), exitCode: 127, stderr: 'Error: Command not found\n' });
+    expect(await client({ output: [{ fd: 2, data: 'half\n' }], fail: { err: 'Failed to attach', code: -1 } }).exec(web1, ['true'], {})).toEqual({ ...ran(), exitCode: 1, stderr: 'half\nError: Failed to attach\n' });
+  });
+
+  it("a refused exec (the instance is not running) is the client's exit 1 with LXD's words", async () => {
+    const result = await client({ refuse: { status: 400, message: 'Instance is not running' } }).exec(web1, ['true'], {});
+    expect(result).toEqual({ ...ran(), exitCode: 1, stderr: 'Error: Instance is not running\n' });
+    expect(calls).toMatchObject([{ command: ['local:', 'POST', EXEC], ok: false, process: false }]);
+  });
+
+  it('a daemon that goes away mid-stream: the output so far is kept, and the exec failed, saying so', async () => {
+    const result = await client({ output: [{ fd: 1, data: 'partial\n' }], drop: true }).exec(web1, ['apt-get', 'upgrade'], {});
+    expect(result).toMatchObject({ exitCode: 1, timedOut: false, canceled: false, stdout: 'partial\n' });
+    expect(result.stderr).toMatch(/^Error: LXD is not reachable: .*socket hang up/);
+  });
+
+  it('an interactive command stays with the client (its terminal handling): no request is made', async () => {
+    const failure = await client({ exit: 0 }).exec(web1, ['apt', 'upgrade'], { interactive: true }).catch((caught: unknown) => caught);
+    expect(failure).toBeInstanceOf(LxdError);
+    expect((failure as LxdError).message).toMatch(/no-such-client" command is not installed/);
+    expect(rest.received).toEqual([]);
   });
 });
