@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { error, sync, type Reply, type RestStandIn, type Route } from './rest-stand-in.js';
 
@@ -29,6 +30,8 @@ export interface ExecSeen {
   control: unknown[];
   /** The query of each websocket request (secret and project). */
   socketQueries: string[];
+  /** Over HTTPS: the certificate each websocket's client presented (SHA-256 fingerprint). */
+  socketFingerprints: Array<string | null>;
 }
 
 const OP = '/1.0/operations/e0e1';
@@ -59,7 +62,7 @@ export class ExecStandIn {
         if (script.refuse) return error(script.refuse.status, script.refuse.message);
         let end: (reply: Reply) => void = () => {};
         const ended = new Promise<Reply>((resolve) => (end = resolve));
-        const seen: ExecSeen = { body: request.body, connected: [], stdin: [], stdinClosed: false, control: [], socketQueries: [] };
+        const seen: ExecSeen = { body: request.body, connected: [], stdin: [], stdinClosed: false, control: [], socketQueries: [], socketFingerprints: [] };
         this.seen.push(seen);
         this.current = { seen, sockets: new Map(), ended, end };
         return { status: 202, body: { type: 'async', status: 'Operation created', status_code: 100, operation: OP, metadata: { id: 'e0e1', class: 'websocket', status: 'Running', metadata: { fds: { ...SECRETS } } } } };
@@ -84,6 +87,7 @@ export class ExecStandIn {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       current.seen.connected.push(fd);
       current.seen.socketQueries.push(url.search);
+      current.seen.socketFingerprints.push((req.socket as Partial<TLSSocket>).getPeerCertificate?.().fingerprint256 ?? null);
       current.sockets.set(fd, ws);
       if (fd === '0') {
         ws.on('message', (data: Buffer, isBinary: boolean) => current.seen.stdin.push(isBinary ? data : data.toString()));

@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -9,7 +10,7 @@ import { LxcClient } from '../../../src/lxd/lxc-client.js';
 import type { LxdCall } from '../../../src/lxd/lxd.js';
 import { RestApi } from '../../../src/lxd/rest.js';
 import { ExecStandIn, type ExecScript } from '../../support/exec-stand-in.js';
-import { RestStandIn } from '../../support/rest-stand-in.js';
+import { RestStandIn, selfSigned } from '../../support/rest-stand-in.js';
 
 // A non-interactive exec through the REST API and its websockets, against a stand-in daemon on a
 // unix socket. The client binary given does not exist: an exec that fell back to it would fail.
@@ -68,6 +69,8 @@ describe('exec over the REST API', () => {
     // Each stream in order; the two streams are two sockets, and which comes first is not said.
     expect([...chunks].sort()).toEqual(['one\n', 'warn\n', 'é\n']);
     expect(calls).toMatchObject([{ ok: true, process: false }]);
+    // Done at each stream's end-of-stream: not after the bound on output still under way (5 s).
+    expect(calls[0]!.durationMs).toBeLessThan(2_000);
   });
 
   it("gives the command an empty stdin: LXD's end of stream at once, then the socket closed", async () => {
@@ -116,5 +119,40 @@ describe('exec over the REST API', () => {
     expect(failure).toBeInstanceOf(LxdError);
     expect((failure as LxdError).message).toMatch(/no-such-client" command is not installed/);
     expect(rest.received).toEqual([]);
+  });
+});
+
+describe('exec over HTTPS', () => {
+  const https = new RestStandIn();
+  const server = selfSigned('lxd-server');
+  const clientCert = selfSigned('safeupdate-client');
+  let remote: ExecStandIn;
+  let conf: string;
+  let port = 0;
+
+  beforeAll(async () => {
+    port = await https.listenHttps(server.cert, server.key);
+    remote = new ExecStandIn(https);
+    conf = join(dir, 'conf');
+    await mkdir(join(conf, 'servercerts'), { recursive: true });
+    await writeFile(join(conf, 'client.crt'), clientCert.cert);
+    await writeFile(join(conf, 'client.key'), clientCert.key);
+    await writeFile(join(conf, 'servercerts', 'backup.crt'), server.cert);
+  });
+  afterAll(async () => {
+    await remote.close();
+    await https.close();
+    for (const made of [server, clientCert]) made.remove();
+  });
+
+  it("the websockets connect with the client's certificate to the pinned server, as the requests do", async () => {
+    https.script(...remote.routes('/1.0/instances/db1/exec?project=prod', 'prod', { output: [{ fd: 1, data: 'ok\n' }], exit: 0 }));
+    const config = parseClientConfig(LXC, conf, { 'default-remote': 'backup', remotes: { backup: { addr: `https://127.0.0.1:${port}`, protocol: 'lxd', project: 'prod' } } }, {});
+    const api = new RestApi({ dialect: LXC, config, env: {}, onCall: (call) => calls.push(call) });
+    const client = new LxcClient({ binary: join(dir, 'no-such-client'), api: async () => api });
+    expect(await client.exec({ remote: 'backup', name: 'db1', project: 'prod' }, ['true'], {})).toEqual({ ...ran(), stdout: 'ok\n' });
+    const fingerprint = new X509Certificate(clientCert.cert).fingerprint256;
+    expect(remote.seen[0]!.socketFingerprints).toEqual([fingerprint, fingerprint, fingerprint, fingerprint]);
+    expect(calls).toMatchObject([{ command: ['backup:', 'POST', '/1.0/instances/db1/exec?project=prod'], ok: true, process: false }]);
   });
 });
