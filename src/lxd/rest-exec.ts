@@ -72,7 +72,8 @@ async function execute(channel: ExecChannel, path: string, argv: readonly string
   const finished = new AbortController();
   const sockets: WebSocket[] = [];
   const stopped = new Promise<Ending>((resolve) => {
-    if (options.timeoutMs !== undefined) {
+    // 0 or none: no deadline, as with the client.
+    if (options.timeoutMs) {
       const timer = setTimeout(() => resolve({ kind: 'timeout' }), Math.max(0, started + options.timeoutMs - performance.now()));
       finished.signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
     }
@@ -80,7 +81,7 @@ async function execute(channel: ExecChannel, path: string, argv: readonly string
   });
   try {
     const { WebSocket } = await loadWs();
-    const bound = Math.min(callTimeoutMs, options.timeoutMs ?? callTimeoutMs);
+    const bound = Math.min(callTimeoutMs, options.timeoutMs || callTimeoutMs);
     // TERM as the client sends it (even without a terminal), so that a command sees what it saw through `lxc exec`.
     const environment = { ...(process.env.TERM ? { TERM: process.env.TERM } : {}), ...options.env };
     const body = { command: argv, environment, 'wait-for-websocket': true, interactive: false, 'record-output': false };
