@@ -2,6 +2,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { ConnectionOptions } from 'node:tls';
 import type { WebSocket } from 'ws';
 import { LxdError } from '../errors.js';
+import { withQuery } from './api.js';
 import type { ExecOptions, ExecResult, LxdCall } from './lxd.js';
 
 /** ws loads with the first exec: `--help`, and a run that execs nothing, never read it. */
@@ -91,10 +92,10 @@ async function execute(channel: ExecChannel, path: string, argv: readonly string
     const fds = (created.metadata as OperationAnswer | undefined)?.metadata?.fds;
     if (!operation || !fds?.['0'] || !fds['1'] || !fds['2'] || !fds.control) return { kind: 'failed', message: `${channel.server} answered the exec without its websockets` };
     // A restricted certificate reaches an operation only through its project.
-    const project = new URLSearchParams(path.split('?')[1] ?? '').get('project');
-    const projectParam = project === null ? '' : `&project=${encodeURIComponent(project)}`;
+    const projectName = new URLSearchParams(path.split('?')[1] ?? '').get('project');
+    const project = projectName === null ? '' : `project=${encodeURIComponent(projectName)}`;
     const connect = (secret: string) => {
-      const { address, tls } = channel.socket(`${operation}/websocket?secret=${encodeURIComponent(secret)}${projectParam}`);
+      const { address, tls } = channel.socket(withQuery(`${operation}/websocket`, `secret=${encodeURIComponent(secret)}`, project));
       const socket = new WebSocket(address, { ...tls, perMessageDeflate: false, handshakeTimeout: bound });
       // Errors are read where they matter (opening, the output); one after the end must not throw.
       socket.on('error', () => {});
@@ -108,7 +109,7 @@ async function execute(channel: ExecChannel, path: string, argv: readonly string
     stdin.on('open', () => stdin.send('', () => stdin.close(1000)));
     const opened = await race(Promise.all(sockets.map(opening)), stopped);
     if (!Array.isArray(opened)) return opened;
-    const exited = waitOperation(channel, `${operation}/wait?timeout=-1${projectParam}`, finished.signal);
+    const exited = waitOperation(channel, operation, project, finished.signal);
     const first = await race(exited, stopped);
     if (first.kind === 'timeout' || first.kind === 'canceled') {
       // LXD kills the command inside; waiting for its operation to end says it is gone.
@@ -128,14 +129,19 @@ async function execute(channel: ExecChannel, path: string, argv: readonly string
 }
 
 /** The operation's end: its exit code, or LXD's failure. */
-async function waitOperation(channel: ExecChannel, path: string, signal: AbortSignal): Promise<Ending> {
+async function waitOperation(channel: ExecChannel, operation: string, project: string, signal: AbortSignal): Promise<Ending> {
   for (;;) {
     let answer: OperationAnswer;
     try {
-      answer = ((await channel.send('GET', path, undefined, WAIT_SLICE_MS, signal)).metadata ?? {}) as OperationAnswer;
+      answer = ((await channel.send('GET', withQuery(`${operation}/wait`, 'timeout=-1', project), undefined, WAIT_SLICE_MS, signal)).metadata ?? {}) as OperationAnswer;
     } catch (error) {
       if (error instanceof LxdError && error.kind === 'timeout' && !signal.aborted) continue;
-      return { kind: 'failed', message: error instanceof Error ? error.message : String(error) };
+      const message = error instanceof Error ? error.message : String(error);
+      // Incus answers the wait of a failed operation with its error alone; the operation itself
+      // still tells the exit code (127 for a command that is not there).
+      if (!(error instanceof LxdError && error.httpStatus !== null) || signal.aborted) return { kind: 'failed', message };
+      answer = await channel.send('GET', withQuery(operation, project), undefined, WAIT_SLICE_MS, signal)
+        .then((read) => (read.metadata ?? {}) as OperationAnswer, () => ({ status: 'Failure', err: message }));
     }
     const code = answer.metadata?.return;
     if (answer.status === 'Success' && typeof code === 'number') return { kind: 'exit', code };

@@ -10,8 +10,12 @@ export interface ExecScript {
   output?: Array<{ fd: 1 | 2; data: string | Buffer }>;
   /** Its exit code; absent: it runs until a signal comes on the control socket (exit 128 + signal). */
   exit?: number;
-  /** The operation fails with this error and return instead (LXD: -1 when it could not run the command, 127 when there is no such command). */
-  fail?: { err: string; code: number };
+  /**
+   * The operation fails with this error and return instead (LXD: -1 when it could not run the
+   * command, 127 when there is no such command). `incus`: its wait answers as Incus' does, with the
+   * error alone; a GET of the operation tells the rest.
+   */
+  fail?: { err: string; code: number; incus?: boolean };
   /** After the output, the daemon goes away: every websocket and the wait's connection drop. */
   drop?: boolean;
   /** The POST is refused with this status and error (the instance is not running). */
@@ -47,9 +51,9 @@ export class ExecStandIn {
   readonly seen: ExecSeen[] = [];
   private readonly wss = new WebSocketServer({ noServer: true });
   private script: ExecScript = { exit: 0 };
-  private current: { seen: ExecSeen; sockets: Map<string, WebSocket>; ended: Promise<Reply>; end: (reply: Reply) => void } | null = null;
+  private current: { seen: ExecSeen; sockets: Map<string, WebSocket>; ended: Promise<Reply>; end: (reply: Reply) => void; state?: Reply } | null = null;
 
-  constructor(private readonly rest: RestStandIn) {
+  constructor(rest: RestStandIn) {
     rest.httpServer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
   }
 
@@ -68,6 +72,7 @@ export class ExecStandIn {
         return { status: 202, body: { type: 'async', status: 'Operation created', status_code: 100, operation: OP, metadata: { id: 'e0e1', class: 'websocket', status: 'Running', metadata: { fds: { ...SECRETS } } } } };
       },
       (request) => (request.method === 'GET' && request.url === `${OP}/wait?timeout=-1&project=${project}` ? this.current?.ended : undefined),
+      (request) => (request.method === 'GET' && request.url === `${OP}?project=${project}` ? this.current?.state : undefined),
     ];
   }
 
@@ -119,6 +124,7 @@ export class ExecStandIn {
   /** The command's end, as LXD's: each output stream's end-of-stream, then the operation's return. */
   private finish(current: NonNullable<ExecStandIn['current']>, code: number, err = ''): void {
     for (const fd of ['1', '2']) current.sockets.get(fd)?.send('');
-    current.end(sync({ status: err ? 'Failure' : 'Success', err, metadata: { return: code } }));
+    current.state = sync({ status: err ? 'Failure' : 'Success', err, metadata: { return: code } });
+    current.end(this.script.fail?.incus ? error(400, err) : current.state);
   }
 }

@@ -100,6 +100,8 @@ describe('exec over the REST API', () => {
   it("a failed operation: its exit code where LXD gives one (no such command: 127), else the client's exit 1, with LXD's error", async () => {
     expect(await client({ fail: { err: 'Command not found', code: 127 } }).exec(web1, ['nosuch'], {})).toEqual({ ...ran(), exitCode: 127, stderr: 'Error: Command not found\n' });
     expect(await client({ output: [{ fd: 2, data: 'half\n' }], fail: { err: 'Failed to attach', code: -1 } }).exec(web1, ['true'], {})).toEqual({ ...ran(), exitCode: 1, stderr: 'half\nError: Failed to attach\n' });
+    // Incus answers the wait with the error alone: the operation, read again, has the exit code.
+    expect(await client({ fail: { err: 'Command not found', code: 127, incus: true } }).exec(web1, ['nosuch'], {})).toEqual({ ...ran(), exitCode: 127, stderr: 'Error: Command not found\n' });
   });
 
   it("a refused exec (the instance is not running) is the client's exit 1 with LXD's words", async () => {
