@@ -20,6 +20,10 @@ const { metafile } = await build({
   target: 'node20',
   // commander, enquirer, semver, xmlbuilder2 and yaml are CommonJS: their require() of Node's modules needs a require in an ES module.
   banner: { js: "import { createRequire as createBundleRequire } from 'node:module'; const require = createBundleRequire(import.meta.url);" },
+  // ws would load the native bufferutil and utf-8-validate where installed (try/catch around a
+  // require): never in a zero-dependency bundle. Node's own isUtf8 validates instead, and ws masks
+  // in JavaScript (only the client's few bytes of stdin and control are masked).
+  define: { 'process.env.WS_NO_BUFFER_UTIL': '"1"', 'process.env.WS_NO_UTF_8_VALIDATE': '"1"' },
   // Less to parse at every start; names are kept, so a stack trace still says which function.
   minifyWhitespace: true,
   minifySyntax: true,

@@ -3,6 +3,7 @@ import { instancePath, NEVER_EXPIRES, profilePath, toCertificate, toInstance, to
 import { ClientTransport } from './client-transport.js';
 import { LXC, type Dialect } from './dialect.js';
 import type { RestApi } from './rest.js';
+import { runExec } from './rest-exec.js';
 import { updateInstanceConfig } from './rest-instance-config.js';
 import { Transports } from './transports.js';
 import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, ListedInstance, Lxd, LxdCall, Profile, ProfileRef, ServerApi, ServerInfo, Snapshot, TrustedCertificate } from './lxd.js';
@@ -30,8 +31,9 @@ export interface LxcClientOptions {
 /**
  * `Lxd` over LXD's (Incus') REST API: directly where the remote allows it (the local socket, HTTPS
  * with the client's certificate; see RestApi), else through the command-line client's `query`.
- * The update command (`exec`), files, devices and copies between servers always go through the
- * client: a terminal, streaming output, signals and migrations are what it does well.
+ * A non-interactive `exec` goes the same way (its websockets: rest-exec.ts); an interactive one,
+ * file pushes and deletes, devices and copies between servers always go through the client: a
+ * terminal, file transfers and migrations are what it does well.
  */
 export class LxcClient implements Lxd {
   readonly dialect: Dialect;
@@ -207,7 +209,14 @@ export class LxcClient implements Lxd {
   }
 
   exec(ref: InstanceRef, argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-    return this.client.exec(ref, argv, options);
+    // An interactive command stays with the client: it puts the terminal in raw mode and restores
+    // it, sends the window's size and its changes, and forwards the terminal's signals; script(1)
+    // keeps its transcript. None of that is worth redoing here for one command a run.
+    if (options.interactive) return this.client.exec(ref, argv, options);
+    return this.transports.pick(ref.remote, {
+      rest: (direct) => runExec(direct.api.execChannel(direct.remote), instancePath(ref, '/exec'), argv, options, this.callTimeoutMs),
+      client: (client) => client.exec(ref, argv, options),
+    });
   }
 
   pushFile(ref: InstanceRef, path: string, content: string, mode: number): Promise<void> {

@@ -48,7 +48,7 @@ export interface ExecOptions {
   /** The command owns the terminal (stdin, stdout, stderr inherited, a TTY inside). */
   interactive?: boolean;
   timeoutMs?: number;
-  /** Aborting ends the command: the client is killed, and LXD ends the command inside. */
+  /** Aborting (as the timeout) ends the command: LXD kills it inside, told on the exec's control socket or by the client's death. */
   signal?: AbortSignal;
   /** Receives the command's output as it comes (non-interactive only). */
   onOutput?: (chunk: string) => void;

@@ -2,11 +2,12 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { PeerCertificate } from 'node:tls';
+import type { ConnectionOptions, PeerCertificate } from 'node:tls';
 import { LxdError } from '../errors.js';
 import { endpointFor, type ClientConfig, type Endpoint } from './client-config.js';
 import type { Dialect } from './dialect.js';
 import type { LxdCall } from './lxd.js';
+import type { ExecChannel } from './rest-exec.js';
 
 export interface RestOptions {
   dialect: Dialect;
@@ -35,6 +36,8 @@ interface Envelope {
   operation?: string;
   metadata?: unknown;
 }
+
+type TlsSettings = Pick<ConnectionOptions, 'cert' | 'key' | 'ca' | 'checkServerIdentity'>;
 
 interface Operation {
   status?: string;
@@ -69,7 +72,7 @@ export class RestApi {
   async request(remote: string, method: string, path: string, request: RestRequest): Promise<RestAnswer> {
     // Deadlines and durations on the monotonic clock: a step of the wall clock must not cut a wait short.
     const deadline = performance.now() + request.timeoutMs;
-    const answer = await this.send(remote, method, path, request.body, request.timeoutMs, request.ifMatch);
+    const answer = await this.send(remote, method, path, request.body, request.timeoutMs, request.ifMatch ? { ifMatch: request.ifMatch } : {});
     if (answer.envelope.type !== 'async' || !answer.envelope.operation) return { metadata: answer.envelope.metadata, etag: answer.etag };
     // A restricted certificate reaches an operation only through its project.
     const project = new URLSearchParams(path.split('?')[1] ?? '').get('project');
@@ -130,7 +133,32 @@ export class RestApi {
     });
   }
 
-  private send(remote: string, method: string, path: string, body: unknown, timeoutMs: number, ifMatch?: string): Promise<{ envelope: Envelope; etag: string | null }> {
+  /**
+   * What an exec needs of this remote (see runExec): its requests, which it records as one call
+   * itself, and where its websockets connect, with the same socket or TLS identity as a request.
+   */
+  execChannel(remote: string): ExecChannel {
+    const agent = this.agentFor(remote);
+    const endpoint = this.endpoints.get(remote);
+    if (!agent || !endpoint) throw new LxdError(`remote "${remote}" is not reached directly`, 'failed', [remote, 'exec']);
+    return {
+      server: this.server,
+      remote,
+      send: async (method, path, body, timeoutMs, signal) => (await this.send(remote, method, path, body, timeoutMs, { record: false, ...(signal ? { signal } : {}) })).envelope,
+      // ws takes a unix socket as `ws+unix:SOCKET:PATH`; over HTTPS the request's own TLS settings.
+      socket: (path) => endpoint.kind === 'unix'
+        ? { address: `ws+unix:${endpoint.socketPath}:${path}`, tls: {} }
+        : { address: new URL(path, endpoint.url).href.replace(/^https:/, 'wss:'), tls: this.tls.get(remote) ?? {} },
+      record: this.options.onCall,
+    };
+  }
+
+  /**
+   * `record: false`: a part of a larger call that records itself (an exec). `signal` ends the wait
+   * for an answer (the request is dropped), as a timeout does.
+   */
+  private send(remote: string, method: string, path: string, body: unknown, timeoutMs: number, extra: { ifMatch?: string; record?: boolean; signal?: AbortSignal } = {}): Promise<{ envelope: Envelope; etag: string | null }> {
+    const { ifMatch, record = true, signal } = extra;
     const agent = this.agentFor(remote);
     const endpoint = this.endpoints.get(remote);
     if (!agent || !endpoint) throw new LxdError(`remote "${remote}" is not reached directly`, 'failed', [remote, method, path]);
@@ -141,7 +169,10 @@ export class RestApi {
       ...(ifMatch ? { 'If-Match': ifMatch } : {}),
     };
     return new Promise((resolve, reject) => {
-      const settle = settleOnce(command, this.options.onCall, () => clearTimeout(timer));
+      const settle = settleOnce(command, record ? this.options.onCall : () => {}, () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      });
       const onResponse = (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -172,12 +203,20 @@ export class RestApi {
         settle(false, () => reject(this.timeout(remote, method, path, timeoutMs)));
         req.destroy();
       }, timeoutMs);
+      const onAbort = () => {
+        settle(false, () => reject(new LxdError(`${method} ${path}: given up`, 'failed', command)));
+        req.destroy();
+      };
+      if (signal?.aborted) onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
       req.on('error', (error) => settle(false, () => reject(this.unreachable(remote, error, command))));
       req.end(data);
     });
   }
 
   private readonly endpoints = new Map<string, Endpoint>();
+  /** The HTTPS remotes' TLS settings, for the websockets of an exec. */
+  private readonly tls = new Map<string, TlsSettings>();
 
   private agentFor(remote: string): HttpAgent | null {
     if (this.agents.has(remote)) return this.agents.get(remote)!;
@@ -186,7 +225,13 @@ export class RestApi {
     // No cap on sockets: a fleet's runs each hold one while they wait on an operation, and a request
     // queued behind them in Node would time out without LXD ever having seen it.
     if (endpoint?.kind === 'unix') agent = new HttpAgent({ keepAlive: true });
-    if (endpoint?.kind === 'https') agent = httpsAgent(endpoint);
+    if (endpoint?.kind === 'https') {
+      const tls = tlsSettings(endpoint);
+      if (tls) {
+        this.tls.set(remote, tls);
+        agent = new HttpsAgent({ keepAlive: true, ...tls });
+      }
+    }
     if (endpoint && agent) this.endpoints.set(remote, endpoint);
     this.agents.set(remote, agent);
     return agent;
@@ -230,7 +275,7 @@ function settleOnce(command: string[], onCall: (call: LxdCall) => void, cleanup:
  * read or the stored certificate is issued by a CA: Node cannot trust a leaf without its chain,
  * where the client compares the certificate itself.
  */
-function httpsAgent(endpoint: Extract<Endpoint, { kind: 'https' }>): HttpsAgent | null {
+function tlsSettings(endpoint: Extract<Endpoint, { kind: 'https' }>): TlsSettings | null {
   try {
     // Read once per remote and run, when its first request is made.
     const cert = readFileSync(endpoint.clientCert, 'utf8');
@@ -239,14 +284,13 @@ function httpsAgent(endpoint: Extract<Endpoint, { kind: 'https' }>): HttpsAgent 
     const stored = new X509Certificate(pinned);
     if (!stored.checkIssued(stored)) return null;
     const fingerprint = stored.fingerprint256;
-    return new HttpsAgent({
-      keepAlive: true,
+    return {
       cert,
       key,
       ca: pinned,
       checkServerIdentity: (_host: string, peer: PeerCertificate) =>
         peer.fingerprint256 === fingerprint ? undefined : new Error(`the server's certificate (${peer.fingerprint256}) is not the one stored in ${endpoint.serverCert} (${fingerprint})`),
-    });
+    };
   } catch {
     return null;
   }

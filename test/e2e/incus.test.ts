@@ -30,6 +30,8 @@ describe('an operator on Incus updates a container', () => {
     expect(run.report).toMatchObject({ client: 'incus', outcome: 'updated', exitCode: 0 });
     expect(await incus.demoVersion(name)).toBe('1.1');
     expect(await incus.unitState(name)).toBe('active');
+    // Incus' socket carries every call, the commands run inside included (exec's websockets).
+    expect(run.report!.lxd, JSON.stringify(run.report!.lxd)).toMatchObject({ processes: 0 });
     good = run.report!.instances[0]!.snapshot.name!;
     // Read back from Incus itself: the snapshot and the expiry set on it at creation.
     const [taken] = await incus.snapshots(name);

@@ -16,10 +16,11 @@ export interface ReceivedRequest {
   clientFingerprint: string | null;
 }
 
-/** What a route answers: a status and an envelope, or 'hang' (never answer). */
-export type Reply = { status?: number; body: unknown; etag?: string } | 'hang' | 'not-json';
+/** What a route answers: a status and an envelope, 'hang' (never answer) or 'drop' (close the connection). */
+export type Reply = { status?: number; body: unknown; etag?: string } | 'hang' | 'drop' | 'not-json';
 
-export type Route = (request: ReceivedRequest) => Reply | undefined;
+/** A route's answer; a promise answers when it settles (an operation's wait). */
+export type Route = (request: ReceivedRequest) => Reply | Promise<Reply> | undefined;
 
 /** LXD's envelopes, as the daemon sends them. */
 export const sync = (metadata: unknown, etag?: string): Reply => ({ body: { type: 'sync', status: 'Success', status_code: 200, metadata }, ...(etag ? { etag } : {}) });
@@ -62,10 +63,16 @@ export class RestStandIn {
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
   }
 
+  /** The server, for a stand-in that also answers its upgrades (exec's websockets). */
+  get httpServer(): Server {
+    if (!this.server) throw new Error('the stand-in does not listen yet');
+    return this.server;
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
+    req.on('end', async () => {
       const text = Buffer.concat(chunks).toString('utf8');
       const peer = (req.socket as Partial<TLSSocket>).getPeerCertificate?.();
       const request: ReceivedRequest = {
@@ -76,8 +83,12 @@ export class RestStandIn {
         clientFingerprint: peer && peer.fingerprint256 ? peer.fingerprint256 : null,
       };
       this.received.push(request);
-      const reply = this.routes.map((route) => route(request)).find((answer) => answer !== undefined) ?? error(599, `unscripted request ${request.method} ${request.url}`);
+      const reply = await (this.routes.map((route) => route(request)).find((answer) => answer !== undefined) ?? error(599, `unscripted request ${request.method} ${request.url}`));
       if (reply === 'hang') return;
+      if (reply === 'drop') {
+        req.socket.destroy();
+        return;
+      }
       if (reply === 'not-json') {
         res.writeHead(502, { 'Content-Type': 'text/html' }).end('<html>bad gateway</html>');
         return;
