@@ -49,7 +49,13 @@ function makeFleet({ root, prefix, pool, made }, size) {
     made.add(name);
     lxc('copy', base, name, '--storage', pool);
   }
-  lxc('start', ...names);
+  // One start each, bounded: here one `lxc start` of 32 names once hung for minutes after every
+  // instance was running (its client waited on an operation that had ended).
+  for (const name of names) {
+    spawnSync('lxc', ['start', name], { stdio: 'ignore', timeout: 60_000 });
+    const status = JSON.parse(lxc('query', `/1.0/instances/${name}`)).status;
+    if (status !== 'Running') throw new Error(`fleet: ${name} is ${status} after lxc start`);
+  }
   // Ready when systemd has booted, as `scripts/lab launch` waits: the fleet's check is an exec.
   for (const name of names) {
     for (let i = 0; ; i += 1) {
@@ -126,6 +132,8 @@ export function benchFleetScaling(lab, pool) {
         const loadBefore = loadavg()[0];
         const run = runFleet(lab, names, parallel);
         runs.get(parallel).push({ ...run, load: (loadBefore + loadavg()[0]) / 2 });
+        // Each figure as it comes: a run that fails later still leaves these.
+        console.error(`bench:   N=${size} --parallel ${parallel}: ${seconds(run.ms)}, ${(run.calls / size).toFixed(1)} LXD calls/instance, client CPU ${seconds(run.cpuMs)} (load ${load()})`);
         if (size === Math.max(...SIZES) && (parallel === 1 || parallel === Math.min(TARGET.parallel, size))) steps[parallel] = stepMeans(run.report);
         for (const name of names) dropSnapshots(name);
       }
