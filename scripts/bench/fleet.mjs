@@ -30,6 +30,7 @@ function median(values) {
 }
 
 const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`;
+const percent = (share) => `${Math.round(share * 100)} %`;
 const load = () => loadavg().map((value) => value.toFixed(1)).join(' ');
 
 /**
@@ -78,15 +79,43 @@ function dropSnapshots(name) {
   for (const path of JSON.parse(lxc('query', `/1.0/instances/${name}/snapshots`))) lxc('delete', `${name}/${path.split('/').at(-1)}`);
 }
 
+// Where the CPU went during a run, to tell a busy client from a busy daemon or a busy machine:
+// the LXD daemon's own CPU time (with the hooks and forks it waited for), and the machine's
+// busy and iowait shares, both from /proc (clock ticks of 10 ms, Linux's USER_HZ). The daemon's
+// figure includes whatever else it served meanwhile: on a shared lab, other people's tests.
+const TICK_MS = 10;
+const lxdPid = () => JSON.parse(lxc('query', '/1.0')).environment.server_pid;
+
+function cpuSample(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // After the name: utime, stime, cutime, cstime are fields 14-17 of stat(5), here 11-14 from 0.
+  const daemon = fields.slice(11, 15).reduce((sum, ticks) => sum + Number(ticks), 0);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+  return { daemon, idle, iowait, total: user + nice + system + idle + iowait + irq + softirq + steal };
+}
+
+function cpuSince(before, pid) {
+  const after = cpuSample(pid);
+  const total = after.total - before.total;
+  return {
+    lxdCpuMs: (after.daemon - before.daemon) * TICK_MS,
+    busy: 1 - (after.idle - before.idle + after.iowait - before.iowait) / total,
+    iowait: (after.iowait - before.iowait) / total,
+  };
+}
+
 /** One fleet run under /usr/bin/time: its wall time, the client's CPU time, and its JSON report. */
 function runFleet({ bin, state }, names, parallel) {
   const dir = mkdtempSync(join(tmpdir(), 'subench-time-'));
   try {
     const timeFile = join(dir, 'time');
     const args = ['-f', '%U %S', '-o', timeFile, 'node', bin, '--json', ...names, '--parallel', String(parallel), '--no-package-report', '--check', 'exec:true', '--', 'sleep', '1'];
+    const pid = lxdPid();
+    const cpuBefore = cpuSample(pid);
     const started = process.hrtime.bigint();
     const run = spawnSync('/usr/bin/time', args, { encoding: 'utf8', env: { ...process.env, SAFEUPDATE_STATE_DIR: state }, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 2 ** 20 });
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    const cpu = cpuSince(cpuBefore, pid);
     let report;
     try {
       report = JSON.parse(run.stdout);
@@ -96,7 +125,7 @@ function runFleet({ bin, state }, names, parallel) {
     if (report.exitCode !== 0) throw new Error(`fleet of ${names.length} --parallel ${parallel}: exit ${report.exitCode}:\n${run.stderr}`);
     // /usr/bin/time writes "Command exited with non-zero status" first when it did; the last line has the times.
     const [user, system] = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1).split(' ').map(Number);
-    return { ms, cpuMs: (user + system) * 1000, calls: report.lxd?.calls ?? NaN, processes: report.lxd?.processes ?? NaN, report };
+    return { ms, cpuMs: (user + system) * 1000, ...cpu, calls: report.lxd?.calls ?? NaN, processes: report.lxd?.processes ?? NaN, report };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -111,7 +140,12 @@ function stepMeans(report) {
       sums.set(step.action, [sum + (step.durationMs ?? 0), count + 1]);
     }
   }
-  return new Map([...sums].map(([action, [sum, count]]) => [action, sum / count]));
+  const means = new Map([...sums].map(([action, [sum, count]]) => [action, sum / count]));
+  // Lock, lease, unlock and the report are no step: what the instance took beyond its steps.
+  const whole = report.instances.reduce((sum, instance) => sum + (instance.durationMs ?? 0), 0) / report.instances.length;
+  means.set('(lock, lease, unlock: outside the steps)', whole - [...means.values()].reduce((sum, ms) => sum + ms, 0));
+  means.set('(the whole instance)', whole);
+  return means;
 }
 
 /**
@@ -133,14 +167,14 @@ export function benchFleetScaling(lab, pool) {
         const run = runFleet(lab, names, parallel);
         runs.get(parallel).push({ ...run, load: (loadBefore + loadavg()[0]) / 2 });
         // Each figure as it comes: a run that fails later still leaves these.
-        console.error(`bench:   N=${size} --parallel ${parallel}: ${seconds(run.ms)}, ${(run.calls / size).toFixed(1)} LXD calls/instance, client CPU ${seconds(run.cpuMs)} (load ${load()})`);
+        console.error(`bench:   N=${size} --parallel ${parallel}: ${seconds(run.ms)}, ${(run.calls / size).toFixed(1)} LXD calls/instance, client CPU ${seconds(run.cpuMs)}, LXD CPU ${seconds(run.lxdCpuMs)}, machine ${percent(run.busy)} busy (load ${load()})`);
         if (size === Math.max(...SIZES) && (parallel === 1 || parallel === Math.min(TARGET.parallel, size))) steps[parallel] = stepMeans(run.report);
         for (const name of names) dropSnapshots(name);
       }
     }
     for (const [parallel, list] of runs) {
       const pick = (key) => median(list.map((run) => run[key]));
-      results.push({ pool, size, parallel, ms: pick('ms'), cpuMs: pick('cpuMs'), calls: pick('calls'), processes: pick('processes'), load: pick('load') });
+      results.push({ pool, size, parallel, ...Object.fromEntries(['ms', 'cpuMs', 'lxdCpuMs', 'busy', 'iowait', 'calls', 'processes', 'load'].map((key) => [key, pick(key)])) });
     }
     dropFleet(names, lab.made);
   }
@@ -165,12 +199,12 @@ function summaryRow(pool, results) {
 /** The fleet's own tables, in Markdown. */
 export function printFleetTables(all) {
   console.log(`\nFleet scaling (\`-- sleep 1\`, \`--check exec:true\`; median of ${RUNS} run(s); load: the 1-minute load average around the run):\n`);
-  console.log('| pool | N | --parallel | wall | wall / instance | speed-up vs --parallel 1 | LXD calls / instance | client processes / instance | client CPU | CPU / instance | load |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| pool | N | --parallel | wall | wall / instance | speed-up vs --parallel 1 | LXD calls / instance | client processes / instance | client CPU | client CPU / instance | LXD daemon CPU | machine busy | iowait | load |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of all.flatMap((pool) => pool.results)) {
     const serial = all.flatMap((pool) => pool.results).find((s) => s.pool === r.pool && s.size === r.size && s.parallel === 1);
     const speedUp = serial ? `${(serial.ms / r.ms).toFixed(2)}×` : '-';
-    console.log(`| ${r.pool} | ${r.size} | ${r.parallel} | ${seconds(r.ms)} | ${seconds(r.ms / r.size)} | ${speedUp} | ${(r.calls / r.size).toFixed(1)} | ${(r.processes / r.size).toFixed(1)} | ${seconds(r.cpuMs)} | ${seconds(r.cpuMs / r.size)} | ${r.load.toFixed(1)} |`);
+    console.log(`| ${r.pool} | ${r.size} | ${r.parallel} | ${seconds(r.ms)} | ${seconds(r.ms / r.size)} | ${speedUp} | ${(r.calls / r.size).toFixed(1)} | ${(r.processes / r.size).toFixed(1)} | ${seconds(r.cpuMs)} | ${seconds(r.cpuMs / r.size)} | ${seconds(r.lxdCpuMs)} | ${percent(r.busy)} | ${percent(r.iowait)} | ${r.load.toFixed(1)} |`);
   }
   for (const { pool, steps } of all) {
     const parallels = Object.keys(steps).map(Number).sort((a, b) => a - b);
