@@ -4,7 +4,9 @@
 // instance, the LXD calls per instance (the JSON report counts the whole run's calls; the
 // selection's one listing is in them, so a flat cost per instance shows as slowly falling), and
 // the client's CPU time (user + system of node and of any `lxc` process it waited for, from
-// /usr/bin/time). It measures and prints; it asserts nothing.
+// /usr/bin/time). It measures and prints; it asserts nothing. An instance whose run takes longer
+// than 15 s also renews its server lease (a read and a write each quarter of its 60 s): a few calls
+// more per instance on a slow pool or under load, by its own duration, never by the fleet's size.
 //
 //   BENCH_FLEET_SIZES=1,8,32      the fleet sizes (default)
 //   BENCH_FLEET_PARALLEL=1,8,16   the --parallel values (default)
@@ -104,6 +106,14 @@ function cpuSince(before, pid) {
   };
 }
 
+/** The daemon's CPU share while this bench asks nothing of it: what others (tests, other daemons' clients) cost it meanwhile. */
+function daemonAtRest(ms = 10_000) {
+  const pid = lxdPid();
+  const before = cpuSample(pid);
+  spawnSync('sleep', [String(ms / 1000)]);
+  return (cpuSample(pid).daemon - before.daemon) * TICK_MS / ms;
+}
+
 /** One fleet run under /usr/bin/time: its wall time, the client's CPU time, and its JSON report. */
 function runFleet({ bin, state }, names, parallel) {
   const dir = mkdtempSync(join(tmpdir(), 'subench-time-'));
@@ -156,6 +166,7 @@ function stepMeans(report) {
 export function benchFleetScaling(lab, pool) {
   const results = [];
   const steps = {};
+  const atRest = daemonAtRest();
   for (const size of SIZES) {
     const names = makeFleet({ ...lab, pool }, size);
     const parallels = [...new Set(PARALLEL.map((p) => Math.min(p, size)))];
@@ -178,7 +189,7 @@ export function benchFleetScaling(lab, pool) {
     }
     dropFleet(names, lab.made);
   }
-  return { pool, results, summary: summaryRow(pool, results), steps };
+  return { pool, results, summary: summaryRow(pool, results), steps, atRest };
 }
 
 /** The row of the main table: the biggest fleet at the target's --parallel against --parallel 1. */
@@ -199,6 +210,7 @@ function summaryRow(pool, results) {
 /** The fleet's own tables, in Markdown. */
 export function printFleetTables(all) {
   console.log(`\nFleet scaling (\`-- sleep 1\`, \`--check exec:true\`; median of ${RUNS} run(s); load: the 1-minute load average around the run):\n`);
+  for (const { pool, atRest } of all) console.log(`LXD daemon at rest on ${pool} before the fleet (others' work): ${percent(atRest)} of a core; a run's LXD CPU includes that much of its wall time.\n`);
   console.log('| pool | N | --parallel | wall | wall / instance | speed-up vs --parallel 1 | LXD calls / instance | client processes / instance | client CPU | client CPU / instance | LXD daemon CPU | machine busy | iowait | load |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of all.flatMap((pool) => pool.results)) {
