@@ -3,9 +3,11 @@
 // alternating runs, printed as Markdown tables (BENCHMARKS.md keeps the latest). A script, not a
 // test: it measures and reports, it asserts nothing.
 //
-//   npm run bench                 all of it (about 10 minutes here)
+//   npm run bench                 all of it (about 25 minutes here: the fleet makes 32 instances per pool)
 //   BENCH_RUNS=7 npm run bench    more runs per figure (default 5; the fleet runs BENCH_FLEET_RUNS, default 1)
 //   BENCH_POOLS=labbtrfs          only these pools (default: default,labbtrfs)
+//   BENCH_SECTIONS=fleet          only these sections (default: pools,startup,fleet); the fleet's own
+//                                 settings (sizes, --parallel values) are in scripts/bench/fleet.mjs
 //
 // Every instance it makes is named subench-<pid>-… and deleted at the end, also after Ctrl+C.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -13,13 +15,13 @@ import { rmSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchFleetScaling, fleetDescription, printFleetTables } from './bench/fleet.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = join(ROOT, 'bin/safeupdate.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const FLEET_RUNS = Number(process.env.BENCH_FLEET_RUNS ?? 1);
 const POOLS = (process.env.BENCH_POOLS ?? 'default,labbtrfs').split(',');
-const FLEET = 8;
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'pools,startup,fleet').split(','));
 const PREFIX = `subench-${process.pid}`;
 const made = new Set();
 
@@ -155,27 +157,6 @@ function benchStartup(name, state) {
   row('`safeupdate check` vs `lxc query` + `lxc exec` by hand', '-', median(check), median(handCheck), null);
 }
 
-function benchFleet(pool, state) {
-  const names = Array.from({ length: FLEET }, (_, i) => `${PREFIX}-fleet-${pool}-${i}`);
-  for (const name of names) launch(name, pool);
-  const times = { 1: [], 4: [] };
-  for (let i = 0; i < FLEET_RUNS; i += 1) {
-    for (const parallel of [1, 4]) {
-      const run = safeupdate([...names, '--parallel', String(parallel), '--no-package-report', '--check', 'exec:true', '--', 'sleep', '1'], state);
-      if (run.report.exitCode !== 0) throw new Error(`fleet: exit ${run.report.exitCode}: ${run.stderr}`);
-      times[parallel].push(run.ms);
-      for (const name of names) dropSnapshots(name);
-    }
-  }
-  const one = median(times[1]);
-  const four = median(times[4]);
-  rows.push({ figure: `fleet of ${FLEET} (\`-- sleep 1\`): \`--parallel 4\` vs \`--parallel 1\``, pool, ours: four, hand: one, ratio: four / one, target: 1 / 2.5, verdict: one / four >= 2.5 ? 'PASS' : 'MISS', extra: `speed-up ${(one / four).toFixed(2)}×` });
-  for (const name of names) {
-    spawnSync('lxc', ['delete', '--force', name], { stdio: 'ignore' });
-    made.delete(name);
-  }
-}
-
 function machine() {
   const lxd = spawnSync('lxd', ['--version'], { encoding: 'utf8' }).stdout.trim();
   return `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Linux ${release()}, Node ${process.versions.node}, LXD ${lxd}`;
@@ -184,25 +165,39 @@ function machine() {
 let state = null;
 try {
   state = execFileSync('mktemp', ['-d'], { encoding: 'utf8' }).trim();
-  console.error(`bench: ${RUNS} runs per figure on ${POOLS.join(', ')}; fleet ${FLEET_RUNS} run(s)`);
+  console.error(`bench: ${[...SECTIONS].join(', ')} on ${POOLS.join(', ')}; ${RUNS} runs per figure; ${fleetDescription()}`);
   let any = null;
-  for (const pool of POOLS) {
-    console.error(`bench: pool ${pool}`);
-    any = benchPool(pool, state);
+  if (SECTIONS.has('pools')) {
+    for (const pool of POOLS) {
+      console.error(`bench: pool ${pool}`);
+      any = benchPool(pool, state);
+    }
   }
-  console.error('bench: start-up');
-  benchStartup(any, state);
-  for (const pool of POOLS) {
-    console.error(`bench: fleet on ${pool}`);
-    benchFleet(pool, state);
+  if (SECTIONS.has('startup')) {
+    // Run alone, the start-up section still needs an instance to check.
+    if (!any) {
+      any = `${PREFIX}-startup`;
+      launch(any, POOLS[0]);
+    }
+    console.error('bench: start-up');
+    benchStartup(any, state);
   }
-  console.log(`Machine: ${machine()}. Medians of ${RUNS} alternating runs (fleet: ${FLEET_RUNS}).\n`);
+  const fleets = [];
+  if (SECTIONS.has('fleet')) {
+    for (const pool of POOLS) {
+      const fleet = benchFleetScaling({ root: ROOT, bin: BIN, prefix: PREFIX, state, made }, pool);
+      if (fleet.summary) rows.push(fleet.summary);
+      fleets.push(fleet);
+    }
+  }
+  console.log(`Machine: ${machine()}. Medians of ${RUNS} alternating runs; ${fleetDescription()}.\n`);
   console.log('| figure | pool | safeupdate | by hand / baseline | ratio | target | verdict | notes |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
     const target = r.target === null ? '-' : `≤ ${r.target.toFixed(2)}`;
     console.log(`| ${r.figure} | ${r.pool} | ${fmt(r.ours)} | ${fmt(r.hand)} | ${r.ratio.toFixed(2)} | ${target} | ${r.verdict} | ${r.extra} |`);
   }
+  if (fleets.length) printFleetTables(fleets);
 } finally {
   cleanUp();
   if (state) rmSync(state, { recursive: true, force: true });
