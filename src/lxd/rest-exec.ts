@@ -14,6 +14,12 @@ const KILL_GRACE_MS = 5_000;
 const DRAIN_MS = 5_000;
 /** One wait request's bound; a longer command is waited on again. Timers cannot hold Infinity. */
 const WAIT_SLICE_MS = 10 * 60_000;
+/**
+ * What is kept of each stream, its end: the instance decides how much it writes, and the host must
+ * not hold all of it (execa, behind the client, stopped at 100 MB). Readers want the end (a check's
+ * last line) or a small whole (an inventory); everything still reaches `onOutput` as it comes.
+ */
+export const KEPT_OUTPUT_CHARS = 8 * 1024 * 1024;
 /** SIGKILL, as LXD forwards it to the command inside the instance. */
 const SIGKILL = 9;
 
@@ -175,13 +181,20 @@ class Output {
   end(): { stdout: string; stderr: string } {
     this.add('stdout', this.decoders.stdout.end());
     this.add('stderr', this.decoders.stderr.end());
-    return this.text;
+    return { stdout: this.kept('stdout'), stderr: this.kept('stderr') };
   }
 
   private add(stream: 'stdout' | 'stderr', chunk: string): void {
     if (chunk === '') return;
     this.text[stream] += chunk;
+    // Cut back to the bound only past twice it, so that a flood costs one copy per bound, not per message.
+    if (this.text[stream].length > 2 * KEPT_OUTPUT_CHARS) this.text[stream] = this.text[stream].slice(-KEPT_OUTPUT_CHARS);
     this.onOutput?.(chunk);
+  }
+
+  /** Each stream's end, within the bound. */
+  private kept(stream: 'stdout' | 'stderr'): string {
+    return this.text[stream].length > KEPT_OUTPUT_CHARS ? this.text[stream].slice(-KEPT_OUTPUT_CHARS) : this.text[stream];
   }
 }
 

@@ -7,6 +7,7 @@ import { LxdError } from '../../../src/errors.js';
 import { parseClientConfig } from '../../../src/lxd/client-config.js';
 import { LXC } from '../../../src/lxd/dialect.js';
 import { LxcClient } from '../../../src/lxd/lxc-client.js';
+import { KEPT_OUTPUT_CHARS } from '../../../src/lxd/rest-exec.js';
 import type { LxdCall } from '../../../src/lxd/lxd.js';
 import { RestApi } from '../../../src/lxd/rest.js';
 import { ExecStandIn, type ExecScript } from '../../support/exec-stand-in.js';
@@ -58,6 +59,16 @@ describe('exec over the REST API', () => {
     expect([...lxd.seen[0]!.connected].sort()).toEqual(['0', '1', '2', 'control']);
     expect(lxd.seen[0]!.socketQueries).toEqual(expect.arrayContaining([expect.stringMatching(/^\?secret=s-[a-z]+&project=qa$/)]));
     expect(calls).toEqual([{ command: ['local:', 'POST', EXEC], durationMs: expect.any(Number), ok: false, process: false }]);
+  });
+
+  it('keeps only the end of a flood of output (the instance decides how much it writes), and streams all of it', async () => {
+    const block = 'x'.repeat(1024 * 1024);
+    const output = [...Array.from({ length: 20 }, () => ({ fd: 1 as const, data: block })), { fd: 1 as const, data: 'the last line\n' }];
+    let streamed = 0;
+    const result = await client({ output, exit: 0 }).exec(web1, ['yes'], { onOutput: (chunk) => (streamed += chunk.length) });
+    expect(streamed).toBe(20 * block.length + 'the last line\n'.length);
+    expect(result.stdout).toHaveLength(KEPT_OUTPUT_CHARS);
+    expect(result.stdout.slice(-16)).toBe('xxthe last line\n');
   });
 
   it('streams stdout and stderr as they come, and collects each whole, a character split across messages included', async () => {
