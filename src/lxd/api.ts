@@ -92,6 +92,15 @@ export function instancePath(ref: InstanceRef, suffix: string, query = ''): stri
 }
 
 /** `path?a&b`, leaving out empty parameters. */
+/**
+ * An operation's path without the query a cluster member adds to it (`/1.0/operations/ID?project=…`
+ * when the request was forwarded to another member): the caller appends `/wait` or `/websocket`
+ * and its own query, and a query in the middle would make LXD answer a plain read of the operation.
+ */
+export function operationPath(url: string): string {
+  return url.split('?')[0]!;
+}
+
 export function withQuery(path: string, ...params: string[]): string {
   const query = params.filter(Boolean).join('&');
   return query ? `${path}?${query}` : path;

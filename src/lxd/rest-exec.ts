@@ -2,7 +2,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { ConnectionOptions } from 'node:tls';
 import type { WebSocket } from 'ws';
 import { LxdError } from '../errors.js';
-import { withQuery } from './api.js';
+import { operationPath, withQuery } from './api.js';
 import type { ExecOptions, ExecResult, LxdCall } from './lxd.js';
 
 /** ws loads with the first exec: `--help`, and a run that execs nothing, never read it. */
@@ -94,7 +94,7 @@ async function execute(channel: ExecChannel, path: string, argv: readonly string
     const body = { command: argv, environment, 'wait-for-websocket': true, interactive: false, 'record-output': false };
     const created = await race(channel.send('POST', path, body, bound, finished.signal), stopped);
     if ('kind' in created) return created;
-    const operation = created.operation;
+    const operation = created.operation && operationPath(created.operation);
     const fds = (created.metadata as OperationAnswer | undefined)?.metadata?.fds;
     if (!operation || !fds?.['0'] || !fds['1'] || !fds['2'] || !fds.control) return { kind: 'failed', message: `${channel.server} answered the exec without its websockets` };
     // A restricted certificate reaches an operation only through its project.

@@ -4,6 +4,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { ConnectionOptions, PeerCertificate } from 'node:tls';
 import { LxdError } from '../errors.js';
+import { operationPath } from './api.js';
 import { endpointFor, type ClientConfig, type Endpoint } from './client-config.js';
 import type { Dialect } from './dialect.js';
 import type { LxdCall } from './lxd.js';
@@ -83,7 +84,7 @@ export class RestApi {
       // One wait until the operation ends, bounded here at the call's deadline: a server-side
       // timeout would be answered by newer LXD with an error ("context deadline exceeded") while the
       // operation goes on, which must never read as the operation having failed.
-      const waited = await this.send(remote, 'GET', `${answer.envelope.operation}/wait?timeout=-1${projectParam}`, undefined, left);
+      const waited = await this.send(remote, 'GET', `${operationPath(answer.envelope.operation)}/wait?timeout=-1${projectParam}`, undefined, left);
       const operation = (waited.envelope.metadata ?? {}) as Operation;
       if (operation.status === 'Success') return { metadata: operation, etag: null };
       if (operation.status === 'Failure' || operation.status === 'Cancelled') {

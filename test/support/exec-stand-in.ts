@@ -20,6 +20,8 @@ export interface ExecScript {
   drop?: boolean;
   /** The POST is refused with this status and error (the instance is not running). */
   refuse?: { status: number; message: string };
+  /** The operation's URL carries its project, as a cluster member answers a forwarded request. */
+  clustered?: boolean;
 }
 
 /** What the client did on the exec's sockets, as the stand-in saw it. */
@@ -69,7 +71,7 @@ export class ExecStandIn {
         const seen: ExecSeen = { body: request.body, connected: [], stdin: [], stdinClosed: false, control: [], socketQueries: [], socketFingerprints: [] };
         this.seen.push(seen);
         this.current = { seen, sockets: new Map(), ended, end };
-        return { status: 202, body: { type: 'async', status: 'Operation created', status_code: 100, operation: OP, metadata: { id: 'e0e1', class: 'websocket', status: 'Running', metadata: { fds: { ...SECRETS } } } } };
+        return { status: 202, body: { type: 'async', status: 'Operation created', status_code: 100, operation: script.clustered ? `${OP}?project=${project}` : OP, metadata: { id: 'e0e1', class: 'websocket', status: 'Running', metadata: { fds: { ...SECRETS } } } } };
       },
       (request) => (request.method === 'GET' && request.url === `${OP}/wait?timeout=-1&project=${project}` ? this.current?.ended : undefined),
       (request) => (request.method === 'GET' && request.url === `${OP}?project=${project}` ? this.current?.state : undefined),

@@ -61,6 +61,12 @@ describe('exec over the REST API', () => {
     expect(calls).toEqual([{ command: ['local:', 'POST', EXEC], durationMs: expect.any(Number), ok: false, process: false }]);
   });
 
+  it('an operation URL that carries its project (a cluster member forwarding the exec) is waited on and connected to without it', async () => {
+    const result = await client({ output: [{ fd: 1, data: 'on m2\n' }], exit: 0, clustered: true }).exec(web1, ['hostname'], {});
+    expect(result).toEqual({ ...ran(), stdout: 'on m2\n' });
+    expect([...lxd.seen[0]!.connected].sort()).toEqual(['0', '1', '2', 'control']);
+  });
+
   it('keeps only the end of a flood of output (the instance decides how much it writes), and streams all of it', async () => {
     const block = 'x'.repeat(1024 * 1024);
     const output = [...Array.from({ length: 20 }, () => ({ fd: 1 as const, data: block })), { fd: 1 as const, data: 'the last line\n' }];

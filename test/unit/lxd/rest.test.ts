@@ -120,6 +120,12 @@ describe('over the local unix socket', () => {
     });
   });
 
+  it('an operation URL that carries its project (a cluster member forwarding the request) is waited on, not read', async () => {
+    unix.script(on('POST', '/1.0/instances/web1/snapshots?project=qa', async_(`${OP}?project=qa`)), on('GET', `${OP}/wait?timeout=-1&project=qa`, operation('Success')));
+    await localApi().createSnapshot(web1, 'safeupdate-1', null);
+    expect(unix.received.map((request) => request.url)).toEqual(['/1.0/instances/web1/snapshots?project=qa', `${OP}/wait?timeout=-1&project=qa`]);
+  });
+
   it('a request without a project waits on its operation without one (never "project=null")', async () => {
     unix.script(on('PUT', '/1.0/instances/web1/state', async_(OP)), on('GET', `${OP}/wait?timeout=-1`, operation('Success')));
     await localApi().startInstance({ remote: null, name: 'web1', project: null });
