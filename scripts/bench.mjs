@@ -101,7 +101,7 @@ const row = (figure, pool, ours, hand, target, extra = '') => {
 function benchPool(pool, state) {
   const name = `${PREFIX}-${pool}`;
   launch(name, pool);
-  const ours = { success: [], rollback: [], calls: [], processes: [], rollbackCalls: [], rollbackProcesses: [], restart: [], restartRun: [] };
+  const ours = { success: [], withReport: [], reportCalls: [], rollback: [], calls: [], processes: [], rollbackCalls: [], rollbackProcesses: [], restart: [], restartRun: [] };
   const hand = { success: [], rollback: [], restart: [] };
   for (let i = 0; i < RUNS; i += 1) {
     // (1) The success path: look, check, snapshot, update, check; the same work both ways.
@@ -112,6 +112,12 @@ function benchPool(pool, state) {
     ours.processes.push(run.report.lxd?.processes ?? NaN);
     dropSnapshots(name);
     hand.success.push(bash(`lxc query /1.0/instances/${name} >/dev/null; lxc exec ${name} -- true; lxc snapshot ${name} bench-hand; lxc exec ${name} -- true; lxc exec ${name} -- true`).ms);
+    dropSnapshots(name);
+    // (1b) The same as users run it, with the package report (two inventories, read beside the checks).
+    const reported = safeupdate([name, '--check', 'exec:true', '--', 'true'], state);
+    if (reported.report.exitCode !== 0) throw new Error(`success path with the package report: exit ${reported.report.exitCode}: ${reported.stderr}`);
+    ours.withReport.push(reported.ms);
+    ours.reportCalls.push(reported.report.lxd?.calls ?? NaN);
     dropSnapshots(name);
 
     // (2) Rollback downtime: a failed update, then back to the snapshot and passing its check.
@@ -134,6 +140,7 @@ function benchPool(pool, state) {
     hand.restart.push(bash(`lxc restart ${name}; until lxc exec ${name} -- true 2>/dev/null; do sleep 0.5; done`).ms);
   }
   row('success path (`--check exec:true -- true`)', pool, median(ours.success), median(hand.success), pool === 'default' ? 1.02 : 1.0, `${median(ours.calls)} LXD calls, ${median(ours.processes)} client processes, vs 5 processes`);
+  row('success path with the package report (as users run it)', pool, median(ours.withReport), median(hand.success), pool === 'default' ? 1.02 : 1.0, `${median(ours.reportCalls)} LXD calls; the hand script reads no inventory`);
   row('rollback downtime (failed update → running and passing)', pool, median(ours.rollback), median(hand.rollback), 1.0, `${median(ours.rollbackCalls)} LXD calls, ${median(ours.rollbackProcesses)} client processes per run, vs 4 processes`);
   row('`--restart always`: the restart and the checks after it', pool, median(ours.restart), median(hand.restart), 1.0, `the whole run ${fmt(median(ours.restartRun))}, against ${fmt(median(ours.success))} without the restart; by hand: lxc restart, then lxc exec true until it answers`);
   return name;
