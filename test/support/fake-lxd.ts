@@ -1,6 +1,7 @@
 import { LxdError } from '../../src/errors.js';
 import { LXC, type Dialect } from '../../src/lxd/dialect.js';
 import { RESTART_DUE_SCRIPT } from '../../src/checks/restart-due.js';
+import { INVENTORY_SCRIPT } from '../../src/packages/inventory.js';
 import { USED_EXTENSIONS } from '../../src/lxd/extensions.js';
 import type { DeviceConfig, ExecOptions, ExecResult, Instance, InstanceRef, ListedInstance, Lxd, Profile, ProfileRef, ServerApi, ServerInfo, Snapshot, TrustedCertificate } from '../../src/lxd/lxd.js';
 
@@ -331,6 +332,8 @@ export function unitOutput(active: string, sub: string, invocation = 'inv-1', re
 }
 
 export const isRestartDue = (args: unknown[]) => (args[1] as string[])[2] === RESTART_DUE_SCRIPT;
+/** Matches the package inventory's exec (packages/inventory.ts). */
+export const isInventory = (args: unknown[]) => (args[1] as string[])[2] === INVENTORY_SCRIPT;
 /** After a restart: does the instance run commands again (`true`)? */
 export const isAnswerProbe = (args: unknown[]) => JSON.stringify(args[1]) === '["true"]';
 

@@ -1,8 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { INVENTORY_SCRIPT } from '../../../src/packages/inventory.js';
 import type { RunContext, RunOptions } from '../../../src/run/types.js';
 import { defineCheck } from '../../../src/checks/spec.js';
-import { execResult, isCommand, isSystemdCheck, settle, startOf, stopOf, systemdOutput, type HeldCall } from '../../support/fake-lxd.js';
+import { execResult, isCommand, isInventory, isSystemdCheck, settle, startOf, stopOf, systemdOutput, type HeldCall } from '../../support/fake-lxd.js';
 import { expectAptFinish, expectAptPrepare, expectLockFree, isDpkgLockLook } from '../../support/fake-dpkg.js';
 import { resolved, RunHarness } from './run-harness.js';
 
@@ -18,7 +17,6 @@ beforeEach(async () => {
 });
 afterEach(() => h.tearDown());
 
-const isInventory = (args: unknown[]) => (args[1] as string[])[2] === INVENTORY_SCRIPT;
 const inventory = (version: string, exitCode = 0) =>
   h.lxd.expect('exec', () => execResult({ exitCode, stdout: exitCode ? '' : `dpkg\nsafeupdate-demo\t${version}\tii \n`, stderr: exitCode ? 'boom\n' : '' }), isInventory, `inventory (${version})`);
 const LEASE = 'local:default/safeupdate-lock_default_web1';

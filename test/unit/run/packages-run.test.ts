@@ -1,9 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { INVENTORY_SCRIPT } from '../../../src/packages/inventory.js';
 import type { ExecResult } from '../../../src/lxd/lxd.js';
 import { renderHuman } from '../../../src/report/human.js';
 import { renderMarkdown } from '../../../src/report/markdown.js';
-import { execResult, isCommand } from '../../support/fake-lxd.js';
+import { execResult, isCommand, isInventory } from '../../support/fake-lxd.js';
 import { RunHarness } from './run-harness.js';
 
 // The package report and the upgrade policy inside a run: what is read, simulated, refused and
@@ -16,7 +15,6 @@ beforeEach(async () => {
 });
 afterEach(() => h.tearDown());
 
-const isInventory = (args: unknown[]) => (args[1] as string[])[2] === INVENTORY_SCRIPT;
 const dpkg = (entries: Record<string, string>) => execResult({ stdout: `dpkg\n${Object.entries(entries).map(([name, version]) => `${name}\t${version}\tii \n`).join('')}` });
 const inventory = (result: ExecResult) => h.lxd.expect('exec', () => result, isInventory, 'the package inventory');
 const simulation = (stdout: string, exitCode = 0) =>
