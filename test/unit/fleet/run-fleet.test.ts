@@ -50,10 +50,15 @@ describe('one report for a fleet', () => {
       (run.lxd as FakeLxd).expect('getInstance', () => null);
       const target = { ref: { remote: 'local', project: 'default', name: 'web1' }, label: 'web1', member: 'm2' };
       const ended: string[] = [];
+      const progress: string[] = [];
       const report = await runFleet({ targets: [target], notStarted: [] }, () => runOptions(), { command: ['true'], dryRun: false }, bounds, run, (instance, event) => {
         if (event.type === 'finished') ended.push(`${instance} ${event.item.outcome}`);
+        else progress.push(instance);
       });
       expect(ended).toEqual(['web1 not-started']);
+      // The run's own progress reaches the views too, under the name the operator typed.
+      expect(progress.length).toBeGreaterThan(0);
+      expect(new Set(progress)).toEqual(new Set(['web1']));
       expect(report.instances.map((i) => [i.instance, i.member, i.outcome])).toEqual([['web1', 'm2', 'not-started']]);
       expect(report.durationMs).toBeGreaterThan(0);
       expect(report.durationMs).toBeLessThan(1_000);
@@ -77,5 +82,13 @@ describe('the outcome of a fleet', () => {
     expect(of('refused-by-rehearsal', 'interrupted')).toBe('interrupted');
     expect(of('planned', 'planned')).toBe('planned');
     expect(of()).toBe('updated');
+  });
+
+  it('takes the worse of any two outcomes, over the whole order', () => {
+    const order: Outcome[] = ['needs-attention', 'interrupted', 'rolled-back', 'refused-by-rehearsal', 'not-started', 'skipped', 'planned', 'updated'];
+    for (const [i, worse] of order.entries()) {
+      expect(of(worse)).toBe(worse);
+      for (const better of order.slice(i + 1)) expect([of(worse, better), of(better, worse)]).toEqual([worse, worse]);
+    }
   });
 });
