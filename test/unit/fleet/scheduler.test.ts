@@ -62,6 +62,25 @@ describe('the fleet scheduler', () => {
     expect((await done).map((r) => r.outcome)).toEqual(['rolled-back', 'skipped', 'skipped']);
   });
 
+  it('with two canaries, a first that failed keeps the second from starting', async () => {
+    const run = controlled({ a: 'needs-attention' });
+    const done = schedule(['a', 'b', 'c'].map((name) => target(name)), bounds({ parallel: 3, canary: 2 }), run.runOne, new AbortController().signal);
+    await drive(run, done);
+    expect(run.started).toEqual(['a']);
+    expect((await done).map((r) => r.outcome)).toEqual(['needs-attention', 'skipped', 'skipped']);
+  });
+
+  it('an interrupt during the canary starts no further canary, even one that updated', async () => {
+    const run = controlled();
+    const controller = new AbortController();
+    const done = schedule(['a', 'b', 'c'].map((name) => target(name)), bounds({ parallel: 3, canary: 2 }), run.runOne, controller.signal);
+    await tick();
+    controller.abort('SIGTERM');
+    run.finishers.get('a')!();
+    expect((await done).map((r) => r.outcome)).toEqual(['updated', 'skipped', 'skipped']);
+    expect(run.started).toEqual(['a']);
+  });
+
   it('lets the others go on, in parallel, after a canary that updated', async () => {
     const run = controlled();
     const done = schedule(['a', 'b', 'c'].map((name) => target(name)), bounds({ parallel: 2, canary: 1 }), run.runOne, new AbortController().signal);

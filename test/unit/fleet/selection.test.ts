@@ -99,6 +99,15 @@ describe('choosing the fleet', () => {
     lxd.assertDone();
   });
 
+  it('--exclude with a remote leaves the same name on the other --all remotes in: --all local: --all backup: --exclude backup:db9', async () => {
+    const lxd = new FakeLxd()
+      .expect('listInstances', () => [listed('db9')], (args) => args[0] === 'local')
+      .expect('listInstances', () => [listed('db8'), listed('db9')], (args) => args[0] === 'backup');
+    const chosen = await selectInstances(lxd, request({ all: ['local', 'backup'], exclude: ['backup:db9'] }), {});
+    expect(chosen.targets.map((t) => t.label)).toEqual(['local:db9', 'backup:db8']);
+    lxd.assertDone();
+  });
+
   it('an --exclude that matches no instance of the selection is bad input, not silence', async () => {
     const lxd = new FakeLxd().expect('listInstances', () => [listed('db8')], (args) => args[0] === 'backup');
     await expect(selectInstances(lxd, request({ all: ['backup'], exclude: ['db9'] }), {})).rejects.toThrow(UsageError);
