@@ -40,7 +40,6 @@ export type RunOne = (target: FleetTarget) => Promise<InstanceReport>;
 export async function schedule(targets: readonly FleetTarget[], options: ScheduleOptions, runOne: RunOne, interrupt: AbortSignal): Promise<InstanceReport[]> {
   if (options.parallel < 1 || (options.perMember !== null && options.perMember < 1)) throw new RangeError('--parallel and --per-member must be at least 1');
   const results: Array<InstanceReport | null> = targets.map(() => null);
-  const interrupted = aborted(interrupt);
   const waiting = targets.map((_, index) => index);
   const inFlight = new Map<number, Promise<void>>();
   const perMember = new Map<string, number>();
@@ -82,7 +81,8 @@ export async function schedule(targets: readonly FleetTarget[], options: Schedul
       start(waiting.splice(slot, 1)[0]!);
       continue;
     }
-    await Promise.race([...inFlight.values(), interrupted]);
+    // A run ends on an interrupt by itself (it rolls back), so waiting for one to end is enough.
+    await Promise.race(inFlight.values());
   }
   await Promise.all(inFlight.values());
 
@@ -91,11 +91,4 @@ export async function schedule(targets: readonly FleetTarget[], options: Schedul
 
 function skipped(target: FleetTarget): InstanceReport {
   return { ...emptyInstanceReport(target.label, target.ref.project), outcome: 'skipped', member: target.member };
-}
-
-function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
 }
